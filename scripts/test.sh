@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what is missing, lints, runs the whole suite
+# (SQLite and a throwaway PostgreSQL server), then the OpenAI suite against the oldest
+# supported openai release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --with-postgres
+.venv/bin/ruff check src tests benchmarks examples scripts
+.venv/bin/ruff format --check src tests benchmarks examples scripts
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if [ -f scripts/openai_compat.sh ]; then
+  bash scripts/openai_compat.sh
+fi
