@@ -1,0 +1,292 @@
+"""A local OpenAI-compatible HTTP server for tests, demos and benchmarks (no API key needed).
+
+Usage::
+
+    from spanrun.testing.openai_server import OpenAIServer
+
+    with OpenAIServer() as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[...])
+
+or from a shell: ``python -m spanrun.testing.openai_server --port 8000``.
+
+Endpoints: ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``,
+``/v1/responses`` (JSON, or server-sent events with ``stream=true``) and ``GET /v1/models``.
+Answers are deterministic and derived from the request ("Echo: <last user text>"; tool calls
+when tools are offered, with arguments that fit the tool's JSON schema; JSON that fits a
+``json_schema`` response format). A model name containing ``does-not-exist`` answers 404.
+
+Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
+
+==========================  ====================================================================
+``error=429``               answer that HTTP status with OpenAI's error JSON
+``delay=0.5``               sleep before answering (client timeouts)
+``chunk_delay=0.1``         sleep between stream chunks (slow streams)
+``chunks=100``              split the streamed text into exactly that many content chunks
+``break_after=3``           drop the connection after that many stream chunks
+``error_event_after=3``     send an ``error`` SSE event after that many chunks
+``refusal``                 the model refuses
+``tools=all`` / ``none``    call every offered tool / answer in text despite tools
+``cached_tokens=N``         usage details (also ``reasoning_tokens=N``)
+``content=text``            answer exactly this text
+``retry``                   let the client retry errors (by default ``x-should-retry: false``)
+==========================  ====================================================================
+
+Requests received are kept (bounded) in :attr:`OpenAIServer.requests` so tests can check what
+the client really sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from spanrun.testing import _fake_answers as fake
+
+__all__ = ["OpenAIServer", "RecordedRequest"]
+
+FAKE_HEADER = "x-spanrun-fake"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+    disable_nagle_algorithm = True  # small writes must not wait for delayed ACKs
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: tests and benchmarks
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        head = [
+            f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "x-request-id: req_spanrun",
+        ]
+        head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+    def _stream(self, events: list[tuple[str | None, Any]], d: fake.Directives) -> None:
+        """Send SSE ``events`` ((event name, data) pairs) as one chunked response."""
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+            "Transfer-Encoding: chunked\r\nx-request-id: req_spanrun\r\n\r\n"
+        )
+        out = self.wfile
+        out.write(head.encode())
+        for sent, (name, data) in enumerate(events):
+            if d.break_after is not None and sent >= d.break_after:
+                # An abrupt end mid-stream: no terminating chunk, connection closed.
+                self.close_connection = True
+                out.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if d.error_event_after is not None and sent >= d.error_event_after:
+                error = fake.error_json(500)["error"]
+                if name is None:  # chat/completions streams carry errors in a data line
+                    text = f"data: {json.dumps({'error': error})}\n\n"
+                else:
+                    payload = {"type": "error", "sequence_number": sent, **error}
+                    text = f"event: error\ndata: {json.dumps(payload)}\n\n"
+                self._write_chunk(text.encode())
+                break
+            if d.chunk_delay and sent:
+                out.flush()
+                time.sleep(d.chunk_delay)
+            payload = data if isinstance(data, str) else json.dumps(data)
+            text = f"event: {name}\ndata: {payload}\n\n" if name else f"data: {payload}\n\n"
+            self._write_chunk(text.encode())
+        out.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    # ------------------------------------------------------------------ routes
+
+    def do_GET(self) -> None:
+        self.server.record(RecordedRequest("GET", self.path, dict(self.headers.items()), None))
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path.endswith("/models"):
+            self._send(200, fake.models_json())
+        elif "/models/" in path:
+            name = path.rsplit("/", 1)[-1]
+            self._send(200, fake.model_json(name))
+        else:
+            self._send(404, fake.error_json(404), {"x-should-retry": "false"})
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self.server.record(RecordedRequest("POST", self.path, dict(self.headers.items()), body))
+        try:
+            d = fake.parse_directives(self.headers.get(FAKE_HEADER))
+        except ValueError:
+            self._send(400, fake.error_json(400), {"x-should-retry": "false"})
+            return
+        if d.delay:
+            time.sleep(d.delay)
+        no_retry = {} if d.retry else {"x-should-retry": "false"}
+        if not isinstance(body, dict):
+            self._send(400, fake.error_json(400), no_retry)
+            return
+        model = str(body.get("model") or "")
+        if d.error is not None or "does-not-exist" in model:
+            status = d.error if d.error is not None else 404
+            self._send(status, fake.error_json(status, model), no_retry)
+            return
+        path = self.path.split("?", 1)[0].rstrip("/")
+        stream = body.get("stream") is True
+        if path.endswith("/chat/completions"):
+            plan = fake.plan_chat(body, d)
+            if stream:
+                chunks = fake.chat_chunks(plan, body, d)
+                self._stream([(None, c) for c in chunks] + [(None, "[DONE]")], d)
+            else:
+                self._send(200, fake.chat_json(plan))
+        elif path.endswith("/completions"):
+            if stream:
+                chunks = fake.completion_chunks(body, d)
+                self._stream([(None, c) for c in chunks] + [(None, "[DONE]")], d)
+            else:
+                self._send(200, fake.completion_json(body, d))
+        elif path.endswith("/embeddings"):
+            self._send(200, fake.embeddings_json(body))
+        elif path.endswith("/responses"):
+            if stream:
+                events = fake.responses_events(body, d)
+                self._stream([(e["type"], e) for e in events], d)
+            else:
+                self._send(200, fake.responses_json(body, d))
+        else:
+            self._send(404, fake.error_json(404), no_retry)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], keep: int) -> None:
+        super().__init__(address, _Handler)
+        self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
+
+    def record(self, request: RecordedRequest) -> None:
+        self.requests.append(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients that hang up mid-stream are expected in tests
+
+
+class OpenAIServer:
+    """A local OpenAI-compatible server on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, keep_requests: int = 100) -> None:
+        self._host = host
+        self._port = port
+        self._keep = keep_requests
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("server is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (no ``/v1``)."""
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as the OpenAI client's ``base_url``: ``http://host:port/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The most recent requests received, oldest first."""
+        return list(self._httpd.requests) if self._httpd is not None else []
+
+    def clear_requests(self) -> None:
+        if self._httpd is not None:
+            self._httpd.requests.clear()
+
+    def start(self) -> OpenAIServer:
+        if self._httpd is None:
+            self._httpd = _HTTPServer((self._host, self._port), self._keep)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name="spanrun-openai-server",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> OpenAIServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local OpenAI-compatible server for testing.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    server = OpenAIServer(args.host, args.port).start()
+    print(f"OpenAI-compatible server on {server.base_url} (Ctrl+C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
