@@ -1,0 +1,63 @@
+"""Safe handling of artifact paths that come from users or the network.
+
+Every relative artifact path goes through :func:`normalize_artifact_path` (pure string checks)
+and then :func:`resolve_under` (file-system check, symlinks included) before it touches disk.
+Backslashes are treated as separators, so a Windows-style ``..\\..\\x`` is caught on POSIX too.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import posixpath
+
+from spanrun.errors import UnsafePathError
+
+__all__ = ["is_within", "normalize_artifact_path", "resolve_under"]
+
+
+def normalize_artifact_path(path: str | os.PathLike[str] | None) -> str:
+    """Return ``path`` as a clean '/'-separated path relative to an artifact root.
+
+    ``None``, ``""`` and ``"."`` mean the root and give ``""``. Raise UnsafePathError for
+    absolute paths, drive letters, NUL bytes and ``..`` components that climb above the root.
+    """
+    if path is None:
+        return ""
+    raw = os.fspath(path)
+    if not isinstance(raw, str):
+        raise UnsafePathError(f"Artifact path must be a string, got {type(raw).__name__}")
+    if "\x00" in raw:
+        raise UnsafePathError(f"Artifact path contains a NUL byte: {raw!r}")
+    unified = raw.replace("\\", "/")
+    drive, _ = ntpath.splitdrive(unified)
+    if drive:
+        raise UnsafePathError(f"Artifact path must be relative, got a drive: {raw!r}")
+    if unified.startswith("/"):
+        raise UnsafePathError(f"Artifact path must be relative: {raw!r}")
+    normalized = posixpath.normpath(unified) if unified else "."
+    if normalized == ".." or normalized.startswith("../"):
+        raise UnsafePathError(f"Artifact path escapes the artifact root: {raw!r}")
+    return "" if normalized == "." else normalized
+
+
+def is_within(root_real: str, candidate: str) -> bool:
+    """True when ``candidate`` (after resolving symlinks) is ``root_real`` or below it."""
+    real = os.path.realpath(candidate)
+    try:
+        return os.path.commonpath([root_real, real]) == root_real
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def resolve_under(root: str, path: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """Return ``(relative, absolute)`` for ``path`` under the directory ``root``.
+
+    Symlinks on the way are resolved and must stay inside the (resolved) root.
+    """
+    relative = normalize_artifact_path(path)
+    root_real = os.path.realpath(root)
+    absolute = os.path.join(root_real, *relative.split("/")) if relative else root_real
+    if not is_within(root_real, absolute):
+        raise UnsafePathError(f"Artifact path resolves outside the artifact root: {path!r}")
+    return relative, absolute
