@@ -1,0 +1,122 @@
+"""Where tracking data goes: the tracking URI and the store behind it.
+
+Resolution order (design.md §2): :func:`set_tracking_uri`, else ``SPANRUN_TRACKING_URI``, else
+the embedded default ``sqlite:///<cwd>/spanrun.db`` with artifacts in ``<cwd>/spanrun-artifacts``.
+The default is resolved against the working directory at the moment it is first needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spanrun.store.base import Store
+
+__all__ = [
+    "TRACKING_URI_ENV",
+    "default_artifact_root",
+    "default_tracking_uri",
+    "get_store_for_uri",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "set_tracking_uri",
+]
+
+TRACKING_URI_ENV = "SPANRUN_TRACKING_URI"
+DEFAULT_DB_NAME = "spanrun.db"
+DEFAULT_ARTIFACTS_DIR = "spanrun-artifacts"
+
+
+def default_tracking_uri() -> str:
+    """The embedded store in the current working directory."""
+    return f"sqlite:///{Path.cwd() / DEFAULT_DB_NAME}"
+
+
+def default_artifact_root() -> str:
+    return str(Path.cwd() / DEFAULT_ARTIFACTS_DIR)
+
+
+def _normalize(uri: str | os.PathLike[str]) -> str:
+    """Accept a plain directory or file path the way MLflow does, as a local store."""
+    text = os.fspath(uri).strip()
+    if not text:
+        raise _invalid("The tracking URI must not be empty.")
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    if path.suffix in (".db", ".sqlite", ".sqlite3"):
+        return f"sqlite:///{path}"
+    # A directory: keep the database and artifacts inside it.
+    return f"sqlite:///{path / DEFAULT_DB_NAME}"
+
+
+def _invalid(message: str) -> Exception:
+    from spanrun.errors import InvalidInputError
+
+    return InvalidInputError(message)
+
+
+class _TrackingUriState:
+    """The process-wide tracking URI and one cached store per URI."""
+
+    def __init__(self) -> None:
+        self._uri: str | None = None
+        self._stores: dict[tuple[str, str | None], Store] = {}
+        self._lock = threading.Lock()
+
+    def set_tracking_uri(self, uri: str | os.PathLike[str]) -> None:
+        """Send tracking data to ``uri`` (``sqlite:///...``, ``postgresql://...``, ``http://...``
+        or a local path) for the rest of the process."""
+        self._uri = _normalize(uri)
+
+    def is_tracking_uri_set(self) -> bool:
+        return self._uri is not None or bool(os.environ.get(TRACKING_URI_ENV))
+
+    def get_tracking_uri(self) -> str:
+        """The URI in use: the one set, else ``SPANRUN_TRACKING_URI``, else the embedded default."""
+        if self._uri is not None:
+            return self._uri
+        env = os.environ.get(TRACKING_URI_ENV)
+        if env:
+            return _normalize(env)
+        return default_tracking_uri()
+
+    def get_store(self, uri: str | None = None) -> Store:
+        """The (cached) store for ``uri`` or the current tracking URI."""
+        uri = self.get_tracking_uri() if uri is None else _normalize(uri)
+        # Only the implicit default puts artifacts next to the working directory; for a URI the
+        # user chose, the store decides (it knows where its database lives).
+        artifact_root = default_artifact_root() if uri == default_tracking_uri() else None
+        key = (uri, artifact_root)
+        store = self._stores.get(key)
+        if store is not None:
+            return store
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None:
+                from spanrun.store import get_store
+
+                store = get_store(uri, artifact_root=artifact_root)
+                self._stores[key] = store
+        return store
+
+    def reset(self) -> None:
+        """Forget the URI and close cached stores (used by tests)."""
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+            self._uri = None
+        for store in stores:
+            with contextlib.suppress(Exception):  # closing is best effort
+                store.close()
+
+
+_state = _TrackingUriState()
+
+set_tracking_uri = _state.set_tracking_uri
+get_tracking_uri = _state.get_tracking_uri
+is_tracking_uri_set = _state.is_tracking_uri_set
+get_store_for_uri = _state.get_store
