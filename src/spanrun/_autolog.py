@@ -1,0 +1,367 @@
+"""``spanrun.autolog()``: instrument LLM libraries and route their spans into runs (and OTLP).
+
+What ``autolog()`` sets up, once per process however often it is called:
+
+- a TracerProvider: the user's own when the global one is an SDK ``TracerProvider``, otherwise a
+  private one (not installed globally, so a provider the user sets later is not refused) whose
+  resource honours ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (service name defaults to
+  the program name);
+- one span processor holding: the run-stamping processor, a bounded batch processor feeding
+  :class:`~spanrun.exporters.RunExporter`, and, when asked, the official OTLP exporter;
+- the instrumentors of every supported library that is installed (``openai``, ``langchain``);
+  they patch the library now or when it is imported later;
+- a flush hook that ``end_run()`` calls, and an exit hook that flushes spans (bounded time),
+  then ends the session run.
+
+OTLP: with ``otlp_endpoint=`` (a base URL like ``OTEL_EXPORTER_OTLP_ENDPOINT``: for HTTP,
+``/v1/traces`` is appended), or with ``OTEL_EXPORTER_OTLP_ENDPOINT`` /
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` set when spanrun created the provider (a provider of the
+user's is assumed to export already). The protocol is ``otlp_protocol``, else
+``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL``, else ``http/protobuf``;
+``grpc`` selects the gRPC exporter. Every other ``OTEL_EXPORTER_OTLP_*`` setting (headers,
+timeout, compression, certificates) is read by the official exporter itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from spanrun.errors import InvalidInputError, MissingDependencyError
+from spanrun.exporters._batch import BoundedBatchSpanProcessor
+from spanrun.exporters._prices import PricesArg, PriceTable
+from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
+from spanrun.exporters._stamping import RunStampingProcessor
+
+__all__ = ["LIBRARIES", "autolog", "flush", "get_run_exporter"]
+
+_log = logging.getLogger("spanrun.autolog")
+
+# library name -> (module whose presence means "installed", instrumentor module, class)
+LIBRARIES: dict[str, tuple[str, str, str]] = {
+    "openai": ("openai", "spanrun.instrumentation.openai", "OpenAIInstrumentor"),
+    "langchain": ("langchain_core", "spanrun.instrumentation.langchain", "LangChainInstrumentor"),
+}
+_EXIT_FLUSH_TIMEOUT_MS = 30_000
+_END_RUN_FLUSH_TIMEOUT_MS = 30_000
+
+
+class _SpanrunProcessor(SpanProcessor):
+    """The one processor autolog adds to a provider; its parts can be swapped or switched off."""
+
+    def __init__(self) -> None:
+        self.parts: tuple[SpanProcessor, ...] = ()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for part in self.parts:
+            try:
+                part.on_start(span, parent_context)
+            except Exception:
+                _log.debug("spanrun: span processor failed on start", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for part in self.parts:
+            try:
+                part.on_end(span)
+            except Exception:
+                _log.debug("spanrun: span processor failed on end", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return all([part.force_flush(timeout_millis) for part in self.parts])
+
+    def shutdown(self) -> None:
+        for part in self.parts:
+            part.shutdown()
+
+
+class _Autolog:
+    """Process-wide autolog state (module functions below are its bound methods)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.provider: TracerProvider | None = None
+        self.processor = _SpanrunProcessor()
+        self.exporter: RunExporter | None = None
+        self.batch: BoundedBatchSpanProcessor | None = None
+        self.otlp: SpanProcessor | None = None
+        self._otlp_key: tuple[str | None, str] | None = None
+        self.instrumentors: dict[str, Any] = {}
+        self._content: dict[str, bool | None] = {}
+        self._hooks_installed = False
+
+    # -- public ------------------------------------------------------------------------------
+    def autolog(
+        self,
+        disable: bool = False,
+        log_content: bool | None = None,
+        run_mode: RunMode = "session",
+        prices: PricesArg = None,
+        otlp_endpoint: str | None = None,
+        otlp_protocol: str | None = None,
+        tracer_provider: TracerProvider | None = None,
+        silent: bool = False,
+        max_queue_size: int = 20_000,
+        libraries: Sequence[str] | None = None,
+    ) -> None:
+        """Autolog LLM calls into runs: every supported library, now or when imported later.
+
+        Args:
+            disable: undo what autolog did (for ``libraries``, or all of them).
+            log_content: record prompts and outputs (default: on, unless
+                ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=false``).
+            run_mode: where calls made outside ``start_run`` go: ``"session"`` (one run per
+                process, named after the program, ended at exit), ``"trace"`` (one run per root
+                trace, named after the root span) or ``"none"`` (traces only). Inside an active
+                run every span of the trace goes to that run.
+            prices: ``{model: {"input": usd_per_1M_tokens, "output": ...}}`` or a JSON/YAML file
+                path; enables ``llm.cost_usd``. Dated model names use their base's price.
+            otlp_endpoint: also send spans to this OTLP collector (see the module docs).
+            otlp_protocol: ``"http/protobuf"`` (default) or ``"grpc"``.
+            tracer_provider: an SDK TracerProvider to add spanrun's processor to (default: the
+                global one if it is an SDK provider, else a private one).
+            silent: log setup messages at debug level only.
+            max_queue_size: spans held for the store at most; beyond it the oldest are dropped
+                and counted (a warning says so).
+            libraries: restrict to these libraries (``"openai"``, ``"langchain"``).
+
+        Raises:
+            InvalidInputError: an unknown run mode, library, protocol or a bad price table.
+            MissingDependencyError: ``otlp_endpoint`` given without the ``otlp`` extra.
+        """
+        names = tuple(libraries) if libraries is not None else tuple(LIBRARIES)
+        for name in names:
+            if name not in LIBRARIES:
+                raise InvalidInputError(
+                    f"unknown library {name!r} for autolog; supported: {sorted(LIBRARIES)}"
+                )
+        with self._lock:
+            if disable:
+                self._disable(names, whole=libraries is None)
+                return
+            if run_mode not in RUN_MODES:
+                raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
+            price_table = PriceTable.load(prices)
+            self._setup_pipeline(tracer_provider, run_mode, price_table, max_queue_size, silent)
+            self._setup_otlp(otlp_endpoint, otlp_protocol, silent)
+            for name in names:
+                self._instrument(name, log_content, silent)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Store every span finished so far; False when that took longer than ``timeout_s``."""
+        batch = self.batch
+        if batch is None:
+            return True
+        return batch.force_flush(int(timeout_s * 1000))
+
+    def get_run_exporter(self) -> RunExporter | None:
+        """The exporter autolog feeds (None before ``autolog()``)."""
+        return self.exporter
+
+    # -- setup -------------------------------------------------------------------------------
+    def _setup_pipeline(
+        self,
+        tracer_provider: TracerProvider | None,
+        run_mode: RunMode,
+        prices: PriceTable,
+        max_queue_size: int,
+        silent: bool,
+    ) -> None:
+        if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
+            raise InvalidInputError("tracer_provider must be an OpenTelemetry SDK TracerProvider")
+        provider = tracer_provider or self.provider or _sdk_global_provider()
+        if provider is None:
+            provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+        if provider is not self.provider:
+            if self.provider is not None:
+                # Moving to another provider: stop feeding the old one.
+                self.flush()
+                self.processor.parts = ()
+                self.processor = _SpanrunProcessor()
+                for inst in self.instrumentors.values():
+                    _safe(inst.uninstrument)
+                self.instrumentors.clear()
+            provider.add_span_processor(self.processor)
+            self.provider = provider
+        if self.exporter is None:
+            self.exporter = RunExporter(run_mode=run_mode, prices=prices)
+            self.batch = BoundedBatchSpanProcessor(self.exporter, max_queue_size=max_queue_size)
+        else:
+            # Reconfigure in place (idempotent autolog, new settings win).
+            self.flush()
+            self.exporter.run_mode = run_mode
+            self.exporter.prices = prices
+            if self.batch is not None:
+                self.batch.max_queue_size = max_queue_size
+        self._set_parts()
+        if not self._hooks_installed:
+            from spanrun.tracking._hooks import add_flush_hook
+
+            add_flush_hook(self._flush_for_end_run)
+            atexit.register(self._at_exit)
+            self._hooks_installed = True
+        (_log.debug if silent else _log.info)(
+            "spanrun autolog: run_mode=%s, store writes off the hot path", run_mode
+        )
+
+    def _set_parts(self) -> None:
+        parts: list[SpanProcessor] = [RunStampingProcessor()]
+        if self.batch is not None:
+            parts.append(self.batch)
+        if self.otlp is not None:
+            parts.append(self.otlp)
+        self.processor.parts = tuple(parts)
+
+    def _setup_otlp(self, endpoint: str | None, protocol: str | None, silent: bool) -> None:
+        env_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+            "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        if endpoint is None and not (env_endpoint and self._own_provider()):
+            return
+        protocol = (
+            (
+                protocol
+                or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "http/protobuf"
+            )
+            .strip()
+            .lower()
+        )
+        if protocol not in ("grpc", "http/protobuf", "http"):
+            raise InvalidInputError(
+                f"OTLP protocol must be 'http/protobuf' or 'grpc', got {protocol!r}"
+            )
+        key = (endpoint, protocol)
+        if key == self._otlp_key:
+            return
+        try:
+            exporter = _otlp_exporter(endpoint, protocol)
+        except MissingDependencyError:
+            if endpoint is not None:
+                raise
+            _log.warning(
+                "spanrun: OTEL_EXPORTER_OTLP_ENDPOINT is set but opentelemetry-exporter-otlp is "
+                "not installed (pip install 'spanrun[otlp]'); spans go to the store only"
+            )
+            return
+        old, self.otlp = self.otlp, BatchSpanProcessor(exporter)
+        self._otlp_key = key
+        self._set_parts()
+        if old is not None:
+            _safe(old.shutdown)
+        (_log.debug if silent else _log.info)(
+            "spanrun autolog: spans also go to OTLP (%s) %s", protocol, endpoint or env_endpoint
+        )
+
+    def _own_provider(self) -> bool:
+        return self.provider is not None and self.provider is not _sdk_global_provider()
+
+    def _instrument(self, name: str, log_content: bool | None, silent: bool) -> None:
+        module_name, inst_module, class_name = LIBRARIES[name]
+        current = self.instrumentors.get(name)
+        if current is not None:
+            if self._content.get(name) == log_content:
+                return  # idempotent
+            _safe(current.uninstrument)
+            self.instrumentors.pop(name, None)
+        if importlib.util.find_spec(module_name) is None:
+            (_log.debug if silent else _log.info)("spanrun autolog: %s is not installed", name)
+            return
+        try:
+            cls = getattr(importlib.import_module(inst_module), class_name)
+        except (ImportError, AttributeError) as exc:
+            _log.warning("spanrun autolog: cannot load the %s instrumentation: %s", name, exc)
+            return
+        instrumentor = cls()
+        instrumentor.instrument(tracer_provider=self.provider, log_content=log_content)
+        self.instrumentors[name] = instrumentor
+        self._content[name] = log_content
+
+    def _disable(self, names: Sequence[str], whole: bool) -> None:
+        for name in names:
+            inst = self.instrumentors.pop(name, None)
+            if inst is not None:
+                _safe(inst.uninstrument)
+            self._content.pop(name, None)
+        if whole or not self.instrumentors:
+            # Nothing is instrumented any more: flush and stop feeding the processors.
+            self.flush()
+            self._finish_runs()
+            self.processor.parts = ()
+            if self.otlp is not None:
+                _safe(self.otlp.force_flush)
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _flush_for_end_run(self) -> None:
+        if self.processor.parts:
+            self.flush(_END_RUN_FLUSH_TIMEOUT_MS / 1000)
+
+    def _finish_runs(self) -> None:
+        if self.exporter is not None:
+            self.exporter.finish_open_runs()
+
+    def _at_exit(self) -> None:
+        try:
+            self.flush(_EXIT_FLUSH_TIMEOUT_MS / 1000)
+            self._finish_runs()
+            if self.otlp is not None:
+                self.otlp.shutdown()
+        except Exception:
+            _log.warning("spanrun: flushing spans at exit failed", exc_info=True)
+
+
+def _safe(fn: Any) -> None:
+    try:
+        fn()
+    except Exception:
+        _log.debug("spanrun: cleanup step failed", exc_info=True)
+
+
+def _sdk_global_provider() -> TracerProvider | None:
+    provider = trace.get_tracer_provider()
+    return provider if isinstance(provider, TracerProvider) else None
+
+
+def _resource() -> Resource:
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    # Resource.create() reads OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; explicit attributes
+    # would override them, so the program name is only the fallback.
+    return Resource.create({} if named else {"service.name": program_name()})
+
+
+def _otlp_exporter(endpoint: str | None, protocol: str) -> Any:
+    """The official OTLP span exporter; only what the user passed is passed on."""
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        else:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"OTLP export needs opentelemetry-exporter-otlp: pip install 'spanrun[otlp]' ({exc})"
+        ) from None
+    if endpoint is None:
+        return OTLPSpanExporter()
+    if protocol != "grpc" and not endpoint.rstrip("/").endswith("/v1/traces"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint)
+
+
+_state = _Autolog()
+autolog = _state.autolog
+flush = _state.flush
+get_run_exporter = _state.get_run_exporter

@@ -1,0 +1,191 @@
+"""A batching span processor with a bounded queue that counts what it drops.
+
+Written rather than configured from the SDK's ``BatchSpanProcessor`` because that one hides its
+drop count and logs a warning per dropped span. Here: ``on_end`` (the user's thread) only appends
+to a bounded deque; one worker thread exports batches; when the queue is full the *oldest* span is
+dropped, counted, and a warning is logged at most every few seconds. Safe after ``fork``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
+
+__all__ = ["BoundedBatchSpanProcessor"]
+
+_log = logging.getLogger(__name__)
+_WARN_EVERY_S = 5.0
+
+
+class BoundedBatchSpanProcessor(SpanProcessor):
+    """Queue spans on end; export them in batches from one background thread.
+
+    Args:
+        exporter: receives batches of finished spans (its ``export`` should not raise).
+        max_queue_size: spans held at most; beyond it the oldest are dropped and counted.
+        max_export_batch_size: spans per ``export`` call.
+        schedule_delay_millis: how long the worker waits for a batch to fill.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        max_queue_size: int = 20_000,
+        max_export_batch_size: int = 2_000,
+        schedule_delay_millis: float = 200,
+    ) -> None:
+        if max_queue_size < 1 or max_export_batch_size < 1:
+            raise ValueError("max_queue_size and max_export_batch_size must be positive")
+        self.exporter = exporter
+        self.max_queue_size = max_queue_size
+        self._batch_size = min(max_export_batch_size, max_queue_size)
+        self._delay_s = schedule_delay_millis / 1000
+        self.dropped_spans = 0
+        self._shutdown = False
+        self._init_state()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._init_state)
+
+            def _reinit_in_child() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_reinit_in_child)
+
+    def _init_state(self) -> None:
+        # Fresh locks, queue and worker: after fork the parent's threads do not exist here.
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._done = threading.Condition()
+        self._accepted = 0  # spans that entered the queue
+        self._handled = 0  # spans exported since (guarded by _done)
+        self._drops = 0  # spans dropped since (guarded by _queue_lock)
+        self._wake = threading.Event()
+        self._last_warning = 0.0
+        self._dropped_since_warning = 0
+        self._worker = threading.Thread(
+            target=self._work, name="spanrun-span-exporter", daemon=True
+        )
+        self._worker.start()
+
+    # -- hot path ----------------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: object = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self._shutdown or not span.context.trace_flags.sampled:
+            return
+        with self._queue_lock:
+            if len(self._queue) >= self.max_queue_size:
+                self._queue.popleft()
+                self._drops += 1
+                self.dropped_spans += 1
+                self._dropped_since_warning += 1
+                warn = time.monotonic() - self._last_warning >= _WARN_EVERY_S
+            else:
+                warn = False
+            self._queue.append(span)
+            self._accepted += 1
+            full_batch = len(self._queue) >= self._batch_size
+        if warn:
+            self._warn_dropped()
+        if full_batch:
+            self._wake.set()
+
+    def _warn_dropped(self) -> None:
+        with self._queue_lock:
+            count, self._dropped_since_warning = self._dropped_since_warning, 0
+            self._last_warning = time.monotonic()
+        if count:
+            _log.warning(
+                "spanrun: span queue full (%d spans); dropped %d oldest spans (%d in total). "
+                "Your program is unaffected; raise max_queue_size to keep more.",
+                self.max_queue_size,
+                count,
+                self.dropped_spans,
+            )
+
+    # -- worker ------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._shutdown:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            self._export_available()
+
+    def _take(self) -> list[ReadableSpan]:
+        with self._queue_lock:
+            n = min(self._batch_size, len(self._queue))
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _export_available(self) -> None:
+        """Export until the queue is empty, then tell flush() waiters how far we got."""
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                batch = self._take()
+                if not batch:
+                    break
+                try:
+                    self.exporter.export(batch)
+                except Exception:
+                    _log.warning("spanrun: span exporter failed", exc_info=True)
+                with self._done:
+                    self._handled += len(batch)
+                    self._done.notify_all()
+        finally:
+            detach(token)
+
+    # -- control -----------------------------------------------------------------------------
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Wait until every span queued before this call has been exported (or dropped).
+
+        The export itself stays on the worker thread, so a slow or locked store delays this call
+        by at most ``timeout_millis``; returns False when that time ran out.
+        """
+        if self._shutdown or not self._worker.is_alive():
+            return not self._queue
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._queue_lock:
+            target = self._accepted
+        self._wake.set()
+        with self._done:
+            while self._handled + self._drops < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _log.warning(
+                        "spanrun: flushing spans timed out after %.1f s; %d spans still queued",
+                        timeout_millis / 1000,
+                        len(self._queue),
+                    )
+                    return False
+                self._done.wait(min(remaining, 0.5))
+        if self._dropped_since_warning:
+            self._warn_dropped()
+        try:
+            return self.exporter.force_flush(max(0, int((deadline - time.monotonic()) * 1000)))
+        except Exception:
+            _log.warning("spanrun: flushing the span exporter failed", exc_info=True)
+            return False
+
+    def shutdown(self) -> None:
+        """Flush what is queued, stop the worker and shut the exporter down (idempotent)."""
+        if self._shutdown:
+            return
+        self.force_flush()
+        self._shutdown = True
+        self._wake.set()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=5)
+        try:
+            self.exporter.shutdown()
+        except Exception:
+            _log.warning("spanrun: span exporter shutdown failed", exc_info=True)

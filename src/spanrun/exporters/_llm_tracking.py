@@ -1,0 +1,191 @@
+"""Per-run LLM accounting (pure, in memory): call index, running totals, first params.
+
+One :class:`RunLedger` per run turns each counted LLM call into the metrics, params, tags and
+prediction row that the exporter writes. :class:`InnermostTracker` decides which LLM spans count.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from spanrun.exporters._mapping import LLMCall
+from spanrun.tracking.entities import Metric, Param, Run, RunTag
+
+__all__ = [
+    "PARAMS_VARIED_TAG",
+    "PREDICTION_COLUMNS",
+    "InnermostTracker",
+    "RunLedger",
+    "RunWrites",
+]
+
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "inputs",
+    "outputs",
+    "prompts",
+    "model",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "trace_id",
+    "span_id",
+    "timestamp",
+    "error",
+)
+PARAMS_VARIED_TAG = "spanrun.llm.params_varied"
+
+# Running totals (the latest value is the run's total so far). Per-call metrics carry the
+# same numbers for one call: llm.input_tokens, llm.output_tokens, llm.total_tokens, ...
+# The per-call total is ``llm.total_tokens``, so the running total of all tokens needs
+# another name: ``llm.cumulative_tokens``.
+CALLS = "llm.calls"
+TOTAL_INPUT = "llm.total_input_tokens"
+TOTAL_OUTPUT = "llm.total_output_tokens"
+TOTAL_ALL = "llm.cumulative_tokens"
+TOTAL_COST = "llm.total_cost_usd"
+
+
+@dataclass
+class RunWrites:
+    """Everything one export batch writes to one run."""
+
+    metrics: list[Metric] = field(default_factory=list)
+    params: list[Param] = field(default_factory=list)
+    tags: list[RunTag] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunLedger:
+    """What this process knows of a run's LLM calls; seeded from the store (resumed runs)."""
+
+    run_id: str
+    experiment_id: str
+    artifact_uri: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+    params: dict[str, str] = field(default_factory=dict)
+    params_varied: bool = False
+
+    @classmethod
+    def from_run(cls, run: Run) -> RunLedger:
+        m = run.data.metrics
+        return cls(
+            run_id=run.info.run_id,
+            experiment_id=run.info.experiment_id,
+            artifact_uri=run.info.artifact_uri,
+            calls=int(m.get(CALLS, 0)),
+            input_tokens=int(m.get(TOTAL_INPUT, 0)),
+            output_tokens=int(m.get(TOTAL_OUTPUT, 0)),
+            tokens=int(m.get(TOTAL_ALL, 0)),
+            cost=float(m.get(TOTAL_COST, 0.0)),
+            params={k: v for k, v in run.data.params.items() if k.startswith("llm.")},
+            params_varied=run.data.tags.get(PARAMS_VARIED_TAG) == "true",
+        )
+
+    def record(
+        self,
+        call: LLMCall,
+        writes: RunWrites,
+        *,
+        end_ms: int,
+        latency_ms: float,
+        cost: float | None,
+        trace_id: str,
+        span_id: str,
+    ) -> None:
+        """Add one call's metrics (step = its index in the run), params and prediction row."""
+        step = self.calls
+        self.calls += 1
+        metrics = writes.metrics
+
+        def add(key: str, value: float) -> None:
+            metrics.append(Metric(key, value, end_ms, step))
+
+        if call.input_tokens is not None:
+            add("llm.input_tokens", call.input_tokens)
+            self.input_tokens += call.input_tokens
+        if call.output_tokens is not None:
+            add("llm.output_tokens", call.output_tokens)
+            self.output_tokens += call.output_tokens
+        if call.total_tokens is not None:
+            add("llm.total_tokens", call.total_tokens)
+            self.tokens += call.total_tokens
+        add("llm.latency_ms", latency_ms)
+        if call.time_to_first_token_ms is not None:
+            add("llm.time_to_first_token_ms", call.time_to_first_token_ms)
+        if cost is not None:
+            add("llm.cost_usd", cost)
+            self.cost += cost
+        add(CALLS, self.calls)
+        add(TOTAL_INPUT, self.input_tokens)
+        add(TOTAL_OUTPUT, self.output_tokens)
+        add(TOTAL_ALL, self.tokens)
+        if cost is not None or self.cost:
+            add(TOTAL_COST, self.cost)
+
+        # First value per param key wins; a different later value only sets the tag.
+        for key, value in call.params.items():
+            old = self.params.get(key)
+            if old is None:
+                self.params[key] = value
+                writes.params.append(Param(key, value))
+            elif old != value and not self.params_varied:
+                self.params_varied = True
+                writes.tags.append(RunTag(PARAMS_VARIED_TAG, "true"))
+
+        writes.rows.append(
+            [
+                call.inputs,
+                call.outputs,
+                call.prompts,
+                call.model,
+                round(latency_ms, 3),
+                _cell(call.input_tokens),
+                _cell(call.output_tokens),
+                _cell(call.total_tokens),
+                trace_id,
+                span_id,
+                end_ms,
+                call.error,
+            ]
+        )
+
+
+def _cell(value: int | None) -> Any:
+    return "" if value is None else value
+
+
+class InnermostTracker:
+    """Counts each LLM call once: an LLM span that wraps another LLM span does not count.
+
+    Children end (and reach the exporter) before their parents, so when a span ends we mark its
+    parent as "has an LLM span below" if the span is an LLM span or was marked itself. Memory is
+    per open trace, bounded to ``max_traces`` (the oldest are forgotten) and freed at the root.
+    """
+
+    def __init__(self, max_traces: int = 10_000) -> None:
+        self._max = max_traces
+        self._marked: OrderedDict[str, set[str]] = OrderedDict()
+
+    def wraps_llm(self, trace_id: str, span_id: str, parent_id: str | None, is_llm: bool) -> bool:
+        """Note a finished span; True when an LLM span ended below it."""
+        marked = self._marked.get(trace_id)
+        below = marked is not None and span_id in marked
+        if below:
+            marked.discard(span_id)  # type: ignore[union-attr]
+        if parent_id is None:
+            self._marked.pop(trace_id, None)
+        elif is_llm or below:
+            if marked is None:
+                marked = self._marked[trace_id] = set()
+                if len(self._marked) > self._max:
+                    self._marked.popitem(last=False)
+            marked.add(parent_id)
+        return below

@@ -1,0 +1,290 @@
+"""Read one LLM call out of a span, whichever GenAI instrumentation produced it (pure).
+
+Supported attribute vocabularies, tried in this order for each field (see ``FIELD_SOURCES``):
+
+- OpenTelemetry GenAI semantic conventions, latest (spanrun's own instrumentors, OTel
+  ``openai-v2``): ``gen_ai.operation.name``, ``gen_ai.usage.input_tokens``,
+  ``gen_ai.input.messages`` ...;
+- older semconv: ``gen_ai.system``, ``gen_ai.usage.prompt_tokens``/``completion_tokens``, the
+  ``gen_ai.content.prompt``/``gen_ai.content.completion`` span events;
+- OpenLLMetry: ``llm.request.type``, ``gen_ai.prompt.N.role/content``,
+  ``gen_ai.completion.N.content``, ``llm.usage.*``;
+- OpenInference: ``openinference.span.kind``, ``llm.model_name``, ``llm.token_count.*``,
+  ``llm.input_messages.N.message.*``, ``llm.invocation_parameters``, ``input.value``,
+  ``output.value``.
+
+A span is an LLM call when an operation can be read from it (``gen_ai.operation.name``, else
+OpenLLMetry's request type, else OpenInference's LLM/EMBEDDING span kind).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spanrun.instrumentation import _semconv as sc
+
+__all__ = ["FIELD_SOURCES", "PARAM_FIELDS", "LLMCall", "llm_operation", "read_llm_call"]
+
+# Normalised field -> attribute names that carry it, first found wins.
+FIELD_SOURCES: dict[str, tuple[str, ...]] = {
+    "request_model": (sc.GEN_AI_REQUEST_MODEL, "llm.request.model", "llm.model_name"),
+    "response_model": (sc.GEN_AI_RESPONSE_MODEL, "llm.response.model", "llm.model_name"),
+    "provider": (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, "llm.provider", "llm.system"),
+    "input_tokens": (
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        "gen_ai.usage.prompt_tokens",
+        "llm.usage.prompt_tokens",
+        "llm.token_count.prompt",
+    ),
+    "output_tokens": (
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        "gen_ai.usage.completion_tokens",
+        "llm.usage.completion_tokens",
+        "llm.token_count.completion",
+    ),
+    "total_tokens": ("llm.usage.total_tokens", "llm.token_count.total"),
+    "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, "llm.request.temperature"),
+    "top_p": (sc.GEN_AI_REQUEST_TOP_P, "llm.request.top_p", "llm.top_p"),
+    "max_tokens": (sc.GEN_AI_REQUEST_MAX_TOKENS, "llm.request.max_tokens"),
+    "frequency_penalty": (sc.GEN_AI_REQUEST_FREQUENCY_PENALTY, "llm.frequency_penalty"),
+    "presence_penalty": (sc.GEN_AI_REQUEST_PRESENCE_PENALTY, "llm.presence_penalty"),
+    "seed": (sc.GEN_AI_REQUEST_SEED,),
+    "stop_sequences": (sc.GEN_AI_REQUEST_STOP_SEQUENCES, "llm.chat.stop_sequences"),
+    "choice_count": (sc.GEN_AI_REQUEST_CHOICE_COUNT,),
+    "ttft_s": (sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,),
+    "error_type": (sc.ERROR_TYPE,),
+}
+
+# Request settings that become run params ``llm.<name>``; OpenInference keeps them in the
+# ``llm.invocation_parameters`` JSON under these keys.
+PARAM_FIELDS: tuple[str, ...] = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "stop_sequences",
+    "choice_count",
+)
+_INVOCATION_KEYS = {"choice_count": "n", "stop_sequences": "stop"}
+
+_OPENLLMETRY_TYPES = {
+    "chat": "chat",
+    "completion": "text_completion",
+    "embedding": "embeddings",
+    "rerank": "rerank",
+}
+_OPENINFERENCE_KINDS = {"LLM": "chat", "EMBEDDING": "embeddings"}
+
+
+@dataclass
+class LLMCall:
+    """What the run exporter needs from one LLM call."""
+
+    operation: str
+    model: str = ""
+    provider: str = ""
+    params: dict[str, str] = field(default_factory=dict)  # run params, keys "llm.*"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    time_to_first_token_ms: float | None = None
+    inputs: str = ""  # the user-side input (last user message)
+    outputs: str = ""  # the model's answer
+    prompts: str = ""  # every input message, JSON [{"role", "content"}]
+    error: str = ""
+
+
+def _first(attrs: Mapping[str, Any], name: str) -> Any:
+    for key in FIELD_SOURCES[name]:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def llm_operation(attrs: Mapping[str, Any]) -> str | None:
+    """The GenAI operation of a span, or None when it is not an LLM call."""
+    op = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    if op:
+        return str(op)
+    request_type = attrs.get("llm.request.type")
+    if request_type:
+        return _OPENLLMETRY_TYPES.get(str(request_type), str(request_type))
+    kind = attrs.get("openinference.span.kind")
+    if kind:
+        return _OPENINFERENCE_KINDS.get(str(kind))
+    return None
+
+
+def _text(content: Any) -> str:
+    """Text of a message content: a string, semconv parts, or OpenAI content parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        for key in ("content", "text", "result"):
+            if isinstance(content.get(key), str):
+                return content[key]
+        return json.dumps(content, ensure_ascii=False)
+    if isinstance(content, Sequence):
+        return "".join(_text(p) for p in content)
+    return str(content)
+
+
+def _message(m: Any) -> dict[str, str]:
+    if not isinstance(m, Mapping):
+        return {"role": "user", "content": _text(m)}
+    content = m.get("parts") if "parts" in m else m.get("content", m.get("message"))
+    return {"role": str(m.get("role") or "user"), "content": _text(content)}
+
+
+def _json_messages(raw: Any) -> list[dict[str, str]] | None:
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return [{"role": "user", "content": str(raw)}]
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, Sequence) or isinstance(data, str):
+        return [{"role": "user", "content": str(data)}]
+    return [_message(m) for m in data]
+
+
+def _indexed_messages(attrs: Mapping[str, Any], prefix: str, role_key: str, content_key: str):
+    """OpenLLMetry/OpenInference flattened lists: ``<prefix>.<i>.<role_key>`` ..."""
+    out: list[dict[str, str]] = []
+    i = 0
+    while True:
+        role = attrs.get(f"{prefix}.{i}.{role_key}")
+        content = attrs.get(f"{prefix}.{i}.{content_key}")
+        if role is None and content is None:
+            return out
+        out.append({"role": str(role or "assistant"), "content": _text(content)})
+        i += 1
+
+
+def _event_messages(events: Sequence[Any], name: str, attr: str) -> list[dict[str, str]] | None:
+    for event in events:
+        if event.name == name and event.attributes:
+            return _json_messages(event.attributes.get(attr))
+    return None
+
+
+def _input_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
+    messages = _json_messages(attrs.get(sc.GEN_AI_INPUT_MESSAGES))
+    if messages is not None:
+        system = attrs.get(sc.GEN_AI_SYSTEM_INSTRUCTIONS)
+        if system:
+            messages = [{"role": "system", "content": _text(_loads(system))}, *messages]
+        return messages
+    return (
+        _event_messages(events, "gen_ai.content.prompt", "gen_ai.prompt")
+        or _indexed_messages(attrs, "gen_ai.prompt", "role", "content")
+        or _indexed_messages(attrs, "llm.input_messages", "message.role", "message.content")
+    )
+
+
+def _output_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
+    return (
+        _json_messages(attrs.get(sc.GEN_AI_OUTPUT_MESSAGES))
+        or _event_messages(events, "gen_ai.content.completion", "gen_ai.completion")
+        or _indexed_messages(attrs, "gen_ai.completion", "role", "content")
+        or _indexed_messages(attrs, "llm.output_messages", "message.role", "message.content")
+    )
+
+
+def _loads(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, str]:
+    invocation = _loads(attrs.get("llm.invocation_parameters"))
+    if not isinstance(invocation, Mapping):
+        invocation = {}
+    params: dict[str, str] = {}
+    if model:
+        params["llm.model"] = model
+    if provider:
+        params["llm.provider"] = provider
+    for name in PARAM_FIELDS:
+        value = _first(attrs, name)
+        if value is None:
+            value = invocation.get(_INVOCATION_KEYS.get(name, name))
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = json.dumps(list(value), ensure_ascii=False)
+        params[f"llm.{name}"] = str(value)
+    return params
+
+
+def read_llm_call(
+    attrs: Mapping[str, Any],
+    events: Sequence[Any] = (),
+    status_error: str | None = None,
+) -> LLMCall | None:
+    """Normalise an LLM span's attributes; None when the span is not an LLM call.
+
+    ``status_error`` is the span's status description when its status is ERROR ("" when it
+    failed without one), None when it did not fail.
+    """
+    operation = llm_operation(attrs)
+    if operation is None:
+        return None
+    model = str(_first(attrs, "request_model") or _first(attrs, "response_model") or "")
+    provider = str(_first(attrs, "provider") or "")
+    input_tokens = _as_int(_first(attrs, "input_tokens"))
+    output_tokens = _as_int(_first(attrs, "output_tokens"))
+    total = _as_int(_first(attrs, "total_tokens"))
+    if total is None and (input_tokens is not None or output_tokens is not None):
+        total = (input_tokens or 0) + (output_tokens or 0)
+    ttft = _first(attrs, "ttft_s")
+    ttft_ms = float(ttft) * 1000.0 if isinstance(ttft, (int, float)) else None
+
+    inputs = _input_messages(attrs, events)
+    outputs = _output_messages(attrs, events)
+    user_text = next((m["content"] for m in reversed(inputs) if m["role"] == "user"), "")
+    if not user_text:
+        user_text = _text(_loads(attrs.get(sc.INPUT_VALUE))) if attrs.get(sc.INPUT_VALUE) else ""
+    out_text = outputs[0]["content"] if outputs else ""
+    if not out_text and attrs.get(sc.OUTPUT_VALUE):
+        out_text = _text(_loads(attrs.get(sc.OUTPUT_VALUE)))
+
+    error = ""
+    if status_error is not None:
+        error_type = _first(attrs, "error_type")
+        error = ": ".join(str(x) for x in (error_type, status_error) if x) or "error"
+    return LLMCall(
+        operation=operation,
+        model=model,
+        provider=provider,
+        params=_params(attrs, model, provider),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total,
+        time_to_first_token_ms=ttft_ms,
+        inputs=user_text,
+        outputs=out_text,
+        prompts=json.dumps(inputs, ensure_ascii=False) if inputs else "",
+        error=error,
+    )

@@ -1,0 +1,415 @@
+"""``RunExporter``: an OpenTelemetry ``SpanExporter`` that turns GenAI spans into runs."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
+
+from spanrun.errors import NotFoundError, SpanrunError, StoreError
+from spanrun.exporters._convert import hex_span_id, hex_trace_id, span_to_record
+from spanrun.exporters._llm_tracking import (
+    PREDICTION_COLUMNS,
+    InnermostTracker,
+    RunLedger,
+    RunWrites,
+)
+from spanrun.exporters._mapping import read_llm_call
+from spanrun.exporters._prices import PricesArg, PriceTable
+from spanrun.instrumentation._semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
+from spanrun.tracking.entities import RunStatus, RunTag, SpanRecord
+
+__all__ = ["PREDICTIONS_FILE", "RUN_MODES", "RunExporter", "RunMode"]
+
+_log = logging.getLogger(__name__)
+
+RunMode = Literal["session", "trace", "none"]
+RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
+PREDICTIONS_FILE = "llm_predictions.csv"
+RUN_MODE_TAG = "spanrun.run_mode"
+_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
+T = TypeVar("T")
+
+
+def _current_experiment_id() -> str:
+    """The experiment chosen with ``spanrun.set_experiment``, else the Default one."""
+    try:
+        from spanrun.tracking import fluent
+
+        getter = getattr(fluent, "_get_experiment_id", None)
+        if getter is not None:
+            experiment_id = getter()
+            if experiment_id:
+                return str(experiment_id)
+    except Exception:
+        _log.debug("spanrun: no current experiment, using Default", exc_info=True)
+    return DEFAULT_EXPERIMENT_ID
+
+
+def _default_store() -> Store:
+    from spanrun.tracking._uri import get_store_for_uri
+
+    return get_store_for_uri()
+
+
+def program_name() -> str:
+    """The session run's name: the program's file stem (``python train.py`` -> ``train``)."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    stem = Path(argv0).stem if argv0 not in ("", "-c", "-") else ""
+    return stem or "python"
+
+
+class RunExporter(SpanExporter):
+    """Writes finished spans into the tracking store as traces, and LLM calls into runs.
+
+    Which run a span belongs to:
+
+    1. the run stamped on it at start (``spanrun.run_id``, set by ``RunStampingProcessor`` from
+       the active run or the parent span) or already known for its trace;
+    2. otherwise, by ``run_mode``: ``"session"`` - one run per process, created on the first such
+       span and named after the program (ended FINISHED by :meth:`finish_open_runs`);
+       ``"trace"`` - one run per root trace, named after the root span and ended (FINISHED, or
+       FAILED when the root span failed) when the root span arrives; ``"none"`` - no run, the
+       trace alone is stored.
+
+    For each LLM call (a span with a GenAI operation, see ``spanrun.exporters._mapping``; when an
+    LLM span wraps another one only the innermost counts) the run gets metrics whose step is the
+    call's index in the run, running totals, ``llm.*`` params from the first call (a later
+    different value sets the tag ``spanrun.llm.params_varied=true``), and a row in
+    ``llm_predictions.csv``. Every span is stored with ``Store.log_spans``.
+
+    Writes are grouped per export batch (one ``log_batch`` per run and chunk, one CSV append per
+    run, one ``log_spans``). Store failures are retried ``max_attempts`` times with backoff, then
+    the write is dropped with a warning; :meth:`export` never raises.
+
+    Args:
+        store: the store to write to, or a callable returning it (default: the store of the
+            current tracking URI, resolved at each export so ``set_tracking_uri`` is honoured).
+        run_mode: ``"session"`` (default), ``"trace"`` or ``"none"``.
+        prices: a :class:`PriceTable`, a dict ``{model: {"input": usd_per_1M, "output": ...}}`` or
+            a JSON/YAML file path; calls to unpriced models get no cost.
+        max_attempts: tries per store write before dropping it.
+        retry_delay_s: first backoff delay (doubled per retry).
+    """
+
+    def __init__(
+        self,
+        store: Store | Callable[[], Store] | None = None,
+        *,
+        run_mode: RunMode = "session",
+        prices: PriceTable | PricesArg = None,
+        max_attempts: int = 4,
+        retry_delay_s: float = 0.1,
+    ) -> None:
+        if run_mode not in RUN_MODES:
+            from spanrun.errors import InvalidInputError
+
+            raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
+        if store is None:
+            self._get_store: Callable[[], Store] = _default_store
+        elif isinstance(store, Store):
+            self._get_store = lambda: store  # type: ignore[assignment,return-value]
+        else:
+            self._get_store = store
+        self.run_mode = run_mode
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable.load(prices)
+        self._max_attempts = max(1, max_attempts)
+        self._retry_delay_s = retry_delay_s
+        self._lock = threading.RLock()
+        self._shutdown = False
+        self._ledgers: OrderedDict[str, RunLedger | None] = OrderedDict()
+        self._trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._innermost = InnermostTracker()
+        self._session: tuple[int, str, str] | None = None  # (pid, run_id, experiment_id)
+        self._open_trace_runs: dict[str, str] = {}  # run_id -> trace_id, ended at root
+        self._repos: dict[str, Any] = {}
+        self._warned: set[str] = set()
+        #: spans whose store write was given up after retries (see the log for why)
+        self.dropped_spans = 0
+        #: LLM calls whose run writes (metrics/params/rows) were given up
+        self.dropped_calls = 0
+
+    # -- SpanExporter ------------------------------------------------------------------------
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            with self._lock:
+                ok = self._export(spans)
+            return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+        except Exception:
+            self.dropped_spans += len(spans)
+            _log.warning(
+                "spanrun: could not export %d spans; they are dropped (your program is fine)",
+                len(spans),
+                exc_info=True,
+            )
+            return SpanExportResult.FAILURE
+        finally:
+            detach(token)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        # export() writes synchronously: once it returned, its data is in the store.
+        with self._lock:
+            return True
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+
+    # -- run lifecycle -------------------------------------------------------------------------
+    def finish_open_runs(self) -> None:
+        """End the session run and any trace run whose root never arrived (FINISHED)."""
+        with self._lock:
+            run_ids = list(self._open_trace_runs)
+            self._open_trace_runs.clear()
+            if self._session is not None and self._session[0] == os.getpid():
+                run_ids.append(self._session[1])
+                self._session = None
+            if not run_ids:
+                return
+            try:
+                store = self._get_store()
+            except Exception:
+                _log.warning("spanrun: cannot end autolog runs, no store", exc_info=True)
+                return
+            now = int(time.time() * 1000)
+            for run_id in run_ids:
+                self._retry(
+                    "end the run",
+                    lambda rid=run_id: store.update_run_info(
+                        rid, status=RunStatus.FINISHED.value, end_time=now
+                    ),
+                )
+
+    @property
+    def session_run_id(self) -> str | None:
+        """The run this process's un-run spans go to in "session" mode (None until created)."""
+        session = self._session
+        return session[1] if session is not None and session[0] == os.getpid() else None
+
+    # -- internals -----------------------------------------------------------------------------
+    def _retry(self, what: str, fn: Callable[[], T]) -> tuple[bool, T | None]:
+        delay = self._retry_delay_s
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return True, fn()
+            except NotFoundError as exc:
+                self._warn_once(what, f"spanrun: cannot {what}: {exc}")
+                return False, None
+            except SpanrunError as exc:
+                if not isinstance(exc, StoreError):
+                    _log.warning("spanrun: cannot %s: %s", what, exc)
+                    return False, None
+                error: Exception = exc
+            except Exception as exc:  # OSError from artifacts, driver errors...
+                error = exc
+            if attempt == self._max_attempts:
+                _log.warning(
+                    "spanrun: gave up trying to %s after %d attempts (%s); the data is dropped, "
+                    "your program is unaffected",
+                    what,
+                    attempt,
+                    error,
+                )
+                return False, None
+            time.sleep(delay)
+            delay *= 2
+        return False, None  # pragma: no cover - loop always returns
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned and len(self._warned) < 1000:
+            self._warned.add(key)
+            _log.warning(message)
+
+    def _ledger(self, store: Store, run_id: str) -> RunLedger | None:
+        if run_id in self._ledgers:
+            self._ledgers.move_to_end(run_id)
+            return self._ledgers[run_id]
+        ok, run = self._retry(f"read run {run_id}", lambda: store.get_run(run_id))
+        if not ok:
+            return None  # not cached: a store that was down is asked again next time
+        ledger = RunLedger.from_run(run)  # type: ignore[arg-type]
+        self._ledgers[run_id] = ledger
+        if len(self._ledgers) > 10_000:
+            self._ledgers.popitem(last=False)
+        return ledger
+
+    def _create_run(
+        self, store: Store, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
+    ) -> tuple[str, str] | None:
+        experiment_id = _current_experiment_id()
+        tags = [
+            RunTag("mlflow.runName", name),
+            RunTag(RUN_MODE_TAG, mode),
+            RunTag("mlflow.source.name", sys.argv[0] if sys.argv else ""),
+            *extra,
+        ]
+        ok, run = self._retry(
+            f"create the {mode} run",
+            lambda: store.create_run(experiment_id, _user(), start_ms, tags, name),
+        )
+        if not ok:
+            return None
+        self._ledgers[run.info.run_id] = RunLedger.from_run(run)  # type: ignore[union-attr]
+        return run.info.run_id, run.info.experiment_id  # type: ignore[union-attr]
+
+    def _run_for(
+        self,
+        store: Store,
+        span: ReadableSpan,
+        trace_id: str,
+        root_names: dict[str, str],
+    ) -> tuple[str, str] | None:
+        attrs = span.attributes or {}
+        run_id = attrs.get(SPANRUN_RUN_ID)
+        if run_id:
+            ids = (str(run_id), str(attrs.get(SPANRUN_EXPERIMENT_ID) or ""))
+            self._remember_trace(trace_id, ids)
+            return ids
+        known = self._trace_runs.get(trace_id)
+        if known is not None:
+            return known
+        start_ms = (span.start_time or 0) // 1_000_000
+        if self.run_mode == "session":
+            session = self._session
+            if session is None or session[0] != os.getpid():
+                created = self._create_run(store, program_name(), start_ms, "session")
+                if created is None:
+                    return None
+                self._session = session = (os.getpid(), *created)
+            return session[1], session[2]
+        if self.run_mode == "trace":
+            name = root_names.get(trace_id) or span.name
+            created = self._create_run(
+                store, name, start_ms, "trace", [RunTag("spanrun.trace_id", trace_id)]
+            )
+            if created is None:
+                return None
+            self._remember_trace(trace_id, created)
+            self._open_trace_runs[created[0]] = trace_id
+            return created
+        return None
+
+    def _remember_trace(self, trace_id: str, ids: tuple[str, str]) -> None:
+        self._trace_runs[trace_id] = ids
+        if len(self._trace_runs) > 10_000:
+            self._trace_runs.popitem(last=False)
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
+        store = self._get_store()
+        root_names = {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
+        records: list[SpanRecord] = []
+        writes: dict[str, RunWrites] = {}
+        ended_trace_runs: list[tuple[str, ReadableSpan]] = []
+        for span in spans:
+            trace_id = hex_trace_id(span.context.trace_id)
+            span_id = hex_span_id(span.context.span_id)
+            parent_id = hex_span_id(span.parent.span_id) if span.parent is not None else None
+            ids = self._run_for(store, span, trace_id, root_names)
+            run_id, experiment_id = ids if ids is not None else (None, None)
+
+            attrs = span.attributes or {}
+            failed = span.status.status_code is StatusCode.ERROR
+            call = read_llm_call(
+                attrs, span.events, (span.status.description or "") if failed else None
+            )
+            wraps_llm = self._innermost.wraps_llm(trace_id, span_id, parent_id, call is not None)
+            ledger = self._ledger(store, run_id) if run_id is not None else None
+            if run_id is not None and ledger is None:
+                run_id = experiment_id = None  # unknown run: keep the trace, unlinked
+            records.append(span_to_record(span, run_id, experiment_id or None))
+
+            if call is not None and not wraps_llm and ledger is not None:
+                start, end = span.start_time or 0, span.end_time or span.start_time or 0
+                ledger.record(
+                    call,
+                    writes.setdefault(ledger.run_id, RunWrites()),
+                    end_ms=end // 1_000_000,
+                    latency_ms=(end - start) / 1e6,
+                    cost=self.prices.cost(call.model, call.input_tokens, call.output_tokens)
+                    if self.prices
+                    else None,
+                    trace_id=trace_id,
+                    span_id=span_id,
+                )
+            if parent_id is None and run_id is not None and run_id in self._open_trace_runs:
+                ended_trace_runs.append((run_id, span))
+
+        ok = True
+        for run_id, run_writes in writes.items():
+            ok &= self._write_run(store, self._ledgers[run_id], run_writes)  # type: ignore[arg-type]
+        if records:
+            done, _ = self._retry(f"store {len(records)} spans", lambda: store.log_spans(records))
+            if not done:
+                self.dropped_spans += len(records)
+                ok = False
+        for run_id, root in ended_trace_runs:
+            self._open_trace_runs.pop(run_id, None)
+            status = RunStatus.FAILED if root.status.status_code is StatusCode.ERROR else None
+            self._retry(
+                "end the trace run",
+                lambda rid=run_id, r=root, st=status: store.update_run_info(
+                    rid,
+                    status=(st or RunStatus.FINISHED).value,
+                    end_time=(r.end_time or 0) // 1_000_000,
+                    run_name=r.name,
+                ),
+            )
+        return ok
+
+    def _write_run(self, store: Store, ledger: RunLedger, w: RunWrites) -> bool:
+        ok = True
+        n = max(len(w.metrics), 1)
+        for i in range(0, n, _MAX_METRICS):
+            metrics = w.metrics[i : i + _MAX_METRICS]
+            params = w.params[:_MAX_PARAMS] if i == 0 else []
+            tags = w.tags[:_MAX_TAGS] if i == 0 else []
+            if not (metrics or params or tags):
+                continue
+            done, _ = self._retry(
+                f"log LLM metrics to run {ledger.run_id}",
+                lambda m=metrics, p=params, t=tags: store.log_batch(ledger.run_id, m, p, t),
+            )
+            ok &= done
+        if w.rows:
+            done, _ = self._retry(
+                f"append {len(w.rows)} rows to {PREDICTIONS_FILE} of run {ledger.run_id}",
+                lambda: self._append_rows(ledger, w.rows),
+            )
+            if not done:
+                self.dropped_calls += len(w.rows)
+            ok &= done
+        return ok
+
+    def _append_rows(self, ledger: RunLedger, rows: list[list[Any]]) -> None:
+        from spanrun.artifacts import get_artifact_repository
+        from spanrun.llm import append_prediction_rows
+
+        repo = self._repos.get(ledger.artifact_uri)
+        if repo is None:
+            repo = get_artifact_repository(ledger.artifact_uri)
+            if len(self._repos) > 1000:
+                self._repos.clear()
+            self._repos[ledger.artifact_uri] = repo
+        append_prediction_rows(repo, rows, list(PREDICTION_COLUMNS), artifact_file=PREDICTIONS_FILE)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

@@ -1,0 +1,73 @@
+"""The span processor that stamps each span, at start, with the run it belongs to."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from spanrun.instrumentation._semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+
+__all__ = ["RunStampingProcessor", "active_run_ids"]
+
+_log = logging.getLogger(__name__)
+
+RunIds = tuple[str, str]  # (run_id, experiment_id)
+
+
+def active_run_ids() -> RunIds | None:
+    """The (run_id, experiment_id) of the active run in this context, or None."""
+    from spanrun.tracking import fluent
+
+    run = fluent.active_run()
+    if run is None:
+        return None
+    return run.info.run_id, run.info.experiment_id
+
+
+class RunStampingProcessor(SpanProcessor):
+    """Copies the run onto each span as ``spanrun.run_id`` and ``spanrun.experiment_id``.
+
+    ``on_start`` runs on the caller's thread, where the active run is known (the exporter runs
+    on another thread). Rule: a span whose parent (same trace) is stamped inherits the parent's
+    run, so every span of a trace started inside a run belongs to that run even when a library
+    hops threads with the OTel context but not the run stack; otherwise the active run, if any.
+    Spans left unstamped are mapped by the exporter's run mode.
+    """
+
+    def __init__(self, get_active_run: Callable[[], RunIds | None] = active_run_ids) -> None:
+        self._get_active_run = get_active_run
+        self._failed = False
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            parent = trace.get_current_span(parent_context)
+            if isinstance(parent, ReadableSpan) and parent.attributes:
+                run_id = parent.attributes.get(SPANRUN_RUN_ID)
+                if run_id is not None:
+                    span.set_attribute(SPANRUN_RUN_ID, run_id)
+                    experiment_id = parent.attributes.get(SPANRUN_EXPERIMENT_ID)
+                    if experiment_id is not None:
+                        span.set_attribute(SPANRUN_EXPERIMENT_ID, experiment_id)
+                    return
+            ids = self._get_active_run()
+            if ids is not None:
+                span.set_attribute(SPANRUN_RUN_ID, ids[0])
+                span.set_attribute(SPANRUN_EXPERIMENT_ID, ids[1])
+        except Exception:
+            # Stamping must never break span creation in the user's program.
+            if not self._failed:
+                self._failed = True
+                _log.warning("spanrun: could not read the active run for a span", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
