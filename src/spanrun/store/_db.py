@@ -1,0 +1,112 @@
+"""Engine, transactions with bounded retry, and error translation for the SQL store."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from spanrun.errors import MissingDependencyError, SpanrunError, StoreError
+from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine
+
+__all__ = ["Database"]
+
+T = TypeVar("T")
+_log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# PostgreSQL serialization failure and deadlock: safe to retry the whole transaction.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _is_transient(error: sa_exc.DBAPIError) -> bool:
+    if getattr(error.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    message = str(error.orig).lower()
+    return (
+        "database is locked" in message
+        or "database table is locked" in message
+        or ("database is busy" in message)
+    )
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
+
+
+class Database:
+    """One engine plus helpers that run a function inside a (retried) transaction."""
+
+    def __init__(self, url: sa.URL) -> None:
+        self.url = url
+        self.dialect = url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = create_sqlite_engine(url)
+            from sqlalchemy.dialects.sqlite import insert
+        elif self.dialect == "postgresql":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError as e:
+                raise MissingDependencyError(
+                    "PostgreSQL needs psycopg 3: pip install 'spanrun[postgres]'"
+                ) from e
+            self.engine = sa.create_engine(url, pool_size=8, max_overflow=24, pool_pre_ping=True)
+            from sqlalchemy.dialects.postgresql import insert
+        else:  # get_store rejects other schemes first
+            raise StoreError(f"Unsupported database {self.dialect!r}")
+        # Dialect-specific INSERT with on_conflict_do_update/do_nothing (same API on both).
+        self.insert: Callable[[sa.Table], Any] = insert
+
+    def write(self, fn: Callable[[sa.Connection], T], *, retry_integrity: bool = False) -> T:
+        """Run ``fn(conn)`` in a write transaction; commit, or roll back everything on error.
+
+        Lock timeouts, deadlocks and serialization failures are retried a bounded number of
+        times; ``retry_integrity`` also retries unique-key races (e.g. two writers adding the
+        same param at once: the retry then sees the committed row).
+        """
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                    with conn.begin():
+                        return fn(conn)
+            except SpanrunError:
+                raise
+            except sa_exc.IntegrityError as e:
+                if retry_integrity and attempt < 2:
+                    continue
+                raise StoreError(f"Database integrity error: {e.orig}") from e
+            except sa_exc.DBAPIError as e:
+                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
+                    _log.debug("retrying transaction after %s", e.orig)
+                    _backoff(attempt)
+                    continue
+                raise StoreError(f"Database error: {e.orig}") from e
+            except sa_exc.SQLAlchemyError as e:
+                raise StoreError(f"Database error: {e}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run ``fn(conn)`` in a read transaction (one consistent snapshot)."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.engine.connect() as conn, conn.begin():
+                    return fn(conn)
+            except SpanrunError:
+                raise
+            except sa_exc.DBAPIError as e:
+                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
+                    _backoff(attempt)
+                    continue
+                raise StoreError(f"Database error: {e.orig}") from e
+            except sa_exc.SQLAlchemyError as e:
+                raise StoreError(f"Database error: {e}") from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispose(self, close: bool = True) -> None:
+        self.engine.dispose(close=close)

@@ -1,0 +1,73 @@
+"""Bring a database to the schema this code expects, cheaply when it already is.
+
+Opening a store costs one query (``SELECT version_num FROM alembic_version``). Only when the
+database is new or behind does it take a lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
+transaction-scoped advisory lock), look again, and run the Alembic migrations inside that same
+transaction, so any number of processes may open a new database at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from spanrun.errors import StoreError
+from spanrun.store._db import Database
+from spanrun.store._models import SCHEMA_VERSION
+
+__all__ = ["MIGRATIONS_DIR", "ensure_schema"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PG_LOCK_KEY = 0x5350414E52554E  # "SPANRUN"
+
+
+def _read_version(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _quick_version(db: Database) -> str | None:
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa_exc.DBAPIError:
+        return None  # no version table yet (or locked mid-creation): take the slow path
+
+
+def _known_revisions() -> list[str]:
+    return sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
+
+
+def _upgrade(conn: sa.Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    command.upgrade(config, SCHEMA_VERSION)
+
+
+def ensure_schema(db: Database, initialize: Callable[[sa.Connection], None]) -> None:
+    """Migrate when behind, then run ``initialize(conn)`` (idempotent) in the same transaction."""
+    if _quick_version(db) == SCHEMA_VERSION:
+        return
+
+    def migrate(conn: sa.Connection) -> None:
+        if db.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        version = _read_version(conn)
+        if version not in (None, *_known_revisions()):
+            raise StoreError(
+                f"The database schema (revision {version}) is newer than this spanrun "
+                f"(revision {SCHEMA_VERSION}); upgrade spanrun."
+            )
+        if version != SCHEMA_VERSION:
+            _upgrade(conn)
+        initialize(conn)
+
+    db.write(migrate)

@@ -1,0 +1,157 @@
+"""Table definitions (SQLAlchemy Core) of the tracking database.
+
+These mirror the schema the Alembic migrations build; a test checks the two agree. Change the
+schema only through a new migration, then update these tables to match.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "experiment_tags",
+    "experiments",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "params",
+    "runs",
+    "spans",
+    "tags",
+    "traces",
+]
+
+# The Alembic head revision this code expects; opening a store migrates when the database is behind.
+SCHEMA_VERSION = "0001"
+
+metadata = sa.MetaData()
+
+# An auto-incrementing 64-bit key; SQLite only auto-increments a column declared INTEGER.
+_BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("experiment_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("artifact_location", sa.Text, nullable=False),
+    sa.Column("lifecycle_stage", sa.String(32), nullable=False),
+    sa.Column("creation_time", sa.BigInteger),
+    sa.Column("last_update_time", sa.BigInteger),
+    sa.Column("deleted_time", sa.BigInteger),
+)
+
+experiment_tags = sa.Table(
+    "experiment_tags",
+    metadata,
+    sa.Column(
+        "experiment_id",
+        sa.Integer,
+        sa.ForeignKey("experiments.experiment_id"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column(
+        "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    sa.Column("run_name", sa.String(250), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_time", sa.BigInteger),
+    sa.Column("end_time", sa.BigInteger),
+    sa.Column("lifecycle_stage", sa.String(20), nullable=False),
+    sa.Column("artifact_uri", sa.Text, nullable=False),
+    sa.Column("deleted_time", sa.BigInteger),
+    sa.Index("ix_runs_experiment_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index("ix_params_key_value", "key", "value"),
+)
+
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Index("ix_tags_key_value", "key", "value"),
+)
+
+# Full history. NaN is stored as value NULL with is_nan true (SQLite turns NaN into NULL anyway,
+# so both backends keep it the same way); +/-inf are stored as they are.
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", _BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("key", sa.String(250), nullable=False),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+)
+
+# One row per (run, key): the value with the greatest (step, timestamp), kept up to date on insert.
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
+    sa.Column("key", sa.String(250), primary_key=True),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+# No foreign keys on traces/spans: spans may arrive before (or without) their run, and an
+# exporter batch must never be rejected for that.
+traces = sa.Table(
+    "traces",
+    metadata,
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("experiment_id", sa.String(32)),
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("start_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("span_count", sa.Integer, nullable=False),
+    sa.Index("ix_traces_experiment_start", "experiment_id", "start_time_ns"),
+    sa.Index("ix_traces_run_start", "run_id", "start_time_ns"),
+    sa.Index("ix_traces_start", "start_time_ns"),
+)
+
+spans = sa.Table(
+    "spans",
+    metadata,
+    sa.Column("trace_id", sa.String(32), primary_key=True),
+    sa.Column("span_id", sa.String(16), primary_key=True),
+    sa.Column("parent_span_id", sa.String(16)),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("start_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("end_time_ns", sa.BigInteger, nullable=False),
+    sa.Column("status_code", sa.String(16), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),  # JSON
+    sa.Column("events", sa.Text, nullable=False),  # JSON list
+    sa.Column("resource", sa.Text, nullable=False),  # JSON
+    sa.Column("run_id", sa.String(32)),
+    sa.Column("experiment_id", sa.String(32)),
+)

@@ -1,0 +1,789 @@
+"""The tracking store on SQLAlchemy: SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+
+from spanrun.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidParamChangeError,
+    InvalidStateError,
+    NotFoundError,
+)
+from spanrun.store import _models as m
+from spanrun.store import _traces
+from spanrun.store._db import Database
+from spanrun.store._migrate import ensure_schema
+from spanrun.store._run_names import random_run_name
+from spanrun.store._search_filter import parse_filter, parse_order_by
+from spanrun.store._search_sql import (
+    check_max_results,
+    compare,
+    decode_page_token,
+    encode_page_token,
+    lifecycle_condition,
+    run_search_query,
+)
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
+from spanrun.tracking.entities import (
+    Experiment,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    SpanRecord,
+    Trace,
+    TraceInfo,
+    ViewType,
+)
+
+__all__ = ["SqlAlchemyStore"]
+
+RUN_NAME_TAG = "mlflow.runName"
+_ACTIVE = LifecycleStage.ACTIVE.value
+_DELETED = LifecycleStage.DELETED.value
+_CHUNK = 500  # ids per IN (...) when loading runs' data
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _to_uri(location: str) -> str:
+    """Plain paths become absolute file:// URIs; URIs are kept as given."""
+    if urlparse(location).scheme and len(urlparse(location).scheme) > 1:
+        return location.rstrip("/")
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _experiment_key(experiment_id: object) -> int | None:
+    """The integer primary key of an experiment id string, or None if it cannot be one."""
+    if isinstance(experiment_id, bool):
+        return None
+    if isinstance(experiment_id, int):
+        return experiment_id
+    if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
+        return int(experiment_id)
+    return None
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
+    try:
+        value = float(metric.value)
+        timestamp = int(metric.timestamp)
+        step = int(metric.step)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(
+            f"Invalid metric {metric.key!r}: value {metric.value!r}, timestamp "
+            f"{metric.timestamp!r} and step {metric.step!r} must be numbers"
+        ) from None
+    is_nan = math.isnan(value)
+    return {
+        "run_id": run_id,
+        "key": metric.key,
+        "value": None if is_nan else value,
+        "timestamp": timestamp,
+        "step": step,
+        "is_nan": is_nan,
+    }
+
+
+def _metric_value(value: float | None, is_nan: bool) -> float:
+    return math.nan if is_nan or value is None else float(value)
+
+
+class SqlAlchemyStore(Store):
+    """Tracking store on a SQL database (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+    Creating one checks the schema version with one query and migrates only a new or older
+    database. ``artifact_root`` (a path or URI) is where new experiments keep artifacts:
+    ``<artifact_root>/<experiment_id>/<run_id>/artifacts``.
+    """
+
+    def __init__(self, db_uri: str | sa.URL, artifact_root: str) -> None:
+        self.db_uri = str(db_uri)
+        self.artifact_root = _to_uri(artifact_root)
+        self._db = Database(sa.make_url(db_uri))
+        self._insert = self._db.insert
+        self._build_statements()
+        ensure_schema(self._db, self._initialize)
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._db.engine
+
+    def _build_statements(self) -> None:
+        # Built once: SQLAlchemy then reuses their compiled form on every call.
+        self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
+            m.runs.c.run_id == sa.bindparam("run_id")
+        )
+        self._insert_metrics = sa.insert(m.metrics)
+        ins = self._insert(m.latest_metrics)
+        lm = m.latest_metrics.c
+        self._upsert_latest = ins.on_conflict_do_update(
+            index_elements=[lm.run_id, lm.key],
+            set_={
+                "value": ins.excluded.value,
+                "timestamp": ins.excluded.timestamp,
+                "step": ins.excluded.step,
+                "is_nan": ins.excluded.is_nan,
+            },
+            where=sa.or_(
+                ins.excluded.step > lm.step,
+                sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+            ),
+        )
+        tag_ins = self._insert(m.tags)
+        self._upsert_tags = tag_ins.on_conflict_do_update(
+            index_elements=[m.tags.c.run_id, m.tags.c.key],
+            set_={"value": tag_ins.excluded.value},
+        )
+        self._insert_params = sa.insert(m.params)
+
+    def _initialize(self, conn: sa.Connection) -> None:
+        exists = conn.execute(
+            sa.select(m.experiments.c.experiment_id).where(
+                m.experiments.c.experiment_id == int(DEFAULT_EXPERIMENT_ID)
+            )
+        ).first()
+        if exists is None:
+            now = _now_ms()
+            conn.execute(
+                sa.insert(m.experiments).values(
+                    experiment_id=int(DEFAULT_EXPERIMENT_ID),
+                    name=DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
+                    lifecycle_stage=_ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+            )
+
+    def close(self) -> None:
+        self._db.dispose()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's pooled connections must not be used (or closed) by the child.
+        self._db.dispose(close=False)
+
+    # -- experiments -------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] = ()
+    ) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError(f"Experiment name must be a non-empty string, got {name!r}")
+        location = _to_uri(artifact_location) if artifact_location else None
+
+        def create(conn: sa.Connection) -> str:
+            self._check_name_free(conn, name)
+            now = _now_ms()
+            experiment_id = conn.execute(
+                sa.insert(m.experiments)
+                .values(
+                    name=name,
+                    artifact_location=location or "",
+                    lifecycle_stage=_ACTIVE,
+                    creation_time=now,
+                    last_update_time=now,
+                )
+                .returning(m.experiments.c.experiment_id)
+            ).scalar_one()
+            if location is None:
+                conn.execute(
+                    sa.update(m.experiments)
+                    .where(m.experiments.c.experiment_id == experiment_id)
+                    .values(artifact_location=f"{self.artifact_root}/{experiment_id}")
+                )
+            tag_rows = {t.key: t.value for t in tags}
+            if tag_rows:
+                conn.execute(
+                    sa.insert(m.experiment_tags),
+                    [
+                        {"experiment_id": experiment_id, "key": k, "value": v}
+                        for k, v in tag_rows.items()
+                    ],
+                )
+            return str(experiment_id)
+
+        return self._db.write(create, retry_integrity=True)
+
+    def _check_name_free(self, conn: sa.Connection, name: str) -> None:
+        row = conn.execute(
+            sa.select(m.experiments.c.lifecycle_stage).where(m.experiments.c.name == name)
+        ).first()
+        if row is not None:
+            hint = " (it is deleted; restore it or pick another name)" if row[0] == _DELETED else ""
+            raise AlreadyExistsError(f"Experiment {name!r} already exists{hint}")
+
+    def _experiments(
+        self, conn: sa.Connection, where: sa.ColumnElement[bool] | None
+    ) -> list[Experiment]:
+        stmt = sa.select(m.experiments)
+        if where is not None:
+            stmt = stmt.where(where)
+        return self._experiments_from_rows(conn, conn.execute(stmt).all())
+
+    def _experiments_from_rows(
+        self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]
+    ) -> list[Experiment]:
+        tags: dict[int, dict[str, str]] = {row.experiment_id: {} for row in rows}
+        for chunk in _chunks(list(tags)):
+            for t in conn.execute(
+                sa.select(m.experiment_tags).where(m.experiment_tags.c.experiment_id.in_(chunk))
+            ):
+                tags[t.experiment_id][t.key] = t.value
+        return [
+            Experiment(
+                experiment_id=str(row.experiment_id),
+                name=row.name,
+                artifact_location=row.artifact_location,
+                lifecycle_stage=row.lifecycle_stage,
+                tags=tags[row.experiment_id],
+                creation_time=row.creation_time,
+                last_update_time=row.last_update_time,
+            )
+            for row in rows
+        ]
+
+    def _experiment_row(self, conn: sa.Connection, experiment_id: str) -> sa.Row[Any]:
+        key = _experiment_key(experiment_id)
+        row = None
+        if key is not None:
+            row = conn.execute(
+                sa.select(m.experiments).where(m.experiments.c.experiment_id == key)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}")
+        return row
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        def get(conn: sa.Connection) -> Experiment:
+            row = self._experiment_row(conn, experiment_id)
+            return self._experiments_from_rows(conn, [row])[0]
+
+        return self._db.read(get)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        def get(conn: sa.Connection) -> Experiment | None:
+            found = self._experiments(conn, m.experiments.c.name == name)
+            return found[0] if found else None
+
+        return self._db.read(get)
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        exp = m.experiments
+        from_: Any = exp
+        conditions = []
+        stage = lifecycle_condition(exp.c.lifecycle_stage, view_type)
+        if stage is not None:
+            conditions.append(stage)
+        for i, comp in enumerate(parse_filter(filter_string, "experiment")):
+            if comp.kind == "attribute":
+                column: Any = exp.c[comp.key]
+                value: Any = comp.value
+                if comp.key == "experiment_id":
+                    value = self._experiment_ids_value(comp.value)
+                conditions.append(compare(column, comp.op, value, self.dialect))
+            else:
+                alias = m.experiment_tags.alias(f"t{i}")
+                from_ = from_.join(
+                    alias,
+                    sa.and_(
+                        alias.c.experiment_id == exp.c.experiment_id,
+                        alias.c.key == comp.key,
+                        compare(alias.c.value, comp.op, comp.value, self.dialect),
+                    ),
+                )
+        order: list[Any] = []
+        for i, key in enumerate(parse_order_by(order_by, "experiment")):
+            if key.kind == "attribute":
+                column = exp.c[key.key]
+            else:
+                alias = m.experiment_tags.alias(f"o{i}")
+                from_ = from_.outerjoin(
+                    alias,
+                    sa.and_(alias.c.experiment_id == exp.c.experiment_id, alias.c.key == key.key),
+                )
+                column = alias.c.value
+            order += [column.is_(None), column.asc() if key.ascending else column.desc()]
+        # MLflow's default: newest first.
+        order += [exp.c.creation_time.desc(), exp.c.experiment_id.desc()]
+        stmt = (
+            sa.select(exp)
+            .select_from(from_)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(offset)
+            .limit(max_results + 1)
+        )
+
+        def search(conn: sa.Connection) -> PagedList[Experiment]:
+            rows = conn.execute(stmt).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(self._experiments_from_rows(conn, rows[:max_results]), token)
+
+        return self._db.read(search)
+
+    @staticmethod
+    def _experiment_ids_value(value: Any) -> Any:
+        values = value if isinstance(value, tuple) else (value,)
+        keys = tuple(_experiment_key(v) for v in values)
+        if any(k is None for k in keys):
+            raise InvalidInputError(f"Invalid experiment id in {value!r}")
+        return keys if isinstance(value, tuple) else keys[0]
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        def update(conn: sa.Connection) -> None:
+            row = self._experiment_row(conn, experiment_id)
+            now = _now_ms()
+            if stage == _DELETED:
+                if str(row.experiment_id) == DEFAULT_EXPERIMENT_ID:
+                    raise InvalidInputError("The default experiment cannot be deleted")
+                if row.lifecycle_stage == _DELETED:
+                    return
+                # Its active runs go with it, stamped with the same time so that a restore
+                # brings back exactly these (and not runs deleted on their own before).
+                conn.execute(
+                    sa.update(m.runs)
+                    .where(
+                        m.runs.c.experiment_id == row.experiment_id,
+                        m.runs.c.lifecycle_stage == _ACTIVE,
+                    )
+                    .values(lifecycle_stage=_DELETED, deleted_time=now)
+                )
+                values = {"lifecycle_stage": _DELETED, "deleted_time": now}
+            else:
+                if row.lifecycle_stage == _ACTIVE:
+                    return
+                if row.deleted_time is not None:
+                    conn.execute(
+                        sa.update(m.runs)
+                        .where(
+                            m.runs.c.experiment_id == row.experiment_id,
+                            m.runs.c.deleted_time == row.deleted_time,
+                        )
+                        .values(lifecycle_stage=_ACTIVE, deleted_time=None)
+                    )
+                values = {"lifecycle_stage": _ACTIVE, "deleted_time": None}
+            conn.execute(
+                sa.update(m.experiments)
+                .where(m.experiments.c.experiment_id == row.experiment_id)
+                .values(last_update_time=now, **values)
+            )
+
+        self._db.write(update)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, _DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, _ACTIVE)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        if not isinstance(new_name, str) or not new_name.strip():
+            raise InvalidInputError(f"Experiment name must be a non-empty string, got {new_name!r}")
+
+        def rename(conn: sa.Connection) -> None:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise InvalidStateError(f"Cannot rename deleted experiment {experiment_id!r}")
+            if row.name == new_name:
+                return
+            self._check_name_free(conn, new_name)
+            conn.execute(
+                sa.update(m.experiments)
+                .where(m.experiments.c.experiment_id == row.experiment_id)
+                .values(name=new_name, last_update_time=_now_ms())
+            )
+
+        self._db.write(rename, retry_integrity=True)
+
+    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+        def set_tag(conn: sa.Connection) -> None:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise InvalidStateError(f"Cannot set a tag on deleted experiment {experiment_id!r}")
+            ins = self._insert(m.experiment_tags).values(
+                experiment_id=row.experiment_id, key=tag.key, value=tag.value
+            )
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[m.experiment_tags.c.experiment_id, m.experiment_tags.c.key],
+                    set_={"value": ins.excluded.value},
+                )
+            )
+
+        self._db.write(set_tag)
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        tag_map = {t.key: t.value for t in tags}
+        name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
+        tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
+        run_id = uuid.uuid4().hex
+
+        def create(conn: sa.Connection) -> Run:
+            exp = self._experiment_row(conn, experiment_id)
+            if exp.lifecycle_stage != _ACTIVE:
+                raise InvalidStateError(
+                    f"Cannot create a run in deleted experiment {experiment_id!r}"
+                )
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=str(exp.experiment_id),
+                run_name=name,
+                status=RunStatus.RUNNING.value,
+                start_time=start_time,
+                end_time=None,
+                artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
+                lifecycle_stage=_ACTIVE,
+                user_id=user_id or "",
+            )
+            conn.execute(
+                sa.insert(m.runs).values(
+                    run_id=run_id,
+                    experiment_id=exp.experiment_id,
+                    run_name=name,
+                    user_id=info.user_id,
+                    status=info.status,
+                    start_time=start_time,
+                    end_time=None,
+                    lifecycle_stage=_ACTIVE,
+                    artifact_uri=info.artifact_uri,
+                )
+            )
+            conn.execute(
+                sa.insert(m.tags),
+                [{"run_id": run_id, "key": k, "value": v} for k, v in tag_map.items()],
+            )
+            return Run(info=info, data=RunData(tags=dict(tag_map)))
+
+        return self._db.write(create)
+
+    def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
+        """Build Run objects for run rows with three batched queries (params, tags, metrics)."""
+        ids = [row.run_id for row in rows]
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
+        lm = m.latest_metrics.c
+        for chunk in _chunks(ids):
+            for run_id, key, value in conn.execute(
+                sa.select(m.params.c.run_id, m.params.c.key, m.params.c.value).where(
+                    m.params.c.run_id.in_(chunk)
+                )
+            ):
+                params[run_id][key] = value
+            for run_id, key, value in conn.execute(
+                sa.select(m.tags.c.run_id, m.tags.c.key, m.tags.c.value).where(
+                    m.tags.c.run_id.in_(chunk)
+                )
+            ):
+                tags[run_id][key] = value
+            for run_id, key, value, is_nan in conn.execute(
+                sa.select(lm.run_id, lm.key, lm.value, lm.is_nan).where(lm.run_id.in_(chunk))
+            ):
+                metrics[run_id][key] = _metric_value(value, is_nan)
+        return [
+            Run(
+                info=self._run_info(row),
+                data=RunData(
+                    metrics=metrics[row.run_id], params=params[row.run_id], tags=tags[row.run_id]
+                ),
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _run_info(row: sa.Row[Any]) -> RunInfo:
+        return RunInfo(
+            run_id=row.run_id,
+            experiment_id=str(row.experiment_id),
+            run_name=row.run_name,
+            status=row.status,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            artifact_uri=row.artifact_uri,
+            lifecycle_stage=row.lifecycle_stage,
+            user_id=row.user_id,
+        )
+
+    def _run_row(self, conn: sa.Connection, run_id: str) -> sa.Row[Any]:
+        row = conn.execute(sa.select(m.runs).where(m.runs.c.run_id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"Run {run_id!r} not found")
+        return row
+
+    def _check_active(self, conn: sa.Connection, run_id: str) -> None:
+        stage = conn.execute(self._run_stage_stmt, {"run_id": run_id}).scalar()
+        if stage is None:
+            raise NotFoundError(f"Run {run_id!r} not found")
+        if stage != _ACTIVE:
+            raise InvalidStateError(
+                f"Run {run_id!r} is deleted; restore it before logging to it or changing it"
+            )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._db.read(lambda conn: self._load_runs(conn, [self._run_row(conn, run_id)])[0])
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if status is not None:
+            status = str(status)
+            if status not in RunStatus.__members__:
+                raise InvalidInputError(
+                    f"Invalid run status {status!r} (expected one of "
+                    f"{', '.join(RunStatus.__members__)})"
+                )
+            values["status"] = status
+        if end_time is not None:
+            values["end_time"] = int(end_time)
+        if run_name:
+            values["run_name"] = run_name
+
+        def update(conn: sa.Connection) -> RunInfo:
+            self._check_active(conn, run_id)
+            if values:
+                conn.execute(sa.update(m.runs).where(m.runs.c.run_id == run_id).values(**values))
+            if run_name:
+                conn.execute(
+                    self._upsert_tags, [{"run_id": run_id, "key": RUN_NAME_TAG, "value": run_name}]
+                )
+            return self._run_info(self._run_row(conn, run_id))
+
+        return self._db.write(update)
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        def update(conn: sa.Connection) -> None:
+            row = self._run_row(conn, run_id)
+            if stage == _ACTIVE:
+                exp_stage = conn.execute(
+                    sa.select(m.experiments.c.lifecycle_stage).where(
+                        m.experiments.c.experiment_id == row.experiment_id
+                    )
+                ).scalar()
+                if exp_stage != _ACTIVE:
+                    raise InvalidStateError(
+                        f"Cannot restore run {run_id!r}: its experiment is deleted"
+                    )
+            conn.execute(
+                sa.update(m.runs)
+                .where(m.runs.c.run_id == run_id)
+                .values(
+                    lifecycle_stage=stage,
+                    deleted_time=_now_ms() if stage == _DELETED else None,
+                )
+            )
+
+        self._db.write(update)
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _ACTIVE)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags in one transaction: all of it or (on error) none."""
+        metric_rows = [_metric_row(run_id, metric) for metric in metrics]
+        param_map: dict[str, str] = {}
+        for p in params:
+            value = str(p.value)
+            if param_map.get(p.key, value) != value:
+                raise InvalidParamChangeError(
+                    f"Param {p.key!r} is logged twice in one batch with different values: "
+                    f"{param_map[p.key]!r} and {value!r}"
+                )
+            param_map[p.key] = value
+        tag_rows = [
+            {"run_id": run_id, "key": k, "value": str(v)}
+            for k, v in {t.key: t.value for t in tags}.items()
+        ]
+        latest_rows = self._latest_rows(metric_rows)
+
+        def write(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            if param_map:
+                self._write_params(conn, run_id, param_map)
+            if tag_rows:
+                conn.execute(self._upsert_tags, tag_rows)
+            if metric_rows:
+                conn.execute(self._insert_metrics, metric_rows)
+                conn.execute(self._upsert_latest, latest_rows)
+
+        self._db.write(write, retry_integrity=True)
+
+    @staticmethod
+    def _latest_rows(metric_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # One row per key (the batch's latest by step, timestamp, then position): an upsert may
+        # not touch the same row twice in one statement on every database.
+        latest: dict[str, dict[str, Any]] = {}
+        for row in metric_rows:
+            best = latest.get(row["key"])
+            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
+                latest[row["key"]] = row
+        return list(latest.values())
+
+    def _write_params(self, conn: sa.Connection, run_id: str, param_map: dict[str, str]) -> None:
+        existing: dict[str, str] = {}
+        keys = list(param_map)
+        for chunk in _chunks(keys):
+            for key, value in conn.execute(
+                sa.select(m.params.c.key, m.params.c.value).where(
+                    m.params.c.run_id == run_id, m.params.c.key.in_(chunk)
+                )
+            ):
+                existing[key] = value
+        for key, old in existing.items():
+            if param_map[key] != old:
+                raise InvalidParamChangeError(
+                    f"Changing param values is not allowed. Param with key={key!r} was already "
+                    f"logged with value={old!r} for run ID={run_id!r}. Attempted logging new "
+                    f"value {param_map[key]!r}."
+                )
+        new = [
+            {"run_id": run_id, "key": k, "value": v}
+            for k, v in param_map.items()
+            if k not in existing
+        ]
+        if new:
+            conn.execute(self._insert_params, new)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        def delete(conn: sa.Connection) -> None:
+            self._check_active(conn, run_id)
+            result = conn.execute(
+                sa.delete(m.tags).where(m.tags.c.run_id == run_id, m.tags.c.key == key)
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"No tag {key!r} on run {run_id!r}")
+
+        self._db.write(delete)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        mc = m.metrics.c
+
+        def history(conn: sa.Connection) -> list[Metric]:
+            self._run_row(conn, run_id)
+            rows = conn.execute(
+                sa.select(mc.value, mc.is_nan, mc.timestamp, mc.step)
+                .where(mc.run_id == run_id, mc.key == key)
+                .order_by(mc.step, mc.timestamp, mc.id)
+            )
+            return [
+                Metric(key=key, value=_metric_value(v, nan), timestamp=ts, step=step)
+                for v, nan, ts, step in rows
+            ]
+
+        return self._db.read(history)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        check_max_results(max_results)
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        keys = [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
+        offset = decode_page_token(page_token)
+        stmt = run_search_query(
+            keys,
+            parse_filter(filter_string, "run"),
+            run_view_type,
+            parse_order_by(order_by, "run"),
+            offset,
+            max_results + 1,
+            self.dialect,
+        )
+
+        def search(conn: sa.Connection) -> PagedList[Run]:
+            rows = conn.execute(stmt).all()
+            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+            return PagedList(self._load_runs(conn, rows[:max_results]), token)
+
+        return self._db.read(search)
+
+    # -- traces ----------------------------------------------------------------------------
+    def log_spans(self, spans: Sequence[SpanRecord]) -> None:
+        if not spans:
+            return
+        rows = _traces.span_rows(spans)
+        self._db.write(lambda conn: _traces.write_spans(conn, self._insert, rows))
+
+    def get_trace(self, trace_id: str) -> Trace:
+        return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))
+
+    def search_traces(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        run_id: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[TraceInfo]:
+        check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        stmt = _traces.search_query(experiment_ids, run_id, order_by, offset, max_results + 1)
+
+        def search(conn: sa.Connection) -> PagedList[TraceInfo]:
+            infos = [_traces.trace_info(row) for row in conn.execute(stmt)]
+            token = encode_page_token(offset + max_results) if len(infos) > max_results else None
+            return PagedList(infos[:max_results], token)
+
+        return self._db.read(search)

@@ -1,0 +1,224 @@
+"""Storing spans and deriving trace rows from them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
+from spanrun.store import _models as m
+from spanrun.tracking.entities import SpanEvent, SpanRecord, Trace, TraceInfo
+
+__all__ = ["read_trace", "search_query", "span_rows", "trace_info", "write_spans"]
+
+_log = logging.getLogger(__name__)
+
+_ORDER_COLUMNS = {
+    "start_time": m.traces.c.start_time_ns,
+    "timestamp": m.traces.c.start_time_ns,
+    "timestamp_ms": m.traces.c.start_time_ns,
+    "end_time": m.traces.c.end_time_ns,
+    "name": m.traces.c.name,
+    "status": m.traces.c.status,
+    "span_count": m.traces.c.span_count,
+}
+
+
+def _dumps(value: Any) -> str:
+    # default=str: an odd attribute value is kept as text rather than failing the whole batch.
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
+    """Rows for the spans table, one per (trace_id, span_id) (the last one wins)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for s in spans:
+        if not s.trace_id or not s.span_id:
+            raise InvalidInputError(f"Span {s.name!r} lacks a trace_id or span_id")
+        rows[(s.trace_id, s.span_id)] = {
+            "trace_id": s.trace_id,
+            "span_id": s.span_id,
+            "parent_span_id": s.parent_span_id or None,
+            "name": s.name or "",
+            "kind": s.kind or "INTERNAL",
+            "start_time_ns": int(s.start_time_ns),
+            "end_time_ns": int(s.end_time_ns),
+            "status_code": s.status_code or "UNSET",
+            "status_message": s.status_message or "",
+            "attributes": _dumps(dict(s.attributes)),
+            "events": _dumps(
+                [
+                    {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+                    for e in s.events
+                ]
+            ),
+            "resource": _dumps(dict(s.resource)),
+            "run_id": s.run_id,
+            "experiment_id": s.experiment_id,
+        }
+    return list(rows.values())
+
+
+def write_spans(
+    conn: sa.Connection, insert: Callable[[sa.Table], Any], rows: list[dict[str, Any]]
+) -> None:
+    """Upsert the spans, then recompute the rows of the traces they belong to."""
+    ins = insert(m.spans)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[m.spans.c.trace_id, m.spans.c.span_id],
+            set_={c: ins.excluded[c] for c in rows[0] if c not in ("trace_id", "span_id")},
+        ),
+        rows,
+    )
+    trace_ids = sorted({r["trace_id"] for r in rows})
+    s = m.spans.c
+    agg = conn.execute(
+        sa.select(
+            s.trace_id,
+            sa.func.min(s.start_time_ns),
+            sa.func.max(s.end_time_ns),
+            sa.func.count(),
+            sa.func.max(sa.case((s.status_code == "ERROR", 1), else_=0)),
+            sa.func.max(s.run_id),
+            sa.func.max(s.experiment_id),
+        )
+        .where(s.trace_id.in_(trace_ids))
+        .group_by(s.trace_id)
+    ).all()
+    names = _root_names(conn, trace_ids)
+    trace_rows = [
+        {
+            "trace_id": trace_id,
+            "start_time_ns": start,
+            "end_time_ns": end,
+            "span_count": count,
+            "status": "ERROR" if error else "OK",
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "name": names.get(trace_id, ""),
+        }
+        for trace_id, start, end, count, error, run_id, experiment_id in agg
+    ]
+    tins = insert(m.traces)
+    conn.execute(
+        tins.on_conflict_do_update(
+            index_elements=[m.traces.c.trace_id],
+            set_={c: tins.excluded[c] for c in trace_rows[0] if c != "trace_id"},
+        ),
+        trace_rows,
+    )
+
+
+def _root_names(conn: sa.Connection, trace_ids: list[str]) -> dict[str, str]:
+    """Each trace's root span name: a span without parent, else the earliest whose parent is
+    not stored (a trace continued from another service)."""
+    s = m.spans.alias("s")
+    p = m.spans.alias("p")
+    parent_missing = ~sa.exists().where(
+        p.c.trace_id == s.c.trace_id, p.c.span_id == s.c.parent_span_id
+    )
+    rows = conn.execute(
+        sa.select(s.c.trace_id, s.c.name)
+        .where(s.c.trace_id.in_(trace_ids), sa.or_(s.c.parent_span_id.is_(None), parent_missing))
+        .order_by(s.c.trace_id, s.c.parent_span_id.is_not(None), s.c.start_time_ns)
+    )
+    names: dict[str, str] = {}
+    for trace_id, name in rows:
+        names.setdefault(trace_id, name)
+    return names
+
+
+def trace_info(row: sa.Row[Any]) -> TraceInfo:
+    return TraceInfo(
+        trace_id=row.trace_id,
+        run_id=row.run_id,
+        experiment_id=row.experiment_id,
+        name=row.name,
+        start_time_ns=row.start_time_ns,
+        end_time_ns=row.end_time_ns,
+        status=row.status,
+        span_count=row.span_count,
+    )
+
+
+def _loads(text: str, default: Any) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        _log.warning("unreadable JSON in a stored span: %.80r", text)
+        return default
+
+
+def _span(row: sa.Row[Any]) -> SpanRecord:
+    events = tuple(
+        SpanEvent(
+            name=e.get("name", ""),
+            timestamp_ns=e.get("timestamp_ns", 0),
+            attributes=e.get("attributes") or {},
+        )
+        for e in _loads(row.events, [])
+    )
+    return SpanRecord(
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        parent_span_id=row.parent_span_id,
+        name=row.name,
+        kind=row.kind,
+        start_time_ns=row.start_time_ns,
+        end_time_ns=row.end_time_ns,
+        status_code=row.status_code,
+        status_message=row.status_message,
+        attributes=_loads(row.attributes, {}),
+        events=events,
+        resource=_loads(row.resource, {}),
+        run_id=row.run_id,
+        experiment_id=row.experiment_id,
+    )
+
+
+def read_trace(conn: sa.Connection, trace_id: str) -> Trace:
+    row = conn.execute(sa.select(m.traces).where(m.traces.c.trace_id == trace_id)).first()
+    if row is None:
+        raise NotFoundError(f"Trace {trace_id!r} not found")
+    spans = conn.execute(
+        sa.select(m.spans)
+        .where(m.spans.c.trace_id == trace_id)
+        .order_by(m.spans.c.start_time_ns, m.spans.c.span_id)
+    )
+    return Trace(info=trace_info(row), spans=tuple(_span(s) for s in spans))
+
+
+def search_query(
+    experiment_ids: Sequence[str] | None,
+    run_id: str | None,
+    order_by: Sequence[str] | None,
+    offset: int,
+    limit: int,
+) -> sa.Select[Any]:
+    """Traces of the given experiments and/or run, newest first unless order_by says otherwise."""
+    t = m.traces.c
+    stmt = sa.select(m.traces)
+    if experiment_ids is not None:
+        if isinstance(experiment_ids, str):
+            experiment_ids = [experiment_ids]
+        stmt = stmt.where(t.experiment_id.in_([str(e) for e in experiment_ids]))
+    if run_id is not None:
+        stmt = stmt.where(t.run_id == run_id)
+    order: list[Any] = []
+    for clause in order_by or ():
+        field, _, direction = str(clause).strip().partition(" ")
+        column = _ORDER_COLUMNS.get(field.strip().lower())
+        direction = direction.strip().upper() or "ASC"
+        if column is None or direction not in ("ASC", "DESC"):
+            raise InvalidFilterError(
+                f"Invalid trace order_by clause {clause!r} (expected one of "
+                f"{', '.join(sorted(_ORDER_COLUMNS))}, optionally followed by ASC or DESC)"
+            )
+        order.append(column.asc() if direction == "ASC" else column.desc())
+    order += [t.start_time_ns.desc(), t.trace_id]
+    return stmt.order_by(*order).offset(offset).limit(limit)
