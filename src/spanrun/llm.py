@@ -1,0 +1,171 @@
+"""LLM prediction logs: rows of a run's ``llm_predictions.csv`` (MLflow's layout).
+
+``log_predictions(inputs, outputs, prompts)`` appends rows with the columns
+``inputs,outputs,prompts`` to the active run (one is started, as in MLflow, when none is
+active). Autologging writes the same file with more columns through
+:func:`append_prediction_rows`.
+
+The file is UTF-8 CSV written by the :mod:`csv` module (``\\r\\n`` line ends, fields with
+commas, quotes or line breaks quoted); dicts and lists are stored as JSON. To read the cells
+back exactly as written, use ``pandas.read_csv(path, dtype=str, keep_default_na=False)``
+(plain ``read_csv`` turns numbers into numbers and empty cells into NaN).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from spanrun.errors import InvalidInputError, TableSchemaError
+
+if TYPE_CHECKING:
+    from spanrun.artifacts import ArtifactFileHandle, ArtifactRepository
+
+__all__ = ["PREDICTIONS_FILE", "PREDICTION_COLUMNS", "append_prediction_rows", "log_predictions"]
+
+PREDICTIONS_FILE = "llm_predictions.csv"
+PREDICTION_COLUMNS = ("inputs", "outputs", "prompts")
+_HEAD_CHUNK = 8 * 1024
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _encode(rows: Sequence[Sequence[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    # A lone surrogate (from a broken decode upstream) is written escaped rather than
+    # failing the batch or making the file invalid UTF-8.
+    return buffer.getvalue().encode("utf-8", errors="backslashreplace")
+
+
+def _check_columns(columns: Sequence[str]) -> list[str]:
+    names = list(columns)
+    if not names or not all(isinstance(c, str) and c for c in names):
+        raise InvalidInputError(f"Prediction columns must be non-empty strings, got {names!r}")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"Prediction columns must be unique, got {names!r}")
+    if any("\n" in c or "\r" in c for c in names):
+        raise InvalidInputError("Prediction column names must not contain line breaks")
+    return names
+
+
+def _read_header(handle: ArtifactFileHandle, size: int) -> list[str]:
+    """The first CSV record (header names never hold line breaks)."""
+    length = min(size, _HEAD_CHUNK)
+    while True:
+        head = handle.read(0, length)
+        end = head.find(b"\n")
+        if end >= 0 or length >= size:
+            line = head if end < 0 else head[:end]
+            text = line.decode("utf-8-sig", errors="replace").rstrip("\r")
+            return next(csv.reader([text]), [])
+        length = min(size, length * 4)
+
+
+def append_prediction_rows(
+    repo: ArtifactRepository,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    artifact_file: str = PREDICTIONS_FILE,
+) -> None:
+    """Append ``rows`` (dicts keyed by ``columns``; missing keys give empty cells) in one write.
+
+    The header is written when the file is new. When the file's header already holds all of
+    ``columns``, rows follow the file's column order. Otherwise the file is rewritten once,
+    atomically, with the union of the columns (old rows get empty new cells).
+    """
+    names = _check_columns(columns)
+    known = set(names)
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise InvalidInputError(f"Prediction rows must be dicts, got {type(row).__name__}")
+        extra = [k for k in row if k not in known]
+        if extra:
+            raise InvalidInputError(f"Prediction row has keys not in columns: {extra}")
+    if not rows:
+        return
+    with repo.locked(artifact_file) as handle:
+        size = handle.size()
+        if size == 0:
+            handle.append(_encode([names, *([_cell(r.get(c)) for c in names] for r in rows)]))
+            return
+        header = _read_header(handle, size)
+        if not header or len(set(header)) != len(header):
+            raise TableSchemaError(f"{artifact_file!r} has no usable CSV header: {header!r}")
+        if known.issubset(header):
+            body = _encode([[_cell(r.get(c)) for c in header] for r in rows])
+            if handle.read(size - 1, 1) != b"\n":
+                body = b"\r\n" + body  # a file edited by hand may lack the final line break
+            handle.append(body)
+            return
+        # Rare path: new columns. Rewrite everything with the union, atomically.
+        union = header + [c for c in names if c not in header]
+        text = handle.read().decode("utf-8-sig", errors="replace")
+        old = list(csv.reader(io.StringIO(text, newline="")))[1:]
+        padding = [""] * (len(union) - len(header))
+        records = [union, *(record + padding for record in old)]
+        records += ([_cell(r.get(c)) for c in union] for r in rows)
+        handle.replace(_encode(records))
+
+
+def _as_list(name: str, values: Any) -> list[Any]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
+        raise InvalidInputError(
+            f"log_predictions: {name} must be a list, got {type(values).__name__}"
+        )
+    return list(values)
+
+
+def _check_items(name: str, values: list[Any], allow_dict: bool) -> None:
+    allowed: tuple[type, ...] = (str, dict) if allow_dict else (str,)
+    for index, value in enumerate(values):
+        if not isinstance(value, allowed):
+            kinds = "str or dict" if allow_dict else "str"
+            raise InvalidInputError(
+                f"log_predictions: {name}[{index}] must be a {kinds}, got {type(value).__name__}"
+            )
+
+
+def log_predictions(
+    inputs: Sequence[str | dict[str, Any]],
+    outputs: Sequence[str],
+    prompts: Sequence[str | dict[str, Any]],
+) -> None:
+    """Append rows to the active run's ``llm_predictions.csv`` (starting a run if none).
+
+    ``inputs`` and ``prompts`` hold str or dict (stored as JSON), ``outputs`` str; the three
+    lists must have the same length.
+    """
+    ins, outs, prms = (
+        _as_list("inputs", inputs),
+        _as_list("outputs", outputs),
+        _as_list("prompts", prompts),
+    )
+    if not len(ins) == len(outs) == len(prms):
+        raise InvalidInputError(
+            "log_predictions: inputs, outputs and prompts must have the same length, got "
+            f"{len(ins)}, {len(outs)} and {len(prms)}"
+        )
+    _check_items("inputs", ins, allow_dict=True)
+    _check_items("outputs", outs, allow_dict=False)
+    _check_items("prompts", prms, allow_dict=True)
+    from spanrun.artifacts import get_artifact_repository
+    from spanrun.tracking.fluent import tracker
+
+    run = tracker.active_run() or tracker.start_run()
+    repo = get_artifact_repository(run.info.artifact_uri)
+    rows = [
+        dict(zip(PREDICTION_COLUMNS, row, strict=True)) for row in zip(ins, outs, prms, strict=True)
+    ]
+    append_prediction_rows(repo, rows, PREDICTION_COLUMNS, PREDICTIONS_FILE)

@@ -1,0 +1,287 @@
+"""log_table / load_table: tables stored as pandas "split" JSON artifacts.
+
+A table file is ``{"columns":[...],"data":[[...],...]}`` (as ``DataFrame.to_json(orient="split",
+index=False)``). Logging again to the same file appends rows. In the common case the new rows
+are written over the file's closing ``]}`` under an exclusive lock, so an append costs the new
+rows only, not a rewrite of the table; a file in any other layout (e.g. written by MLflow with
+an index) is rewritten once, atomically, in the compact layout.
+
+Columns of appended rows must be the stored columns (in any order); otherwise
+TableSchemaError is raised and the stored table is left untouched. Each table is registered in
+the run tag ``mlflow.loggedArtifacts`` as ``{"path": ..., "type": "table"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError, TableSchemaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from spanrun.artifacts import ArtifactFileHandle, ArtifactRepository
+    from spanrun.tracking.client import SpanrunClient
+    from spanrun.tracking.entities import Run
+
+__all__ = ["LOGGED_ARTIFACTS_TAG", "load_table", "log_table"]
+
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
+_EXTRA_COLUMNS = (
+    "run_id",
+    "experiment_id",
+    "run_name",
+    "status",
+    "start_time",
+    "end_time",
+    "artifact_uri",
+    "user_id",
+    "lifecycle_stage",
+)
+_PREFIX = b'{"columns":'
+_DATA_KEY = b',"data":['
+_HEAD_CHUNK = 64 * 1024
+
+
+def _dumps(value: Any) -> str:
+    # ASCII-only JSON: always valid UTF-8, even for lone surrogates pandas may emit.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _to_split(data: Any) -> tuple[list[str], list[list[Any]]]:
+    """Columns and JSON-ready rows of a dict of columns or a DataFrame."""
+    import pandas as pd
+
+    if isinstance(data, Mapping):
+        try:
+            frame = pd.DataFrame(dict(data))
+        except (ValueError, TypeError) as exc:
+            raise InvalidInputError(f"log_table: cannot make a table of the dict: {exc}") from None
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        raise InvalidInputError(
+            f"log_table takes a dict of columns or a pandas DataFrame, got {type(data).__name__}"
+        )
+    if frame.columns.has_duplicates:
+        raise InvalidInputError("log_table: the table has duplicate column names")
+    try:
+        payload = json.loads(
+            frame.to_json(
+                orient="split",
+                index=False,
+                date_format="iso",
+                double_precision=15,
+                default_handler=str,
+            )
+        )
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(f"log_table: cannot serialize the table: {exc}") from None
+    return [str(c) for c in payload["columns"]], payload["data"]
+
+
+def _reorder(
+    artifact_file: str, stored: list[str], columns: list[str], rows: list[list[Any]]
+) -> list[list[Any]]:
+    """Rows in the stored column order; TableSchemaError when the column sets differ."""
+    if stored == columns:
+        return rows
+    if sorted(stored) != sorted(columns):
+        raise TableSchemaError(
+            f"Cannot append to table {artifact_file!r}: its columns are {stored}, "
+            f"the new rows have {columns}"
+        )
+    order = [columns.index(c) for c in stored]
+    return [[row[i] for i in order] for row in rows]
+
+
+def _read_head(handle: ArtifactFileHandle, size: int) -> tuple[list[str], int] | None:
+    """Columns and the offset just past ``"data":[`` when the file has the compact layout."""
+    decoder = json.JSONDecoder()
+    length = min(size, _HEAD_CHUNK)
+    while True:
+        head = handle.read(0, length)
+        if not head.startswith(_PREFIX):
+            return None
+        text = head.decode("utf-8", errors="replace")
+        try:
+            columns, end = decoder.raw_decode(text, len(_PREFIX))
+        except json.JSONDecodeError:
+            if length >= size:
+                return None
+            length = min(size, length * 4)
+            continue
+        if not isinstance(columns, list) or not text[:end].isascii():
+            return None  # offsets below are byte offsets: only valid for ASCII heads
+        if head[end : end + len(_DATA_KEY)] != _DATA_KEY:
+            return None
+        return [str(c) for c in columns], end + len(_DATA_KEY)
+
+
+def _append_in_place(
+    handle: ArtifactFileHandle, artifact_file: str, columns: list[str], rows: list[list[Any]]
+) -> bool:
+    """Append by overwriting the closing ``]}``; False when the file has another layout."""
+    size = handle.size()
+    head = _read_head(handle, size)
+    if head is None or size < 3:
+        return False
+    stored, data_start = head
+    tail = handle.read(size - 3, 3)
+    if size == data_start + 2 and tail.endswith(b"]}"):
+        separator = b""  # the data array is still empty
+    elif tail == b"]]}":
+        separator = b","
+    else:
+        return False
+    rows = _reorder(artifact_file, stored, columns, rows)
+    if not rows:
+        return True
+    chunk = separator + _dumps(rows)[1:-1].encode("ascii") + b"]}"
+    try:
+        handle.write_at(size - 2, chunk)
+    except SpanrunError:
+        # Put the table back as it was (a full disk may have cut the write short).
+        with contextlib.suppress(Exception):
+            handle.truncate(size)
+            handle.write_at(size - 2, b"]}")
+        raise
+    return True
+
+
+def _parse_table(content: bytes, artifact_file: str) -> tuple[list[str], list[list[Any]]]:
+    try:
+        table = json.loads(content)
+        columns, rows = table["columns"], table["data"]
+        if not isinstance(columns, list) or not isinstance(rows, list):
+            raise TypeError("columns and data must be lists")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise TableSchemaError(
+            f"Artifact {artifact_file!r} is not a table in pandas 'split' JSON: {exc}"
+        ) from None
+    return [str(c) for c in columns], rows
+
+
+def _write_rows(
+    repo: ArtifactRepository, artifact_file: str, columns: list[str], rows: list[list[Any]]
+) -> None:
+    with repo.locked(artifact_file) as handle:
+        if handle.size() == 0:
+            handle.append(_dumps({"columns": columns, "data": rows}).encode("ascii"))
+            return
+        if _append_in_place(handle, artifact_file, columns, rows):
+            return
+        stored, existing = _parse_table(handle.read(), artifact_file)
+        merged = existing + _reorder(artifact_file, stored, columns, rows)
+        handle.replace(_dumps({"columns": stored, "data": merged}).encode("ascii"))
+
+
+def _register(client: SpanrunClient, run_id: str, artifact_file: str) -> None:
+    tags = client.get_run(run_id).data.tags
+    entries: list[Any] = []
+    with contextlib.suppress(ValueError, TypeError):
+        parsed = json.loads(tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+        if isinstance(parsed, list):
+            entries = parsed
+    entry = {"path": artifact_file, "type": "table"}
+    if entry not in entries:
+        client.set_tag(
+            run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*entries, entry]), synchronous=True
+        )
+
+
+def log_table(client: SpanrunClient, data: Any, artifact_file: str, run_id: str) -> None:
+    """Log ``data`` (dict of columns or DataFrame) as, or append it to, ``artifact_file``."""
+    from spanrun.artifacts import get_artifact_repository
+
+    columns, rows = _to_split(data)
+    repo = get_artifact_repository(client.get_artifact_uri(run_id))
+    _write_rows(repo, artifact_file, columns, rows)
+    _register(client, run_id, artifact_file)
+
+
+def _has_table(run: Run, artifact_file: str) -> bool:
+    try:
+        entries = json.loads(run.data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+    except ValueError:
+        return False
+    return isinstance(entries, list) and {"path": artifact_file, "type": "table"} in entries
+
+
+def _runs_with_table(
+    client: SpanrunClient, artifact_file: str, experiment_ids: Sequence[str] | None
+) -> list[Run]:
+    if experiment_ids is None:
+        experiment_ids = [e.experiment_id for e in _all_pages(client.search_experiments)]
+    if not experiment_ids:
+        return []
+    # A coarse LIKE narrows the search in the store; the exact check is done on the JSON.
+    coarse = f"tags.`{LOGGED_ARTIFACTS_TAG}` LIKE '%\"table\"%'"
+    runs = _all_pages(lambda **kw: client.search_runs(list(experiment_ids), coarse, **kw))
+    return [run for run in runs if _has_table(run, artifact_file)]
+
+
+def _all_pages(search: Any) -> list[Any]:
+    items: list[Any] = []
+    token = None
+    while True:
+        page = search(max_results=1000, page_token=token)
+        items.extend(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return items
+
+
+def load_table(
+    client: SpanrunClient,
+    artifact_file: str,
+    run_ids: Sequence[str] | None = None,
+    extra_columns: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One DataFrame of ``artifact_file`` over ``run_ids`` (default: every run of
+    ``experiment_ids`` that logged it; all experiments when None). ``extra_columns`` adds
+    run attributes such as ``run_id`` as columns. NotFoundError when no run has the table."""
+    import pandas as pd
+
+    from spanrun.artifacts import get_artifact_repository
+
+    extra = list(extra_columns or [])
+    unknown = [c for c in extra if c not in _EXTRA_COLUMNS]
+    if unknown:
+        raise InvalidInputError(
+            f"Unsupported extra_columns {unknown}; choose from {list(_EXTRA_COLUMNS)}"
+        )
+    if run_ids is None:
+        runs = _runs_with_table(client, artifact_file, experiment_ids)
+    else:
+        if isinstance(run_ids, str):
+            run_ids = [run_ids]
+        runs = [client.get_run(run_id) for run_id in run_ids]
+    frames = []
+    for run in runs:
+        repo = get_artifact_repository(run.info.artifact_uri)
+        try:
+            content = repo.read_bytes(artifact_file)
+        except NotFoundError:
+            continue  # like MLflow: runs without the table contribute nothing
+        columns, rows = _parse_table(content, artifact_file)
+        try:
+            frame = pd.DataFrame(rows, columns=columns)
+        except (ValueError, TypeError) as exc:
+            raise TableSchemaError(
+                f"Table {artifact_file!r} of run {run.info.run_id}: {exc}"
+            ) from None
+        for name in extra:
+            if name in frame.columns:
+                raise InvalidInputError(
+                    f"extra column {name!r} clashes with a column of table {artifact_file!r}"
+                )
+            frame[name] = getattr(run.info, name)
+        frames.append(frame)
+    if not frames:
+        raise NotFoundError(f"No run has a table named {artifact_file!r}")
+    return pd.concat(frames, ignore_index=True)
