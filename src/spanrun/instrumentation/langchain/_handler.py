@@ -1,0 +1,443 @@
+"""``SpanrunCallbackHandler``: one OpenTelemetry span per LangChain run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import Token
+from functools import wraps
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.documents import Document
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+
+from spanrun.instrumentation import _semconv as sc
+from spanrun.instrumentation.langchain import _convert as cv
+from spanrun.instrumentation.langchain._context import ScopedSpan, attach_span, detach_span
+
+__all__ = ["DEFAULT_MAX_OPEN_RUNS", "SpanrunCallbackHandler"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_OPEN_RUNS = 10_000
+RUN_TYPE = "langchain.run_type"
+PROMPT_TEMPLATE = "langchain.prompt.template"
+PROMPT_INPUT_VARIABLES = "langchain.prompt.input_variables"
+RETRIEVED_DOCUMENT_COUNT = "langchain.retriever.document_count"
+EVICTED = "spanrun.langchain.evicted"
+
+_SUPPRESS_KEY = getattr(context_api, "_SUPPRESS_INSTRUMENTATION_KEY", None)
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _never_raises(method: _F) -> _F:
+    """Callbacks must never break the user's chain: log and carry on."""
+
+    @wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            logger.warning(
+                "spanrun: tracing a LangChain %s failed; your code still runs, with less telemetry",
+                method.__name__,
+                exc_info=True,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Run:
+    __slots__ = ("scoped", "span", "started", "streamed", "token")
+
+    def __init__(self, span: Span, token: Token[Any] | None, scoped: ScopedSpan) -> None:
+        self.span = span
+        self.token = token
+        self.scoped = scoped
+        self.started = 0.0
+        self.streamed = False
+
+
+class _OpenRuns:
+    """Open runs by run id, oldest evicted past ``capacity`` so memory stays bounded."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._runs: dict[UUID, _Run] = {}
+        self._lock = threading.Lock()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def get(self, run_id: UUID | None) -> _Run | None:
+        return self._runs.get(run_id) if run_id is not None else None  # type: ignore[arg-type]
+
+    def pop(self, run_id: UUID) -> _Run | None:
+        with self._lock:
+            return self._runs.pop(run_id, None)
+
+    def add(self, run_id: UUID, run: _Run) -> _Run | None:
+        """Store ``run``; return the run evicted to make room, if any."""
+        with self._lock:
+            evicted = None
+            if len(self._runs) >= self.capacity:
+                oldest = next(iter(self._runs))
+                evicted = self._runs.pop(oldest)
+                self.evicted += 1
+            self._runs[run_id] = run
+            return evicted
+
+
+class SpanrunCallbackHandler(BaseCallbackHandler):
+    """A LangChain callback handler that records every run as an OpenTelemetry span.
+
+    Pass it in ``config={"callbacks": [SpanrunCallbackHandler()]}`` or to a model or chain, or
+    let ``spanrun.autolog()`` inject one into every callback manager.
+
+    Span names: ``chain {name}`` for runnables and chains, ``prompt {name}`` for prompt
+    templates, ``parser {name}`` for output parsers (all INTERNAL, with ``input.value`` /
+    ``output.value``); ``chat {model}`` / ``text_completion {model}`` for chat models and LLMs
+    (CLIENT, ``gen_ai.*`` attributes; the LangChain run name stands in when the model is
+    unknown); ``execute_tool {name}`` for tools (``gen_ai.tool.*``); ``retrieve {name}`` for
+    retrievers (query in ``input.value``, documents in ``output.value``). Tool spans carry no
+    ``gen_ai.operation.name`` because spanrun counts every span with one as an LLM call.
+
+    A run's parent is the span of its LangChain parent run, else the current OTel span, so a
+    chain invoked inside a user's span nests under it. While a run is open its span is the
+    current span, so calls made by the run (e.g. an instrumented OpenAI client under
+    ``ChatOpenAI``) nest under it.
+
+    Args:
+        tracer_provider: Provider for the spans; the global one by default.
+        log_content: Record prompts, messages, inputs and outputs. ``None`` follows
+            ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (on unless set to false),
+            read once here.
+        max_open_runs: Runs tracked at once; past it the oldest span is ended and dropped
+            (with a warning), so runs that never end cannot grow memory without bound.
+    """
+
+    raise_error = False
+    # Run in the caller's task and context (not an executor thread) so that the span made
+    # current in on_*_start is current for the model's own call.
+    run_inline = True
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        log_content: bool | None = None,
+        *,
+        max_open_runs: int = DEFAULT_MAX_OPEN_RUNS,
+    ) -> None:
+        super().__init__()
+        self._tracer = trace.get_tracer(
+            "spanrun.instrumentation.langchain", tracer_provider=tracer_provider
+        )
+        self._content = sc.content_capture_enabled(log_content)
+        self._runs = _OpenRuns(max(1, max_open_runs))
+        self.enabled = True
+
+    @property
+    def open_runs(self) -> int:
+        """How many runs have started and not yet ended."""
+        return len(self._runs)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _start(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        name: str,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+    ) -> _Run | None:
+        if not self.enabled or (_SUPPRESS_KEY is not None and context_api.get_value(_SUPPRESS_KEY)):
+            return None
+        parent = self._runs.get(parent_run_id)
+        context = trace.set_span_in_context(parent.span) if parent is not None else None
+        span = self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        token, scoped = attach_span(span)
+        run = _Run(span, token, scoped)
+        evicted = self._runs.add(run_id, run)
+        if evicted is not None:
+            self._evict(evicted)
+        return run
+
+    def _evict(self, run: _Run) -> None:
+        run.scoped.release()  # its context may still be attached somewhere: make it inert
+        run.span.set_attribute(EVICTED, True)
+        run.span.end()
+        if self._runs.evicted == 1 or self._runs.evicted % 1000 == 0:
+            logger.warning(
+                "spanrun: %d LangChain runs were still open; ended the oldest (%d so far). "
+                "Runs that never end usually mean callbacks were lost.",
+                self._runs.capacity,
+                self._runs.evicted,
+            )
+
+    def _end(
+        self,
+        run_id: UUID,
+        attributes: Mapping[str, Any] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        run = self._runs.pop(run_id)
+        if run is None:
+            return
+        detach_span(run.token, run.scoped)
+        span = run.span
+        if attributes:
+            span.set_attributes(attributes)
+        if error is not None and not isinstance(error, GeneratorExit):
+            # GeneratorExit means the caller stopped reading a stream: not a failure.
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
+            span.record_exception(error, escaped=True)
+        span.end()
+
+    # -- chains, prompts, parsers ------------------------------------------------------------
+
+    @_never_raises
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: dict[str, Any] | Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = _run_name(serialized, kwargs, "chain")
+        run_type = kwargs.get("run_type") or "chain"
+        prefix = run_type if run_type in ("prompt", "parser") else "chain"
+        attrs: dict[str, Any] = {RUN_TYPE: run_type}
+        if self._content:
+            attrs.update(cv.value_attributes(sc.INPUT_VALUE, inputs))
+        if run_type == "prompt":
+            self._prompt_attributes(attrs, serialized)
+        self._start(run_id, parent_run_id, f"{prefix} {name}", SpanKind.INTERNAL, attrs)
+
+    def _prompt_attributes(self, attrs: dict[str, Any], serialized: Any) -> None:
+        kwargs = (serialized or {}).get("kwargs") if isinstance(serialized, Mapping) else None
+        variables = (kwargs or {}).get("input_variables")
+        if isinstance(variables, list) and all(isinstance(v, str) for v in variables):
+            attrs[PROMPT_INPUT_VARIABLES] = variables
+        if self._content:
+            template = cv.template_text(serialized)
+            if template is not None:
+                attrs[PROMPT_TEMPLATE] = template
+
+    @_never_raises
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        attrs = None
+        if self._content:
+            attrs = cv.value_attributes(sc.OUTPUT_VALUE, outputs)
+            inputs = kwargs.get("inputs")
+            if inputs is not None:
+                # Streamed runs start with a placeholder input and report the real one here.
+                attrs.update(cv.value_attributes(sc.INPUT_VALUE, inputs))
+        self._end(run_id, attrs)
+
+    @_never_raises
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, error=error)
+
+    # -- chat models and LLMs ----------------------------------------------------------------
+
+    def _start_model(
+        self,
+        operation: str,
+        serialized: dict[str, Any] | None,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        metadata: dict[str, Any] | None,
+        kwargs: dict[str, Any],
+        content: Callable[[], str] | None,
+    ) -> None:
+        params = kwargs.get("invocation_params") or {}
+        attrs: dict[str, Any] = {
+            sc.GEN_AI_OPERATION_NAME: operation,
+            RUN_TYPE: "llm" if operation == "text_completion" else "chat_model",
+        }
+        provider = cv.provider_name(metadata, params)
+        if provider:
+            attrs[sc.GEN_AI_PROVIDER_NAME] = provider
+        model = cv.model_name(metadata, params)
+        if model:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        attrs.update(cv.request_attributes(params, metadata))
+        if self._content and content is not None:
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = content()
+            tools = params.get("tools")
+            if tools:
+                attrs[sc.GEN_AI_TOOL_DEFINITIONS] = cv.to_json(tools)
+        label = model or _run_name(serialized, kwargs, "model")
+        run = self._start(run_id, parent_run_id, f"{operation} {label}", SpanKind.CLIENT, attrs)
+        if run is not None:
+            run.started = time.perf_counter()
+
+    @_never_raises
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        flat = [m for batch in messages for m in batch]
+        self._start_model(
+            "chat", serialized, run_id, parent_run_id, metadata, kwargs,
+            lambda: cv.input_messages(flat),
+        )  # fmt: skip
+
+    @_never_raises
+    def on_llm_start(
+        self,
+        serialized: dict[str, Any],
+        prompts: list[str],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._start_model(
+            "text_completion", serialized, run_id, parent_run_id, metadata, kwargs,
+            lambda: cv.prompt_messages(prompts),
+        )  # fmt: skip
+
+    @_never_raises
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._runs.get(run_id)
+        if run is None or run.streamed:
+            return
+        run.streamed = True
+        run.span.set_attributes(
+            {
+                sc.GEN_AI_REQUEST_STREAM: True,
+                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: time.perf_counter() - run.started,
+            }
+        )
+
+    @_never_raises
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        if self._runs.get(run_id) is None:
+            return
+        attrs = cv.response_attributes(response)
+        if self._content:
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = cv.output_messages(response)
+        self._end(run_id, attrs)
+
+    @_never_raises
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, error=error)
+
+    # -- tools -------------------------------------------------------------------------------
+
+    @_never_raises
+    def on_tool_start(
+        self,
+        serialized: dict[str, Any],
+        input_str: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        inputs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = _run_name(serialized, kwargs, "tool")
+        attrs: dict[str, Any] = {
+            RUN_TYPE: "tool",
+            sc.GEN_AI_TOOL_NAME: name,
+            sc.GEN_AI_TOOL_TYPE: "function",
+        }
+        description = (serialized or {}).get("description")
+        if isinstance(description, str) and description:
+            attrs["gen_ai.tool.description"] = description
+        call_id = kwargs.get("tool_call_id")
+        if isinstance(call_id, str):
+            attrs[sc.GEN_AI_TOOL_CALL_ID] = call_id
+        if self._content:
+            attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = (
+                cv.to_json(inputs) if inputs is not None else input_str
+            )
+        self._start(run_id, parent_run_id, f"execute_tool {name}", SpanKind.INTERNAL, attrs)
+
+    @_never_raises
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        attrs = None
+        if self._content:
+            result = getattr(output, "content", output)  # ToolMessage or a raw value
+            text = result if isinstance(result, str) else cv.to_json(result)
+            attrs = {sc.GEN_AI_TOOL_CALL_RESULT: text}
+        self._end(run_id, attrs)
+
+    @_never_raises
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, error=error)
+
+    # -- retrievers --------------------------------------------------------------------------
+
+    @_never_raises
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any],
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = _run_name(serialized, kwargs, "retriever")
+        attrs: dict[str, Any] = {RUN_TYPE: "retriever"}
+        if self._content:
+            attrs[sc.INPUT_VALUE] = query
+        self._start(run_id, parent_run_id, f"retrieve {name}", SpanKind.INTERNAL, attrs)
+
+    @_never_raises
+    def on_retriever_end(
+        self, documents: Sequence[Document], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        attrs: dict[str, Any] = {RETRIEVED_DOCUMENT_COUNT: len(documents)}
+        if self._content:
+            attrs[sc.OUTPUT_VALUE] = cv.to_json(cv.document_dicts(documents))
+            attrs["output.mime_type"] = "application/json"
+        self._end(run_id, attrs)
+
+    @_never_raises
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        self._end(run_id, error=error)
+
+
+def _run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
+    name = kwargs.get("name")
+    if isinstance(name, str) and name:
+        return name
+    if serialized:
+        name = serialized.get("name")
+        if isinstance(name, str) and name:
+            return name
+        ids = serialized.get("id")
+        if isinstance(ids, list) and ids and isinstance(ids[-1], str):
+            return ids[-1]
+    return default

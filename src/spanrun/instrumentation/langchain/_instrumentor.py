@@ -1,0 +1,142 @@
+"""``LangChainInstrumentor``: inject one handler into every LangChain callback manager.
+
+Importing this module does not import langchain-core: the patch is applied by a post-import
+hook when ``langchain_core.callbacks.base`` is (or already was) imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+from opentelemetry.trace import TracerProvider
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from spanrun.instrumentation.langchain._handler import SpanrunCallbackHandler
+
+__all__ = ["LangChainInstrumentor", "instruments"]
+
+logger = logging.getLogger(__name__)
+
+instruments = ("langchain-core >= 0.3",)
+_TARGET_MODULE = "langchain_core.callbacks.base"
+
+_lock = threading.Lock()
+_hook_registered = False
+# The instrumentor whose handler the patched __init__ injects (one at a time, process-wide).
+_active: LangChainInstrumentor | None = None
+
+
+def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    wrapped(*args, **kwargs)
+    owner = _active
+    ours = owner._handler if owner is not None else None
+    if ours is None:
+        return
+    try:
+        # Leave managers alone that already hold a spanrun handler (the user passed one, or
+        # the manager was copied from one we set up): one span per run, never two.
+        handler_cls = type(ours)
+        for handler in (*instance.handlers, *instance.inheritable_handlers):
+            if isinstance(handler, handler_cls):
+                return
+        instance.add_handler(ours, inherit=True)
+    except Exception:
+        logger.warning("spanrun: could not add the LangChain handler", exc_info=True)
+
+
+def _patch(module: ModuleType) -> None:
+    manager = module.BaseCallbackManager
+    if not isinstance(manager.__dict__.get("__init__"), wrapt.FunctionWrapper):
+        wrapt.wrap_function_wrapper(manager, "__init__", _inject)
+
+
+def _unpatch() -> None:
+    import sys
+
+    module = sys.modules.get(_TARGET_MODULE)
+    if module is None:
+        return
+    manager = module.BaseCallbackManager
+    current = manager.__dict__.get("__init__")
+    if isinstance(current, wrapt.FunctionWrapper):
+        manager.__init__ = current.__wrapped__
+
+
+class LangChainInstrumentor:
+    """Trace every LangChain run without code changes (langchain-core 0.3 to 1.x).
+
+    ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
+    inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it is idempotent
+    and applies when langchain-core is imported later. ``uninstrument()`` undoes it, and the
+    handler left in live managers stops starting spans.
+    """
+
+    def __init__(self) -> None:
+        self._handler: SpanrunCallbackHandler | None = None
+
+    @property
+    def is_instrumented(self) -> bool:
+        return _active is self
+
+    @property
+    def handler(self) -> SpanrunCallbackHandler | None:
+        """The injected handler, once langchain-core is imported."""
+        return self._handler
+
+    def instrument(
+        self, tracer_provider: TracerProvider | None = None, log_content: bool | None = None
+    ) -> None:
+        """Start tracing LangChain; a second call (from any instrumentor) changes nothing."""
+        global _active, _hook_registered
+        with _lock:
+            if _active is not None:
+                return
+            _active = self
+            self._options = (tracer_provider, log_content)
+            register = not _hook_registered
+            _hook_registered = True
+        if register:
+            # wrapt hooks cannot be removed; _on_import checks whether we are still active.
+            # When the module is already imported, the hook runs right away.
+            wrapt.register_post_import_hook(self._hook, _TARGET_MODULE)
+        else:
+            import sys
+
+            module = sys.modules.get(_TARGET_MODULE)
+            if module is not None:
+                self._hook(module)
+
+    @staticmethod
+    def _hook(module: ModuleType) -> None:
+        try:
+            with _lock:
+                owner = _active
+                if owner is None:
+                    return
+                if owner._handler is None:
+                    from spanrun.instrumentation.langchain._handler import (
+                        SpanrunCallbackHandler,
+                    )
+
+                    provider, log_content = owner._options
+                    owner._handler = SpanrunCallbackHandler(provider, log_content)
+                _patch(module)
+        except Exception:
+            logger.warning("spanrun: could not instrument LangChain", exc_info=True)
+
+    def uninstrument(self) -> None:
+        """Stop tracing LangChain; harmless when not instrumented."""
+        global _active
+        with _lock:
+            if _active is not self:
+                return
+            _active = None
+            _unpatch()
+            if self._handler is not None:
+                self._handler.enabled = False
+            self._handler = None
