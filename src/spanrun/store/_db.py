@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from spanrun.errors import MissingDependencyError, SpanrunError, StoreError
 from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine
@@ -24,10 +26,15 @@ MAX_ATTEMPTS = 8
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def _is_transient(error: sa_exc.DBAPIError) -> bool:
-    if getattr(error.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+def _is_transient(error: BaseException) -> bool:
+    """Lock timeouts, deadlocks, serialization failures and dropped connections."""
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if getattr(error, "sqlstate", None) in _RETRY_SQLSTATES:
         return True
-    message = str(error.orig).lower()
+    message = str(error).lower()
     return (
         "database is locked" in message
         or "database table is locked" in message
@@ -55,12 +62,77 @@ class Database:
                 raise MissingDependencyError(
                     "PostgreSQL needs psycopg 3: pip install 'spanrun[postgres]'"
                 ) from e
-            self.engine = sa.create_engine(url, pool_size=8, max_overflow=24, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout): dropped connections are retried instead.
+            self.engine = sa.create_engine(url, pool_size=8, max_overflow=24)
             from sqlalchemy.dialects.postgresql import insert
         else:  # get_store rejects other schemes first
             raise StoreError(f"Unsupported database {self.dialect!r}")
         # Dialect-specific INSERT with on_conflict_do_update/do_nothing (same API on both).
         self.insert: Callable[[sa.Table], Any] = insert
+        self._dbapi: Any = self.engine.dialect.loaded_dbapi
+        # Hot-path statements are compiled once to SQL text with named parameters and run on
+        # the DBAPI cursor: this skips most of SQLAlchemy's per-execution work.
+        self._raw_dialect: sa.Dialect = (
+            sqlite_dialect(paramstyle="named") if self.dialect == "sqlite" else self.engine.dialect
+        )
+
+    def compile(self, stmt: sa.Executable, column_keys: Sequence[str] | None = None) -> str:
+        """SQL text of ``stmt`` for :meth:`write_raw`, with ``:name`` / ``%(name)s`` params."""
+        return str(
+            stmt.compile(  # type: ignore[attr-defined]
+                dialect=self._raw_dialect, column_keys=list(column_keys or ())
+            )
+        )
+
+    def write_raw(self, fn: Callable[[Any], T], *, retry_integrity: bool = False) -> T:
+        """Like :meth:`write`, but ``fn`` gets a DBAPI cursor (for SQL from :meth:`compile`)."""
+        dbapi = self._dbapi
+        for attempt in range(MAX_ATTEMPTS):
+            conn: Any = None
+            cursor: Any = None
+            try:
+                conn = self.engine.raw_connection()
+                try:
+                    cursor = conn.cursor()
+                    if self.dialect == "sqlite":
+                        cursor.execute("BEGIN IMMEDIATE")
+                    result = fn(cursor)
+                    conn.commit()
+                    return result
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        conn.rollback()
+                    raise
+                finally:
+                    if cursor is not None:
+                        with contextlib.suppress(Exception):
+                            cursor.close()
+            except SpanrunError:
+                raise
+            except dbapi.IntegrityError as e:
+                if retry_integrity and attempt < 2:
+                    continue
+                raise StoreError(f"Database integrity error: {e}") from e
+            except dbapi.Error as e:
+                if conn is not None and self.engine.dialect.is_disconnect(
+                    e, conn.dbapi_connection, cursor
+                ):
+                    conn.invalidate(e)
+                    if attempt < MAX_ATTEMPTS - 1:
+                        continue
+                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
+                    _backoff(attempt)
+                    continue
+                raise StoreError(f"Database error: {e}") from e
+            except sa_exc.SQLAlchemyError as e:
+                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
+                    _backoff(attempt)
+                    continue
+                raise StoreError(f"Database error: {e}") from e
+            finally:
+                if conn is not None:
+                    conn.close()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def write(self, fn: Callable[[sa.Connection], T], *, retry_integrity: bool = False) -> T:
         """Run ``fn(conn)`` in a write transaction; commit, or roll back everything on error.

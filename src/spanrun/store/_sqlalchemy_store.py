@@ -136,32 +136,49 @@ class SqlAlchemyStore(Store):
         return self._db.engine
 
     def _build_statements(self) -> None:
-        # Built once: SQLAlchemy then reuses their compiled form on every call.
-        self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
-            m.runs.c.run_id == sa.bindparam("run_id")
+        # log_batch is the hot path (every log_metric goes through it): its statements are
+        # compiled to SQL text once and run on the DBAPI cursor.
+        compile_ = self._db.compile
+        metric_cols = ["run_id", "key", "value", "timestamp", "step", "is_nan"]
+        kv_cols = ["run_id", "key", "value"]
+        self._sql_run_stage = compile_(
+            sa.select(m.runs.c.lifecycle_stage).where(m.runs.c.run_id == sa.bindparam("run_id"))
         )
-        self._insert_metrics = sa.insert(m.metrics)
+        self._sql_param_value = compile_(
+            sa.select(m.params.c.value).where(
+                m.params.c.run_id == sa.bindparam("run_id"), m.params.c.key == sa.bindparam("key")
+            )
+        )
+        self._sql_insert_params = compile_(sa.insert(m.params), kv_cols)
+        self._sql_insert_metrics = compile_(sa.insert(m.metrics), metric_cols)
         ins = self._insert(m.latest_metrics)
         lm = m.latest_metrics.c
-        self._upsert_latest = ins.on_conflict_do_update(
-            index_elements=[lm.run_id, lm.key],
-            set_={
-                "value": ins.excluded.value,
-                "timestamp": ins.excluded.timestamp,
-                "step": ins.excluded.step,
-                "is_nan": ins.excluded.is_nan,
-            },
-            where=sa.or_(
-                ins.excluded.step > lm.step,
-                sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+        self._sql_upsert_latest = compile_(
+            ins.on_conflict_do_update(
+                index_elements=[lm.run_id, lm.key],
+                set_={
+                    "value": ins.excluded.value,
+                    "timestamp": ins.excluded.timestamp,
+                    "step": ins.excluded.step,
+                    "is_nan": ins.excluded.is_nan,
+                },
+                # Keep the value with the greatest (step, timestamp); ties go to the newest.
+                where=sa.or_(
+                    ins.excluded.step > lm.step,
+                    sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+                ),
             ),
+            metric_cols,
         )
         tag_ins = self._insert(m.tags)
         self._upsert_tags = tag_ins.on_conflict_do_update(
             index_elements=[m.tags.c.run_id, m.tags.c.key],
             set_={"value": tag_ins.excluded.value},
         )
-        self._insert_params = sa.insert(m.params)
+        self._sql_upsert_tags = compile_(self._upsert_tags, kv_cols)
+        self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
+            m.runs.c.run_id == sa.bindparam("run_id")
+        )
 
     def _initialize(self, conn: sa.Connection) -> None:
         exists = conn.execute(
@@ -555,6 +572,10 @@ class SqlAlchemyStore(Store):
 
     def _check_active(self, conn: sa.Connection, run_id: str) -> None:
         stage = conn.execute(self._run_stage_stmt, {"run_id": run_id}).scalar()
+        self._raise_unless_active(run_id, stage)
+
+    @staticmethod
+    def _raise_unless_active(run_id: str, stage: str | None) -> None:
         if stage is None:
             raise NotFoundError(f"Run {run_id!r} not found")
         if stage != _ACTIVE:
@@ -652,17 +673,19 @@ class SqlAlchemyStore(Store):
         ]
         latest_rows = self._latest_rows(metric_rows)
 
-        def write(conn: sa.Connection) -> None:
-            self._check_active(conn, run_id)
+        def write(cursor: Any) -> None:
+            cursor.execute(self._sql_run_stage, {"run_id": run_id})
+            found = cursor.fetchone()
+            self._raise_unless_active(run_id, found[0] if found else None)
             if param_map:
-                self._write_params(conn, run_id, param_map)
+                self._write_params(cursor, run_id, param_map)
             if tag_rows:
-                conn.execute(self._upsert_tags, tag_rows)
+                cursor.executemany(self._sql_upsert_tags, tag_rows)
             if metric_rows:
-                conn.execute(self._insert_metrics, metric_rows)
-                conn.execute(self._upsert_latest, latest_rows)
+                cursor.executemany(self._sql_insert_metrics, metric_rows)
+                cursor.executemany(self._sql_upsert_latest, latest_rows)
 
-        self._db.write(write, retry_integrity=True)
+        self._db.write_raw(write, retry_integrity=True)
 
     @staticmethod
     def _latest_rows(metric_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -675,30 +698,23 @@ class SqlAlchemyStore(Store):
                 latest[row["key"]] = row
         return list(latest.values())
 
-    def _write_params(self, conn: sa.Connection, run_id: str, param_map: dict[str, str]) -> None:
-        existing: dict[str, str] = {}
-        keys = list(param_map)
-        for chunk in _chunks(keys):
-            for key, value in conn.execute(
-                sa.select(m.params.c.key, m.params.c.value).where(
-                    m.params.c.run_id == run_id, m.params.c.key.in_(chunk)
-                )
-            ):
-                existing[key] = value
-        for key, old in existing.items():
-            if param_map[key] != old:
+    def _write_params(self, cursor: Any, run_id: str, param_map: dict[str, str]) -> None:
+        new = []
+        for key, value in param_map.items():
+            cursor.execute(self._sql_param_value, {"run_id": run_id, "key": key})
+            found = cursor.fetchone()
+            if found is None:
+                new.append({"run_id": run_id, "key": key, "value": value})
+            elif found[0] != value:
                 raise InvalidParamChangeError(
                     f"Changing param values is not allowed. Param with key={key!r} was already "
-                    f"logged with value={old!r} for run ID={run_id!r}. Attempted logging new "
-                    f"value {param_map[key]!r}."
+                    f"logged with value={found[0]!r} for run ID={run_id!r}. Attempted logging "
+                    f"new value {value!r}."
                 )
-        new = [
-            {"run_id": run_id, "key": k, "value": v}
-            for k, v in param_map.items()
-            if k not in existing
-        ]
         if new:
-            conn.execute(self._insert_params, new)
+            # A plain INSERT: a concurrent writer adding the same key makes this fail, and the
+            # retried transaction then compares against the committed value.
+            cursor.executemany(self._sql_insert_params, new)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(conn: sa.Connection) -> None:
