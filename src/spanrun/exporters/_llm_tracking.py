@@ -55,7 +55,7 @@ class RunWrites:
     metrics: list[Metric] = field(default_factory=list)
     params: list[Param] = field(default_factory=list)
     tags: list[RunTag] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,20 +141,26 @@ class RunLedger:
                 writes.tags.append(RunTag(PARAMS_VARIED_TAG, "true"))
 
         writes.rows.append(
-            [
-                call.inputs,
-                call.outputs,
-                call.prompts,
-                call.model,
-                round(latency_ms, 3),
-                _cell(call.input_tokens),
-                _cell(call.output_tokens),
-                _cell(call.total_tokens),
-                trace_id,
-                span_id,
-                end_ms,
-                call.error,
-            ]
+            dict(
+                zip(
+                    PREDICTION_COLUMNS,
+                    (
+                        call.inputs,
+                        call.outputs,
+                        call.prompts,
+                        call.model,
+                        round(latency_ms, 3),
+                        _cell(call.input_tokens),
+                        _cell(call.output_tokens),
+                        _cell(call.total_tokens),
+                        trace_id,
+                        span_id,
+                        end_ms,
+                        call.error,
+                    ),
+                    strict=True,
+                )
+            )
         )
 
 

@@ -47,13 +47,9 @@ T = TypeVar("T")
 def _current_experiment_id() -> str:
     """The experiment chosen with ``spanrun.set_experiment``, else the Default one."""
     try:
-        from spanrun.tracking import fluent
+        from spanrun.tracking.fluent import tracker
 
-        getter = getattr(fluent, "_get_experiment_id", None)
-        if getter is not None:
-            experiment_id = getter()
-            if experiment_id:
-                return str(experiment_id)
+        return str(tracker._active_experiment_id())
     except Exception:
         _log.debug("spanrun: no current experiment, using Default", exc_info=True)
     return DEFAULT_EXPERIMENT_ID
@@ -395,7 +391,7 @@ class RunExporter(SpanExporter):
             ok &= done
         return ok
 
-    def _append_rows(self, ledger: RunLedger, rows: list[list[Any]]) -> None:
+    def _append_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> None:
         from spanrun.artifacts import get_artifact_repository
         from spanrun.llm import append_prediction_rows
 

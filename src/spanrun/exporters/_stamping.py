@@ -20,9 +20,9 @@ RunIds = tuple[str, str]  # (run_id, experiment_id)
 
 def active_run_ids() -> RunIds | None:
     """The (run_id, experiment_id) of the active run in this context, or None."""
-    from spanrun.tracking import fluent
+    from spanrun.tracking.fluent import tracker
 
-    run = fluent.active_run()
+    run = tracker.active_run()
     if run is None:
         return None
     return run.info.run_id, run.info.experiment_id

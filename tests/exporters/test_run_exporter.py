@@ -1,0 +1,287 @@
+"""RunExporter on a real SQLite store: runs, metrics, params, predictions and traces."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pandas as pd
+import pytest
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+import spanrun
+from spanrun.artifacts import get_artifact_repository
+from spanrun.exporters import PREDICTION_COLUMNS, RunExporter
+from spanrun.store.base import Store
+
+from ._genai_spans import chain, llm_call
+
+
+def predictions(store: Store, run_id: str) -> pd.DataFrame:
+    repo = get_artifact_repository(store.get_run(run_id).info.artifact_uri)
+    data = repo.read_bytes("llm_predictions.csv")
+    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+
+
+def history(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in store.get_metric_history(run_id, key)]
+
+
+def test_calls_inside_a_run_become_metrics_params_rows_and_traces(store, make_pipeline):
+    p = make_pipeline(store, prices={"gpt-4o-mini": {"input": 0.15, "output": 0.60}})
+    with spanrun.start_run() as run:
+        for i in range(3):
+            llm_call(p.tracer, user=f"q{i}", answer=f"a{i}", input_tokens=10 + i, temperature=0.2)
+    run_id = run.info.run_id
+    # end_run() has no flush hook here (no autolog): flush explicitly.
+    p.flush()
+
+    assert history(store, run_id, "llm.input_tokens") == [(0, 10), (1, 11), (2, 12)]
+    assert history(store, run_id, "llm.output_tokens") == [(0, 5), (1, 5), (2, 5)]
+    assert history(store, run_id, "llm.total_tokens") == [(0, 15), (1, 16), (2, 17)]
+    assert history(store, run_id, "llm.calls") == [(0, 1), (1, 2), (2, 3)]
+    assert history(store, run_id, "llm.total_input_tokens") == [(0, 10), (1, 21), (2, 33)]
+    assert history(store, run_id, "llm.cumulative_tokens") == [(0, 15), (1, 31), (2, 48)]
+    costs = [v for _, v in history(store, run_id, "llm.cost_usd")]
+    assert costs == pytest.approx(
+        [(10 * 0.15 + 5 * 0.6) / 1e6, (11 * 0.15 + 3) / 1e6, (12 * 0.15 + 3) / 1e6]
+    )
+    assert history(store, run_id, "llm.total_cost_usd")[-1][1] == pytest.approx(sum(costs))
+    assert [s for s, _ in history(store, run_id, "llm.latency_ms")] == [0, 1, 2]
+    assert all(v >= 0 for _, v in history(store, run_id, "llm.latency_ms"))
+    assert store.get_metric_history(run_id, "llm.time_to_first_token_ms") == []
+
+    data = store.get_run(run_id).data
+    assert data.params == {
+        "llm.model": "gpt-4o-mini",
+        "llm.provider": "openai",
+        "llm.temperature": "0.2",
+    }
+    assert "spanrun.llm.params_varied" not in data.tags
+
+    rows = predictions(store, run_id)
+    assert list(rows.columns) == list(PREDICTION_COLUMNS)
+    assert rows["inputs"].tolist() == ["q0", "q1", "q2"]
+    assert rows["outputs"].tolist() == ["a0", "a1", "a2"]
+    assert json.loads(rows["prompts"][0]) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "q0"},
+    ]
+    assert rows["model"].tolist() == ["gpt-4o-mini"] * 3
+    assert rows["input_tokens"].tolist() == ["10", "11", "12"]
+    assert rows["total_tokens"].tolist() == ["15", "16", "17"]
+    assert rows["error"].tolist() == ["", "", ""]
+
+    traces = store.search_traces(run_id=run_id)
+    assert len(traces) == 3
+    assert {t.trace_id for t in traces} == set(rows["trace_id"])
+    trace = store.get_trace(rows["trace_id"][0])
+    (span,) = trace.spans
+    assert span.span_id == rows["span_id"][0]
+    assert span.run_id == run_id
+    assert span.kind == "CLIENT"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10
+    assert span.end_time_ns >= span.start_time_ns
+
+
+def test_failed_call_has_error_cell_and_error_trace(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as run:
+        llm_call(p.tracer, error=True, output_tokens=0)
+    p.flush()
+    rows = predictions(store, run.info.run_id)
+    assert rows["error"].tolist() == ["RateLimitError: slow down"]
+    trace = store.get_trace(rows["trace_id"][0])
+    assert trace.info.status == "ERROR"
+    assert trace.spans[0].status_code == "ERROR"
+
+
+def test_differing_params_keep_the_first_value_and_tag_the_run(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as run:
+        llm_call(p.tracer, temperature=0.2)
+        llm_call(p.tracer, temperature=0.9, model="gpt-4o")
+    p.flush()
+    data = store.get_run(run.info.run_id).data
+    assert data.params["llm.temperature"] == "0.2"
+    assert data.params["llm.model"] == "gpt-4o-mini"
+    assert data.tags["spanrun.llm.params_varied"] == "true"
+    # Every call's own values stay in the CSV.
+    assert predictions(store, run.info.run_id)["model"].tolist() == ["gpt-4o-mini", "gpt-4o"]
+
+
+def test_a_resumed_run_continues_its_steps_in_a_new_exporter(store, make_pipeline):
+    first = make_pipeline(store)
+    with spanrun.start_run() as run:
+        llm_call(first.tracer)
+        llm_call(first.tracer)
+    first.flush()
+    second = make_pipeline(store)  # as a new process would: counters come from the store
+    with spanrun.start_run(run_id=run.info.run_id):
+        llm_call(second.tracer, input_tokens=1)
+    second.flush()
+    assert history(store, run.info.run_id, "llm.calls") == [(0, 1), (1, 2), (2, 3)]
+    assert history(store, run.info.run_id, "llm.total_input_tokens")[-1] == (2, 21)
+    assert len(predictions(store, run.info.run_id)) == 3
+
+
+def test_only_the_innermost_llm_span_counts(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as run, chain(p.tracer):
+        # a LangChain chat-model span wrapping the provider's span
+        with p.tracer.start_as_current_span(
+            "ChatOpenAI",
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 5,
+            },
+        ):
+            llm_call(p.tracer, input_tokens=10, output_tokens=5)
+        llm_call(p.tracer, input_tokens=1, output_tokens=1)
+    p.flush()
+    run_id = run.info.run_id
+    assert history(store, run_id, "llm.calls") == [(0, 1), (1, 2)]
+    assert history(store, run_id, "llm.total_input_tokens")[-1] == (1, 11)
+    (trace,) = store.search_traces(run_id=run_id)
+    full = store.get_trace(trace.trace_id)
+    assert sorted(s.name for s in full.spans) == [
+        "ChatOpenAI",
+        "chain",
+        "chat gpt-4o-mini",
+        "chat gpt-4o-mini",
+    ]
+    root = full.root_spans[0]
+    assert root.name == "chain"
+    assert [c.name for c in full.children(root.span_id)] == ["ChatOpenAI", "chat gpt-4o-mini"]
+
+
+def test_session_mode_puts_calls_outside_runs_in_one_run_per_process(store, make_pipeline):
+    p = make_pipeline(store, run_mode="session")
+    llm_call(p.tracer)
+    with chain(p.tracer):
+        llm_call(p.tracer)
+    p.flush()
+    run_id = p.exporter.session_run_id
+    assert run_id is not None
+    run = store.get_run(run_id)
+    assert run.info.run_name  # the program's name (pytest's entry point here)
+    assert run.data.tags["spanrun.run_mode"] == "session"
+    assert run.info.status == "RUNNING"
+    assert history(store, run_id, "llm.calls") == [(0, 1), (1, 2)]
+    assert len(store.search_traces(run_id=run_id)) == 2
+    p.exporter.finish_open_runs()
+    ended = store.get_run(run_id).info
+    assert ended.status == "FINISHED"
+    assert ended.end_time is not None
+
+
+def test_session_run_goes_to_the_current_experiment(store, make_pipeline):
+    experiment = spanrun.set_experiment("autologged")
+    p = make_pipeline(store, run_mode="session")
+    llm_call(p.tracer)
+    p.flush()
+    run = store.get_run(p.exporter.session_run_id)
+    assert run.info.experiment_id == experiment.experiment_id
+
+
+def test_trace_mode_makes_one_run_per_root_trace(store, make_pipeline):
+    p = make_pipeline(store, run_mode="trace")
+    with chain(p.tracer, "summarize"):
+        llm_call(p.tracer)
+        llm_call(p.tracer)
+    with chain(p.tracer, "translate", failed=True):
+        llm_call(p.tracer)
+    p.flush()
+    runs = {r.info.run_name: r for r in store.search_runs(["0"])}
+    assert set(runs) == {"summarize", "translate"}
+    assert runs["summarize"].info.status == "FINISHED"
+    assert runs["translate"].info.status == "FAILED"
+    assert runs["summarize"].data.metrics["llm.calls"] == 2
+    assert runs["translate"].data.metrics["llm.calls"] == 1
+    assert runs["summarize"].data.tags["spanrun.run_mode"] == "trace"
+    for run in runs.values():
+        (trace,) = store.search_traces(run_id=run.info.run_id)
+        assert trace.name == run.info.run_name
+
+
+def test_none_mode_stores_traces_only(store, make_pipeline):
+    p = make_pipeline(store, run_mode="none")
+    llm_call(p.tracer)
+    p.flush()
+    assert list(store.search_runs(["0"])) == []
+    (trace,) = store.search_traces(experiment_ids=None)
+    assert trace.run_id is None
+    assert store.get_trace(trace.trace_id).spans[0].name == "chat gpt-4o-mini"
+
+
+def test_nested_runs_get_their_own_calls(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as parent:
+        llm_call(p.tracer)
+        with spanrun.start_run(nested=True) as child:
+            llm_call(p.tracer)
+            llm_call(p.tracer)
+    p.flush()
+    assert store.get_run(parent.info.run_id).data.metrics["llm.calls"] == 1
+    assert store.get_run(child.info.run_id).data.metrics["llm.calls"] == 2
+
+
+def test_a_span_inherits_its_parents_run(store, make_pipeline):
+    # A trace started inside a run stays with that run, even for spans started where the run
+    # stack is not visible (e.g. a thread that got the OTel context but not the run).
+    p = make_pipeline(store, run_mode="none")
+    with spanrun.start_run() as run, chain(p.tracer) as root:
+        pass
+    from opentelemetry import trace
+
+    ctx = trace.set_span_in_context(root)
+    with p.tracer.start_as_current_span("late child", context=ctx):
+        pass
+    p.flush()
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    spans = store.get_trace(trace_id).spans
+    assert {s.run_id for s in spans} == {run.info.run_id}
+
+
+def test_unknown_run_keeps_the_trace_unlinked(store, make_pipeline, caplog):
+    p = make_pipeline(store, run_mode="none")
+    with p.tracer.start_as_current_span("x", attributes={"spanrun.run_id": "nope"}) as s:
+        s.set_attribute("gen_ai.operation.name", "chat")
+    with caplog.at_level(logging.WARNING, logger="spanrun"):
+        p.flush()
+    trace = store.get_trace(format(s.get_span_context().trace_id, "032x"))
+    assert trace.spans[0].run_id is None
+    assert "nope" in caplog.text
+
+
+def test_export_never_raises_and_reports_failure(tmp_path):
+    def broken_store() -> Store:
+        raise RuntimeError("no store today")
+
+    exporter = RunExporter(broken_store, retry_delay_s=0)
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("t").start_span("s").end()  # the SDK calls export() right here
+    spans = []
+
+    class Keep(SimpleSpanProcessor):
+        def on_end(self, span):
+            spans.append(span)
+
+    provider.add_span_processor(Keep(exporter))
+    provider.get_tracer("t").start_span("s2").end()
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+    assert exporter.dropped_spans >= 2
+    exporter.shutdown()
+    exporter.shutdown()  # idempotent
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+
+
+def test_invalid_run_mode_is_a_clear_error():
+    with pytest.raises(spanrun.errors.InvalidInputError, match="run_mode"):
+        RunExporter(run_mode="per-call")  # type: ignore[arg-type]
