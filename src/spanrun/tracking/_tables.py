@@ -14,7 +14,9 @@ the run tag ``mlflow.loggedArtifacts`` as ``{"path": ..., "type": "table"}``.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,19 +70,36 @@ def _to_split(data: Any) -> tuple[list[str], list[list[Any]]]:
         )
     if frame.columns.has_duplicates:
         raise InvalidInputError("log_table: the table has duplicate column names")
-    try:
-        payload = json.loads(
-            frame.to_json(
-                orient="split",
-                index=False,
-                date_format="iso",
-                double_precision=15,
-                default_handler=str,
-            )
-        )
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidInputError(f"log_table: cannot serialize the table: {exc}") from None
-    return [str(c) for c in payload["columns"]], payload["data"]
+    # Not DataFrame.to_json: it rounds floats to at most 15 digits; json keeps them exact.
+    split = frame.to_dict(orient="split", index=False)
+    rows = [[_json_ready(value) for value in row] for row in split["data"]]
+    return [str(c) for c in split["columns"]], rows
+
+
+def _json_ready(value: Any) -> Any:
+    """A JSON-serializable form of one cell (NaN, NaT and infinities become null)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    import numpy as np
+    import pandas as pd
+
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, np.ndarray):
+        return [_json_ready(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def _reorder(
