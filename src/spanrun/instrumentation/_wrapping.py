@@ -1,0 +1,125 @@
+"""Shared helpers for monkeypatching instrumentations (wrapt based).
+
+- :func:`internal_errors`: run our own logic so that its exceptions are logged and swallowed;
+  the user's program never sees them (set ``SPANRUN_RAISE_INTERNAL_ERRORS=1`` to re-raise
+  while developing).
+- :func:`is_suppressed`: OTel's suppress-instrumentation context key.
+- :class:`Patcher`: wraps and unwraps methods on classes from one table of targets, importing
+  nothing eagerly; each (class, method) is wrapped at most once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry import context as otel_context
+
+__all__ = ["Patcher", "Target", "internal_errors", "is_suppressed", "report_internal_error"]
+
+logger = logging.getLogger("spanrun.instrumentation")
+
+_RAISE_ENV = "SPANRUN_RAISE_INTERNAL_ERRORS"
+_SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
+_get_value = otel_context.get_value
+
+
+def _raise_internal() -> bool:
+    return os.environ.get(_RAISE_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def report_internal_error(what: str) -> None:
+    """Log the exception being handled as an internal error (call from an ``except`` block)."""
+    logger.warning(
+        "spanrun: internal error while %s; your code still runs, with less telemetry",
+        what,
+        exc_info=True,
+    )
+    if _raise_internal():
+        raise
+
+
+@contextlib.contextmanager
+def internal_errors(what: str) -> Iterator[None]:
+    """Swallow (and log) any exception raised by our own code in the block."""
+    try:
+        yield
+    except Exception:
+        report_internal_error(what)
+
+
+def is_suppressed() -> bool:
+    """True when OTel's suppress-instrumentation key is set in the current context."""
+    return bool(_get_value(_SUPPRESS_KEY))
+
+
+@dataclass(frozen=True)
+class Target:
+    """One method to wrap: ``module`` is imported, ``cls`` looked up in it, ``method`` wrapped."""
+
+    module: str
+    cls: str
+    method: str
+    make_wrapper: Callable[[], Callable[..., Any]]
+
+
+class Patcher:
+    """Applies a table of :class:`Target`\\ s and removes exactly the wrappers it installed."""
+
+    def __init__(self) -> None:
+        self._installed: list[tuple[type, str, Any]] = []
+
+    @property
+    def active(self) -> bool:
+        return bool(self._installed)
+
+    def apply(self, targets: list[Target]) -> list[str]:
+        """Wrap every target that exists in the installed library; return the skipped ones."""
+        skipped = []
+        done = {(cls, name) for cls, name, _ in self._installed}
+        for target in targets:
+            try:
+                module = importlib.import_module(target.module)
+                cls = getattr(module, target.cls)
+            except (ImportError, AttributeError):
+                skipped.append(f"{target.module}.{target.cls}")
+                continue
+            if target.method not in cls.__dict__ or (cls, target.method) in done:
+                skipped.append(f"{target.module}.{target.cls}.{target.method}")
+                continue
+            original = cls.__dict__[target.method]
+            wrapt.wrap_function_wrapper(cls, target.method, target.make_wrapper())
+            self._installed.append((cls, target.method, original))
+            done.add((cls, target.method))
+        return skipped
+
+    def remove(self) -> None:
+        """Restore every wrapped method (also when another library wrapped ours since)."""
+        while self._installed:
+            cls, name, original = self._installed.pop()
+            with internal_errors(f"unwrapping {cls.__name__}.{name}"):
+                _unwrap(cls, name, original)
+
+
+def _unwrap(cls: type, name: str, original: Any) -> None:
+    current = cls.__dict__.get(name)
+    if isinstance(current, wrapt.FunctionWrapper) and current.__wrapped__ is original:
+        setattr(cls, name, original)  # we are outermost: plain restore
+        return
+    # Someone wrapped on top of us: cut our layer out of the chain where it sits.
+    outer = current
+    while outer is not None and hasattr(outer, "__wrapped__"):
+        inner = outer.__wrapped__
+        if isinstance(inner, wrapt.FunctionWrapper) and inner.__wrapped__ is original:
+            try:
+                outer.__wrapped__ = original
+            except (AttributeError, TypeError):
+                logger.warning("spanrun: could not remove the wrapper of %s.%s", cls, name)
+            return
+        outer = inner
