@@ -97,7 +97,7 @@ def test_table_in_another_layout_is_rewritten_once(client: SpanrunClient) -> Non
     client.log_table(run_id, {"a": [3]}, "t.json")
     assert json.loads(repo.read_bytes("t.json")) == {"columns": ["a"], "data": [[1], [2], [3]]}
     repo.write_bytes("broken.json", b"not json")
-    with pytest.raises(TableSchemaError, match="broken.json"):
+    with pytest.raises(TableSchemaError, match=r"broken\.json"):
         client.log_table(run_id, {"a": [3]}, "broken.json")
     assert repo.read_bytes("broken.json") == b"not json"
 
@@ -139,7 +139,7 @@ def test_load_table_over_runs_with_extra_columns(client: SpanrunClient) -> None:
 def test_load_table_errors(client: SpanrunClient) -> None:
     run_id = client.create_run("0").info.run_id
     client.log_table(run_id, {"run_id": ["mine"]}, "t.json")
-    with pytest.raises(NotFoundError, match="missing.json"):
+    with pytest.raises(NotFoundError, match=r"missing\.json"):
         client.load_table("0", "missing.json")
     with pytest.raises(NotFoundError):
         client.load_table("0", "t.json", run_ids=["0" * 32])
