@@ -13,7 +13,6 @@ therefore get the right parent whether or not the detach could happen.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from contextvars import Token
@@ -33,7 +32,7 @@ try:  # The public detach() logs every failure with a traceback; failures are ex
 except ImportError:  # pragma: no cover - older or future API layouts
     _raw_detach = context_api.detach
 
-__all__ = ["ScopedSpan", "attach_span", "detach_span"]
+__all__ = ["ScopedSpan", "attach_span", "detach_span", "outside_langchain"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +40,13 @@ logger = logging.getLogger(__name__)
 class ScopedSpan(Span):
     """Stands for ``span`` while open, for the previously current span once released."""
 
-    __slots__ = ("_previous", "_span")
+    __slots__ = ("_context", "_previous", "_span", "_token")
 
     def __init__(self, span: Span, previous: Span) -> None:
         self._span: Span | None = span
         self._previous = previous
+        self._token: Token[Any] | None = None
+        self._context: context_api.Context | None = None
 
     def release(self) -> None:
         self._span = None
@@ -102,26 +103,44 @@ def _resolve(span: Span) -> Span:
     return span
 
 
-def attach_span(span: Span) -> tuple[Token[Any] | None, ScopedSpan]:
-    """Make ``span`` current in this context; return what :func:`detach_span` needs."""
+def outside_langchain(span: Span) -> Span:
+    """The nearest span around ``span`` that is not a LangChain run's placeholder."""
+    while isinstance(span, ScopedSpan):
+        span = span._previous
+    return span
+
+
+def attach_span(span: Span) -> ScopedSpan:
+    """Make ``span`` current in this context; pass the result to :func:`detach_span`."""
     current = context_api.get_current()
     scoped = ScopedSpan(span, _resolve(trace.get_current_span(current)))
+    attached = trace.set_span_in_context(scoped, current)
     try:
-        token = context_api.attach(trace.set_span_in_context(scoped, current))
+        scoped._token = context_api.attach(attached)
+        scoped._context = attached
     except Exception:  # pragma: no cover - attach only fails on a broken runtime context
         logger.debug("could not attach the LangChain span", exc_info=True)
-        token = None
-    return token, scoped
+    return scoped
 
 
-def detach_span(token: Token[Any] | None, scoped: ScopedSpan) -> None:
-    """Release ``scoped``; detach its context when this is the context that attached it."""
+def detach_span(scoped: ScopedSpan) -> None:
+    """Release ``scoped`` and pop the released placeholders on top of this context.
+
+    A placeholder is popped only when the current context is exactly the one it attached, so
+    nothing attached by others is ever popped; when the run ended in a copied context (async
+    end callbacks) or out of order (batches), the released placeholder stays and resolves to
+    the right parent until its own context unwinds.
+    """
     scoped.release()
-    # Only pop the context when we are on top of it; otherwise (another run's span on top, or
-    # a copied context in an async end callback) the released placeholder already resolves
-    # to the right parent and detaching would fail or pop someone else's span.
-    if token is None or trace.get_current_span() is not scoped:
-        return
-    # ValueError: the token was made in another Context (async end callbacks).
-    with contextlib.suppress(Exception):
-        _raw_detach(token)
+    while True:
+        current = context_api.get_current()
+        top = trace.get_current_span(current)
+        if not isinstance(top, ScopedSpan) or top._span is not None or top._token is None:
+            return
+        if top._context is not current:
+            return
+        token, top._token, top._context = top._token, None, None
+        try:
+            _raw_detach(token)
+        except Exception:  # ValueError: the token was made in another Context
+            return

@@ -35,6 +35,15 @@ __all__ = [
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _ROLES.update({"function": "tool", "developer": "system", "remove": "system"})
+_ROLES.update(
+    {
+        "AIMessageChunk": "assistant",
+        "HumanMessageChunk": "user",
+        "SystemMessageChunk": "system",
+        "ToolMessageChunk": "tool",
+        "FunctionMessageChunk": "tool",
+    }
+)
 
 # langchain's ``ls_provider`` values -> gen_ai.provider.name (semconv well-known values).
 _PROVIDERS = {
@@ -103,9 +112,14 @@ def value_attributes(key: str, value: Any) -> dict[str, str]:
     return {key: to_json(value), key.replace(".value", ".mime_type"): "application/json"}
 
 
+def _role(message: BaseMessage) -> str:
+    if message.type in ("chat", "ChatMessageChunk"):
+        return str(getattr(message, "role", "user"))
+    return _ROLES.get(message.type, message.type)
+
+
 def _message_dict(message: BaseMessage) -> dict[str, Any]:
-    data: dict[str, Any] = {"role": _ROLES.get(message.type, message.type)}
-    data["content"] = message.content
+    data: dict[str, Any] = {"role": _role(message), "content": message.content}
     if isinstance(message, AIMessage) and message.tool_calls:
         data["tool_calls"] = message.tool_calls
     if isinstance(message, ToolMessage):
@@ -142,7 +156,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 
 def _semconv_message(message: BaseMessage) -> dict[str, Any]:
-    role = message.role if message.type == "chat" else _ROLES.get(message.type, message.type)
+    role = _role(message)
     if isinstance(message, ToolMessage):
         parts = [
             {"type": "tool_call_response", "id": message.tool_call_id, "response": message.content}

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import Token
 from functools import wraps
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,7 +20,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 
 from spanrun.instrumentation import _semconv as sc
 from spanrun.instrumentation.langchain import _convert as cv
-from spanrun.instrumentation.langchain._context import ScopedSpan, attach_span, detach_span
+from spanrun.instrumentation.langchain._context import (
+    ScopedSpan,
+    attach_span,
+    detach_span,
+    outside_langchain,
+)
 
 __all__ = ["DEFAULT_MAX_OPEN_RUNS", "SpanrunCallbackHandler"]
 
@@ -56,11 +60,10 @@ def _never_raises(method: _F) -> _F:
 
 
 class _Run:
-    __slots__ = ("scoped", "span", "started", "streamed", "token")
+    __slots__ = ("scoped", "span", "started", "streamed")
 
-    def __init__(self, span: Span, token: Token[Any] | None, scoped: ScopedSpan) -> None:
+    def __init__(self, span: Span, scoped: ScopedSpan) -> None:
         self.span = span
-        self.token = token
         self.scoped = scoped
         self.started = 0.0
         self.streamed = False
@@ -163,10 +166,17 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         if not self.enabled or (_SUPPRESS_KEY is not None and context_api.get_value(_SUPPRESS_KEY)):
             return None
         parent = self._runs.get(parent_run_id)
-        context = trace.set_span_in_context(parent.span) if parent is not None else None
+        if parent is not None:
+            context = trace.set_span_in_context(parent.span)
+        else:
+            # A run LangChain calls a root is a root here too, even when another run's span
+            # is current (batch() starts its runs one after another in one context); it
+            # still nests under the user's own spans.
+            current = trace.get_current_span()
+            outer = outside_langchain(current)
+            context = None if outer is current else trace.set_span_in_context(outer)
         span = self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        token, scoped = attach_span(span)
-        run = _Run(span, token, scoped)
+        run = _Run(span, attach_span(span))
         evicted = self._runs.add(run_id, run)
         if evicted is not None:
             self._evict(evicted)
@@ -193,7 +203,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         run = self._runs.pop(run_id)
         if run is None:
             return
-        detach_span(run.token, run.scoped)
+        detach_span(run.scoped)
         span = run.span
         if attributes:
             span.set_attributes(attributes)
