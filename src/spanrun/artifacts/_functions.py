@@ -35,8 +35,7 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 def _run_repository(run_id: str, tracking_uri: str | None) -> ArtifactRepository:
     from spanrun.tracking.client import SpanrunClient  # lazy: the client imports artifacts
 
-    run = SpanrunClient(tracking_uri=tracking_uri).get_run(run_id)
-    return get_artifact_repository(run.info.artifact_uri)
+    return get_artifact_repository(SpanrunClient(tracking_uri).get_artifact_uri(run_id))
 
 
 def _split_uri(artifact_uri: str, tracking_uri: str | None) -> tuple[ArtifactRepository, str]:
