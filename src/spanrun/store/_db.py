@@ -50,6 +50,8 @@ class Database:
     """One engine plus helpers that run a function inside a (retried) transaction."""
 
     def __init__(self, url: sa.URL) -> None:
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")  # psycopg 3, not psycopg2
         self.url = url
         self.dialect = url.get_backend_name()
         if self.dialect == "sqlite":

@@ -1,0 +1,64 @@
+"""Fixtures for the store tests: a fresh store per test on SQLite and on PostgreSQL.
+
+One PostgreSQL server per session (spanrun.testing.postgres); each test gets its own database
+in it. Without PostgreSQL binaries the PostgreSQL half is skipped, or fails when CI is set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from spanrun.store import SqlAlchemyStore
+from spanrun.testing.postgres import PostgresNotAvailableError, postgres_server
+
+_db_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> Iterator[str]:
+    try:
+        with postgres_server() as uri:
+            yield uri
+    except PostgresNotAvailableError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {e}")
+        pytest.skip(str(e))
+
+
+def new_postgres_database(server_uri: str) -> str:
+    """Create an empty database on the session server; return its URI."""
+    name = f"store_test_{os.getpid()}_{next(_db_numbers)}"
+    url = sa.make_url(server_uri).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URI of an empty database, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return new_postgres_database(request.getfixturevalue("postgres_uri"))
+
+
+@pytest.fixture
+def store(db_uri: str, tmp_path: Path) -> Iterator[SqlAlchemyStore]:
+    s = SqlAlchemyStore(db_uri, str(tmp_path / "artifacts"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqlAlchemyStore]:
+    s = SqlAlchemyStore(f"sqlite:///{tmp_path / 'store.db'}", str(tmp_path / "artifacts"))
+    yield s
+    s.close()
