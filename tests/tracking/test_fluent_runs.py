@@ -220,8 +220,9 @@ def test_start_run_in_explicit_experiment_and_default() -> None:
 
 
 def test_log_system_metrics_warns_it_is_not_collected() -> None:
-    with pytest.warns(UserWarning, match="system metrics"), spanrun.start_run(
-        log_system_metrics=True
+    with (
+        pytest.warns(UserWarning, match="system metrics"),
+        spanrun.start_run(log_system_metrics=True),
     ):
         pass
 

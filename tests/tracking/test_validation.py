@@ -95,7 +95,7 @@ def test_param_values_are_stringified_and_limited(run_id: str) -> None:
     assert spanrun.get_run(run_id).data.params["n"] == "3"
     assert spanrun.get_run(run_id).data.params["d"] == "{'a': 1}"
     spanrun.log_param("max", "x" * 6000)
-    with pytest.raises(InvalidInputError, match="'long'.*6001.*6000"):
+    with pytest.raises(InvalidInputError, match=r"'long'.*6001.*6000"):
         spanrun.log_param("long", "x" * 6001)
     assert "long" not in spanrun.get_run(run_id).data.params
     _assert_intact(run_id)
@@ -112,7 +112,7 @@ def test_long_values_truncated_when_opted_in(run_id: str, monkeypatch: pytest.Mo
 
 def test_tag_value_limit(run_id: str) -> None:
     spanrun.set_tag("ok", "z" * 8000)
-    with pytest.raises(InvalidInputError, match="'big'.*8000"):
+    with pytest.raises(InvalidInputError, match=r"'big'.*8000"):
         spanrun.set_tag("big", "z" * 8001)
     _assert_intact(run_id)
 
