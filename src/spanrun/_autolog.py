@@ -159,11 +159,18 @@ class _Autolog:
                 self._instrument(name, log_content, silent)
 
     def flush(self, timeout_s: float = 30.0) -> bool:
-        """Store every span finished so far; False when that took longer than ``timeout_s``."""
-        batch = self.batch
-        if batch is None:
+        """Store (and send over OTLP) every span finished so far.
+
+        Returns False when that took longer than ``timeout_s`` (the rest is still queued).
+        """
+        parts = self.processor.parts
+        if not parts:
             return True
-        return batch.force_flush(int(timeout_s * 1000))
+        try:
+            return self.processor.force_flush(int(timeout_s * 1000))
+        except Exception:
+            _log.warning("spanrun: flushing spans failed", exc_info=True)
+            return False
 
     def get_run_exporter(self) -> RunExporter | None:
         """The exporter autolog feeds (None before ``autolog()``)."""
@@ -301,7 +308,14 @@ class _Autolog:
             self._finish_runs()
             self.processor.parts = ()
             if self.otlp is not None:
-                _safe(self.otlp.force_flush)
+                _safe(self.otlp.shutdown)
+                self.otlp, self._otlp_key = None, None
+            if self._hooks_installed:
+                from spanrun.tracking._hooks import remove_flush_hook
+
+                remove_flush_hook(self._flush_for_end_run)
+                atexit.unregister(self._at_exit)
+                self._hooks_installed = False
 
     # -- hooks -------------------------------------------------------------------------------
     def _flush_for_end_run(self) -> None:
@@ -318,6 +332,11 @@ class _Autolog:
             self._finish_runs()
             if self.otlp is not None:
                 self.otlp.shutdown()
+            if self.batch is not None and self.batch.dropped_spans:
+                _log.warning(
+                    "spanrun: %d spans were dropped in this process (queue full)",
+                    self.batch.dropped_spans,
+                )
         except Exception:
             _log.warning("spanrun: flushing spans at exit failed", exc_info=True)
 

@@ -122,8 +122,9 @@ class RunExporter(SpanExporter):
             self._get_store = store
         self.run_mode = run_mode
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable.load(prices)
-        self._max_attempts = max(1, max_attempts)
-        self._retry_delay_s = retry_delay_s
+        #: tries per store write before it is dropped, and the first backoff delay
+        self.max_attempts = max(1, max_attempts)
+        self.retry_delay_s = retry_delay_s
         self._lock = threading.RLock()
         self._shutdown = False
         self._ledgers: OrderedDict[str, RunLedger | None] = OrderedDict()
@@ -199,8 +200,8 @@ class RunExporter(SpanExporter):
 
     # -- internals -----------------------------------------------------------------------------
     def _retry(self, what: str, fn: Callable[[], T]) -> tuple[bool, T | None]:
-        delay = self._retry_delay_s
-        for attempt in range(1, self._max_attempts + 1):
+        delay = self.retry_delay_s
+        for attempt in range(1, self.max_attempts + 1):
             try:
                 return True, fn()
             except NotFoundError as exc:
@@ -213,7 +214,7 @@ class RunExporter(SpanExporter):
                 error: Exception = exc
             except Exception as exc:  # OSError from artifacts, driver errors...
                 error = exc
-            if attempt == self._max_attempts:
+            if attempt == self.max_attempts:
                 _log.warning(
                     "spanrun: gave up trying to %s after %d attempts (%s); the data is dropped, "
                     "your program is unaffected",
@@ -311,6 +312,7 @@ class RunExporter(SpanExporter):
         records: list[SpanRecord] = []
         writes: dict[str, RunWrites] = {}
         ended_trace_runs: list[tuple[str, ReadableSpan]] = []
+        no_run_experiment: str | None = None
         for span in spans:
             trace_id = hex_trace_id(span.context.trace_id)
             span_id = hex_span_id(span.context.span_id)
@@ -327,7 +329,12 @@ class RunExporter(SpanExporter):
             ledger = self._ledger(store, run_id) if run_id is not None else None
             if run_id is not None and ledger is None:
                 run_id = experiment_id = None  # unknown run: keep the trace, unlinked
-            records.append(span_to_record(span, run_id, experiment_id or None))
+            if not experiment_id:
+                # Traces without a run still belong to an experiment (the current one), so
+                # they can be found like MLflow's.
+                experiment_id = no_run_experiment or _current_experiment_id()
+                no_run_experiment = experiment_id
+            records.append(span_to_record(span, run_id, experiment_id))
 
             if call is not None and not wraps_llm and ledger is not None:
                 start, end = span.start_time or 0, span.end_time or span.start_time or 0

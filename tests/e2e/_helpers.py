@@ -1,0 +1,31 @@
+"""Helpers for the end-to-end tests: one chat call, read-backs of what the store holds."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+import openai
+from spanrun.artifacts import get_artifact_repository
+from spanrun.store.base import Store
+
+
+def chat(client: openai.OpenAI, text: str, **kwargs: object) -> str:
+    reply = client.chat.completions.create(
+        model=kwargs.pop("model", "gpt-4o-mini"),  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": text}],
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return reply.choices[0].message.content or ""
+
+
+def predictions(store: Store, run_id: str) -> pd.DataFrame:
+    repo = get_artifact_repository(store.get_run(run_id).info.artifact_uri)
+    return pd.read_csv(
+        io.BytesIO(repo.read_bytes("llm_predictions.csv")), dtype=str, keep_default_na=False
+    )
+
+
+def steps(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(m.step, m.value) for m in store.get_metric_history(run_id, key)]
