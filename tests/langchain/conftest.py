@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from spanrun.instrumentation.langchain import SpanrunCallbackHandler
+from spanrun.testing.fixtures import openai_server  # noqa: F401
 
 
 @pytest.fixture

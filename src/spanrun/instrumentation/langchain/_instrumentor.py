@@ -71,13 +71,14 @@ class LangChainInstrumentor:
     """Trace every LangChain run without code changes (langchain-core 0.3 to 1.x).
 
     ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
-    inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it is idempotent
-    and applies when langchain-core is imported later. ``uninstrument()`` undoes it, and the
+    inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it applies when
+    langchain-core is imported later too, and calling it again only updates the settings. ``uninstrument()`` undoes it, and the
     handler left in live managers stops starting spans.
     """
 
     def __init__(self) -> None:
         self._handler: SpanrunCallbackHandler | None = None
+        self._options: tuple[TracerProvider | None, bool | None] = (None, None)
 
     @property
     def is_instrumented(self) -> bool:
@@ -91,17 +92,21 @@ class LangChainInstrumentor:
     def instrument(
         self, tracer_provider: TracerProvider | None = None, log_content: bool | None = None
     ) -> None:
-        """Start tracing LangChain; a second call (from any instrumentor) changes nothing."""
+        """Start tracing LangChain with these settings; calling again only updates them
+        (the patch is applied once, whichever instrumentor calls)."""
         global _active, _hook_registered
         with _lock:
-            if _active is not None:
+            previous = _active
+            if previous is not None and previous._options == (tracer_provider, log_content):
                 return
+            if previous is not None:
+                previous._retire()
             _active = self
             self._options = (tracer_provider, log_content)
             register = not _hook_registered
             _hook_registered = True
         if register:
-            # wrapt hooks cannot be removed; _on_import checks whether we are still active.
+            # wrapt hooks cannot be removed; _hook checks whether an instrumentor is active.
             # When the module is already imported, the hook runs right away.
             wrapt.register_post_import_hook(self._hook, _TARGET_MODULE)
         else:
@@ -110,6 +115,13 @@ class LangChainInstrumentor:
             module = sys.modules.get(_TARGET_MODULE)
             if module is not None:
                 self._hook(module)
+
+    def _retire(self) -> None:
+        # Managers created earlier keep this handler: it stops starting spans but still
+        # ends the ones it started.
+        if self._handler is not None:
+            self._handler.enabled = False
+        self._handler = None
 
     @staticmethod
     def _hook(module: ModuleType) -> None:
@@ -137,6 +149,4 @@ class LangChainInstrumentor:
                 return
             _active = None
             _unpatch()
-            if self._handler is not None:
-                self._handler.enabled = False
-            self._handler = None
+            self._retire()
