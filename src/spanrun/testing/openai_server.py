@@ -107,7 +107,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if name is None:  # chat/completions streams carry errors in a data line
                     text = f"data: {json.dumps({'error': error})}\n\n"
                 else:
-                    payload = {"type": "error", "sequence_number": sent, **error}
+                    payload = {**error, "type": "error", "sequence_number": sent}
+                    payload["code"] = payload["code"] or "server_error"
                     text = f"event: error\ndata: {json.dumps(payload)}\n\n"
                 self._write_chunk(text.encode())
                 break

@@ -364,12 +364,13 @@ _TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "resp
 class ResponsesStreamState:
     """Streamed Responses API events: the terminal event carries the whole response."""
 
-    __slots__ = ("capture", "final", "meta")
+    __slots__ = ("capture", "error", "final", "meta")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
         self.final: Any = None
         self.meta: Any = None
+        self.error: str | None = None
 
     def add(self, event: Any) -> None:
         kind = getattr(event, "type", None)
@@ -377,13 +378,18 @@ class ResponsesStreamState:
             self.final = event.response
         elif kind == "response.created":
             self.meta = event.response
+        elif kind == "error":  # the SDK yields error events; the call failed all the same
+            self.error = str(getattr(event, "code", None) or "error")
 
     def attributes(self) -> dict[str, Any]:
         if self.final is not None:
-            return responses_response(self.final, self.capture)
-        attrs: dict[str, Any] = {}
-        if self.meta is not None:
-            _response_meta(self.meta, attrs)
+            attrs = responses_response(self.final, self.capture)
+        else:
+            attrs = {}
+            if self.meta is not None:
+                _response_meta(self.meta, attrs)
+        if self.error is not None:
+            attrs[sc.ERROR_TYPE] = self.error
         return attrs
 
 
