@@ -267,7 +267,7 @@ class _Autolog:
         self._otlp_key = key
         self._set_parts()
         if old is not None:
-            _safe(old.shutdown)
+            threading.Thread(target=_safe, args=(old.shutdown,), daemon=True).start()
         (_log.debug if silent else _log.info)(
             "spanrun autolog: spans also go to OTLP (%s) %s", protocol, endpoint or env_endpoint
         )
@@ -304,11 +304,14 @@ class _Autolog:
             self._content.pop(name, None)
         if whole or not self.instrumentors:
             # Nothing is instrumented any more: flush and stop feeding the processors.
-            self.flush()
+            if self.processor.parts and self.batch is not None:
+                self.batch.force_flush(_END_RUN_FLUSH_TIMEOUT_MS)
             self._finish_runs()
             self.processor.parts = ()
             if self.otlp is not None:
-                _safe(self.otlp.shutdown)
+                # In the background: the official exporter may retry an unreachable collector
+                # for its whole timeout, and disable() must return promptly.
+                threading.Thread(target=_safe, args=(self.otlp.shutdown,), daemon=True).start()
                 self.otlp, self._otlp_key = None, None
             if self._hooks_installed:
                 from spanrun.tracking._hooks import remove_flush_hook
@@ -319,8 +322,9 @@ class _Autolog:
 
     # -- hooks -------------------------------------------------------------------------------
     def _flush_for_end_run(self) -> None:
-        if self.processor.parts:
-            self.flush(_END_RUN_FLUSH_TIMEOUT_MS / 1000)
+        # Only the store pipeline: a slow or unreachable collector must not delay end_run().
+        if self.processor.parts and self.batch is not None:
+            self.batch.force_flush(_END_RUN_FLUSH_TIMEOUT_MS)
 
     def _finish_runs(self) -> None:
         if self.exporter is not None:
