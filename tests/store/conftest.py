@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from spanrun.store import SqlAlchemyStore
+from spanrun.store._models import metadata
 from spanrun.testing.postgres import PostgresNotAvailableError, postgres_server
 
 _db_numbers = itertools.count()
@@ -42,12 +43,31 @@ def new_postgres_database(server_uri: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def postgres_test_db(postgres_uri: str) -> Iterator[tuple[str, sa.Engine]]:
+    """One migrated database for the session, emptied before each test (much faster than a
+    new database per test)."""
+    uri = new_postgres_database(postgres_uri)
+    SqlAlchemyStore(uri, "unused-artifacts").close()  # migrate once
+    engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)
+    yield uri, engine
+    engine.dispose()
+
+
+def _empty_postgres(engine: sa.Engine) -> None:
+    tables = ", ".join(t.name for t in reversed(metadata.sorted_tables))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URI of an empty database, once per backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
-    return new_postgres_database(request.getfixturevalue("postgres_uri"))
+    uri, engine = request.getfixturevalue("postgres_test_db")
+    _empty_postgres(engine)
+    return uri
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 """Bring a database to the schema this code expects, cheaply when it already is.
 
-Opening a store costs one query (``SELECT version_num FROM alembic_version``). Only when the
-database is new or behind does it take a lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a
-transaction-scoped advisory lock), look again, and run the Alembic migrations inside that same
-transaction, so any number of processes may open a new database at once.
+Opening a store costs one query (the Alembic version and whether the Default experiment
+exists). Only when the database is new or behind does it take a lock (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock), look again, and run the Alembic
+migrations inside that same transaction, so any number of processes may open a new database at
+once.
 """
 
 from __future__ import annotations
@@ -30,12 +31,21 @@ def _read_version(conn: sa.Connection) -> str | None:
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _quick_version(db: Database) -> str | None:
+_QUICK_CHECK = sa.text(
+    "SELECT version_num, "
+    "(SELECT COUNT(*) FROM experiments WHERE experiment_id = 0) AS has_default "
+    "FROM alembic_version"
+)
+
+
+def _is_ready(db: Database) -> bool:
+    """One query: is the schema current and the Default experiment there?"""
     try:
         with db.engine.connect() as conn:
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            row = conn.execute(_QUICK_CHECK).first()
     except sa_exc.DBAPIError:
-        return None  # no version table yet (or locked mid-creation): take the slow path
+        return False  # no tables yet (or locked mid-creation): take the slow path
+    return row is not None and row[0] == SCHEMA_VERSION and bool(row[1])
 
 
 def _known_revisions() -> list[str]:
@@ -54,7 +64,7 @@ def _upgrade(conn: sa.Connection) -> None:
 
 def ensure_schema(db: Database, initialize: Callable[[sa.Connection], None]) -> None:
     """Migrate when behind, then run ``initialize(conn)`` (idempotent) in the same transaction."""
-    if _quick_version(db) == SCHEMA_VERSION:
+    if _is_ready(db):
         return
 
     def migrate(conn: sa.Connection) -> None:

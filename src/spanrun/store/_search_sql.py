@@ -149,6 +149,10 @@ def run_search_query(
                 alias, sa.and_(alias.c.run_id == runs.c.run_id, alias.c.key == key.key)
             )
             column = alias.c.value
+            if key.kind == "metric":
+                # Missing last, NaN (stored as NULL value) just before, in either direction.
+                order.append(alias.c.run_id.is_(None))
+                order.append(alias.c.is_nan)
         order.append(column.is_(None))  # missing values last, in either direction
         order.append(column.asc() if key.ascending else column.desc())
     order += [runs.c.start_time.is_(None), runs.c.start_time.desc(), runs.c.run_id]
