@@ -186,3 +186,13 @@ def test_fluent_log_table_and_load_table(tracking_uri: str, tmp_path: Path) -> N
         spanrun.log_table({"a": [2]}, "t.json")
     frame = spanrun.load_table("t.json", extra_columns=["run_id"])
     assert frame.to_dict("list") == {"a": [1, 2], "run_id": [run.info.run_id] * 2}
+
+
+def test_dict_and_dataframe_store_the_same_table(client: SpanrunClient) -> None:
+    run_id = client.create_run("0").info.run_id
+    data = {"s": ["a", None, "ü"], "f": [0.5, None, 2.0], "b": [True, False, True]}
+    client.log_table(run_id, data, "from_dict.json")
+    client.log_table(run_id, pd.DataFrame(data), "from_frame.json")
+    assert json.loads(_file(client, run_id, "from_dict.json")) == json.loads(
+        _file(client, run_id, "from_frame.json")
+    )

@@ -55,6 +55,10 @@ def _dumps(value: Any) -> str:
 
 def _to_split(data: Any) -> tuple[list[str], list[list[Any]]]:
     """Columns and JSON-ready rows of a dict of columns or a DataFrame."""
+    if isinstance(data, Mapping):
+        fast = _dict_of_lists(data)
+        if fast is not None:
+            return fast
     import pandas as pd
 
     if isinstance(data, Mapping):
@@ -74,6 +78,28 @@ def _to_split(data: Any) -> tuple[list[str], list[list[Any]]]:
     split = frame.to_dict(orient="split", index=False)
     rows = [[_json_ready(value) for value in row] for row in split["data"]]
     return [str(c) for c in split["columns"]], rows
+
+
+def _dict_of_lists(data: Mapping[Any, Any]) -> tuple[list[str], list[list[Any]]] | None:
+    """The common case without pandas: str keys mapping to equally long lists of plain values.
+
+    None when anything else is involved, so pandas decides (and errs) exactly as MLflow's
+    ``pd.DataFrame(data)`` would.
+    """
+    columns = list(data)
+    values = list(data.values())
+    if not columns or not all(isinstance(c, str) for c in columns):
+        return None
+    if not all(type(v) in (list, tuple) for v in values):
+        return None
+    length = len(values[0])
+    if any(len(v) != length for v in values):
+        return None
+    plain = (str, int, float, bool, type(None))
+    if not all(type(x) in plain for v in values for x in v):
+        return None
+    rows = [[_json_ready(x) for x in row] for row in zip(*values, strict=True)]
+    return columns, rows
 
 
 def _json_ready(value: Any) -> Any:
@@ -198,7 +224,16 @@ def _write_rows(
         handle.replace(_dumps({"columns": stored, "data": merged}).encode("ascii"))
 
 
+# (tracking URI, run id, file) already registered by this process: repeated appends to a table
+# then skip reading the run. Bounded: cleared when full.
+_registered: set[tuple[str, str, str]] = set()
+_REGISTERED_MAX = 10_000
+
+
 def _register(client: SpanrunClient, run_id: str, artifact_file: str) -> None:
+    key = (client.tracking_uri, run_id, artifact_file)
+    if key in _registered:
+        return
     tags = client.get_run(run_id).data.tags
     entries: list[Any] = []
     with contextlib.suppress(ValueError, TypeError):
@@ -210,6 +245,9 @@ def _register(client: SpanrunClient, run_id: str, artifact_file: str) -> None:
         client.set_tag(
             run_id, LOGGED_ARTIFACTS_TAG, json.dumps([*entries, entry]), synchronous=True
         )
+    if len(_registered) >= _REGISTERED_MAX:
+        _registered.clear()
+    _registered.add(key)
 
 
 def log_table(client: SpanrunClient, data: Any, artifact_file: str, run_id: str) -> None:
