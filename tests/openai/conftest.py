@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Iterator
 
-import openai
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import openai
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 from spanrun.testing.fixtures import openai_server  # noqa: F401 - re-exported fixture
 from spanrun.testing.openai_server import OpenAIServer
@@ -50,8 +50,6 @@ def client(openai_server: OpenAIServer) -> Iterator[openai.OpenAI]:  # noqa: F81
 
 @pytest.fixture
 async def aclient(openai_server: OpenAIServer) -> AsyncIterator[openai.AsyncOpenAI]:  # noqa: F811
-    c = openai.AsyncOpenAI(
-        base_url=openai_server.base_url, api_key="sk-test-secret", max_retries=0
-    )
+    c = openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="sk-test-secret", max_retries=0)
     yield c
     await c.close()

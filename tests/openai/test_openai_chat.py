@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import openai
+import contextlib
+
 import pydantic
 import pytest
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
+import openai
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 
 from ._helpers import TIME_TOOL, USER, WEATHER_TOOL, attrs, fake, messages, only_span
@@ -261,9 +263,7 @@ def test_connection_error(exporter):
 
 async def test_async_error(aclient, exporter):
     with pytest.raises(openai.RateLimitError):
-        await aclient.chat.completions.create(
-            model="gpt-4o-mini", messages=USER, **fake(error=429)
-        )
+        await aclient.chat.completions.create(model="gpt-4o-mini", messages=USER, **fake(error=429))
     assert attrs(only_span(exporter))["error.type"] == "RateLimitError"
 
 
@@ -325,10 +325,9 @@ def test_azure_client(openai_server, exporter):
     )
     # The Azure client routes to /openai/deployments/<model>/chat/completions on the endpoint.
     azure.base_url = openai_server.base_url
-    try:
+    # The route may differ by SDK version; the span is what matters here.
+    with contextlib.suppress(openai.APIError):
         azure.chat.completions.create(model="gpt-4o-mini", messages=USER)
-    except openai.APIError:
-        pass  # the route may differ by SDK version; the span is what matters here
     span = only_span(exporter)
     assert attrs(span)["gen_ai.provider.name"] == "azure.ai.openai"
     assert attrs(span)["server.address"] == "127.0.0.1"

@@ -10,10 +10,10 @@ import asyncio
 import logging
 from typing import Any
 
-import openai
 import pytest
 from opentelemetry.sdk.trace import SpanProcessor
 
+import openai
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 from spanrun.instrumentation.openai import _messages as msg
 from spanrun.instrumentation.openai import _operations as ops

@@ -6,9 +6,9 @@ import subprocess
 import sys
 import textwrap
 
-import openai
 import wrapt
 
+import openai
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 
 from ._helpers import USER, only_span

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import openai
 import pydantic
 import pytest
 from opentelemetry.trace import StatusCode
+
+import openai
 
 from ._helpers import WEATHER_TOOL, attrs, fake, messages, only_span
 
@@ -207,9 +208,10 @@ async def test_async_responses(aclient, exporter):
         pass
     spans = exporter.get_finished_spans()
     assert [s.name for s in spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
-    assert attrs(spans[1])["gen_ai.usage.output_tokens"] == attrs(spans[0])[
-        "gen_ai.usage.output_tokens"
-    ]
+    assert (
+        attrs(spans[1])["gen_ai.usage.output_tokens"]
+        == attrs(spans[0])["gen_ai.usage.output_tokens"]
+    )
 
 
 def test_responses_raw_response(client, exporter):

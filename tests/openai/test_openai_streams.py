@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gc
 
-import openai
 import pytest
 from opentelemetry.trace import StatusCode
 
+import openai
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 
 from ._helpers import TIME_TOOL, USER, WEATHER_TOOL, attrs, fake, messages, only_span
@@ -183,7 +183,8 @@ def test_hundred_chunk_stream(client, exporter):
     )
     assert len(chunks) == 102  # role chunk, 100 content chunks, finish chunk
     out = messages(only_span(exporter), "gen_ai.output.messages")
-    assert out[0]["parts"][0]["content"] == "".join(c.choices[0].delta.content or "" for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert out[0]["parts"][0]["content"] == text
 
 
 def test_stream_helper(client, exporter):
