@@ -1,0 +1,294 @@
+"""Tracking API throughput, spanrun vs MLflow, both on SQLite, printed side by side.
+
+    python benchmarks/tracking.py                  # full size: a few minutes
+    python benchmarks/tracking.py --scale 0.3      # fewer calls per row (rates stay comparable)
+    python benchmarks/tracking.py --search-runs 2000 --skip-mlflow
+
+MLflow (latest from PyPI) runs in its own venv (``.bench/mlflow``, made by ``_env.py``); each
+library's part runs in its own subprocess with its own fresh database in a temporary directory.
+Both parts run the very same fluent code (``import spanrun as m`` / ``import mlflow as m``),
+except for one setup step: the 10,000 runs that ``search_runs`` is timed over are created with
+``client.create_run`` + ``client.log_batch`` for spanrun, and for MLflow (which needs minutes for
+that here) by bulk-inserting the same rows into MLflow's own tables through its SQLAlchemy
+models. Only the search itself is timed.
+
+Rates are calls (or values, or runs) per second; "ms" rows are milliseconds (median of several
+repetitions). Call counts differ per library (MLflow is slower) but each row measures the same
+operation; the ratio column is spanrun's advantage (higher is better for spanrun).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (key, label, unit, higher is better)
+ROWS = [
+    ("sync_log_metric", "log_metric, synchronous", "calls/s", True),
+    ("async_log_metric", "log_metric(synchronous=False), until written", "values/s", True),
+    ("log_metrics_calls", "log_metrics, 100 keys", "calls/s", True),
+    ("log_metrics_values", "log_metrics, 100 keys", "values/s", True),
+    ("create_runs", "runs with 5 params + 5 metrics", "runs/s", True),
+    ("search_runs_ms", "search_runs, params+metrics filter, N runs", "ms", False),
+    ("log_table_ms", "log_table, 1,000 rows", "ms", False),
+    ("load_table_ms", "load_table, 1,000 rows", "ms", False),
+    ("log_param", "log_param", "calls/s", True),
+]
+
+# Calls per row at --scale 1 (MLflow gets fewer: at ~100-300 calls/s more would take minutes).
+COUNTS = {
+    "spanrun": {"sync": 5000, "async": 200_000, "metrics100": 1000, "runs": 1000, "params": 3000},
+    "mlflow": {"sync": 500, "async": 500, "metrics100": 100, "runs": 200, "params": 300},
+}
+SEARCH_FILTER = "params.model = 'model-3' and metrics.accuracy > 0.9"
+
+
+# -- worker side (runs inside each library's interpreter) -------------------------------------
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def _work(lib: str, workdir: str, scale: float, search_runs: int) -> dict[str, Any]:
+    os.chdir(workdir)  # MLflow's default artifact root is relative to the working directory
+    if lib == "mlflow":
+        import mlflow as m
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, Param
+    else:
+        import spanrun as m
+        from spanrun import Metric, MlflowClient, Param
+
+    counts = {k: max(10, int(v * scale)) for k, v in COUNTS[lib].items()}
+    m.set_tracking_uri(f"sqlite:///{workdir}/{lib}.db")
+    m.set_experiment("bench")  # creates the database (and runs migrations) untimed
+    out: dict[str, Any] = {"version": getattr(m, "__version__", "?"), "counts": counts}
+
+    with m.start_run():
+        for i in range(20):
+            m.log_metric("warmup", i)
+        n = counts["sync"]
+        t = time.perf_counter()
+        for i in range(n):
+            m.log_metric("sync", i * 0.5, step=i)
+        out["sync_log_metric"] = _rate(n, time.perf_counter() - t)
+
+    with m.start_run() as run:
+        m.log_metric("warm_async", 1.0, synchronous=False)
+        m.flush_async_logging()
+        n = counts["async"]
+        t = time.perf_counter()
+        for i in range(n):
+            m.log_metric("async", i * 0.5, step=i, synchronous=False)
+        m.flush_async_logging()
+        out["async_log_metric"] = _rate(n, time.perf_counter() - t)
+        written = len(MlflowClient().get_metric_history(run.info.run_id, "async"))
+        out["async_written"] = f"{written}/{n}"
+
+    with m.start_run():
+        n = counts["metrics100"]
+        t = time.perf_counter()
+        for i in range(n):
+            m.log_metrics({f"key_{j}": i + j * 0.01 for j in range(100)}, step=i)
+        seconds = time.perf_counter() - t
+        out["log_metrics_calls"] = _rate(n, seconds)
+        out["log_metrics_values"] = _rate(n * 100, seconds)
+
+    n = counts["runs"]
+    t = time.perf_counter()
+    for i in range(n):
+        with m.start_run():
+            m.log_params({f"p{j}": f"value-{i}-{j}" for j in range(5)})
+            m.log_metrics({f"m{j}": i * 0.1 + j for j in range(5)})
+    out["create_runs"] = _rate(n, time.perf_counter() - t)
+
+    with m.start_run():
+        n = counts["params"]
+        t = time.perf_counter()
+        for i in range(n):
+            m.log_param(f"param_{i}", i)
+        out["log_param"] = _rate(n, time.perf_counter() - t)
+
+    rows = {"question": [f"question {i}?" for i in range(1000)], "score": list(range(1000))}
+    with m.start_run() as run:
+        log_ms, load_ms = [], []
+        for rep in range(3):
+            t = time.perf_counter()
+            m.log_table(rows, artifact_file=f"table_{rep}.json")
+            log_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            table = m.load_table(f"table_{rep}.json", run_ids=[run.info.run_id])
+            load_ms.append((time.perf_counter() - t) * 1000)
+            assert len(table) == 1000, len(table)
+    out["log_table_ms"] = statistics.median(log_ms)
+    out["load_table_ms"] = statistics.median(load_ms)
+
+    experiment_id = m.create_experiment("search")
+    t = time.perf_counter()
+    if lib == "mlflow":
+        _mlflow_bulk_runs(MlflowClient(), experiment_id, search_runs)
+    else:
+        client = MlflowClient()
+        for i in range(search_runs):
+            run_id = client.create_run(experiment_id).info.run_id
+            client.log_batch(run_id, metrics=_metrics(Metric, i), params=_params(Param, i))
+            client.set_terminated(run_id)
+    out["search_setup_s"] = time.perf_counter() - t
+    m.search_runs([experiment_id], filter_string=SEARCH_FILTER)  # warm caches, untimed
+    times, found = [], 0
+    for _ in range(5):
+        t = time.perf_counter()
+        frame = m.search_runs([experiment_id], filter_string=SEARCH_FILTER)
+        times.append((time.perf_counter() - t) * 1000)
+        found = len(frame)
+    out["search_runs_ms"] = statistics.median(times)
+    out["search_found"] = found
+    return out
+
+
+def _values(i: int) -> tuple[dict[str, str], dict[str, float]]:
+    # Deterministic per run index, so both libraries hold the same 10,000 runs.
+    rnd = random.Random(i)
+    params = {"model": f"model-{i % 10}", "prompt": f"v{i % 7}", "temperature": "0.2"}
+    params.update({"seed": str(i), "batch": str(2 ** (i % 5))})
+    metrics = {"accuracy": rnd.random(), "loss": rnd.random(), "latency_ms": rnd.random() * 900}
+    metrics.update({"tokens": float(rnd.randint(10, 4000)), "cost": rnd.random() / 100})
+    return params, metrics
+
+
+def _params(cls: Any, i: int) -> list[Any]:
+    return [cls(k, v) for k, v in _values(i)[0].items()]
+
+
+def _metrics(cls: Any, i: int) -> list[Any]:
+    now = int(time.time() * 1000)
+    return [cls(k, v, now, 0) for k, v in _values(i)[1].items()]
+
+
+def _mlflow_bulk_runs(client: Any, experiment_id: str, count: int) -> None:
+    """The same runs as spanrun's, inserted straight into MLflow's tables (setup only)."""
+    from mlflow.store.tracking.dbmodels import models as db
+
+    store = client._tracking_client.store
+    now = int(time.time() * 1000)
+    runs, params, metrics, tags = [], [], [], []
+    for i in range(count):
+        run_id = uuid.uuid4().hex
+        runs.append(
+            {
+                "run_uuid": run_id,
+                "name": f"run-{i}",
+                "source_type": "LOCAL",
+                "source_name": "",
+                "entry_point_name": "",
+                "user_id": "bench",
+                "status": "FINISHED",
+                "start_time": now,
+                "end_time": now + 1,
+                "source_version": "",
+                "lifecycle_stage": "active",
+                "artifact_uri": f"mlruns/{experiment_id}/{run_id}/artifacts",
+                "experiment_id": int(experiment_id),
+            }
+        )
+        p, mt = _values(i)
+        params += [{"key": k, "value": v, "run_uuid": run_id} for k, v in p.items()]
+        metrics += [
+            {"key": k, "value": v, "timestamp": now, "step": 0, "is_nan": False, "run_uuid": run_id}
+            for k, v in mt.items()
+        ]
+        tags.append({"key": "mlflow.runName", "value": f"run-{i}", "run_uuid": run_id})
+    with store.engine.begin() as conn:
+        conn.execute(db.SqlRun.__table__.insert(), runs)
+        conn.execute(db.SqlParam.__table__.insert(), params)
+        conn.execute(db.SqlMetric.__table__.insert(), metrics)
+        conn.execute(db.SqlLatestMetric.__table__.insert(), metrics)
+        conn.execute(db.SqlTag.__table__.insert(), tags)
+
+
+# -- driver side --------------------------------------------------------------------------------
+def _run_part(python: str, lib: str, scale: float, search_runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{lib}-") as workdir:
+        cmd = [python, __file__, "--worker", lib, "--workdir", workdir]
+        cmd += ["--scale", str(scale), "--search-runs", str(search_runs)]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore", "MLFLOW_ENABLE_ASYNC_LOGGING": "false"}
+        for name in ("SPANRUN_ENABLE_ASYNC_LOGGING", "SPANRUN_TRACKING_URI"):
+            env.pop(name, None)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr[-4000:])
+            raise SystemExit(f"{lib} part failed (exit {proc.returncode})")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply call counts")
+    parser.add_argument("--search-runs", type=int, default=10_000, help="runs to search over")
+    parser.add_argument("--skip-mlflow", action="store_true", help="measure spanrun only")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        print(json.dumps(_work(args.worker, args.workdir, args.scale, args.search_runs)))
+        return
+
+    parts = {"spanrun": _run_part(sys.executable, "spanrun", args.scale, args.search_runs)}
+    if not args.skip_mlflow:
+        sys.path.insert(0, str(ROOT))
+        from benchmarks._env import ensure_venv
+
+        python = ensure_venv("mlflow", ["mlflow"])
+        parts["mlflow"] = _run_part(str(python), "mlflow", args.scale, args.search_runs)
+
+    ours, theirs = parts["spanrun"], parts.get("mlflow", {})
+    print(
+        f"\nspanrun {ours['version']} vs MLflow {theirs.get('version', '(skipped)')}, SQLite, "
+        f"search over {args.search_runs:,} runs (filter: {SEARCH_FILTER})\n"
+    )
+    header = (
+        f"| {'operation':<48} | {'unit':<8} | {'spanrun':>10} | {'MLflow':>10} | {'ratio':>7} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for key, label, unit, higher in ROWS:
+        a, b = ours.get(key), theirs.get(key)
+        if a is not None and b is not None and a > 0 and b > 0:
+            ratio = f"{(a / b if higher else b / a):,.1f}x"
+        else:
+            ratio = "-"
+        label = label.replace("N runs", f"{args.search_runs:,} runs")
+        print(
+            f"| {label:<48} | {unit:<8} | {_fmt(a, unit):>10} | {_fmt(b, unit):>10} | {ratio:>7} |"
+        )
+    print()
+    for lib, part in parts.items():
+        print(
+            f"{lib}: async values written {part['async_written']}, search found "
+            f"{part['search_found']} runs, setup of the searched runs "
+            f"{part['search_setup_s']:.1f} s, calls per row {part['counts']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
