@@ -129,3 +129,25 @@ def test_unknown_scheme_is_a_clear_error() -> None:
         get_artifact_repository("s3://bucket/x")
     with pytest.raises(InvalidInputError):
         get_artifact_repository("file://remotehost/x")
+
+
+def test_log_artifacts_of_a_parent_directory_skips_the_artifact_root(tmp_path: Path) -> None:
+    # Like log_artifacts(".") with the default ./spanrun-artifacts below the working directory.
+    (tmp_path / "data.txt").write_text("d")
+    repo = LocalArtifactRepository(str(tmp_path / "spanrun-artifacts" / "0" / "r" / "artifacts"))
+    repo.write_bytes("existing.txt", b"e")
+    repo.log_artifacts(tmp_path, artifact_path="snapshot")
+    assert repo.read_bytes("snapshot/data.txt") == b"d"
+    copied = repo.list_artifacts("snapshot/spanrun-artifacts/0/r")
+    assert copied == []  # the run's own artifact directory was not copied into itself
+
+
+def test_download_into_itself_is_refused(repo: LocalArtifactRepository) -> None:
+    repo.write_bytes("d/x.txt", b"x")
+    with pytest.raises(InvalidInputError, match="into itself"):
+        repo.download_artifacts("", dst_path=str(Path(repo.root, "d")))
+
+
+def test_non_string_path_is_a_typed_error(repo: LocalArtifactRepository) -> None:
+    with pytest.raises(InvalidInputError):
+        repo.read_bytes(123)  # type: ignore[arg-type]

@@ -102,7 +102,15 @@ class LocalArtifactRepository(ArtifactRepository):
             raise NotFoundError(f"Local directory not found: {source_root}")
         relative, absolute_dir = self._resolve(artifact_path)
         os.makedirs(absolute_dir, exist_ok=True)
-        for dirpath, _dirnames, filenames in os.walk(source_root):
+        root_real = os.path.realpath(self.root)
+        for dirpath, dirnames, filenames in os.walk(source_root):
+            # Never copy the artifact root into itself (log_artifacts(".") with the default
+            # ./spanrun-artifacts would otherwise recurse forever).
+            dirnames[:] = [
+                d for d in dirnames if not is_within(root_real, os.path.join(dirpath, d))
+            ]
+            if is_within(root_real, dirpath):
+                continue
             sub = os.path.relpath(dirpath, source_root)
             parts = [] if sub == "." else sub.split(os.sep)
             for name in filenames:
@@ -149,6 +157,10 @@ class LocalArtifactRepository(ArtifactRepository):
         destination = (
             os.path.join(destination_root, *relative.split("/")) if relative else destination_root
         )
+        if os.path.isdir(source) and is_within(os.path.realpath(source), destination):
+            raise InvalidInputError(
+                f"Cannot download {artifact_path!r} into itself ({destination})"
+            )
         try:
             if os.path.isdir(source):
                 self._copy_tree(source, destination)

@@ -24,7 +24,10 @@ def normalize_artifact_path(path: str | os.PathLike[str] | None) -> str:
     """
     if path is None:
         return ""
-    raw = os.fspath(path)
+    try:
+        raw = os.fspath(path)
+    except TypeError:
+        raise UnsafePathError(f"Artifact path must be a string, got {path!r}") from None
     if not isinstance(raw, str):
         raise UnsafePathError(f"Artifact path must be a string, got {type(raw).__name__}")
     if "\x00" in raw:
