@@ -16,9 +16,16 @@ import sqlalchemy as sa
 
 from spanrun.store import SqlAlchemyStore
 from spanrun.store._models import metadata
+from spanrun.store._registry import clear_store_cache
 from spanrun.testing.postgres import PostgresNotAvailableError, postgres_server
 
 _db_numbers = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_stores() -> Iterator[None]:
+    yield
+    clear_store_cache()
 
 
 @pytest.fixture(scope="session")

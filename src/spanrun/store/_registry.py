@@ -14,7 +14,7 @@ from spanrun.store._sqlalchemy_store import SqlAlchemyStore
 from spanrun.store._sqlite import is_memory_url
 from spanrun.store.base import Store
 
-__all__ = ["get_store"]
+__all__ = ["clear_store_cache", "get_store"]
 
 ARTIFACTS_DIR_NAME = "spanrun-artifacts"
 
@@ -83,6 +83,15 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
             store = SqlAlchemyStore(url, root)
             _stores[key] = store
         return store
+
+
+def clear_store_cache() -> None:
+    """Close and forget every cached store (tests use this to avoid leaking state)."""
+    with _lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.close()
 
 
 def _clear_after_fork() -> None:

@@ -1,0 +1,158 @@
+"""get_store: URI schemes, caching, default artifact roots, fork safety, migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from spanrun.errors import InvalidInputError, StoreError
+from spanrun.store import SqlAlchemyStore, Store, _migrate, get_store
+from spanrun.store._models import SCHEMA_VERSION, metadata
+from spanrun.tracking.entities import Metric
+
+
+def test_sqlite_relative_and_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rel = get_store("sqlite:///rel/one.db")
+    assert (tmp_path / "rel" / "one.db").exists()
+    assert rel.artifact_root == (tmp_path / "rel" / "spanrun-artifacts").as_uri()
+    absolute = get_store(f"sqlite:///{tmp_path / 'two.db'}")
+    assert str(tmp_path).startswith("/")  # so the URI above has four slashes
+    assert (tmp_path / "two.db").exists()
+    assert absolute.get_experiment("0").artifact_location == (
+        (tmp_path / "spanrun-artifacts").as_uri() + "/0"
+    )
+
+
+def test_cached_per_uri_and_artifact_root(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'c.db'}"
+    first = get_store(uri)
+    assert get_store(uri) is first
+    assert isinstance(first, Store)
+    other = get_store(uri, artifact_root=str(tmp_path / "elsewhere"))
+    assert other is not first
+    assert other.artifact_root == (tmp_path / "elsewhere").as_uri()
+    assert get_store(uri, artifact_root=str(tmp_path / "elsewhere")) is other
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:5000", "https://example.com/spanrun"])
+def test_rest_not_available_yet(uri: str) -> None:
+    with pytest.raises(InvalidInputError, match="REST store"):
+        get_store(uri)
+
+
+@pytest.mark.parametrize(
+    "uri", ["", "mysql://u@h/db", "file:///tmp/x", "postgresql+psycopg2://u@h/db", "::"]
+)
+def test_unsupported_uris(uri: str) -> None:
+    with pytest.raises(InvalidInputError):
+        get_store(uri)
+
+
+def test_postgresql_uses_psycopg3(postgres_uri: str, tmp_path: Path) -> None:
+    assert postgres_uri.startswith("postgresql://")
+    store = get_store(postgres_uri, artifact_root=str(tmp_path))
+    assert isinstance(store, SqlAlchemyStore)
+    assert store.engine.url.drivername == "postgresql+psycopg"
+    assert store.get_experiment("0").name == "Default"
+    explicit = postgres_uri.replace("postgresql://", "postgresql+psycopg://")
+    assert get_store(explicit, artifact_root=str(tmp_path)) is store
+
+
+def test_default_artifact_root_for_postgres(
+    postgres_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = get_store(postgres_uri)
+    assert store.artifact_root == (tmp_path / "spanrun-artifacts").as_uri()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fresh_store_after_fork(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'f.db'}"
+    parent = get_store(uri)
+    run_id = parent.create_run("0", "u", 1, [], "r").info.run_id
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report, never return into pytest
+        code = 1
+        try:
+            child = get_store(uri)
+            child.log_batch(run_id, metrics=[Metric("from_child", 1.0, 1)])
+            code = 0 if child is not parent else 2
+        finally:
+            os.write(write_fd, bytes([code]))
+            os._exit(0)
+    os.close(write_fd)
+    result = os.read(read_fd, 1)
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    assert result == b"\x00"
+    assert get_store(uri) is parent
+    assert parent.get_run(run_id).data.metrics == {"from_child": 1.0}
+
+
+def test_schema_matches_models(store: SqlAlchemyStore) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    with store.engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == SCHEMA_VERSION
+
+
+def test_open_existing_does_not_migrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    calls: list[object] = []
+    original = _migrate._upgrade
+
+    def counting_upgrade(conn: sa.Connection) -> None:
+        calls.append(conn)
+        original(conn)
+
+    monkeypatch.setattr(_migrate, "_upgrade", counting_upgrade)
+    SqlAlchemyStore(uri, str(tmp_path)).close()
+    assert len(calls) == 1
+    store = SqlAlchemyStore(uri, str(tmp_path))
+    assert len(calls) == 1
+    assert store.get_experiment("0").name == "Default"
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'n.db'}"
+    SqlAlchemyStore(uri, str(tmp_path)).close()
+    engine = sa.create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer"):
+        SqlAlchemyStore(uri, str(tmp_path))
+
+
+def test_sqlite_pragmas(sqlite_store: SqlAlchemyStore) -> None:
+    with sqlite_store.engine.connect() as conn:
+        pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") >= 60_000
+
+
+def test_memory_database(tmp_path: Path) -> None:
+    store = SqlAlchemyStore("sqlite://", str(tmp_path))
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("m", 2.0, 1)])
+    assert store.get_run(run_id).data.metrics == {"m": 2.0}
+    store.close()
+
+
+def test_migrations_ship_as_package_data() -> None:
+    names = {p.name for p in _migrate.MIGRATIONS_DIR.iterdir()}
+    assert {"env.py", "script.py.mako", "versions"} <= names
+    assert max(_migrate._known_revisions()) == SCHEMA_VERSION
