@@ -112,6 +112,9 @@ def outside_langchain(span: Span) -> Span:
 
 def attach_span(span: Span) -> ScopedSpan:
     """Make ``span`` current in this context; pass the result to :func:`detach_span`."""
+    # Pop placeholders of runs that ended elsewhere first, so a long-lived task that starts
+    # runs whose ends happen in copied contexts does not pile them up.
+    _unwind()
     current = context_api.get_current()
     scoped = ScopedSpan(span, _resolve(trace.get_current_span(current)))
     attached = trace.set_span_in_context(scoped, current)
@@ -132,6 +135,10 @@ def detach_span(scoped: ScopedSpan) -> None:
     the right parent until its own context unwinds.
     """
     scoped.release()
+    _unwind()
+
+
+def _unwind() -> None:
     while True:
         current = context_api.get_current()
         top = trace.get_current_span(current)

@@ -72,8 +72,8 @@ class LangChainInstrumentor:
 
     ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
     inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it applies when
-    langchain-core is imported later too, and calling it again only updates the settings. ``uninstrument()`` undoes it, and the
-    handler left in live managers stops starting spans.
+    langchain-core is imported later too, and calling it again only updates the settings.
+    ``uninstrument()`` undoes it, and the handler left in live managers stops starting spans.
     """
 
     def __init__(self) -> None:
