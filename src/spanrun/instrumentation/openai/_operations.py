@@ -193,8 +193,9 @@ class ChatStreamState:
         if self.meta is not None:
             _response_meta(self.meta, attrs)
         ordered = [self.choices[i] for i in sorted(self.choices)]
-        if ordered:
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(str(s[3]) for s in ordered)
+        finished = tuple(str(s[3]) for s in ordered if s[3] is not None)
+        if finished:  # a stream cut short has no finish reason
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finished
         _usage(self.usage, attrs, "prompt_tokens", "completion_tokens")
         if self.capture:
             out = []
@@ -279,8 +280,9 @@ class CompletionStreamState:
         if self.meta is not None:
             _response_meta(self.meta, attrs)
         ordered = [self.choices[i] for i in sorted(self.choices)]
-        if ordered:
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = tuple(str(s[1]) for s in ordered)
+        finished = tuple(str(s[1]) for s in ordered if s[1] is not None)
+        if finished:
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finished
         _usage(self.usage, attrs, "prompt_tokens", "completion_tokens")
         if self.capture:
             out = [
