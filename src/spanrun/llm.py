@@ -13,6 +13,7 @@ back exactly as written, use ``pandas.read_csv(path, dtype=str, keep_default_na=
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -73,6 +74,16 @@ def _read_header(handle: ArtifactFileHandle, size: int) -> list[str]:
         length = min(size, length * 4)
 
 
+def _append_or_undo(handle: ArtifactFileHandle, size: int, body: bytes) -> None:
+    """Append ``body``; on failure cut the file back, so a retry cannot leave a torn row."""
+    try:
+        handle.append(body)
+    except Exception:
+        with contextlib.suppress(Exception):
+            handle.truncate(size)
+        raise
+
+
 def append_prediction_rows(
     repo: ArtifactRepository,
     rows: Sequence[Mapping[str, Any]],
@@ -98,7 +109,8 @@ def append_prediction_rows(
     with repo.locked(artifact_file) as handle:
         size = handle.size()
         if size == 0:
-            handle.append(_encode([names, *([_cell(r.get(c)) for c in names] for r in rows)]))
+            records = [names, *([_cell(r.get(c)) for c in names] for r in rows)]
+            _append_or_undo(handle, size, _encode(records))
             return
         header = _read_header(handle, size)
         if not header or len(set(header)) != len(header):
@@ -107,7 +119,7 @@ def append_prediction_rows(
             body = _encode([[_cell(r.get(c)) for c in header] for r in rows])
             if handle.read(size - 1, 1) != b"\n":
                 body = b"\r\n" + body  # a file edited by hand may lack the final line break
-            handle.append(body)
+            _append_or_undo(handle, size, body)
             return
         # Rare path: new columns. Rewrite everything with the union, atomically.
         union = header + [c for c in names if c not in header]
