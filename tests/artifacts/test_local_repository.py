@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spanrun.artifacts import LocalArtifactRepository, get_artifact_repository
+from spanrun.artifacts import ArtifactRepository, LocalArtifactRepository, get_artifact_repository
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.tracking.entities import FileInfo
 
@@ -151,3 +151,22 @@ def test_download_into_itself_is_refused(repo: LocalArtifactRepository) -> None:
 def test_non_string_path_is_a_typed_error(repo: LocalArtifactRepository) -> None:
     with pytest.raises(InvalidInputError):
         repo.read_bytes(123)  # type: ignore[arg-type]
+
+
+def test_default_locked_handle_of_the_interface(repo: LocalArtifactRepository) -> None:
+    # The buffered fallback that repositories without file locking inherit.
+    with ArtifactRepository.locked(repo, "f.txt") as handle:
+        assert handle.size() == 0
+        handle.append(b"hello world")
+        handle.write_at(6, b"there")
+        assert handle.read(0, 5) == b"hello"
+    assert repo.read_bytes("f.txt") == b"hello there"
+    with ArtifactRepository.locked(repo, "f.txt") as handle:
+        handle.truncate(5)
+    assert repo.read_bytes("f.txt") == b"hello"
+    with ArtifactRepository.locked(repo, "f.txt") as handle:
+        handle.replace(b"new")
+    assert repo.read_bytes("f.txt") == b"new"
+    with ArtifactRepository.locked(repo, "untouched.txt") as handle:
+        assert handle.read() == b""
+    assert not repo.exists("untouched.txt")  # nothing written when nothing changed

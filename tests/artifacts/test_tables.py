@@ -196,3 +196,25 @@ def test_dict_and_dataframe_store_the_same_table(client: SpanrunClient) -> None:
     assert json.loads(_file(client, run_id, "from_dict.json")) == json.loads(
         _file(client, run_id, "from_frame.json")
     )
+
+
+def test_load_while_another_thread_appends(client: SpanrunClient) -> None:
+    run_id = client.create_run("0").info.run_id
+    client.log_table(run_id, {"i": [0]}, "t.json")
+    stop = threading.Event()
+
+    def append() -> None:
+        i = 1
+        while not stop.is_set() and i < 2000:
+            client.log_table(run_id, {"i": [i]}, "t.json")
+            i += 1
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        for _ in range(30):
+            frame = client.load_table("0", "t.json", run_ids=[run_id])
+            assert frame["i"].tolist() == list(range(len(frame)))
+    finally:
+        stop.set()
+        writer.join()

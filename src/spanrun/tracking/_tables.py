@@ -325,7 +325,13 @@ def load_table(
             content = repo.read_bytes(artifact_file)
         except NotFoundError:
             continue  # like MLflow: runs without the table contribute nothing
-        columns, rows = _parse_table(content, artifact_file)
+        try:
+            columns, rows = _parse_table(content, artifact_file)
+        except TableSchemaError:
+            # Possibly caught mid-append (readers take no lock): read again under the lock.
+            with repo.locked(artifact_file) as handle:
+                content = handle.read()
+            columns, rows = _parse_table(content, artifact_file)
         try:
             frame = pd.DataFrame(rows, columns=columns)
         except (ValueError, TypeError) as exc:
