@@ -21,8 +21,6 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from spanrun.tracking import _validation as check
-
 if TYPE_CHECKING:
     from spanrun.store.base import Store
     from spanrun.tracking.entities import Metric, Param, RunTag
@@ -34,6 +32,7 @@ _log = logging.getLogger(__name__)
 ASYNC_LOGGING_ENV = "SPANRUN_ENABLE_ASYNC_LOGGING"
 _MAX_PENDING_ITEMS = 200_000  # logging calls waiting to be written; then callers wait
 _MAX_KEPT_ERRORS = 1000
+_WRITE_CHUNK = 20_000  # values per store transaction
 
 
 def async_logging_enabled(synchronous: bool | None) -> bool:
@@ -234,20 +233,22 @@ def _log_chunked(
     params: Sequence[Param],
     tags: Sequence[RunTag],
 ) -> None:
-    """``log_batch`` within the per-call limits (params and tags first, as MLflow orders them)."""
-    step_m, step_p, step_t = (
-        check.MAX_METRICS_PER_BATCH,
-        check.MAX_PARAMS_PER_BATCH,
-        check.MAX_TAGS_PER_BATCH,
-    )
-    i = j = k = 0
+    """Write in transactions of at most ``_WRITE_CHUNK`` values of each kind.
+
+    The per-call limits (1000 metrics, ...) bound what a user sends in one request; the writer
+    is internal and uses larger transactions because each commit costs as much as thousands of
+    rows.
+    """
+    size = _WRITE_CHUNK
+    start = 0
     while True:
-        chunk_p, chunk_t = params[j : j + step_p], tags[k : k + step_t]
-        chunk_m = metrics[i : i + step_m]
+        chunk_m = metrics[start : start + size]
+        chunk_p = params[start : start + size]
+        chunk_t = tags[start : start + size]
         if not (chunk_m or chunk_p or chunk_t):
             return
         store.log_batch(run_id, metrics=chunk_m, params=chunk_p, tags=chunk_t)
-        i, j, k = i + step_m, j + step_p, k + step_t
+        start += size
 
 
 class _Holder:

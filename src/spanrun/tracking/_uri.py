@@ -65,6 +65,7 @@ class _TrackingUriState:
 
     def __init__(self) -> None:
         self._uri: str | None = None
+        self._default: tuple[str, str] | None = None
         self._stores: dict[tuple[str, str | None], Store] = {}
         self._lock = threading.Lock()
 
@@ -83,14 +84,19 @@ class _TrackingUriState:
         env = os.environ.get(TRACKING_URI_ENV)
         if env:
             return _normalize(env)
-        return default_tracking_uri()
+        default = self._default
+        if default is None:
+            # Resolved once, so a later chdir() doesn't split a program's data in two.
+            default = self._default = (default_tracking_uri(), default_artifact_root())
+        return default[0]
 
     def get_store(self, uri: str | None = None) -> Store:
         """The (cached) store for ``uri`` or the current tracking URI."""
         uri = self.get_tracking_uri() if uri is None else _normalize(uri)
         # Only the implicit default puts artifacts next to the working directory; for a URI the
         # user chose, the store decides (it knows where its database lives).
-        artifact_root = default_artifact_root() if uri == default_tracking_uri() else None
+        default = self._default
+        artifact_root = default[1] if default is not None and uri == default[0] else None
         key = (uri, artifact_root)
         store = self._stores.get(key)
         if store is not None:
@@ -109,6 +115,7 @@ class _TrackingUriState:
         with self._lock:
             stores, self._stores = list(self._stores.values()), {}
             self._uri = None
+            self._default = None
         for store in stores:
             with contextlib.suppress(Exception):  # closing is best effort
                 store.close()

@@ -29,6 +29,7 @@ __all__ = [
     "TRUNCATE_ENV",
     "artifact_path",
     "batch",
+    "batch_sizes",
     "key",
     "metric",
     "metric_value",
@@ -57,8 +58,15 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# Keys already found valid: logging loops repeat a handful of keys, so skip the regex for them.
+_valid_keys: dict[str, None] = {}
+_MAX_CACHED_KEYS = 4096
+
+
 def key(kind: str, name: Any) -> str:
     """Check a param/metric/tag name: MLflow's character set, length and no path escapes."""
+    if type(name) is str and name in _valid_keys:
+        return name
     if not isinstance(name, str):
         raise InvalidInputError(f"{kind} key must be a string, got {type(name).__name__}: {name!r}")
     if not name:
@@ -80,6 +88,9 @@ def key(kind: str, name: Any) -> str:
             f"Invalid {kind} key {name!r}: it would resolve to another path ({norm!r}); "
             "remove '..', leading or doubled '/' and trailing '/'"
         )
+    if len(_valid_keys) >= _MAX_CACHED_KEYS:
+        _valid_keys.clear()
+    _valid_keys[name] = None
     return name
 
 
@@ -154,23 +165,25 @@ def timestamp(name: str, value: Any) -> int:
 
 def metric(name: Any, value: Any, ts: Any = None, step_: Any = None) -> Metric:
     name = key("Metric", name)
-    return Metric(name, metric_value(name, value), timestamp(name, ts), step(name, step_))
+    # Fast paths for plain float/int values and steps: this runs once per logged value.
+    kind = type(value)
+    number = float(value) if kind is float or kind is int else metric_value(name, value)
+    if ts is None:
+        ts = time.time_ns() // 1_000_000
+    elif type(ts) is not int:
+        ts = timestamp(name, ts)
+    if step_ is None:
+        step_ = 0
+    elif type(step_) is not int or not _INT64_MIN <= step_ <= _INT64_MAX:
+        step_ = step(name, step_)
+    return Metric(name, number, ts, step_)
 
 
 def batch(
     metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
 ) -> tuple[list[Metric], list[Param], list[RunTag]]:
     """Check a log_batch call: sizes, every entity, and params repeated inside the batch."""
-    for what, items, limit in (
-        ("metrics", metrics, MAX_METRICS_PER_BATCH),
-        ("params", params, MAX_PARAMS_PER_BATCH),
-        ("tags", tags, MAX_TAGS_PER_BATCH),
-    ):
-        if len(items) > limit:
-            raise InvalidInputError(
-                f"A batch may hold at most {limit} {what}; got {len(items)}. "
-                "Split it into several calls"
-            )
+    batch_sizes(len(metrics), len(params), len(tags))
     checked_metrics = [_entity_metric(m) for m in metrics]
     checked_params: dict[str, Param] = {}
     for p in params:
@@ -191,6 +204,19 @@ def batch(
         checked = tag(t.key, t.value)
         checked_tags[checked.key] = checked  # the last value of a repeated tag wins
     return checked_metrics, list(checked_params.values()), list(checked_tags.values())
+
+
+def batch_sizes(metrics: int, params: int, tags: int) -> None:
+    """Check the per-call limits: 1000 metrics, 100 params, 100 tags."""
+    for what, count, limit in (
+        ("metrics", metrics, MAX_METRICS_PER_BATCH),
+        ("params", params, MAX_PARAMS_PER_BATCH),
+        ("tags", tags, MAX_TAGS_PER_BATCH),
+    ):
+        if count > limit:
+            raise InvalidInputError(
+                f"A batch may hold at most {limit} {what}; got {count}. Split it into several calls"
+            )
 
 
 def _entity_metric(m: Any) -> Metric:

@@ -357,9 +357,9 @@ class FluentTracker:
         self, params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None
     ) -> RunOperations | None:
         checked = [check.param(k, v) for k, v in _mapping("params", params).items()]
-        return self.client().log_batch(
-            self._run_id(run_id), params=checked, synchronous=synchronous
-        )
+        check.batch_sizes(0, len(checked), 0)
+        # Already validated: go straight to the write (validating twice costs per value).
+        return self.client()._write(self._run_id(run_id), params=checked, synchronous=synchronous)
 
     def log_metric(
         self,
@@ -386,9 +386,8 @@ class FluentTracker:
         """Log several metrics at one step and timestamp."""
         ts = check.now_ms() if timestamp is None else timestamp
         checked = [check.metric(k, v, ts, step) for k, v in _mapping("metrics", metrics).items()]
-        return self.client().log_batch(
-            self._run_id(run_id), metrics=checked, synchronous=synchronous
-        )
+        check.batch_sizes(len(checked), 0, 0)
+        return self.client()._write(self._run_id(run_id), metrics=checked, synchronous=synchronous)
 
     def set_tag(
         self, key: str, value: Any, synchronous: bool | None = None
@@ -399,7 +398,8 @@ class FluentTracker:
         self, tags: Mapping[str, Any], synchronous: bool | None = None
     ) -> RunOperations | None:
         checked = [check.tag(k, v) for k, v in _mapping("tags", tags).items()]
-        return self.client().log_batch(self._run_id(), tags=checked, synchronous=synchronous)
+        check.batch_sizes(0, 0, len(checked))
+        return self.client()._write(self._run_id(), tags=checked, synchronous=synchronous)
 
     def delete_tag(self, key: str) -> None:
         self.client().delete_tag(self._run_id(), key)
