@@ -166,8 +166,14 @@ def test_artifacts_list_and_download(cli: Cli, tmp_path: Path) -> None:
     assert Path(data["path"]).read_text() == "top"
 
 
-def test_artifacts_errors(cli: Cli) -> None:
+def test_artifacts_errors(cli: Cli, tmp_path: Path) -> None:
     run_id = _run(cli)
+    cli.client.log_text(run_id, "x", "a.txt")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = cli("artifacts", "download", "-r", run_id, "-a", "a.txt", "-d", str(blocker / "sub"))
+    assert result.exit_code == 1 and "a-file" in result.output
+    assert "Traceback" not in result.output
     result = cli("artifacts", "download", "-r", run_id, "-a", "../../etc")
     assert result.exit_code == 1 and "escapes the artifact root" in result.output
     result = cli("artifacts", "download", "-u", f"runs:/{run_id}/missing.txt")

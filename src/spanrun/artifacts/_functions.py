@@ -76,7 +76,10 @@ def download_artifacts(
     None) and return its local path."""
     _check_arguments(artifact_uri, run_id, artifact_path)
     if dst_path is not None:
-        os.makedirs(dst_path, exist_ok=True)
+        try:
+            os.makedirs(dst_path, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInputError(f"Cannot create the destination {dst_path!r}: {exc}") from None
     if artifact_uri is not None:
         repo, path = _split_uri(artifact_uri, tracking_uri)
     else:

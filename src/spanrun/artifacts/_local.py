@@ -101,7 +101,7 @@ class LocalArtifactRepository(ArtifactRepository):
         if not os.path.isdir(source_root):
             raise NotFoundError(f"Local directory not found: {source_root}")
         relative, absolute_dir = self._resolve(artifact_path)
-        os.makedirs(absolute_dir, exist_ok=True)
+        self._ensure_parent(os.path.join(absolute_dir, "_"))
         root_real = os.path.realpath(self.root)
         for dirpath, dirnames, filenames in os.walk(source_root):
             # Never copy the artifact root into itself (log_artifacts(".") with the default
@@ -139,21 +139,28 @@ class LocalArtifactRepository(ArtifactRepository):
             return []
         root_real = os.path.realpath(self.root)
         infos = []
-        for entry in os.scandir(absolute):
-            if entry.name.startswith(_TMP_PREFIX) or not is_within(root_real, entry.path):
-                continue  # leftovers of an interrupted write; links leading outside the root
-            child = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.is_dir():
-                infos.append(FileInfo(path=child, is_dir=True, file_size=None))
-            else:
-                infos.append(FileInfo(path=child, is_dir=False, file_size=entry.stat().st_size))
+        try:
+            for entry in os.scandir(absolute):
+                if entry.name.startswith(_TMP_PREFIX) or not is_within(root_real, entry.path):
+                    continue  # leftovers of an interrupted write; links leading outside the root
+                child = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir():
+                    infos.append(FileInfo(path=child, is_dir=True, file_size=None))
+                else:
+                    size = entry.stat().st_size
+                    infos.append(FileInfo(path=child, is_dir=False, file_size=size))
+        except OSError as exc:
+            raise StoreError(f"Cannot list artifacts {path!r}: {exc}") from exc
         return sorted(infos, key=lambda info: info.path)
 
     def download_artifacts(self, artifact_path: str = "", dst_path: str | None = None) -> str:
         relative, source = self._resolve(artifact_path)
         if not os.path.exists(source):
             raise NotFoundError(f"Artifact not found: {artifact_path!r}")
-        destination_root = os.path.abspath(dst_path) if dst_path else tempfile.mkdtemp()
+        try:
+            destination_root = os.path.abspath(dst_path) if dst_path else tempfile.mkdtemp()
+        except OSError as exc:
+            raise StoreError(f"Cannot create a temporary directory: {exc}") from exc
         destination = (
             os.path.join(destination_root, *relative.split("/")) if relative else destination_root
         )

@@ -19,13 +19,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SpanrunGroup(click.Group):
-    """A group whose commands report spanrun errors as one-line messages, not tracebacks."""
+    """A group whose commands report spanrun errors (and file-system errors naming a path) as
+    one-line messages, not tracebacks."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SpanrunError as exc:
             raise click.ClickException(exc.message) from None
+        except OSError as exc:  # the environment (paths, permissions), not a bug: no traceback
+            if exc.filename is None:
+                raise
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename}") from None
 
 
 class LazyGroup(SpanrunGroup):
