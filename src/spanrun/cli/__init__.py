@@ -34,4 +34,4 @@ def main(tracking_uri: str | None) -> None:
 
 def register_command(name: str, target: str) -> None:
     """Add the command group ``target`` (``"module:attribute"``) as ``spanrun <name>``."""
-    main.lazy_commands[name] = target  # type: ignore[attr-defined]
+    main.lazy_commands[name] = target
