@@ -108,6 +108,19 @@ def test_import_is_light_and_submodules_load_lazily() -> None:
     assert result["artifacts"] == "spanrun.artifacts"
 
 
+def test_autolog_is_reachable_without_importing_the_instrumented_libraries() -> None:
+    code = (
+        "import json, sys, spanrun\n"
+        "ok = callable(spanrun.autolog)\n"
+        "loaded = [m for m in ('openai', 'langchain', 'langchain_core') if m in sys.modules]\n"
+        "print(json.dumps({'callable': ok, 'loaded': loaded}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"callable": True, "loaded": []}
+
+
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="does_not_exist"):
         spanrun.does_not_exist  # noqa: B018
