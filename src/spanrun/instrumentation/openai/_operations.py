@@ -62,6 +62,13 @@ def _choice_count(kwargs: dict[str, Any], attrs: dict[str, Any]) -> None:
         attrs[sc.GEN_AI_REQUEST_CHOICE_COUNT] = n
 
 
+def _field(obj: Any, name: str) -> Any:
+    # Older SDKs keep fields they do not model (usage details) as plain dicts.
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
 def _usage(usage: Any, attrs: dict[str, Any], input_key: str, output_key: str) -> None:
     if usage is None:
         return
@@ -72,11 +79,11 @@ def _usage(usage: Any, attrs: dict[str, Any], input_key: str, output_key: str) -
     if value is not None:
         attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = value
     in_details = getattr(usage, f"{input_key}_details", None)
-    cached = getattr(in_details, "cached_tokens", None)
+    cached = _field(in_details, "cached_tokens")
     if cached is not None:
         attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     out_details = getattr(usage, f"{output_key}_details", None)
-    reasoning = getattr(out_details, "reasoning_tokens", None)
+    reasoning = _field(out_details, "reasoning_tokens")
     if reasoning is not None:
         attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
 
