@@ -526,12 +526,17 @@ class FluentTracker:
     def search_traces(
         self,
         experiment_ids: Sequence[str] | None = None,
+        *,
         run_id: str | None = None,
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[TraceInfo]:
-        """Traces (their summaries) of the given experiments (the active one by default)."""
+        """Trace summaries of a run, or of experiments (the active one by default).
+
+        Unlike MLflow's, this returns a list of :class:`TraceInfo` (with ``.token`` for the next
+        page), not a DataFrame; ``get_trace(trace_id)`` gives the spans.
+        """
         if experiment_ids is None and run_id is None:
             experiment_ids = [self._active_experiment_id()]
         return self.client().search_traces(
