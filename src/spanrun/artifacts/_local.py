@@ -55,10 +55,20 @@ class LocalArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str) -> None:
         super().__init__(artifact_uri)
         self.root = local_path_from_uri(artifact_uri)
+        self._root_real: str | None = None
 
     # -- path helpers ----------------------------------------------------------------------
+    def _real_root(self) -> str:
+        # Cached once the directory exists (the root itself is chosen by the store, not users).
+        if self._root_real is not None:
+            return self._root_real
+        real = os.path.realpath(self.root)
+        if os.path.isdir(real):
+            self._root_real = real
+        return real
+
     def _resolve(self, path: str | None) -> tuple[str, str]:
-        return resolve_under(self.root, path)
+        return resolve_under(self.root, path, self._real_root())
 
     def _file_path(self, artifact_file: str) -> str:
         relative, absolute = self._resolve(artifact_file)
@@ -102,7 +112,7 @@ class LocalArtifactRepository(ArtifactRepository):
             raise NotFoundError(f"Local directory not found: {source_root}")
         relative, absolute_dir = self._resolve(artifact_path)
         self._ensure_parent(os.path.join(absolute_dir, "_"))
-        root_real = os.path.realpath(self.root)
+        root_real = self._real_root()
         for dirpath, dirnames, filenames in os.walk(source_root):
             # Never copy the artifact root into itself (log_artifacts(".") with the default
             # ./spanrun-artifacts would otherwise recurse forever).
@@ -137,7 +147,7 @@ class LocalArtifactRepository(ArtifactRepository):
         relative, absolute = self._resolve(path)
         if not os.path.isdir(absolute):
             return []
-        root_real = os.path.realpath(self.root)
+        root_real = self._real_root()
         infos = []
         try:
             for entry in os.scandir(absolute):
@@ -179,7 +189,7 @@ class LocalArtifactRepository(ArtifactRepository):
         return destination
 
     def _copy_tree(self, source: str, destination: str) -> None:
-        root_real = os.path.realpath(self.root)
+        root_real = self._real_root()
         os.makedirs(destination, exist_ok=True)
         for entry in os.scandir(source):
             if entry.name.startswith(_TMP_PREFIX) or not is_within(root_real, entry.path):

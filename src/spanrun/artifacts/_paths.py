@@ -10,6 +10,7 @@ from __future__ import annotations
 import ntpath
 import os
 import posixpath
+import stat
 
 from spanrun.errors import UnsafePathError
 
@@ -53,14 +54,31 @@ def is_within(root_real: str, candidate: str) -> bool:
         return False
 
 
-def resolve_under(root: str, path: str | os.PathLike[str] | None) -> tuple[str, str]:
+def resolve_under(
+    root: str, path: str | os.PathLike[str] | None, root_real: str | None = None
+) -> tuple[str, str]:
     """Return ``(relative, absolute)`` for ``path`` under the directory ``root``.
 
-    Symlinks on the way are resolved and must stay inside the (resolved) root.
+    Symlinks on the way are resolved and must stay inside the (resolved) root; pass
+    ``root_real`` when the caller already knows ``os.path.realpath(root)``.
     """
     relative = normalize_artifact_path(path)
-    root_real = os.path.realpath(root)
-    absolute = os.path.join(root_real, *relative.split("/")) if relative else root_real
-    if not is_within(root_real, absolute):
-        raise UnsafePathError(f"Artifact path resolves outside the artifact root: {path!r}")
+    if root_real is None:
+        root_real = os.path.realpath(root)
+    if not relative:
+        return relative, root_real
+    absolute = os.path.join(root_real, *relative.split("/"))
+    # Only a symlink below the root can lead elsewhere: lstat each existing component and do
+    # the full (slower) realpath check only when one is a link.
+    current = root_real
+    for part in relative.split("/"):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            break  # the rest does not exist yet, so it holds no link
+        if stat.S_ISLNK(mode):
+            if not is_within(root_real, absolute):
+                raise UnsafePathError(f"Artifact path resolves outside the artifact root: {path!r}")
+            break
     return relative, absolute
