@@ -79,7 +79,9 @@ params = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
-    sa.Index("ix_params_key_value", "key", "value"),
+    # Long values cannot be in a PostgreSQL b-tree (about 2.7 kB per entry at most).
+    sa.Index("ix_params_key_value", "key", "value", "run_id").ddl_if(dialect="sqlite"),
+    sa.Index("ix_params_key", "key", "run_id").ddl_if(dialect="postgresql"),
 )
 
 tags = sa.Table(
@@ -88,7 +90,9 @@ tags = sa.Table(
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), primary_key=True),
     sa.Column("key", sa.String(250), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
-    sa.Index("ix_tags_key_value", "key", "value"),
+    # Long values cannot be in a PostgreSQL b-tree (about 2.7 kB per entry at most).
+    sa.Index("ix_tags_key_value", "key", "value", "run_id").ddl_if(dialect="sqlite"),
+    sa.Index("ix_tags_key", "key", "run_id").ddl_if(dialect="postgresql"),
 )
 
 # Full history. NaN is stored as value NULL with is_nan true (SQLite turns NaN into NULL anyway,
@@ -116,7 +120,7 @@ latest_metrics = sa.Table(
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("is_nan", sa.Boolean, nullable=False),
-    sa.Index("ix_latest_metrics_key_value", "key", "value"),
+    sa.Index("ix_latest_metrics_key_value", "key", "value", "run_id"),  # covers filters
 )
 
 # No foreign keys on traces/spans: spans may arrive before (or without) their run, and an

@@ -68,7 +68,11 @@ def upgrade() -> None:
             sa.Column("key", sa.String(250), primary_key=True),
             sa.Column("value", sa.Text, nullable=False),
         )
-        op.create_index(f"ix_{name}_key_value", name, ["key", "value"])
+        if op.get_bind().dialect.name == "postgresql":
+            # Long values cannot be in a PostgreSQL b-tree (about 2.7 kB per entry at most).
+            op.create_index(f"ix_{name}_key", name, ["key", "run_id"])
+        else:
+            op.create_index(f"ix_{name}_key_value", name, ["key", "value", "run_id"])
     op.create_table(
         "metrics",
         sa.Column("id", _BigIntId, primary_key=True, autoincrement=True),
@@ -89,7 +93,7 @@ def upgrade() -> None:
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("is_nan", sa.Boolean, nullable=False),
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value", "run_id"])
     op.create_table(
         "traces",
         sa.Column("trace_id", sa.String(32), primary_key=True),
