@@ -131,6 +131,15 @@ def test_load_table_over_runs_with_extra_columns(client: SpanrunClient) -> None:
     ]
     chosen = client.load_table("0", "t.json", run_ids=[r2, r4], extra_columns=["experiment_id"])
     assert chosen.to_dict("list") == {"q": ["c", "elsewhere"], "experiment_id": ["0", other_exp]}
+    client.log_metric(r1, "acc", 0.75)
+    client.set_tag(r1, "team", "nlp")
+    wide = client.load_table(
+        "0", "t.json", run_ids=[r1, r2], extra_columns=["metrics.acc", "tags.team", "status"]
+    )
+    assert wide["tags.team"].tolist()[:2] == ["nlp", "nlp"] and pd.isna(wide["tags.team"][2])
+    assert wide["metrics.acc"].tolist()[:2] == [0.75, 0.75]
+    assert math.isnan(wide["metrics.acc"].iloc[2])
+    assert wide["status"].tolist() == ["RUNNING"] * 3
     # A chosen run without the table contributes nothing.
     only = client.load_table("0", "t.json", run_ids=[r1, r3])
     assert only["q"].tolist() == ["a", "b"]
@@ -143,10 +152,11 @@ def test_load_table_errors(client: SpanrunClient) -> None:
         client.load_table("0", "missing.json")
     with pytest.raises(NotFoundError):
         client.load_table("0", "t.json", run_ids=["0" * 32])
-    with pytest.raises(InvalidInputError, match="Unsupported extra_columns"):
+    with pytest.raises(InvalidInputError, match="Unknown extra_columns"):
         client.load_table("0", "t.json", extra_columns=["bogus"])
-    with pytest.raises(InvalidInputError, match="clashes"):
-        client.load_table("0", "t.json", extra_columns=["run_id"])
+    # A name the table already has gets a trailing "_", as in MLflow.
+    frame = client.load_table("0", "t.json", extra_columns=["run_id"])
+    assert frame.to_dict("list") == {"run_id": ["mine"], "run_id_": [run_id]}
 
 
 def test_thousand_rows_in_one_call_and_many_appends(client: SpanrunClient) -> None:

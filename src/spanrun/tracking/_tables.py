@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,18 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LOGGED_ARTIFACTS_TAG", "load_table", "log_table"]
 
+_log = logging.getLogger(__name__)
+
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
-_EXTRA_COLUMNS = (
-    "run_id",
-    "experiment_id",
-    "run_name",
-    "status",
-    "start_time",
-    "end_time",
-    "artifact_uri",
-    "user_id",
-    "lifecycle_stage",
-)
 _PREFIX = b'{"columns":'
 _DATA_KEY = b',"data":['
 _HEAD_CHUNK = 64 * 1024
@@ -292,6 +284,23 @@ def _all_pages(search: Any) -> list[Any]:
             return items
 
 
+def _extra_values(runs: Sequence[Run], extra: list[str]) -> dict[str, dict[str, Any]]:
+    """``{run_id: {column: value}}`` for columns of ``search_runs``' DataFrame (``run_id``,
+    ``status``, ``start_time``, ``metrics.<key>``, ``params.<key>``, ``tags.<key>``, ...)."""
+    from spanrun.tracking._runs_frame import runs_to_frame
+
+    frame = runs_to_frame(runs)
+    unknown = [c for c in extra if c not in frame.columns]
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown extra_columns {unknown}: use columns of search_runs' DataFrame, such as "
+            f"run_id, experiment_id, status, start_time, metrics.<key>, params.<key>, "
+            f"tags.<key> (these runs have: {list(frame.columns)})"
+        )
+    indexed = frame.set_index("run_id", drop=False)[extra].to_dict("index")
+    return {str(run_id): {str(c): v for c, v in row.items()} for run_id, row in indexed.items()}
+
+
 def load_table(
     client: SpanrunClient,
     artifact_file: str,
@@ -300,24 +309,24 @@ def load_table(
     experiment_ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One DataFrame of ``artifact_file`` over ``run_ids`` (default: every run of
-    ``experiment_ids`` that logged it; all experiments when None). ``extra_columns`` adds
-    run attributes such as ``run_id`` as columns. NotFoundError when no run has the table."""
+    ``experiment_ids`` that logged it; all experiments when None).
+
+    ``extra_columns`` adds columns of ``search_runs``' DataFrame, e.g. ``["run_id"]``; a name
+    the table already has gets a trailing ``_`` (as in MLflow). Runs without the table are
+    skipped; NotFoundError when no run has it.
+    """
     import pandas as pd
 
     from spanrun.artifacts import get_artifact_repository
 
-    extra = list(extra_columns or [])
-    unknown = [c for c in extra if c not in _EXTRA_COLUMNS]
-    if unknown:
-        raise InvalidInputError(
-            f"Unsupported extra_columns {unknown}; choose from {list(_EXTRA_COLUMNS)}"
-        )
+    extra = list(dict.fromkeys(extra_columns or []))
     if run_ids is None:
         runs = _runs_with_table(client, artifact_file, experiment_ids)
     else:
         if isinstance(run_ids, str):
             run_ids = [run_ids]
-        runs = [client.get_run(run_id) for run_id in run_ids]
+        runs = [client.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
+    extras = _extra_values(runs, extra) if extra and runs else {}
     frames = []
     for run in runs:
         repo = get_artifact_repository(run.info.artifact_uri)
@@ -339,11 +348,17 @@ def load_table(
                 f"Table {artifact_file!r} of run {run.info.run_id}: {exc}"
             ) from None
         for name in extra:
-            if name in frame.columns:
-                raise InvalidInputError(
-                    f"extra column {name!r} clashes with a column of table {artifact_file!r}"
+            column = name
+            while column in frame.columns:
+                column += "_"
+            if column != name:
+                _log.warning(
+                    "Column %r already exists in table %r; the extra column is named %r",
+                    name,
+                    artifact_file,
+                    column,
                 )
-            frame[name] = getattr(run.info, name)
+            frame[column] = extras[run.info.run_id][name]
         frames.append(frame)
     if not frames:
         raise NotFoundError(f"No run has a table named {artifact_file!r}")
