@@ -28,24 +28,37 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def span_to_record(
-    span: ReadableSpan, run_id: str | None = None, experiment_id: str | None = None
+    span: ReadableSpan,
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    ids: tuple[str, str, str | None] | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> SpanRecord:
-    """Convert one finished span; ``run_id``/``experiment_id`` are the run it was mapped to."""
-    ctx = span.context
-    parent = span.parent
+    """Convert one finished span; ``run_id``/``experiment_id`` are the run it was mapped to.
+
+    ``ids`` (trace, span, parent hex ids) and ``attributes`` (from :func:`plain_attributes`) may
+    be passed when the caller computed them already.
+    """
+    if ids is None:
+        parent = span.parent
+        ids = (
+            hex_trace_id(span.context.trace_id),
+            hex_span_id(span.context.span_id),
+            hex_span_id(parent.span_id) if parent is not None else None,
+        )
     status = span.status
     start = span.start_time or 0
     return SpanRecord(
-        trace_id=hex_trace_id(ctx.trace_id),
-        span_id=hex_span_id(ctx.span_id),
-        parent_span_id=hex_span_id(parent.span_id) if parent is not None else None,
+        trace_id=ids[0],
+        span_id=ids[1],
+        parent_span_id=ids[2],
         name=span.name,
         kind=span.kind.name,
         start_time_ns=start,
         end_time_ns=span.end_time or start,
         status_code=status.status_code.name,
         status_message=status.description or "",
-        attributes=plain_attributes(span.attributes),
+        attributes=attributes if attributes is not None else plain_attributes(span.attributes),
         events=tuple(
             SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in span.events
         ),

@@ -134,7 +134,9 @@ def _text(content: Any) -> str:
         return ""
     if isinstance(content, str):
         return content
-    if isinstance(content, Mapping):
+    if isinstance(content, list):  # the common JSON shapes first (ABC checks are slow)
+        return "".join(_text(p) for p in content)
+    if isinstance(content, (dict, Mapping)):
         for key in ("content", "text", "result"):
             if isinstance(content.get(key), str):
                 return content[key]
@@ -145,7 +147,7 @@ def _text(content: Any) -> str:
 
 
 def _message(m: Any) -> dict[str, str]:
-    if not isinstance(m, Mapping):
+    if not isinstance(m, (dict, Mapping)):
         return {"role": "user", "content": _text(m)}
     content = m.get("parts") if "parts" in m else m.get("content", m.get("message"))
     return {"role": str(m.get("role") or "user"), "content": _text(content)}

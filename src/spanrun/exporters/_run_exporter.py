@@ -19,7 +19,12 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from spanrun.errors import NotFoundError, SpanrunError, StoreError
-from spanrun.exporters._convert import hex_span_id, hex_trace_id, span_to_record
+from spanrun.exporters._convert import (
+    hex_span_id,
+    hex_trace_id,
+    plain_attributes,
+    span_to_record,
+)
 from spanrun.exporters._llm_tracking import (
     PREDICTION_COLUMNS,
     InnermostTracker,
@@ -320,7 +325,7 @@ class RunExporter(SpanExporter):
             ids = self._run_for(store, span, trace_id, root_names)
             run_id, experiment_id = ids if ids is not None else (None, None)
 
-            attrs = span.attributes or {}
+            attrs = plain_attributes(span.attributes)  # a plain dict: fast lookups below
             failed = span.status.status_code is StatusCode.ERROR
             call = read_llm_call(
                 attrs, span.events, (span.status.description or "") if failed else None
@@ -334,7 +339,9 @@ class RunExporter(SpanExporter):
                 # they can be found like MLflow's.
                 experiment_id = no_run_experiment or _current_experiment_id()
                 no_run_experiment = experiment_id
-            records.append(span_to_record(span, run_id, experiment_id))
+            records.append(
+                span_to_record(span, run_id, experiment_id, (trace_id, span_id, parent_id), attrs)
+            )
 
             if call is not None and not wraps_llm and ledger is not None:
                 start, end = span.start_time or 0, span.end_time or span.start_time or 0

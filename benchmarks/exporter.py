@@ -1,0 +1,169 @@
+"""How fast the run exporter turns LLM spans into runs on SQLite, and how much memory a burst costs.
+
+    python benchmarks/exporter.py [--spans 20000] [--burst 100000] [--queue 20000]
+
+1. Throughput: finished LLM spans (GenAI semconv attributes, content included, stamped with one
+   of 4 runs) are handed to ``RunExporter.export`` in batches of 2,000, as the batch processor
+   does. Each span becomes metrics (step = call index), params, a ``llm_predictions.csv`` row and
+   a stored span. Printed: LLM spans/s, median of 3 rounds (each on a fresh database).
+2. Burst: 100,000 LLM spans are ended as fast as possible through a TracerProvider with
+   spanrun's processors (stamping + bounded batch queue -> RunExporter on SQLite). Printed: the
+   peak memory traced by ``tracemalloc`` while the burst is processed, spans stored, spans
+   dropped. The peak is bounded by the queue size (``--queue``), not by the burst.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from spanrun.exporters import BoundedBatchSpanProcessor, RunExporter, RunStampingProcessor
+from spanrun.store import get_store
+from spanrun.tracking.entities import RunTag
+
+BATCH = 2_000
+N_RUNS = 4
+
+
+def llm_attributes(i: int, run_id: str) -> dict[str, object]:
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.request.max_tokens": 256,
+        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+        "gen_ai.response.id": f"chatcmpl-{i}",
+        "gen_ai.response.finish_reasons": ("stop",),
+        "gen_ai.usage.input_tokens": 40 + i % 7,
+        "gen_ai.usage.output_tokens": 12 + i % 5,
+        "gen_ai.input.messages": json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": f"Question number {i}?"}]}]
+        ),
+        "gen_ai.output.messages": json.dumps(
+            [
+                {
+                    "role": "assistant",
+                    "parts": [{"type": "text", "content": f"Answer number {i}."}],
+                    "finish_reason": "stop",
+                }
+            ]
+        ),
+        "server.address": "127.0.0.1",
+        "server.port": 8000,
+        "spanrun.run_id": run_id,
+        "spanrun.experiment_id": "0",
+    }
+
+
+class _Collect(SpanExporter):
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        self.spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+
+def make_spans(n: int, run_ids: list[str]) -> list[ReadableSpan]:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    collect = _Collect()
+    provider.add_span_processor(SimpleSpanProcessor(collect))
+    tracer = provider.get_tracer("bench")
+    for i in range(n):
+        run_id = run_ids[i % len(run_ids)]
+        tracer.start_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=llm_attributes(i, run_id)
+        ).end()
+    return collect.spans
+
+
+def fresh_store(tmp: Path, name: str):  # type: ignore[no-untyped-def]
+    store = get_store(f"sqlite:///{tmp / name}.db", artifact_root=str(tmp / f"{name}-artifacts"))
+    run_ids = [
+        store.create_run(
+            "0", "bench", int(time.time() * 1000), [RunTag("b", "1")], f"r{k}"
+        ).info.run_id
+        for k in range(N_RUNS)
+    ]
+    return store, run_ids
+
+
+def throughput(n: int, tmp: Path, round_no: int) -> float:
+    store, run_ids = fresh_store(tmp, f"throughput{round_no}")
+    spans = make_spans(n, run_ids)
+    exporter = RunExporter(store, run_mode="none")
+    gc.collect()
+    start = time.perf_counter()
+    for i in range(0, n, BATCH):
+        assert exporter.export(spans[i : i + BATCH]) is SpanExportResult.SUCCESS
+    elapsed = time.perf_counter() - start
+    calls = store.get_run(run_ids[0]).data.metrics["llm.calls"]
+    assert calls == n // N_RUNS, (calls, n)
+    store.close()
+    return n / elapsed
+
+
+def burst(n: int, queue: int, tmp: Path) -> tuple[float, int, int, float]:
+    store, run_ids = fresh_store(tmp, "burst")
+    provider = TracerProvider()
+    exporter = RunExporter(store, run_mode="none")
+    batch = BoundedBatchSpanProcessor(exporter, max_queue_size=queue)
+    provider.add_span_processor(RunStampingProcessor(lambda: (run_ids[0], "0")))
+    provider.add_span_processor(batch)
+    tracer = provider.get_tracer("bench")
+    attrs = llm_attributes(0, run_ids[0])
+    gc.collect()
+    tracemalloc.start()
+    start = time.perf_counter()
+    for _ in range(n):
+        tracer.start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=attrs).end()
+    ended = time.perf_counter() - start
+    batch.force_flush(600_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    stored = int(store.get_run(run_ids[0]).data.metrics.get("llm.calls", 0))
+    provider.shutdown()
+    store.close()
+    return peak / 2**20, stored, batch.dropped_spans, n / ended
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=20_000)
+    parser.add_argument("--burst", type=int, default=100_000)
+    parser.add_argument("--queue", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        rates = [throughput(args.spans, tmp, r) for r in range(args.rounds)]
+        print(
+            f"throughput: {statistics.median(rates):,.0f} LLM spans/s into runs on SQLite "
+            f"(median of {args.rounds}: {', '.join(f'{r:,.0f}' for r in rates)}; "
+            f"{args.spans:,} spans, batches of {BATCH:,}, {N_RUNS} runs)"
+        )
+        peak_mb, stored, dropped, end_rate = burst(args.burst, args.queue, tmp)
+        print(
+            f"burst: {args.burst:,} spans ended at {end_rate:,.0f}/s; peak traced memory "
+            f"{peak_mb:,.1f} MiB with max_queue_size={args.queue:,}; stored {stored:,}, "
+            f"dropped {dropped:,} (counted and logged)"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
