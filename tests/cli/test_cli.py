@@ -114,6 +114,28 @@ def test_runs_list_filter_order_and_json(cli: Cli) -> None:
     assert header.split()[:3] == ["Run", "ID", "Name"]
     assert len(lines) == 1 and lines[0].split()[:3] == [mid, "mid", exp_id]
     assert cli.ok("runs", "list", "-x", exp_id, "-f", "params.model = 'none'") == "No runs.\n"
+    wide = cli.ok(
+        "runs",
+        "list",
+        "-x",
+        exp_id,
+        "-o",
+        "metrics.acc",
+        "-c",
+        "metrics.acc",
+        "-c",
+        "params.model",
+        "-c",
+        "tags.absent",
+    )
+    header, _, *lines = wide.splitlines()
+    assert header.split()[-3:] == ["metrics.acc", "params.model", "tags.absent"]
+    assert [line.split()[-3:] for line in lines] == [
+        ["0.1", "low", "-"],
+        ["0.5", "mid", "-"],
+        ["0.9", "high", "-"],
+    ]
+    assert cli("runs", "list", "-c", "acc").exit_code == 2
 
 
 def test_runs_list_errors(cli: Cli) -> None:

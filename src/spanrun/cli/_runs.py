@@ -72,6 +72,14 @@ def _experiment_ids(ids: tuple[str, ...], names: tuple[str, ...]) -> list[str]:
     help="Repeatable, e.g. 'metrics.acc DESC'. Default: newest first.",
 )
 @click.option("--max-results", "-m", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--column",
+    "-c",
+    "columns",
+    multiple=True,
+    metavar="KEY",
+    help="Repeatable: an extra table column, e.g. metrics.acc, params.model, tags.team.",
+)
 @view_option
 @json_option
 def list_(
@@ -80,6 +88,7 @@ def list_(
     filter_string: str,
     order_by: tuple[str, ...],
     max_results: int,
+    columns: tuple[str, ...],
     view: str,
     as_json: bool,
 ) -> None:
@@ -104,8 +113,9 @@ def list_(
     if as_json:
         echo_json([run_to_dict(run) for run in found])
         return
+    extra = [_column_getter(c) for c in columns]
     echo_table(
-        ["Run ID", "Name", "Experiment", "Status", "Started", "Duration"],
+        ["Run ID", "Name", "Experiment", "Status", "Started", "Duration", *columns],
         [
             (
                 r.info.run_id,
@@ -114,11 +124,22 @@ def list_(
                 r.info.status,
                 format_time(r.info.start_time),
                 format_duration(r.info.start_time, r.info.end_time),
+                *(get(r) for get in extra),
             )
             for r in found
         ],
         empty="No runs.",
     )
+
+
+def _column_getter(column: str) -> Callable[[Run], Any]:
+    """The value of ``metrics.<key>``, ``params.<key>`` or ``tags.<key>`` (``-`` if unset)."""
+    kind, _, key = column.partition(".")
+    if kind not in ("metrics", "params", "tags") or not key:
+        raise click.BadParameter(
+            f"{column!r}: use metrics.<key>, params.<key> or tags.<key>", param_hint="--column"
+        )
+    return lambda run: getattr(run.data, kind).get(key, "-")
 
 
 @runs.command("describe")
