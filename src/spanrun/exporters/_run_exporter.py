@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -143,6 +144,21 @@ class RunExporter(SpanExporter):
         self.dropped_spans = 0
         #: LLM calls whose run writes (metrics/params/rows) were given up
         self.dropped_calls = 0
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork_in_child)
+
+            def _reinit() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_reinit)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's export thread may have held the lock at fork time; the child's runs
+        # are its own (the session run is per process, trace runs stay the parent's to end).
+        self._lock = threading.RLock()
+        self._open_trace_runs = {}
 
     # -- SpanExporter ------------------------------------------------------------------------
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
