@@ -180,6 +180,13 @@ class SqlAlchemyStore(Store):
         self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
             m.runs.c.run_id == sa.bindparam("run_id")
         )
+        # Prebuilt (not rebuilt per call) so SQLAlchemy skips building and hashing them again.
+        self._experiment_stmt = sa.select(m.experiments).where(
+            m.experiments.c.experiment_id == sa.bindparam("experiment_id")
+        )
+        self._run_stmt = sa.select(m.runs).where(m.runs.c.run_id == sa.bindparam("run_id"))
+        self._insert_run = sa.insert(m.runs)
+        self._insert_tags = sa.insert(m.tags)
 
     def _initialize(self, conn: sa.Connection) -> None:
         if self.dialect == "sqlite":
@@ -292,9 +299,7 @@ class SqlAlchemyStore(Store):
         key = _experiment_key(experiment_id)
         row = None
         if key is not None:
-            row = conn.execute(
-                sa.select(m.experiments).where(m.experiments.c.experiment_id == key)
-            ).first()
+            row = conn.execute(self._experiment_stmt, {"experiment_id": key}).first()
         if row is None:
             raise NotFoundError(f"No experiment with id {experiment_id!r}")
         return row
@@ -499,20 +504,22 @@ class SqlAlchemyStore(Store):
                 user_id=user_id or "",
             )
             conn.execute(
-                sa.insert(m.runs).values(
-                    run_id=run_id,
-                    experiment_id=exp.experiment_id,
-                    run_name=name,
-                    user_id=info.user_id,
-                    status=info.status,
-                    start_time=start_time,
-                    end_time=None,
-                    lifecycle_stage=_ACTIVE,
-                    artifact_uri=info.artifact_uri,
-                )
+                self._insert_run,
+                {
+                    "run_id": run_id,
+                    "experiment_id": exp.experiment_id,
+                    "run_name": name,
+                    "user_id": info.user_id,
+                    "status": info.status,
+                    "start_time": start_time,
+                    "end_time": None,
+                    "lifecycle_stage": _ACTIVE,
+                    "artifact_uri": info.artifact_uri,
+                    "deleted_time": None,
+                },
             )
             conn.execute(
-                sa.insert(m.tags),
+                self._insert_tags,
                 [{"run_id": run_id, "key": k, "value": v} for k, v in tag_map.items()],
             )
             return Run(info=info, data=RunData(tags=dict(tag_map)))
@@ -577,7 +584,7 @@ class SqlAlchemyStore(Store):
         )
 
     def _run_row(self, conn: sa.Connection, run_id: str) -> sa.Row[Any]:
-        row = conn.execute(sa.select(m.runs).where(m.runs.c.run_id == run_id)).first()
+        row = conn.execute(self._run_stmt, {"run_id": run_id}).first()
         if row is None:
             raise NotFoundError(f"Run {run_id!r} not found")
         return row
