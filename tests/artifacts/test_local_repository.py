@@ -170,3 +170,33 @@ def test_default_locked_handle_of_the_interface(repo: LocalArtifactRepository) -
     with ArtifactRepository.locked(repo, "untouched.txt") as handle:
         assert handle.read() == b""
     assert not repo.exists("untouched.txt")  # nothing written when nothing changed
+
+
+def test_register_artifact_repository_for_a_new_scheme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanrun.artifacts import _registry, register_artifact_repository
+
+    monkeypatch.setattr(_registry, "_factories", dict(_registry._factories))  # no leak
+
+    def factory(uri: str) -> LocalArtifactRepository:
+        return LocalArtifactRepository(str(tmp_path / uri.removeprefix("box:/")))
+
+    register_artifact_repository("box", factory)
+    repo = get_artifact_repository("box:/run1/artifacts")
+    repo.write_bytes("x.txt", b"boxed")
+    assert (tmp_path / "run1" / "artifacts" / "x.txt").read_bytes() == b"boxed"
+    with pytest.raises(InvalidInputError, match="supported schemes: box, file"):
+        get_artifact_repository("nope://x")
+
+
+def test_locks_work_in_a_forked_child(repo: LocalArtifactRepository) -> None:
+    import multiprocessing
+
+    repo.append_bytes("f.log", b"parent\n")
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=repo.append_bytes, args=("f.log", b"child\n"))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert repo.read_bytes("f.log") == b"parent\nchild\n"

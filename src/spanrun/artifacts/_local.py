@@ -32,6 +32,16 @@ __all__ = ["LocalArtifactRepository", "local_path_from_uri"]
 
 _TMP_PREFIX = ".spanrun-tmp-"
 _fallback_locks = tuple(threading.Lock() for _ in range(64))
+
+
+def _renew_locks() -> None:
+    # A lock held by another thread at fork() would stay held forever in the child.
+    global _fallback_locks
+    _fallback_locks = tuple(threading.Lock() for _ in range(64))
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK

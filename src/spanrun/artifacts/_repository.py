@@ -105,6 +105,16 @@ class ArtifactRepository(abc.ABC):
 _process_locks = tuple(threading.Lock() for _ in range(64))
 
 
+def _renew_locks() -> None:
+    # A lock held by another thread at fork() would stay held forever in the child.
+    global _process_locks
+    _process_locks = tuple(threading.Lock() for _ in range(64))
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
+
+
 @contextlib.contextmanager
 def _buffered_locked(repo: ArtifactRepository, artifact_file: str) -> Iterator[ArtifactFileHandle]:
     lock = _process_locks[hash((repo.artifact_uri, artifact_file)) % len(_process_locks)]
