@@ -46,15 +46,28 @@ def _provider(client: Any) -> str:
     return name
 
 
+_server_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
 def _server(client: Any, attrs: dict[str, Any]) -> None:
     url = getattr(client, "base_url", None)
     if url is None:
         return
-    host = url.host
-    if host:
-        attrs[sc.SERVER_ADDRESS] = host
-        port = url.port
-        attrs[sc.SERVER_PORT] = port if port is not None else (443 if url.scheme == "https" else 80)
+    # Keyed by the URL object (a new one when the user changes base_url), bounded.
+    cached = _server_cache.get(id(url))
+    if cached is None or cached[0] is not url:
+        found: dict[str, Any] = {}
+        host = url.host
+        if host:
+            found[sc.SERVER_ADDRESS] = host
+            port = url.port
+            found[sc.SERVER_PORT] = (
+                port if port is not None else (443 if url.scheme == "https" else 80)
+            )
+        if len(_server_cache) > 256:
+            _server_cache.clear()
+        cached = _server_cache[id(url)] = (url, found)
+    attrs.update(cached[1])
 
 
 class Invocation:

@@ -23,8 +23,12 @@ __all__ = [
 ]
 
 
+# One encoder for every call: json.dumps(...) with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def _as_dict(obj: Any) -> dict[str, Any] | None:

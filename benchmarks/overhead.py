@@ -1,0 +1,317 @@
+"""Latency and memory the OpenAI instrumentation adds per call: spanrun vs its peers.
+
+    python benchmarks/overhead.py                    # a few minutes once the venvs exist
+    python benchmarks/overhead.py --rounds 9 --calls 300 --streams 40
+    python benchmarks/overhead.py --skip-peers       # spanrun vs the bare client only
+
+Every configuration drives the real ``openai`` client over loopback HTTP against spanrun's local
+OpenAI-compatible server (``spanrun.testing.openai_server``, started here): a non-streaming chat
+call, and a whole 100-chunk stream (``stream_options.include_usage``; all chunks consumed).
+Content capture is on everywhere. Configurations, each in its own worker process:
+
+- ``bare``: the uninstrumented client;
+- ``spanrun``: ``spanrun.autolog()``; spans persisted to a SQLite store by the run exporter
+  (runs, metrics, prediction rows, traces: the whole product path);
+- ``otel-v2``: OTel's ``opentelemetry-instrumentation-openai-v2`` (content ``span_only``), SDK
+  ``BatchSpanProcessor`` to an exporter that discards (instrumentation cost only);
+- ``openllmetry``: ``opentelemetry-instrumentation-openai`` (Traceloop), same processor;
+- ``mlflow``: ``mlflow.openai.autolog()`` to a SQLite tracking store, MLflow's defaults.
+
+Peers run in venvs made by ``_env.py`` (``.bench/oai-otel-v2``, ``.bench/oai-openllmetry``,
+``.bench/mlflow``) with the same openai release and interpreter. Rounds are interleaved with the
+order rotated each round; a configuration's added latency is the median over rounds of (its
+median - the bare median in the same round), and likewise for p99. Memory: peak RSS of the
+worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
+(after warm-up), which leaves out what importing the library costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENAI = "openai==3.54.0"
+OTEL_SDK = "opentelemetry-sdk==1.45.2"
+PEER_VENVS: dict[str, tuple[str, list[str], bool]] = {
+    "otel-v2": (
+        "oai-otel-v2",
+        [
+            OPENAI,
+            OTEL_SDK,
+            "opentelemetry-instrumentation-openai-v2==2.4b0",
+            # 2.4b0 fails at import with a newer util-genai (peers.md)
+            "opentelemetry-util-genai==1.1b0",
+        ],
+        False,
+    ),
+    "openllmetry": (
+        "oai-openllmetry",
+        [OPENAI, OTEL_SDK, "opentelemetry-instrumentation-openai==0.62.4"],
+        False,
+    ),
+    "mlflow": ("mlflow", ["mlflow"], True),  # shared with the other benchmarks
+}
+CONFIGS = ("bare", "spanrun", "otel-v2", "openllmetry", "mlflow")
+MODES = ("chat", "stream100")
+WARMUP = 30
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Say this is a test, in one short sentence please."},
+]
+
+
+# -- worker side --------------------------------------------------------------------------------
+def _discarding_provider() -> Any:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return provider
+
+
+def _setup(config: str, workdir: str) -> str:
+    """Turn tracing on (before the client exists); return a version string."""
+    from importlib.metadata import version
+
+    os.chdir(workdir)
+    if config == "bare":
+        return "no tracing"
+    if config == "spanrun":
+        import spanrun
+
+        spanrun.set_tracking_uri(f"sqlite:///{workdir}/spanrun.db")
+        spanrun.autolog(silent=True)
+        return f"spanrun {version('spanrun')}"
+    if config == "otel-v2":
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=_discarding_provider())
+        name = "opentelemetry-instrumentation-openai-v2"
+        return f"{name} {version(name)}"
+    if config == "openllmetry":
+        os.environ.setdefault("TRACELOOP_TRACE_CONTENT", "true")
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument(tracer_provider=_discarding_provider())
+        name = "opentelemetry-instrumentation-openai"
+        return f"{name} {version(name)}"
+    if config == "mlflow":
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
+        mlflow.set_experiment("bench")
+        mlflow.openai.autolog(silent=True)
+        return f"mlflow {mlflow.__version__}"
+    raise SystemExit(f"unknown config {config}")
+
+
+def _max_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _worker(config: str, base_url: str, workdir: str) -> None:
+    label = _setup(config, workdir)
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    stream_headers = {"x-spanrun-fake": "chunks=100"}
+
+    def chat() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
+
+    def stream100() -> None:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_headers=stream_headers,
+        )
+        n = sum(1 for _ in stream)
+        assert n == 103, n  # role chunk, 100 content chunks, finish chunk, usage chunk
+
+    calls = {"chat": chat, "stream100": stream100}
+    for _ in range(WARMUP):
+        chat()
+        stream100()
+    rss_after_warmup = _max_rss_kb()
+    out = sys.stdout
+    out.write(json.dumps({"version": label, "openai": openai.__version__}) + "\n")
+    out.flush()
+    clock = time.perf_counter_ns
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command == "run":
+            fn, count = calls[args[0]], int(args[1])
+            latencies = []
+            for _ in range(count):
+                t0 = clock()
+                fn()
+                latencies.append(clock() - t0)
+            out.write(json.dumps(latencies) + "\n")
+        elif command == "mem":
+            peak = _max_rss_kb()
+            out.write(json.dumps({"peak_kb": peak, "growth_kb": peak - rss_after_warmup}) + "\n")
+        elif command == "quit":
+            out.flush()
+            os._exit(0)  # skip exit-time flushes (MLflow's take seconds): not per-call cost
+        out.flush()
+
+
+# -- driver side --------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, config: str, python: str, base_url: str, workdir: str) -> None:
+        self.config = config
+        self.proc = subprocess.Popen(
+            [python, str(Path(__file__).resolve()), "--worker", config, base_url, workdir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        self.info = json.loads(self._readline())
+
+    def _readline(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.config} died (exit {self.proc.wait()})")
+        return line
+
+    def ask(self, command: str) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self._readline())
+
+    def close(self) -> None:
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=30)
+        except Exception:
+            self.proc.kill()
+
+
+def _p99(values: list[int]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
+def _pythons(configs: list[str]) -> dict[str, str]:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks._env import ensure_venv
+
+    pythons = {}
+    for config in configs:
+        if config in ("bare", "spanrun"):
+            pythons[config] = sys.executable
+        else:
+            name, packages, with_spanrun = PEER_VENVS[config]
+            pythons[config] = str(ensure_venv(name, packages, with_spanrun=with_spanrun))
+    return pythons
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200, help="non-streaming calls per round")
+    parser.add_argument("--streams", type=int, default=30, help="100-chunk streams per round")
+    parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument("--configs", nargs="*", default=None)
+    args = parser.parse_args()
+    configs = args.configs or (["bare", "spanrun"] if args.skip_peers else list(CONFIGS))
+    if "bare" not in configs:
+        configs.insert(0, "bare")
+
+    from spanrun.testing.openai_server import OpenAIServer
+
+    pythons = _pythons(configs)
+    samples: dict[tuple[str, str], list[list[int]]] = {(c, m): [] for c in configs for m in MODES}
+    with OpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
+        workers = {}
+        for config in configs:
+            workdir = os.path.join(tmp, config)
+            os.makedirs(workdir)
+            workers[config] = Worker(config, pythons[config], server.base_url, workdir)
+        try:
+            for r in range(args.rounds):
+                order = configs[r % len(configs) :] + configs[: r % len(configs)]
+                for config in order:
+                    samples[config, "chat"].append(workers[config].ask(f"run chat {args.calls}"))
+                    samples[config, "stream100"].append(
+                        workers[config].ask(f"run stream100 {args.streams}")
+                    )
+                print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+            memory = {config: workers[config].ask("mem") for config in configs}
+        finally:
+            for worker in workers.values():
+                worker.close()
+
+    print(
+        f"openai {workers['bare'].info['openai']}, {args.rounds} rounds interleaved, "
+        f"{args.calls} calls and {args.streams} 100-chunk streams per round and configuration"
+    )
+    for config in configs:
+        print(f"  {config}: {workers[config].info['version']}")
+    print()
+    header = (
+        f"{'configuration':<13} | {'call median':>11} | {'added median':>12} | {'added p99':>10}"
+        f" | {'stream median':>13} | {'added median':>12} | {'added p99':>10}"
+        f" | {'peak RSS +MB':>12} | {'RSS growth MB':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    bare_peak = memory["bare"]["peak_kb"]
+    for config in configs:
+        cells = []
+        for mode in MODES:
+            rounds = samples[config, mode]
+            base = samples["bare", mode]
+            med = statistics.median(statistics.median(x) for x in rounds) / 1000
+            added = (
+                statistics.median(
+                    statistics.median(x) - statistics.median(b)
+                    for x, b in zip(rounds, base, strict=True)
+                )
+                / 1000
+            )
+            added_p99 = (
+                statistics.median(_p99(x) - _p99(b) for x, b in zip(rounds, base, strict=True))
+                / 1000
+            )
+            cells.append((med, added, added_p99))
+        extra_mb = (memory[config]["peak_kb"] - bare_peak) / 1024
+        growth_mb = memory[config]["growth_kb"] / 1024
+        (cm, ca, cp), (sm, sa, sp) = cells
+        print(
+            f"{config:<13} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us"
+            f" | {sm:>10.0f} us | {sa:>+9.0f} us | {sp:>+7.0f} us"
+            f" | {extra_mb:>+12.1f} | {growth_mb:>13.1f}"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _worker(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        main()
