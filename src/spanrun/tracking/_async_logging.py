@@ -8,7 +8,8 @@ costs one transaction per thousand values instead of one per value.
 Each call returns a :class:`RunOperations`; ``wait()`` blocks until its values are written and
 re-raises the error if writing them failed. Pending values are flushed by ``end_run()``, by
 :func:`flush` and at interpreter exit. When the queue is full, callers wait (values are never
-dropped).
+dropped). Durability: a queued value is safe once ``wait()``/``flush()`` has returned; values
+still queued when the process is killed (``kill -9``, ``os._exit``) are lost.
 """
 
 from __future__ import annotations

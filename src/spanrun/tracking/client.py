@@ -355,7 +355,9 @@ class SpanrunClient:
         """Save a PIL image or numpy array; the format follows the extension (e.g. ``.png``).
 
         With ``key`` (and optional ``step``) instead of ``artifact_file`` the image is stored as
-        ``images/<key>/step_<step>_<timestamp>.png``, a series per key.
+        ``images/<key>/step_<step>_<timestamp>.png``, a series per key (MLflow's own naming of
+        image series differs). ``synchronous`` is accepted for MLflow compatibility; images are
+        always written before the call returns.
         """
         if (artifact_file is None) == (key is None):
             raise InvalidInputError("log_image needs exactly one of artifact_file or key")
