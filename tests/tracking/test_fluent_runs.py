@@ -259,3 +259,15 @@ def test_flush_hooks_run_before_the_status_is_set_and_failures_are_contained() -
         _hooks.remove_flush_hook(broken)
     assert seen == ["RUNNING"]
     assert spanrun.get_run(run.info.run_id).info.status == RunStatus.FINISHED
+
+
+def test_bad_start_run_arguments_are_typed_errors() -> None:
+    with pytest.raises(InvalidInputError, match="tags"):
+        spanrun.start_run(tags="team=nlp")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="run_name"):
+        spanrun.start_run(run_name=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"mlflow\.note\.content"):
+        spanrun.start_run(description="x" * 9000)
+    with pytest.raises(NotFoundError):
+        spanrun.start_run(experiment_id="12345")
+    assert spanrun.active_run() is None

@@ -60,6 +60,8 @@ def test_experiment_selection_and_limits(runs: list[str]) -> None:
     assert len(spanrun.search_runs(max_results=2, output_format="list")) == 2
     with pytest.raises(InvalidInputError):
         spanrun.search_runs(experiment_ids=[other], experiment_names=["other"])
+    with pytest.raises(InvalidInputError, match="view type"):
+        spanrun.search_runs(run_view_type=7)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="output_format"):
         spanrun.search_runs(output_format="json")  # type: ignore[arg-type]
 

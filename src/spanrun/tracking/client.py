@@ -70,6 +70,15 @@ def _tag_list(tags: Mapping[str, Any] | None) -> list[RunTag]:
     return [check.tag(k, v) for k, v in tags.items()]
 
 
+def _view_type(value: Any) -> ViewType:
+    try:
+        return ViewType(value)
+    except ValueError:
+        raise InvalidInputError(
+            f"Invalid view type {value!r}; use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL"
+        ) from None
+
+
 def _status(status: Any) -> str:
     value = status.value if isinstance(status, RunStatus) else status
     if value not in RunStatus.__members__:
@@ -134,7 +143,7 @@ class SpanrunClient:
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         return self.store.search_experiments(
-            ViewType(view_type), max_results, filter_string, order_by, page_token
+            _view_type(view_type), max_results, filter_string, order_by, page_token
         )
 
     def delete_experiment(self, experiment_id: str) -> None:
@@ -227,7 +236,7 @@ class SpanrunClient:
             experiment_ids = [experiment_ids]  # type: ignore[list-item]
         ids = [_id("experiment_id", e) for e in experiment_ids]
         return self.store.search_runs(
-            ids, filter_string or "", ViewType(run_view_type), max_results, order_by, page_token
+            ids, filter_string or "", _view_type(run_view_type), max_results, order_by, page_token
         )
 
     # -- params, metrics, tags -----------------------------------------------------------------

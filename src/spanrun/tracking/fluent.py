@@ -245,7 +245,7 @@ class FluentTracker:
                 stacklevel=2,
             )
         client = self.client()
-        extra_tags: dict[str, Any] = dict(tags or {})
+        extra_tags: dict[str, Any] = dict(_mapping("tags", tags or {}))
         if description is not None:
             extra_tags[NOTE_TAG] = description
         if run_id is None and not stack:
