@@ -6,12 +6,14 @@
 
 The chain is LCEL's three steps, ``ChatPromptTemplate | FakeListChatModel | StrOutputParser``,
 invoked synchronously. Each configuration lives in its own worker process (patches must not
-leak between them): no tracing, ``spanrun.autolog()`` (spans persisted to a SQLite store by its
-background exporter, content on), ``mlflow.langchain.autolog()`` (traces to a SQLite tracking
-store, MLflow's defaults) and OpenInference's ``LangChainInstrumentor`` (SDK
-``BatchSpanProcessor`` to an exporter that discards: instrumentation cost only, nothing
-stored). Peers run in venvs made by ``_env.py`` (``.bench/mlflow``, ``.bench/lc-openinference``)
-with the same langchain-core and interpreter.
+leak between them): no tracing; ``spanrun.autolog()`` (spans persisted to a SQLite store by its
+background exporter, with the session run's metrics and prediction rows, content on);
+spanrun's ``LangChainInstrumentor`` alone ("spans only": SDK ``BatchSpanProcessor`` to an
+exporter that discards, the same setup as OpenInference's); ``mlflow.langchain.autolog()``
+(traces to a SQLite tracking store, MLflow's defaults); OpenInference's
+``LangChainInstrumentor`` (instrumentation cost only, nothing stored). Peers run in venvs made
+by ``_env.py`` (``.bench/mlflow``, ``.bench/lc-openinference``) with the same langchain-core
+and interpreter.
 
 Rounds are interleaved with the order rotated each round; every round each worker runs
 ``--calls`` invocations and reports the mean. A configuration's overhead is the median over
@@ -39,7 +41,7 @@ OPENINFERENCE_PACKAGES = [
     "opentelemetry-sdk==1.45.2",
     LANGCHAIN_CORE,
 ]
-CONFIGS = ("none", "spanrun", "mlflow", "openinference")
+CONFIGS = ("none", "spanrun", "spanrun-otel", "mlflow", "openinference")
 WARMUP = 50
 
 
@@ -94,10 +96,7 @@ def _setup(config: str, workdir: str) -> tuple[str, Any, Any]:
             return len(mlflow.search_traces(max_results=50_000, return_type="list"))
 
         return f"mlflow {mlflow.__version__}", mlflow.flush_trace_async_logging, check
-    if config == "openinference":
-        from importlib.metadata import version
-
-        from openinference.instrumentation.langchain import LangChainInstrumentor
+    if config in ("openinference", "spanrun-otel"):
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -116,14 +115,24 @@ def _setup(config: str, workdir: str) -> tuple[str, Any, Any]:
         provider = TracerProvider()
         processor = BatchSpanProcessor(exporter)
         provider.add_span_processor(processor)
+        if config == "openinference":
+            from importlib.metadata import version
+
+            from openinference.instrumentation.langchain import LangChainInstrumentor
+
+            name = f"openinference {version('openinference-instrumentation-langchain')}"
+        else:
+            import spanrun
+            from spanrun.instrumentation.langchain import LangChainInstrumentor
+
+            name = f"spanrun {spanrun.__version__}, spans only"
         LangChainInstrumentor().instrument(tracer_provider=provider)
 
         def check() -> int:
             processor.force_flush()
             return len(exporter.traces)
 
-        name = "openinference-instrumentation-langchain"
-        return f"openinference {version(name)}", processor.force_flush, check
+        return name, processor.force_flush, check
     raise SystemExit(f"unknown config {config}")
 
 
@@ -204,7 +213,7 @@ class Worker:
 
 
 def _pythons(skip_peers: bool) -> dict[str, str]:
-    pythons = {"none": sys.executable, "spanrun": sys.executable}
+    pythons = {"none": sys.executable, "spanrun": sys.executable, "spanrun-otel": sys.executable}
     if skip_peers:
         return pythons
     sys.path.insert(0, str(ROOT))
@@ -252,16 +261,16 @@ def main() -> None:
         f"{args.rounds} interleaved rounds x {args.calls} calls; {workers['none'].version}\n"
     )
     header = (
-        f"{'configuration':<36} {'per call':>10} {'added':>10} {'+ flush':>9} {'traces kept':>13}"
+        f"{'configuration':<38} {'per call':>10} {'added':>10} {'+ flush':>9} {'traces kept':>13}"
     )
     print(header)
-    print(f"{'no tracing':<36} {statistics.median(base):>8.0f}us")
+    print(f"{'no tracing':<38} {statistics.median(base):>8.0f}us")
     for config in names[1:]:
         per_call = [r["us_per_call"] for r in rounds[config]]
         added = statistics.median(m - b for m, b in zip(per_call, base, strict=True))
         flush = statistics.median(r["flush_us_per_call"] for r in rounds[config])
         print(
-            f"{workers[config].version:<36} {statistics.median(per_call):>8.0f}us "
+            f"{workers[config].version:<38} {statistics.median(per_call):>8.0f}us "
             f"{added:>+8.0f}us {flush:>7.0f}us {kept[config]:>6}/{total:<6}"
         )
     print(

@@ -40,10 +40,15 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     try:
         # Leave managers alone that already hold a spanrun handler (the user passed one, or
         # the manager was copied from one we set up): one span per run, never two.
-        handler_cls = type(ours)
-        for handler in (*instance.handlers, *instance.inheritable_handlers):
-            if isinstance(handler, handler_cls):
-                return
+        handlers, inheritable = instance.handlers, instance.inheritable_handlers
+        if handlers or inheritable:
+            handler_cls = type(ours)
+            for handler in handlers:
+                if isinstance(handler, handler_cls):
+                    return
+            for handler in inheritable:
+                if isinstance(handler, handler_cls):
+                    return
         instance.add_handler(ours, inherit=True)
     except Exception:
         logger.warning("spanrun: could not add the LangChain handler", exc_info=True)
