@@ -27,6 +27,20 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()}
 
 
+_last_resource: tuple[object, dict[str, Any]] = (None, {})
+
+
+def _resource_attributes(resource: Any) -> dict[str, Any]:
+    """A provider's spans share one Resource object: convert it once, not per span."""
+    global _last_resource
+    cached, attrs = _last_resource
+    if resource is cached:
+        return attrs
+    attrs = plain_attributes(resource.attributes) if resource is not None else {}
+    _last_resource = (resource, attrs)
+    return attrs
+
+
 def span_to_record(
     span: ReadableSpan,
     run_id: str | None = None,
@@ -62,7 +76,7 @@ def span_to_record(
         events=tuple(
             SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in span.events
         ),
-        resource=plain_attributes(span.resource.attributes) if span.resource else {},
+        resource=_resource_attributes(span.resource),
         run_id=run_id,
         experiment_id=experiment_id,
     )

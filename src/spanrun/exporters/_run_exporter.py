@@ -50,6 +50,13 @@ _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 T = TypeVar("T")
 
 
+class _Unknown:
+    """Marks a run id the store does not know (stamped by another store's run, or deleted)."""
+
+
+UNKNOWN = _Unknown()
+
+
 def _current_experiment_id() -> str:
     """The experiment chosen with ``spanrun.set_experiment``, else the Default one."""
     try:
@@ -133,7 +140,8 @@ class RunExporter(SpanExporter):
         self.retry_delay_s = retry_delay_s
         self._lock = threading.RLock()
         self._shutdown = False
-        self._ledgers: OrderedDict[str, RunLedger | None] = OrderedDict()
+        self._ledgers: OrderedDict[str, RunLedger | _Unknown] = OrderedDict()
+        self._store_down = False  # set when a write gave up; reset per batch
         self._trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._innermost = InnermostTracker()
         self._session: tuple[int, str, str] | None = None  # (pid, run_id, experiment_id)
@@ -192,6 +200,7 @@ class RunExporter(SpanExporter):
     def finish_open_runs(self) -> None:
         """End the session run and any trace run whose root never arrived (FINISHED)."""
         with self._lock:
+            self._store_down = False
             run_ids = list(self._open_trace_runs)
             self._open_trace_runs.clear()
             if self._session is not None and self._session[0] == os.getpid():
@@ -220,12 +229,23 @@ class RunExporter(SpanExporter):
         return session[1] if session is not None and session[0] == os.getpid() else None
 
     # -- internals -----------------------------------------------------------------------------
-    def _retry(self, what: str, fn: Callable[[], T]) -> tuple[bool, T | None]:
+    def _retry(
+        self, what: str, fn: Callable[[], T], raise_not_found: bool = False
+    ) -> tuple[bool, T | None]:
+        """Run one store operation, retrying store failures with backoff.
+
+        Returns (False, None) when it failed for good. Once an operation gave up because the
+        store is down, the rest of the batch fails fast instead of retrying span by span.
+        """
+        if self._store_down:
+            return False, None
         delay = self.retry_delay_s
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return True, fn()
             except NotFoundError as exc:
+                if raise_not_found:
+                    raise
                 self._warn_once(what, f"spanrun: cannot {what}: {exc}")
                 return False, None
             except SpanrunError as exc:
@@ -236,9 +256,10 @@ class RunExporter(SpanExporter):
             except Exception as exc:  # OSError from artifacts, driver errors...
                 error = exc
             if attempt == self.max_attempts:
+                self._store_down = True
                 _log.warning(
-                    "spanrun: gave up trying to %s after %d attempts (%s); the data is dropped, "
-                    "your program is unaffected",
+                    "spanrun: gave up trying to %s after %d attempts (%s); this batch's data is "
+                    "dropped, your program is unaffected",
                     what,
                     attempt,
                     error,
@@ -253,14 +274,22 @@ class RunExporter(SpanExporter):
             self._warned.add(key)
             _log.warning(message)
 
-    def _ledger(self, store: Store, run_id: str) -> RunLedger | None:
+    def _ledger(self, store: Store, run_id: str) -> RunLedger | _Unknown | None:
+        """The run's ledger; UNKNOWN when the store has no such run; None when it failed."""
         if run_id in self._ledgers:
             self._ledgers.move_to_end(run_id)
             return self._ledgers[run_id]
-        ok, run = self._retry(f"read run {run_id}", lambda: store.get_run(run_id))
-        if not ok:
-            return None  # not cached: a store that was down is asked again next time
-        ledger = RunLedger.from_run(run)  # type: ignore[arg-type]
+        try:
+            ok, run = self._retry(
+                f"read run {run_id}", lambda: store.get_run(run_id), raise_not_found=True
+            )
+        except NotFoundError as exc:
+            self._warn_once(run_id, f"spanrun: spans name run {run_id!r}, unknown here: {exc}")
+            ledger: RunLedger | _Unknown = UNKNOWN
+        else:
+            if not ok:
+                return None  # not cached: asked again once the store is back
+            ledger = RunLedger.from_run(run)  # type: ignore[arg-type]
         self._ledgers[run_id] = ledger
         if len(self._ledgers) > 10_000:
             self._ledgers.popitem(last=False)
@@ -328,10 +357,11 @@ class RunExporter(SpanExporter):
             self._trace_runs.popitem(last=False)
 
     def _export(self, spans: Sequence[ReadableSpan]) -> bool:
+        self._store_down = False
         store = self._get_store()
         root_names = {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
         records: list[SpanRecord] = []
-        writes: dict[str, RunWrites] = {}
+        writes: dict[str, tuple[RunLedger, RunWrites]] = {}
         ended_trace_runs: list[tuple[str, ReadableSpan]] = []
         no_run_experiment: str | None = None
         for span in spans:
@@ -348,8 +378,9 @@ class RunExporter(SpanExporter):
             )
             wraps_llm = self._innermost.wraps_llm(trace_id, span_id, parent_id, call is not None)
             ledger = self._ledger(store, run_id) if run_id is not None else None
-            if run_id is not None and ledger is None:
-                run_id = experiment_id = None  # unknown run: keep the trace, unlinked
+            if ledger is UNKNOWN:
+                run_id = experiment_id = None  # keep the trace, unlinked
+                ledger = None
             if not experiment_id:
                 # Traces without a run still belong to an experiment (the current one), so
                 # they can be found like MLflow's.
@@ -359,11 +390,17 @@ class RunExporter(SpanExporter):
                 span_to_record(span, run_id, experiment_id, (trace_id, span_id, parent_id), attrs)
             )
 
-            if call is not None and not wraps_llm and ledger is not None:
+            counted = call is not None and not wraps_llm and run_id is not None
+            if counted and not isinstance(ledger, RunLedger):
+                self.dropped_calls += 1  # the store failed before the run could be read
+            elif counted:
+                assert isinstance(ledger, RunLedger) and call is not None
                 start, end = span.start_time or 0, span.end_time or span.start_time or 0
+                if ledger.run_id not in writes:
+                    writes[ledger.run_id] = (ledger, RunWrites())
                 ledger.record(
                     call,
-                    writes.setdefault(ledger.run_id, RunWrites()),
+                    writes[ledger.run_id][1],
                     end_ms=end // 1_000_000,
                     latency_ms=(end - start) / 1e6,
                     cost=self.prices.cost(call.model, call.input_tokens, call.output_tokens)
@@ -376,8 +413,8 @@ class RunExporter(SpanExporter):
                 ended_trace_runs.append((run_id, span))
 
         ok = True
-        for run_id, run_writes in writes.items():
-            ok &= self._write_run(store, self._ledgers[run_id], run_writes)  # type: ignore[arg-type]
+        for ledger, run_writes in writes.values():
+            ok &= self._write_run(store, ledger, run_writes)
         if records:
             done, _ = self._retry(f"store {len(records)} spans", lambda: store.log_spans(records))
             if not done:
