@@ -110,17 +110,28 @@ async def test_many_concurrent_ainvoke_keep_their_own_trees(instrumentor, export
     assert instrumentor.handler.open_runs == 0
 
 
-async def test_concurrent_abatch_and_astream(instrumentor, exporter) -> None:
+async def test_concurrent_abatch_astream_and_astream_events(instrumentor, exporter) -> None:
     async def streamed(q: str) -> str:
         return "".join([c async for c in chain().astream(q)])
 
-    batch, *streams = await asyncio.gather(
-        chain().abatch([f"b{i}" for i in range(5)]), *(streamed(f"s{i}") for i in range(5))
+    async def events(q: str) -> str:
+        async for event in chain().astream_events(q, version="v2"):
+            if event["event"] == "on_chain_end" and not event["parent_ids"]:
+                return event["data"]["output"]
+        raise AssertionError("no root end event")
+
+    batch, *rest = await asyncio.gather(
+        chain().abatch([f"b{i}" for i in range(5)]),
+        *(streamed(f"s{i}") for i in range(5)),
+        *(events(f"e{i}") for i in range(5)),
     )
 
     assert batch == [f"b{i}" for i in range(5)]
-    assert streams == [f"s{i}" for i in range(5)]
-    assert trees(exporter.get_finished_spans()) == [TREE] * 10
+    assert rest == [f"s{i}" for i in range(5)] + [f"e{i}" for i in range(5)]
+    spans = exporter.get_finished_spans()
+    assert trees(spans) == [TREE] * 15
+    outputs = sorted(s.attributes["output.value"] for s in spans if s.name == TREE[0])
+    assert outputs == sorted([f"b{i}" for i in range(5)] + rest)
 
 
 def test_instrument_before_langchain_is_imported(tmp_path) -> None:
