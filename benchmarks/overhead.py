@@ -12,6 +12,8 @@ Content capture is on everywhere. Configurations, each in its own worker process
 - ``bare``: the uninstrumented client;
 - ``spanrun``: ``spanrun.autolog()``; spans persisted to a SQLite store by the run exporter
   (runs, metrics, prediction rows, traces: the whole product path);
+- ``spanrun-otel``: spanrun's ``OpenAIInstrumentor`` alone with the same discarding processor
+  as the OTel peers below (instrumentation cost only, like for like);
 - ``otel-v2``: OTel's ``opentelemetry-instrumentation-openai-v2`` (content ``span_only``), SDK
   ``BatchSpanProcessor`` to an exporter that discards (instrumentation cost only);
 - ``openllmetry``: ``opentelemetry-instrumentation-openai`` (Traceloop), same processor;
@@ -51,17 +53,18 @@ PEER_VENVS: dict[str, tuple[str, list[str], bool]] = {
             "opentelemetry-instrumentation-openai-v2==2.4b0",
             # 2.4b0 fails at import with a newer util-genai (peers.md)
             "opentelemetry-util-genai==1.1b0",
+            "httpx",  # imported by the instrumentor; openai 3.x itself uses httpx2
         ],
         False,
     ),
     "openllmetry": (
         "oai-openllmetry",
-        [OPENAI, OTEL_SDK, "opentelemetry-instrumentation-openai==0.62.4"],
+        [OPENAI, OTEL_SDK, "opentelemetry-instrumentation-openai==0.62.4", "httpx"],
         False,
     ),
     "mlflow": ("mlflow", ["mlflow"], True),  # shared with the other benchmarks
 }
-CONFIGS = ("bare", "spanrun", "otel-v2", "openllmetry", "mlflow")
+CONFIGS = ("bare", "spanrun", "spanrun-otel", "otel-v2", "openllmetry", "mlflow")
 MODES = ("chat", "stream100")
 WARMUP = 30
 MESSAGES = [
@@ -97,6 +100,11 @@ def _setup(config: str, workdir: str) -> str:
         spanrun.set_tracking_uri(f"sqlite:///{workdir}/spanrun.db")
         spanrun.autolog(silent=True)
         return f"spanrun {version('spanrun')}"
+    if config == "spanrun-otel":
+        from spanrun.instrumentation.openai import OpenAIInstrumentor as SpanrunInstrumentor
+
+        SpanrunInstrumentor().instrument(tracer_provider=_discarding_provider(), log_content=True)
+        return f"spanrun {version('spanrun')} instrumentor, spans discarded"
     if config == "otel-v2":
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
         os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
@@ -223,7 +231,7 @@ def _pythons(configs: list[str]) -> dict[str, str]:
 
     pythons = {}
     for config in configs:
-        if config in ("bare", "spanrun"):
+        if config in ("bare", "spanrun", "spanrun-otel"):
             pythons[config] = sys.executable
         else:
             name, packages, with_spanrun = PEER_VENVS[config]
@@ -239,7 +247,8 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--configs", nargs="*", default=None)
     args = parser.parse_args()
-    configs = args.configs or (["bare", "spanrun"] if args.skip_peers else list(CONFIGS))
+    own = ["bare", "spanrun", "spanrun-otel"]
+    configs = args.configs or (own if args.skip_peers else list(CONFIGS))
     if "bare" not in configs:
         configs.insert(0, "bare")
 
@@ -275,7 +284,7 @@ def main() -> None:
         print(f"  {config}: {workers[config].info['version']}")
     print()
     header = (
-        f"{'configuration':<13} | {'call median':>11} | {'added median':>12} | {'added p99':>10}"
+        f"{'configuration':<14} | {'call median':>11} | {'added median':>12} | {'added p99':>10}"
         f" | {'stream median':>13} | {'added median':>12} | {'added p99':>10}"
         f" | {'peak RSS +MB':>12} | {'RSS growth MB':>13}"
     )
@@ -304,7 +313,7 @@ def main() -> None:
         growth_mb = memory[config]["growth_kb"] / 1024
         (cm, ca, cp), (sm, sa, sp) = cells
         print(
-            f"{config:<13} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us"
+            f"{config:<14} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us"
             f" | {sm:>10.0f} us | {sa:>+9.0f} us | {sp:>+7.0f} us"
             f" | {extra_mb:>+12.1f} | {growth_mb:>13.1f}"
         )
