@@ -251,3 +251,21 @@ def test_unknown_library_and_run_mode_are_clear_errors(autolog):
         autolog.autolog(libraries=["anthropic"])
     with pytest.raises(spanrun.errors.InvalidInputError, match="run_mode"):
         autolog.autolog(run_mode="per-call")  # type: ignore[arg-type]
+
+
+def test_reuses_the_users_tracer_provider(autolog, client, store):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = TracerProvider()
+    theirs = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(theirs))
+    autolog.autolog(tracer_provider=provider)
+    with spanrun.start_run() as run:
+        chat(client, "shared")
+    (span,) = theirs.get_finished_spans()
+    assert span.attributes["spanrun.run_id"] == run.info.run_id  # stamped for them too
+    rows = predictions(store, run.info.run_id)
+    assert rows["span_id"].tolist() == [format(span.context.span_id, "016x")]
+    provider.shutdown()

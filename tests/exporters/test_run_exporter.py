@@ -285,3 +285,39 @@ def test_export_never_raises_and_reports_failure(tmp_path):
 def test_invalid_run_mode_is_a_clear_error():
     with pytest.raises(spanrun.errors.InvalidInputError, match="run_mode"):
         RunExporter(run_mode="per-call")  # type: ignore[arg-type]
+
+
+def test_spans_from_other_instrumentations_map_to_runs(store, make_pipeline):
+    p = make_pipeline(store)
+    openinference = {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "gpt-4o-mini",
+        "llm.token_count.prompt": 11,
+        "llm.token_count.completion": 4,
+        "llm.token_count.total": 15,
+        "llm.invocation_parameters": '{"temperature": 0.1}',
+        "llm.input_messages.0.message.role": "user",
+        "llm.input_messages.0.message.content": "from openinference",
+        "llm.output_messages.0.message.content": "ok",
+    }
+    openllmetry = {
+        "llm.request.type": "chat",
+        "gen_ai.system": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.prompt.0.role": "user",
+        "gen_ai.prompt.0.content": "from openllmetry",
+        "gen_ai.completion.0.content": "ok",
+        "gen_ai.usage.prompt_tokens": 9,
+        "gen_ai.usage.completion_tokens": 3,
+        "gen_ai.request.temperature": 0.1,
+    }
+    with spanrun.start_run() as run:
+        for attrs in (openinference, openllmetry):
+            p.tracer.start_span("ChatCompletion", attributes=attrs).end()
+    p.flush()
+    run_id = run.info.run_id
+    assert history(store, run_id, "llm.input_tokens") == [(0, 11), (1, 9)]
+    assert history(store, run_id, "llm.total_tokens") == [(0, 15), (1, 12)]
+    assert store.get_run(run_id).data.params["llm.temperature"] == "0.1"
+    rows = predictions(store, run_id)
+    assert rows["inputs"].tolist() == ["from openinference", "from openllmetry"]
