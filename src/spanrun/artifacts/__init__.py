@@ -15,6 +15,7 @@ from spanrun.artifacts._functions import (
     load_text,
     parse_runs_uri,
 )
+from spanrun.artifacts._http import HttpArtifactRepository
 from spanrun.artifacts._local import LocalArtifactRepository
 from spanrun.artifacts._paths import normalize_artifact_path
 from spanrun.artifacts._registry import get_artifact_repository, register_artifact_repository
@@ -23,6 +24,7 @@ from spanrun.artifacts._repository import ArtifactFileHandle, ArtifactRepository
 __all__ = [
     "ArtifactFileHandle",
     "ArtifactRepository",
+    "HttpArtifactRepository",
     "LocalArtifactRepository",
     "download_artifacts",
     "get_artifact_repository",

@@ -14,9 +14,19 @@ __all__ = ["get_artifact_repository", "register_artifact_repository"]
 
 RepositoryFactory = Callable[[str], ArtifactRepository]
 
+
+def _http_repository(artifact_uri: str) -> ArtifactRepository:
+    from spanrun.artifacts._http import HttpArtifactRepository  # urllib only when needed
+
+    return HttpArtifactRepository(artifact_uri)
+
+
 _factories: dict[str, RepositoryFactory] = {
     "": LocalArtifactRepository,
     "file": LocalArtifactRepository,
+    "http": _http_repository,
+    "https": _http_repository,
+    "mlflow-artifacts": _http_repository,
 }
 _lock = threading.Lock()
 
@@ -28,7 +38,9 @@ def register_artifact_repository(scheme: str, factory: RepositoryFactory) -> Non
 
 
 def get_artifact_repository(artifact_uri: str) -> ArtifactRepository:
-    """The repository for ``artifact_uri``: ``file://`` URIs and plain paths are local."""
+    """The repository for ``artifact_uri``: ``file://`` URIs and plain paths are local;
+    ``mlflow-artifacts:`` and ``http(s)://.../api/2.0/mlflow-artifacts/artifacts/...`` go to
+    an artifacts server."""
     if not isinstance(artifact_uri, str) or not artifact_uri:
         raise InvalidInputError(f"An artifact URI is required, got {artifact_uri!r}")
     scheme = urlparse(artifact_uri).scheme.lower()
