@@ -393,11 +393,16 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
 
     @_never_raises
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        attrs = None
+        attrs: dict[str, Any] = {}
+        call_id = getattr(
+            output, "tool_call_id", None
+        )  # a ToolMessage (older cores say it here only)
+        if isinstance(call_id, str):
+            attrs[sc.GEN_AI_TOOL_CALL_ID] = call_id
         if self._content:
             result = getattr(output, "content", output)  # ToolMessage or a raw value
             text = result if isinstance(result, str) else cv.to_json(result)
-            attrs = {sc.GEN_AI_TOOL_CALL_RESULT: text}
+            attrs[sc.GEN_AI_TOOL_CALL_RESULT] = text
         self._end(run_id, attrs)
 
     @_never_raises
