@@ -292,7 +292,12 @@ class _Autolog:
             _log.warning("spanrun autolog: cannot load the %s instrumentation: %s", name, exc)
             return
         instrumentor = cls()
-        instrumentor.instrument(tracer_provider=self.provider, log_content=log_content)
+        try:
+            instrumentor.instrument(tracer_provider=self.provider, log_content=log_content)
+        except Exception:
+            # A broken instrumentation costs telemetry, never the user's program.
+            _log.warning("spanrun autolog: could not instrument %s", name, exc_info=True)
+            return
         self.instrumentors[name] = instrumentor
         self._content[name] = log_content
 
