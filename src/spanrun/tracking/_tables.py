@@ -207,7 +207,12 @@ def _write_rows(
 ) -> None:
     with repo.locked(artifact_file) as handle:
         if handle.size() == 0:
-            handle.append(_dumps({"columns": columns, "data": rows}).encode("ascii"))
+            try:
+                handle.append(_dumps({"columns": columns, "data": rows}).encode("ascii"))
+            except SpanrunError:
+                with contextlib.suppress(Exception):
+                    handle.truncate(0)  # an empty file reads as "no table yet"
+                raise
             return
         if _append_in_place(handle, artifact_file, columns, rows):
             return
@@ -334,6 +339,8 @@ def load_table(
             content = repo.read_bytes(artifact_file)
         except NotFoundError:
             continue  # like MLflow: runs without the table contribute nothing
+        if not content:
+            continue  # created by a first write that failed: no table yet
         try:
             columns, rows = _parse_table(content, artifact_file)
         except TableSchemaError:
