@@ -147,6 +147,23 @@ def chat_response(result: Any, capture: bool) -> dict[str, Any]:
     return attrs
 
 
+def _merge_tool_calls(merged_calls: dict[int, dict[str, Any]], calls: Any) -> None:
+    """Streamed tool calls come in fragments keyed by index: id and name once, arguments
+    in pieces."""
+    for call in calls:
+        merged = merged_calls.get(call.index)
+        if merged is None:
+            merged = merged_calls[call.index] = {"id": None, "name": None, "args": []}
+        if call.id:
+            merged["id"] = call.id
+        fn = call.function
+        if fn is not None:
+            if fn.name:
+                merged["name"] = fn.name
+            if fn.arguments:
+                merged["args"].append(fn.arguments)
+
+
 class ChatStreamState:
     """Accumulates streamed chat chunks: per choice text, refusal, tool-call fragments."""
 
@@ -159,41 +176,37 @@ class ChatStreamState:
         self.usage: Any = None
 
     def add(self, chunk: Any) -> None:
+        # Per-chunk hot path (100+ calls per stream): plain attribute reads, no helpers.
         if self.meta is None:
             self.meta = chunk
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
-        for choice in chunk.choices or ():
+        choices = chunk.choices
+        if not choices:
+            return
+        capture = self.capture
+        for choice in choices:
             state = self.choices.get(choice.index)
             if state is None:
                 state = self.choices[choice.index] = [[], [], {}, None]
-            if choice.finish_reason is not None:
-                state[3] = choice.finish_reason
-            if not self.capture:
+            finish = choice.finish_reason
+            if finish is not None:
+                state[3] = finish
+            if not capture:
                 continue
             delta = choice.delta
             if delta is None:
                 continue
-            if delta.content:
-                state[0].append(delta.content)
+            content = delta.content
+            if content:
+                state[0].append(content)
+            calls = delta.tool_calls
+            if calls:
+                _merge_tool_calls(state[2], calls)
             refusal = getattr(delta, "refusal", None)
             if refusal:
                 state[1].append(refusal)
-            calls = delta.tool_calls
-            if calls:
-                for call in calls:
-                    merged = state[2].get(call.index)
-                    if merged is None:
-                        merged = state[2][call.index] = {"id": None, "name": None, "args": []}
-                    if call.id:
-                        merged["id"] = call.id
-                    fn = call.function
-                    if fn is not None:
-                        if fn.name:
-                            merged["name"] = fn.name
-                        if fn.arguments:
-                            merged["args"].append(fn.arguments)
 
     def attributes(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {}

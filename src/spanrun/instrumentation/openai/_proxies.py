@@ -20,16 +20,15 @@ __all__ = ["AsyncRawResponseProxy", "AsyncStreamProxy", "RawResponseProxy", "Str
 
 
 def _record(proxy: Any, chunk: Any) -> None:
-    inv = proxy._self_inv
-    inv.chunk_seen()
     state = proxy._self_state
-    if state is not None:
-        try:
-            state.add(chunk)
-        except Exception:
-            # Stop accumulating (one log line, not one per chunk); the span still ends.
-            proxy._self_state = None
-            report_internal_error("reading an OpenAI stream chunk")
+    if state is None:
+        return
+    try:
+        state.add(chunk)
+    except Exception:
+        # Stop accumulating (one log line, not one per chunk); the span still ends.
+        proxy._self_state = None
+        report_internal_error("reading an OpenAI stream chunk")
 
 
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -39,6 +38,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         super().__init__(stream)
         self._self_inv = inv
         self._self_state = state
+        self._self_first = True
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -52,6 +52,9 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_inv.fail(exc, self._self_state)
             raise
+        if self._self_first:
+            self._self_first = False
+            self._self_inv.chunk_seen()
         _record(self, chunk)
         return chunk
 
@@ -92,6 +95,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         super().__init__(stream)
         self._self_inv = inv
         self._self_state = state
+        self._self_first = True
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -105,6 +109,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_inv.fail(exc, self._self_state)
             raise
+        if self._self_first:
+            self._self_first = False
+            self._self_inv.chunk_seen()
         _record(self, chunk)
         return chunk
 
