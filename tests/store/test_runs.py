@@ -207,3 +207,20 @@ def test_odd_keys_and_values_stay_data(store: SqlAlchemyStore, run_id: str) -> N
     assert data.params == {odd: odd, "unicode": "Grüße ✓ 中文"}
     assert data.metrics == {odd: 1.0}
     assert data.tags["q"] == '"%_\\'
+
+
+def test_bad_keys_and_lengths_are_typed_errors(store: SqlAlchemyStore, run_id: str) -> None:
+    for bad in ("", None, "k" * 251):
+        with pytest.raises(InvalidInputError):
+            store.log_batch(run_id, params=[Param(bad, "v")])  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            store.log_batch(run_id, metrics=[Metric(bad, 1.0, 1)])  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            store.log_batch(run_id, tags=[RunTag(bad, "v")])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        store.create_run("0", "u", 1, [], "n" * 251)
+    with pytest.raises(InvalidInputError):
+        store.update_run_info(run_id, run_name="n" * 251)
+    with pytest.raises(InvalidInputError):
+        store.create_experiment("e" * 257)
+    assert store.get_run(run_id).data.params == {}

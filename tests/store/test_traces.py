@@ -123,3 +123,14 @@ def test_trace_errors(store: SqlAlchemyStore) -> None:
     with pytest.raises(InvalidInputError):
         store.log_spans([_span("", "a" * 16, None, 1)])
     store.log_spans([])  # nothing to do
+
+
+def test_bad_ids_are_typed_errors(store: SqlAlchemyStore) -> None:
+    with pytest.raises(InvalidInputError):
+        store.log_spans([_span("f" * 33, "a" * 16, None, 1)])
+    with pytest.raises(InvalidInputError):
+        store.log_spans([_span(T1, "a" * 17, None, 1)])
+    with pytest.raises(InvalidInputError):
+        store.log_spans([_span(T1, "a" * 16, "b" * 17, 1)])
+    with pytest.raises(NotFoundError):
+        store.get_trace(T1)  # nothing of the rejected batches was stored

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,24 @@ _DELETED = LifecycleStage.DELETED.value
 _CHUNK = 500  # ids per IN (...) when loading runs' data
 
 
+# Every open store, so that a forked child drops the connections it inherited.
+_live_stores: weakref.WeakSet[SqlAlchemyStore] = weakref.WeakSet()
+
+
+def _reset_stores_after_fork() -> None:
+    for store in list(_live_stores):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_stores_after_fork)
+
+
+def _check_length(value: str, limit: int, what: str) -> None:
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is {len(value)} characters long; at most {limit} fit")
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -87,7 +107,16 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i : i + size]
 
 
+def _checked_key(key: object, what: str) -> str:
+    # Syntax is the client's job (tracking/_validation.py); this only keeps bad input from
+    # reaching the database as a confusing driver error.
+    if not isinstance(key, str) or not key or len(key) > 250:
+        raise InvalidInputError(f"Invalid {what} key {key!r}: a string of 1 to 250 characters")
+    return key
+
+
 def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
+    _checked_key(metric.key, "metric")
     try:
         value = float(metric.value)
         timestamp = int(metric.timestamp)
@@ -127,6 +156,7 @@ class SqlAlchemyStore(Store):
         self._insert = self._db.insert
         self._build_statements()
         ensure_schema(self._db, self._initialize)
+        _live_stores.add(self)
 
     @property
     def dialect(self) -> str:
@@ -222,6 +252,7 @@ class SqlAlchemyStore(Store):
     ) -> str:
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError(f"Experiment name must be a non-empty string, got {name!r}")
+        _check_length(name, 256, "Experiment name")
         location = _to_uri(artifact_location) if artifact_location else None
 
         def create(conn: sa.Connection) -> str:
@@ -398,6 +429,13 @@ class SqlAlchemyStore(Store):
                     raise InvalidInputError("The default experiment cannot be deleted")
                 if row.lifecycle_stage == _DELETED:
                     return
+                # A stamp no run deleted on its own before carries (even within the same ms).
+                latest = conn.execute(
+                    sa.select(sa.func.max(m.runs.c.deleted_time)).where(
+                        m.runs.c.experiment_id == row.experiment_id
+                    )
+                ).scalar()
+                now = max(now, (latest or 0) + 1)
                 # Its active runs go with it, stamped with the same time so that a restore
                 # brings back exactly these (and not runs deleted on their own before).
                 conn.execute(
@@ -439,6 +477,7 @@ class SqlAlchemyStore(Store):
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         if not isinstance(new_name, str) or not new_name.strip():
             raise InvalidInputError(f"Experiment name must be a non-empty string, got {new_name!r}")
+        _check_length(new_name, 256, "Experiment name")
 
         def rename(conn: sa.Connection) -> None:
             row = self._experiment_row(conn, experiment_id)
@@ -483,6 +522,8 @@ class SqlAlchemyStore(Store):
     ) -> Run:
         tag_map = {t.key: t.value for t in tags}
         name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
+        _check_length(name, 250, "Run name")
+        _check_length(user_id or "", 256, "User id")
         tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
         run_id = uuid.uuid4().hex
 
@@ -624,6 +665,7 @@ class SqlAlchemyStore(Store):
         if end_time is not None:
             values["end_time"] = int(end_time)
         if run_name:
+            _check_length(run_name, 250, "Run name")
             values["run_name"] = run_name
 
         def update(conn: sa.Connection) -> RunInfo:
@@ -679,6 +721,7 @@ class SqlAlchemyStore(Store):
         metric_rows = [_metric_row(run_id, metric) for metric in metrics]
         param_map: dict[str, str] = {}
         for p in params:
+            _checked_key(p.key, "param")
             value = str(p.value)
             if param_map.get(p.key, value) != value:
                 raise InvalidParamChangeError(
@@ -688,7 +731,7 @@ class SqlAlchemyStore(Store):
             param_map[p.key] = value
         tag_rows = [
             {"run_id": run_id, "key": k, "value": str(v)}
-            for k, v in {t.key: t.value for t in tags}.items()
+            for k, v in {_checked_key(t.key, "tag"): t.value for t in tags}.items()
         ]
         latest_rows = self._latest_rows(metric_rows)
 

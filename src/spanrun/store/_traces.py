@@ -37,8 +37,21 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
     """Rows for the spans table, one per (trace_id, span_id) (the last one wins)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for s in spans:
-        if not s.trace_id or not s.span_id:
-            raise InvalidInputError(f"Span {s.name!r} lacks a trace_id or span_id")
+        if not (
+            s.trace_id
+            and s.span_id
+            and len(s.trace_id) <= 32
+            and len(s.span_id) <= 16
+            and len(s.parent_span_id or "") <= 16
+        ):
+            raise InvalidInputError(
+                f"Span {s.name!r} needs a trace_id (at most 32 hex digits) and a span_id (at "
+                f"most 16): got {s.trace_id!r} and {s.span_id!r}"
+            )
+        run_id = str(s.run_id) if s.run_id else None
+        experiment_id = str(s.experiment_id) if s.experiment_id is not None else None
+        if (run_id and len(run_id) > 32) or (experiment_id and len(experiment_id) > 32):
+            raise InvalidInputError(f"Span {s.name!r} has an invalid run or experiment id")
         rows[(s.trace_id, s.span_id)] = {
             "trace_id": s.trace_id,
             "span_id": s.span_id,
@@ -57,8 +70,8 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
                 ]
             ),
             "resource": _dumps(dict(s.resource)),
-            "run_id": s.run_id,
-            "experiment_id": s.experiment_id,
+            "run_id": run_id,
+            "experiment_id": experiment_id,
         }
     return list(rows.values())
 
