@@ -3,6 +3,8 @@
     python benchmarks/tracking.py                  # full size: a few minutes
     python benchmarks/tracking.py --scale 0.3      # fewer calls per row (rates stay comparable)
     python benchmarks/tracking.py --search-runs 2000 --skip-mlflow
+    python benchmarks/tracking.py --rounds 3       # interleaved rounds, medians (noisy machines)
+    python benchmarks/tracking.py --rounds 3       # interleaved rounds, medians (noisy machines)
 
 MLflow (latest from PyPI) runs in its own venv (``.bench/mlflow``, made by ``_env.py``); each
 library's part runs in its own subprocess with its own fresh database in a temporary directory.
@@ -234,6 +236,14 @@ def _run_part(python: str, lib: str, scale: float, search_runs: int) -> dict[str
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _median_part(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-row medians over rounds (other fields from the first round)."""
+    merged = dict(results[0])
+    for key, *_ in ROWS:
+        merged[key] = statistics.median(r[key] for r in results)
+    return merged
+
+
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -247,6 +257,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply call counts")
     parser.add_argument("--search-runs", type=int, default=10_000, help="runs to search over")
     parser.add_argument("--skip-mlflow", action="store_true", help="measure spanrun only")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat, report medians")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,18 +266,25 @@ def main() -> None:
         print(json.dumps(_work(args.worker, args.workdir, args.scale, args.search_runs)))
         return
 
-    parts = {"spanrun": _run_part(sys.executable, "spanrun", args.scale, args.search_runs)}
+    pythons = {"spanrun": sys.executable}
     if not args.skip_mlflow:
         sys.path.insert(0, str(ROOT))
         from benchmarks._env import ensure_venv
 
-        python = ensure_venv("mlflow", ["mlflow"])
-        parts["mlflow"] = _run_part(str(python), "mlflow", args.scale, args.search_runs)
+        pythons["mlflow"] = str(ensure_venv("mlflow", ["mlflow"]))
+    rounds: dict[str, list[dict[str, Any]]] = {lib: [] for lib in pythons}
+    order = list(pythons)
+    for _ in range(args.rounds):  # interleaved (A B, B A, ...) so load drifts hit both sides
+        for lib in order:
+            rounds[lib].append(_run_part(pythons[lib], lib, args.scale, args.search_runs))
+        order.reverse()
+    parts = {lib: _median_part(results) for lib, results in rounds.items()}
 
     ours, theirs = parts["spanrun"], parts.get("mlflow", {})
     print(
         f"\nspanrun {ours['version']} vs MLflow {theirs.get('version', '(skipped)')}, SQLite, "
-        f"search over {args.search_runs:,} runs (filter: {SEARCH_FILTER})\n"
+        f"{args.rounds} round(s), search over {args.search_runs:,} runs "
+        f"(filter: {SEARCH_FILTER})\n"
     )
     header = (
         f"| {'operation':<48} | {'unit':<8} | {'spanrun':>10} | {'MLflow':>10} | {'ratio':>7} |"
