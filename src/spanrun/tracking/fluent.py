@@ -60,8 +60,10 @@ class ActiveRun(Run):
     """The run returned by ``start_run()``; a context manager that ends it.
 
     Leaving the ``with`` block ends the run FINISHED, or FAILED when the block raised (KILLED on
-    KeyboardInterrupt); the exception propagates. ``info`` and ``data`` are a snapshot taken at
-    start: call ``spanrun.get_run(run.info.run_id)`` for current values.
+    KeyboardInterrupt); the exception propagates. Nested runs still open inside the block are
+    ended first with the same status (MLflow would leave the parent running). ``info`` and
+    ``data`` are a snapshot taken at start: call ``spanrun.get_run(run.info.run_id)`` for
+    current values.
     """
 
     def __enter__(self) -> ActiveRun:
