@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import spanrun
@@ -40,7 +42,9 @@ def test_tokens_counted_once_when_langchain_wraps_openai(autolog, store, openai_
     per_call = [v for _, v in steps(store, run_id, "llm.input_tokens")]
     assert steps(store, run_id, "llm.total_input_tokens")[-1] == (1, sum(per_call))
     rows = predictions(store, run_id)
-    assert rows["inputs"].tolist() == ["Tell me about otel", "Tell me about runs"]
+    # The user-side input is the chain's input (the root span's input.value).
+    assert [json.loads(x) for x in rows["inputs"]] == [{"topic": "otel"}, {"topic": "runs"}]
+    assert "Tell me about otel" in rows["prompts"][0]
     assert rows["outputs"].tolist() == ["Echo: Tell me about otel", "Echo: Tell me about runs"]
 
     infos = store.search_traces(run_id=run_id)
@@ -63,7 +67,7 @@ def test_langchain_only_counts_the_chat_model_span(autolog, store, openai_server
     with spanrun.start_run() as run:
         chain.invoke({"topic": "otel"})
     rows = predictions(store, run.info.run_id)
-    assert rows["inputs"].tolist() == ["Tell me about otel"]
+    assert json.loads(rows["inputs"][0]) == {"topic": "otel"}
     trace = store.get_trace(rows["trace_id"][0])
     (llm_span,) = [s for s in trace.spans if s.attributes.get("gen_ai.operation.name")]
     assert llm_span.span_id == rows["span_id"][0]

@@ -321,3 +321,33 @@ def test_spans_from_other_instrumentations_map_to_runs(store, make_pipeline):
     assert store.get_run(run_id).data.params["llm.temperature"] == "0.1"
     rows = predictions(store, run_id)
     assert rows["inputs"].tolist() == ["from openinference", "from openllmetry"]
+
+
+def test_a_chains_input_is_the_rows_input(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as run:
+        with chain(p.tracer):  # input.value = {"q": 1}
+            llm_call(p.tracer, user="rendered prompt")
+        llm_call(p.tracer, user="direct call")
+        with p.tracer.start_as_current_span("no input recorded"):
+            llm_call(p.tracer, user="under a plain span")
+    p.flush()
+    rows = predictions(store, run.info.run_id)
+    assert rows["inputs"].tolist() == ['{"q": 1}', "direct call", "under a plain span"]
+    assert "rendered prompt" in rows["prompts"][0]
+
+
+def test_rows_waiting_for_a_root_are_written_at_finish(store, make_pipeline):
+    p = make_pipeline(store)
+    with spanrun.start_run() as run:
+        outer = p.tracer.start_span("still open")
+        from opentelemetry import trace
+
+        with trace.use_span(outer, end_on_exit=False):
+            llm_call(p.tracer, user="waiting")
+    p.flush()
+    # The root is still open: metrics are there, the row waits for the root's input.
+    assert store.get_run(run.info.run_id).data.metrics["llm.calls"] == 1
+    p.exporter.finish_open_runs()
+    assert predictions(store, run.info.run_id)["inputs"].tolist() == ["waiting"]
+    outer.end()

@@ -99,8 +99,11 @@ class RunLedger:
         cost: float | None,
         trace_id: str,
         span_id: str,
-    ) -> None:
-        """Add one call's metrics (step = its index in the run), params and prediction row."""
+    ) -> dict[str, Any]:
+        """Add one call's metrics (step = its index in the run) and params to ``writes``.
+
+        Returns the call's prediction row; the caller decides when it is written.
+        """
         step = self.calls
         self.calls += 1
         metrics = writes.metrics
@@ -140,26 +143,24 @@ class RunLedger:
                 self.params_varied = True
                 writes.tags.append(RunTag(PARAMS_VARIED_TAG, "true"))
 
-        writes.rows.append(
-            dict(
-                zip(
-                    PREDICTION_COLUMNS,
-                    (
-                        call.inputs,
-                        call.outputs,
-                        call.prompts,
-                        call.model,
-                        round(latency_ms, 3),
-                        _cell(call.input_tokens),
-                        _cell(call.output_tokens),
-                        _cell(call.total_tokens),
-                        trace_id,
-                        span_id,
-                        end_ms,
-                        call.error,
-                    ),
-                    strict=True,
-                )
+        return dict(
+            zip(
+                PREDICTION_COLUMNS,
+                (
+                    call.inputs,
+                    call.outputs,
+                    call.prompts,
+                    call.model,
+                    round(latency_ms, 3),
+                    _cell(call.input_tokens),
+                    _cell(call.output_tokens),
+                    _cell(call.total_tokens),
+                    trace_id,
+                    span_id,
+                    end_ms,
+                    call.error,
+                ),
+                strict=True,
             )
         )
 

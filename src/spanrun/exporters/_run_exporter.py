@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,7 +36,7 @@ from spanrun.exporters._llm_tracking import (
 )
 from spanrun.exporters._mapping import read_llm_call
 from spanrun.exporters._prices import PricesArg, PriceTable
-from spanrun.instrumentation._semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.instrumentation._semconv import INPUT_VALUE, SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
 from spanrun.tracking.entities import RunStatus, RunTag, SpanRecord
 
@@ -47,7 +49,16 @@ RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
 PREDICTIONS_FILE = "llm_predictions.csv"
 RUN_MODE_TAG = "spanrun.run_mode"
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
+_PENDING_MAX_TRACES = 10_000
+_PENDING_MAX_ROWS = 1_000  # per trace
+_PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows back
 T = TypeVar("T")
+
+
+@dataclass
+class _PendingRows:
+    since: float
+    rows: list[tuple[RunLedger, dict[str, Any]]] = field(default_factory=list)
 
 
 class _Unknown:
@@ -100,6 +111,10 @@ class RunExporter(SpanExporter):
     different value sets the tag ``spanrun.llm.params_varied=true``), and a row in
     ``llm_predictions.csv``. Every span is stored with ``Store.log_spans``.
 
+    A row's ``inputs`` is the user-side input: the ``input.value`` of the trace's root span (a
+    chain's input) when the call is part of a larger trace, else the call's last user message.
+    Such rows are written when the root span arrives (at the latest after 30 s, or at exit).
+
     Writes are grouped per export batch (one ``log_batch`` per run and chunk, one CSV append per
     run, one ``log_spans``). Store failures are retried ``max_attempts`` times with backoff, then
     the write is dropped with a warning; :meth:`export` never raises.
@@ -142,6 +157,9 @@ class RunExporter(SpanExporter):
         self._shutdown = False
         self._ledgers: OrderedDict[str, RunLedger | _Unknown] = OrderedDict()
         self._store_down = False  # set when a write gave up; reset per batch
+        # Prediction rows of calls inside a larger trace wait for the trace's root span, whose
+        # input.value (a chain's input) is the row's user-side input.
+        self._pending_rows: OrderedDict[str, _PendingRows] = OrderedDict()
         self._trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._innermost = InnermostTracker()
         self._session: tuple[int, str, str] | None = None  # (pid, run_id, experiment_id)
@@ -198,7 +216,10 @@ class RunExporter(SpanExporter):
 
     # -- run lifecycle -------------------------------------------------------------------------
     def finish_open_runs(self) -> None:
-        """End the session run and any trace run whose root never arrived (FINISHED)."""
+        """End the session run and any trace run whose root never arrived (FINISHED).
+
+        Prediction rows still waiting for their trace's root span are written too.
+        """
         with self._lock:
             self._store_down = False
             run_ids = list(self._open_trace_runs)
@@ -206,13 +227,14 @@ class RunExporter(SpanExporter):
             if self._session is not None and self._session[0] == os.getpid():
                 run_ids.append(self._session[1])
                 self._session = None
-            if not run_ids:
+            if not run_ids and not self._pending_rows:
                 return
             try:
                 store = self._get_store()
             except Exception:
                 _log.warning("spanrun: cannot end autolog runs, no store", exc_info=True)
                 return
+            self._write_pending_rows(store)
             now = int(time.time() * 1000)
             for run_id in run_ids:
                 self._retry(
@@ -398,7 +420,7 @@ class RunExporter(SpanExporter):
                 start, end = span.start_time or 0, span.end_time or span.start_time or 0
                 if ledger.run_id not in writes:
                     writes[ledger.run_id] = (ledger, RunWrites())
-                ledger.record(
+                row = ledger.record(
                     call,
                     writes[ledger.run_id][1],
                     end_ms=end // 1_000_000,
@@ -409,9 +431,16 @@ class RunExporter(SpanExporter):
                     trace_id=trace_id,
                     span_id=span_id,
                 )
+                if parent_id is None:
+                    writes[ledger.run_id][1].rows.append(row)
+                else:
+                    self._park_row(trace_id, ledger, row, writes)
+            if parent_id is None:
+                self._release_rows(trace_id, attrs if call is None else None, writes)
             if parent_id is None and run_id is not None and run_id in self._open_trace_runs:
                 ended_trace_runs.append((run_id, span))
 
+        self._release_stale_rows(writes)
         ok = True
         for ledger, run_writes in writes.values():
             ok &= self._write_run(store, ledger, run_writes)
@@ -433,6 +462,59 @@ class RunExporter(SpanExporter):
                 ),
             )
         return ok
+
+    def _park_row(
+        self,
+        trace_id: str,
+        ledger: RunLedger,
+        row: dict[str, Any],
+        writes: dict[str, tuple[RunLedger, RunWrites]],
+    ) -> None:
+        pending = self._pending_rows.get(trace_id)
+        if pending is None:
+            pending = self._pending_rows[trace_id] = _PendingRows(time.monotonic())
+            if len(self._pending_rows) > _PENDING_MAX_TRACES:
+                _, oldest = self._pending_rows.popitem(last=False)
+                _add_rows(writes, oldest.rows)
+        pending.rows.append((ledger, row))
+        if len(pending.rows) >= _PENDING_MAX_ROWS:
+            _add_rows(writes, pending.rows)
+            pending.rows = []
+
+    def _release_rows(
+        self,
+        trace_id: str,
+        root_attrs: dict[str, Any] | None,
+        writes: dict[str, tuple[RunLedger, RunWrites]],
+    ) -> None:
+        """The root arrived: its input (when it is not an LLM call) is the rows' input."""
+        pending = self._pending_rows.pop(trace_id, None)
+        if pending is None:
+            return
+        user_input = root_attrs.get(INPUT_VALUE) if root_attrs else None
+        if user_input is not None and user_input != "":
+            text = user_input if isinstance(user_input, str) else json.dumps(user_input)
+            for _, row in pending.rows:
+                row["inputs"] = text
+        _add_rows(writes, pending.rows)
+
+    def _release_stale_rows(self, writes: dict[str, tuple[RunLedger, RunWrites]]) -> None:
+        horizon = time.monotonic() - _PENDING_MAX_AGE_S
+        while self._pending_rows:
+            trace_id, pending = next(iter(self._pending_rows.items()))
+            if pending.since > horizon:
+                return
+            del self._pending_rows[trace_id]
+            _add_rows(writes, pending.rows)
+
+    def _write_pending_rows(self, store: Store) -> None:
+        """Write every waiting row with the call's own input (exit, disable)."""
+        writes: dict[str, tuple[RunLedger, RunWrites]] = {}
+        while self._pending_rows:
+            _, pending = self._pending_rows.popitem(last=False)
+            _add_rows(writes, pending.rows)
+        for ledger, run_writes in writes.values():
+            self._write_run(store, ledger, run_writes)
 
     def _write_run(self, store: Store, ledger: RunLedger, w: RunWrites) -> bool:
         ok = True
@@ -476,3 +558,12 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def _add_rows(
+    writes: dict[str, tuple[RunLedger, RunWrites]], rows: list[tuple[RunLedger, dict[str, Any]]]
+) -> None:
+    for ledger, row in rows:
+        if ledger.run_id not in writes:
+            writes[ledger.run_id] = (ledger, RunWrites())
+        writes[ledger.run_id][1].rows.append(row)
