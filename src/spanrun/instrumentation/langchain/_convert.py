@@ -97,12 +97,16 @@ def _jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
+# One encoder for every call: json.dumps() with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(default=_jsonable, ensure_ascii=False)
+
+
 def to_json(value: Any) -> str:
     """JSON for any LangChain value; never raises (falls back to ``repr``)."""
     try:
-        return json.dumps(value, default=_jsonable, ensure_ascii=False)
+        return _ENCODER.encode(value)
     except Exception:
-        return json.dumps(repr(value), ensure_ascii=False)
+        return _ENCODER.encode(repr(value))
 
 
 def value_attributes(key: str, value: Any) -> dict[str, str]:
