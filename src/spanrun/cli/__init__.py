@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "artifacts": "spanrun.cli._artifacts:artifacts",
     "experiments": "spanrun.cli._experiments:experiments",
     "runs": "spanrun.cli._runs:runs",
+    "traces": "spanrun.cli._traces:traces",
 }
 
 
