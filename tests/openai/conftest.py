@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -38,7 +37,6 @@ def instrumented(
     inst.instrument(tracer_provider=provider)
     yield inst
     inst.uninstrument()
-    gc.collect()  # abandoned streams of this test end here, not in the next test
 
 
 @pytest.fixture
