@@ -23,7 +23,15 @@ Embedding inputs are not recorded as content (the conventions define none for em
 
 Patching happens on the SDK's resource classes, now or when ``openai`` is first imported.
 ``instrument()`` twice is harmless; ``uninstrument()`` removes every patch. OTel's
-suppress-instrumentation context key is honoured. Internal errors are logged, never raised.
+suppress-instrumentation context key is honoured. Internal errors are logged, never raised
+(``SPANRUN_RAISE_INTERNAL_ERRORS=1`` re-raises them, for debugging spanrun itself).
+
+Raw responses: ``with_raw_response`` calls are parsed at once (the SDK caches the result, so the
+user's ``parse()`` returns the same object) and streamed ones end their span when the stream
+does; ``with_streaming_response`` spans end at ``parse()`` (or with the stream it returns) or
+when the response is closed. Known limit: the SDK builds a client's ``with_raw_response`` /
+``with_streaming_response`` accessor once, binding the methods of that moment; on a client
+that used them *before* ``instrument()``, those two forms stay uninstrumented.
 """
 
 from __future__ import annotations
