@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
 from spanrun.errors import (
-    AlreadyExistsError,
     InvalidInputError,
     InvalidParamChangeError,
     InvalidStateError,
@@ -23,23 +19,30 @@ from spanrun.errors import (
 )
 from spanrun.store import _models as m
 from spanrun.store import _traces
+from spanrun.store._common import (
+    ACTIVE,
+    DELETED,
+    RUN_NAME_TAG,
+    check_length,
+    chunks,
+    experiment_key,
+    now_ms,
+    to_uri,
+)
 from spanrun.store._db import Database
+from spanrun.store._experiments import ExperimentMethods
 from spanrun.store._migrate import ensure_schema
 from spanrun.store._run_names import random_run_name
 from spanrun.store._search_filter import parse_filter, parse_order_by
 from spanrun.store._search_sql import (
     check_max_results,
-    compare,
     decode_page_token,
     encode_page_token,
-    lifecycle_condition,
     run_search_query,
 )
 from spanrun.store._sqlite import seed_planner_stats
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
 from spanrun.tracking.entities import (
-    Experiment,
-    LifecycleStage,
     Metric,
     PagedList,
     Param,
@@ -54,12 +57,7 @@ from spanrun.tracking.entities import (
     ViewType,
 )
 
-__all__ = ["SqlAlchemyStore"]
-
-RUN_NAME_TAG = "mlflow.runName"
-_ACTIVE = LifecycleStage.ACTIVE.value
-_DELETED = LifecycleStage.DELETED.value
-_CHUNK = 500  # ids per IN (...) when loading runs' data
+__all__ = ["RUN_NAME_TAG", "SqlAlchemyStore"]
 
 
 # Every open store, so that a forked child drops the connections it inherited.
@@ -73,38 +71,6 @@ def _reset_stores_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_stores_after_fork)
-
-
-def _check_length(value: str, limit: int, what: str) -> None:
-    if len(value) > limit:
-        raise InvalidInputError(f"{what} is {len(value)} characters long; at most {limit} fit")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _to_uri(location: str) -> str:
-    """Plain paths become absolute file:// URIs; URIs are kept as given."""
-    if urlparse(location).scheme and len(urlparse(location).scheme) > 1:
-        return location.rstrip("/")
-    return Path(location).expanduser().resolve().as_uri()
-
-
-def _experiment_key(experiment_id: object) -> int | None:
-    """The integer primary key of an experiment id string, or None if it cannot be one."""
-    if isinstance(experiment_id, bool):
-        return None
-    if isinstance(experiment_id, int):
-        return experiment_id
-    if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
-        return int(experiment_id)
-    return None
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _checked_key(key: object, what: str) -> str:
@@ -141,7 +107,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
 
-class SqlAlchemyStore(Store):
+class SqlAlchemyStore(ExperimentMethods, Store):
     """Tracking store on a SQL database (``sqlite:///...`` or ``postgresql+psycopg://...``).
 
     Creating one checks the schema version with one query and migrates only a new or older
@@ -151,16 +117,12 @@ class SqlAlchemyStore(Store):
 
     def __init__(self, db_uri: str | sa.URL, artifact_root: str) -> None:
         self.db_uri = str(db_uri)
-        self.artifact_root = _to_uri(artifact_root)
+        self.artifact_root = to_uri(artifact_root)
         self._db = Database(sa.make_url(db_uri))
         self._insert = self._db.insert
         self._build_statements()
         ensure_schema(self._db, self._initialize)
         _live_stores.add(self)
-
-    @property
-    def dialect(self) -> str:
-        return self._db.dialect
 
     @property
     def engine(self) -> sa.Engine:
@@ -227,13 +189,13 @@ class SqlAlchemyStore(Store):
             )
         ).first()
         if exists is None:
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 sa.insert(m.experiments).values(
                     experiment_id=int(DEFAULT_EXPERIMENT_ID),
                     name=DEFAULT_EXPERIMENT_NAME,
                     artifact_location=f"{self.artifact_root}/{DEFAULT_EXPERIMENT_ID}",
-                    lifecycle_stage=_ACTIVE,
+                    lifecycle_stage=ACTIVE,
                     creation_time=now,
                     last_update_time=now,
                 )
@@ -246,271 +208,6 @@ class SqlAlchemyStore(Store):
         # The parent's pooled connections must not be used (or closed) by the child.
         self._db.dispose(close=False)
 
-    # -- experiments -------------------------------------------------------------------------
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] = ()
-    ) -> str:
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInputError(f"Experiment name must be a non-empty string, got {name!r}")
-        _check_length(name, 256, "Experiment name")
-        location = _to_uri(artifact_location) if artifact_location else None
-
-        def create(conn: sa.Connection) -> str:
-            self._check_name_free(conn, name)
-            now = _now_ms()
-            experiment_id = conn.execute(
-                sa.insert(m.experiments)
-                .values(
-                    name=name,
-                    artifact_location=location or "",
-                    lifecycle_stage=_ACTIVE,
-                    creation_time=now,
-                    last_update_time=now,
-                )
-                .returning(m.experiments.c.experiment_id)
-            ).scalar_one()
-            if location is None:
-                conn.execute(
-                    sa.update(m.experiments)
-                    .where(m.experiments.c.experiment_id == experiment_id)
-                    .values(artifact_location=f"{self.artifact_root}/{experiment_id}")
-                )
-            tag_rows = {t.key: t.value for t in tags}
-            if tag_rows:
-                conn.execute(
-                    sa.insert(m.experiment_tags),
-                    [
-                        {"experiment_id": experiment_id, "key": k, "value": v}
-                        for k, v in tag_rows.items()
-                    ],
-                )
-            return str(experiment_id)
-
-        return self._db.write(create, retry_integrity=True)
-
-    def _check_name_free(self, conn: sa.Connection, name: str) -> None:
-        row = conn.execute(
-            sa.select(m.experiments.c.lifecycle_stage).where(m.experiments.c.name == name)
-        ).first()
-        if row is not None:
-            hint = " (it is deleted; restore it or pick another name)" if row[0] == _DELETED else ""
-            raise AlreadyExistsError(f"Experiment {name!r} already exists{hint}")
-
-    def _experiments(
-        self, conn: sa.Connection, where: sa.ColumnElement[bool] | None
-    ) -> list[Experiment]:
-        stmt = sa.select(m.experiments)
-        if where is not None:
-            stmt = stmt.where(where)
-        return self._experiments_from_rows(conn, conn.execute(stmt).all())
-
-    def _experiments_from_rows(
-        self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]
-    ) -> list[Experiment]:
-        tags: dict[int, dict[str, str]] = {row.experiment_id: {} for row in rows}
-        for chunk in _chunks(list(tags)):
-            for t in conn.execute(
-                sa.select(m.experiment_tags).where(m.experiment_tags.c.experiment_id.in_(chunk))
-            ):
-                tags[t.experiment_id][t.key] = t.value
-        return [
-            Experiment(
-                experiment_id=str(row.experiment_id),
-                name=row.name,
-                artifact_location=row.artifact_location,
-                lifecycle_stage=row.lifecycle_stage,
-                tags=tags[row.experiment_id],
-                creation_time=row.creation_time,
-                last_update_time=row.last_update_time,
-            )
-            for row in rows
-        ]
-
-    def _experiment_row(self, conn: sa.Connection, experiment_id: str) -> sa.Row[Any]:
-        key = _experiment_key(experiment_id)
-        row = None
-        if key is not None:
-            row = conn.execute(self._experiment_stmt, {"experiment_id": key}).first()
-        if row is None:
-            raise NotFoundError(f"No experiment with id {experiment_id!r}")
-        return row
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        def get(conn: sa.Connection) -> Experiment:
-            row = self._experiment_row(conn, experiment_id)
-            return self._experiments_from_rows(conn, [row])[0]
-
-        return self._db.read(get)
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        def get(conn: sa.Connection) -> Experiment | None:
-            found = self._experiments(conn, m.experiments.c.name == name)
-            return found[0] if found else None
-
-        return self._db.read(get)
-
-    def search_experiments(
-        self,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Experiment]:
-        check_max_results(max_results)
-        offset = decode_page_token(page_token)
-        exp = m.experiments
-        from_: Any = exp
-        conditions = []
-        stage = lifecycle_condition(exp.c.lifecycle_stage, view_type)
-        if stage is not None:
-            conditions.append(stage)
-        for i, comp in enumerate(parse_filter(filter_string, "experiment")):
-            if comp.kind == "attribute":
-                column: Any = exp.c[comp.key]
-                value: Any = comp.value
-                if comp.key == "experiment_id":
-                    value = self._experiment_ids_value(comp.value)
-                conditions.append(compare(column, comp.op, value, self.dialect))
-            else:
-                alias = m.experiment_tags.alias(f"t{i}")
-                from_ = from_.join(
-                    alias,
-                    sa.and_(
-                        alias.c.experiment_id == exp.c.experiment_id,
-                        alias.c.key == comp.key,
-                        compare(alias.c.value, comp.op, comp.value, self.dialect),
-                    ),
-                )
-        order: list[Any] = []
-        for i, key in enumerate(parse_order_by(order_by, "experiment")):
-            if key.kind == "attribute":
-                column = exp.c[key.key]
-            else:
-                alias = m.experiment_tags.alias(f"o{i}")
-                from_ = from_.outerjoin(
-                    alias,
-                    sa.and_(alias.c.experiment_id == exp.c.experiment_id, alias.c.key == key.key),
-                )
-                column = alias.c.value
-            order.append((column.asc() if key.ascending else column.desc()).nulls_last())
-        # MLflow's default: newest first.
-        order += [exp.c.creation_time.desc(), exp.c.experiment_id.desc()]
-        stmt = (
-            sa.select(exp)
-            .select_from(from_)
-            .where(*conditions)
-            .order_by(*order)
-            .offset(offset)
-            .limit(max_results + 1)
-        )
-
-        def search(conn: sa.Connection) -> PagedList[Experiment]:
-            rows = conn.execute(stmt).all()
-            token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._experiments_from_rows(conn, rows[:max_results]), token)
-
-        return self._db.read(search)
-
-    @staticmethod
-    def _experiment_ids_value(value: Any) -> Any:
-        values = value if isinstance(value, tuple) else (value,)
-        keys = tuple(_experiment_key(v) for v in values)
-        if any(k is None for k in keys):
-            raise InvalidInputError(f"Invalid experiment id in {value!r}")
-        return keys if isinstance(value, tuple) else keys[0]
-
-    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
-        def update(conn: sa.Connection) -> None:
-            row = self._experiment_row(conn, experiment_id)
-            now = _now_ms()
-            if stage == _DELETED:
-                if str(row.experiment_id) == DEFAULT_EXPERIMENT_ID:
-                    raise InvalidInputError("The default experiment cannot be deleted")
-                if row.lifecycle_stage == _DELETED:
-                    return
-                # A stamp no run deleted on its own before carries (even within the same ms).
-                latest = conn.execute(
-                    sa.select(sa.func.max(m.runs.c.deleted_time)).where(
-                        m.runs.c.experiment_id == row.experiment_id
-                    )
-                ).scalar()
-                now = max(now, (latest or 0) + 1)
-                # Its active runs go with it, stamped with the same time so that a restore
-                # brings back exactly these (and not runs deleted on their own before).
-                conn.execute(
-                    sa.update(m.runs)
-                    .where(
-                        m.runs.c.experiment_id == row.experiment_id,
-                        m.runs.c.lifecycle_stage == _ACTIVE,
-                    )
-                    .values(lifecycle_stage=_DELETED, deleted_time=now)
-                )
-                values = {"lifecycle_stage": _DELETED, "deleted_time": now}
-            else:
-                if row.lifecycle_stage == _ACTIVE:
-                    return
-                if row.deleted_time is not None:
-                    conn.execute(
-                        sa.update(m.runs)
-                        .where(
-                            m.runs.c.experiment_id == row.experiment_id,
-                            m.runs.c.deleted_time == row.deleted_time,
-                        )
-                        .values(lifecycle_stage=_ACTIVE, deleted_time=None)
-                    )
-                values = {"lifecycle_stage": _ACTIVE, "deleted_time": None}
-            conn.execute(
-                sa.update(m.experiments)
-                .where(m.experiments.c.experiment_id == row.experiment_id)
-                .values(last_update_time=now, **values)
-            )
-
-        self._db.write(update)
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, _DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, _ACTIVE)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        if not isinstance(new_name, str) or not new_name.strip():
-            raise InvalidInputError(f"Experiment name must be a non-empty string, got {new_name!r}")
-        _check_length(new_name, 256, "Experiment name")
-
-        def rename(conn: sa.Connection) -> None:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != _ACTIVE:
-                raise InvalidStateError(f"Cannot rename deleted experiment {experiment_id!r}")
-            if row.name == new_name:
-                return
-            self._check_name_free(conn, new_name)
-            conn.execute(
-                sa.update(m.experiments)
-                .where(m.experiments.c.experiment_id == row.experiment_id)
-                .values(name=new_name, last_update_time=_now_ms())
-            )
-
-        self._db.write(rename, retry_integrity=True)
-
-    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
-        def set_tag(conn: sa.Connection) -> None:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != _ACTIVE:
-                raise InvalidStateError(f"Cannot set a tag on deleted experiment {experiment_id!r}")
-            ins = self._insert(m.experiment_tags).values(
-                experiment_id=row.experiment_id, key=tag.key, value=tag.value
-            )
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[m.experiment_tags.c.experiment_id, m.experiment_tags.c.key],
-                    set_={"value": ins.excluded.value},
-                )
-            )
-
-        self._db.write(set_tag)
-
     # -- runs ------------------------------------------------------------------------------
     def create_run(
         self,
@@ -522,14 +219,14 @@ class SqlAlchemyStore(Store):
     ) -> Run:
         tag_map = {t.key: t.value for t in tags}
         name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
-        _check_length(name, 250, "Run name")
-        _check_length(user_id or "", 256, "User id")
+        check_length(name, 250, "Run name")
+        check_length(user_id or "", 256, "User id")
         tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
         run_id = uuid.uuid4().hex
 
         def create(conn: sa.Connection) -> Run:
             exp = self._experiment_row(conn, experiment_id)
-            if exp.lifecycle_stage != _ACTIVE:
+            if exp.lifecycle_stage != ACTIVE:
                 raise InvalidStateError(
                     f"Cannot create a run in deleted experiment {experiment_id!r}"
                 )
@@ -541,7 +238,7 @@ class SqlAlchemyStore(Store):
                 start_time=start_time,
                 end_time=None,
                 artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
-                lifecycle_stage=_ACTIVE,
+                lifecycle_stage=ACTIVE,
                 user_id=user_id or "",
             )
             conn.execute(
@@ -554,7 +251,7 @@ class SqlAlchemyStore(Store):
                     "status": info.status,
                     "start_time": start_time,
                     "end_time": None,
-                    "lifecycle_stage": _ACTIVE,
+                    "lifecycle_stage": ACTIVE,
                     "artifact_uri": info.artifact_uri,
                     "deleted_time": None,
                 },
@@ -579,7 +276,7 @@ class SqlAlchemyStore(Store):
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         cursor = conn.connection.cursor()
         try:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 where, args = self._in_clause(chunk)
                 cursor.execute(f'SELECT run_id, "key", value FROM params WHERE {where}', args)
                 for run_id, key, value in cursor.fetchall():
@@ -638,7 +335,7 @@ class SqlAlchemyStore(Store):
     def _raise_unless_active(run_id: str, stage: str | None) -> None:
         if stage is None:
             raise NotFoundError(f"Run {run_id!r} not found")
-        if stage != _ACTIVE:
+        if stage != ACTIVE:
             raise InvalidStateError(
                 f"Run {run_id!r} is deleted; restore it before logging to it or changing it"
             )
@@ -665,7 +362,7 @@ class SqlAlchemyStore(Store):
         if end_time is not None:
             values["end_time"] = int(end_time)
         if run_name:
-            _check_length(run_name, 250, "Run name")
+            check_length(run_name, 250, "Run name")
             values["run_name"] = run_name
 
         def update(conn: sa.Connection) -> RunInfo:
@@ -683,13 +380,13 @@ class SqlAlchemyStore(Store):
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         def update(conn: sa.Connection) -> None:
             row = self._run_row(conn, run_id)
-            if stage == _ACTIVE:
+            if stage == ACTIVE:
                 exp_stage = conn.execute(
                     sa.select(m.experiments.c.lifecycle_stage).where(
                         m.experiments.c.experiment_id == row.experiment_id
                     )
                 ).scalar()
-                if exp_stage != _ACTIVE:
+                if exp_stage != ACTIVE:
                     raise InvalidStateError(
                         f"Cannot restore run {run_id!r}: its experiment is deleted"
                     )
@@ -698,17 +395,17 @@ class SqlAlchemyStore(Store):
                 .where(m.runs.c.run_id == run_id)
                 .values(
                     lifecycle_stage=stage,
-                    deleted_time=_now_ms() if stage == _DELETED else None,
+                    deleted_time=now_ms() if stage == DELETED else None,
                 )
             )
 
         self._db.write(update)
 
     def delete_run(self, run_id: str) -> None:
-        self._set_run_stage(run_id, _DELETED)
+        self._set_run_stage(run_id, DELETED)
 
     def restore_run(self, run_id: str) -> None:
-        self._set_run_stage(run_id, _ACTIVE)
+        self._set_run_stage(run_id, ACTIVE)
 
     def log_batch(
         self,
@@ -818,7 +515,7 @@ class SqlAlchemyStore(Store):
         check_max_results(max_results)
         if isinstance(experiment_ids, str):
             experiment_ids = [experiment_ids]
-        keys = [k for k in (_experiment_key(e) for e in experiment_ids) if k is not None]
+        keys = [k for k in (experiment_key(e) for e in experiment_ids) if k is not None]
         offset = decode_page_token(page_token)
         stmt = run_search_query(
             keys,

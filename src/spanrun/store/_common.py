@@ -1,0 +1,60 @@
+"""Small helpers shared by the SQL store's modules."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from spanrun.errors import InvalidInputError
+from spanrun.tracking.entities import LifecycleStage
+
+__all__ = [
+    "ACTIVE",
+    "DELETED",
+    "RUN_NAME_TAG",
+    "check_length",
+    "chunks",
+    "experiment_key",
+    "now_ms",
+    "to_uri",
+]
+
+RUN_NAME_TAG = "mlflow.runName"
+ACTIVE = LifecycleStage.ACTIVE.value
+DELETED = LifecycleStage.DELETED.value
+_CHUNK = 500  # ids per IN (...) when loading rows of many runs or experiments
+
+
+def check_length(value: str, limit: int, what: str) -> None:
+    if len(value) > limit:
+        raise InvalidInputError(f"{what} is {len(value)} characters long; at most {limit} fit")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_uri(location: str) -> str:
+    """Plain paths become absolute file:// URIs; URIs are kept as given."""
+    if urlparse(location).scheme and len(urlparse(location).scheme) > 1:
+        return location.rstrip("/")
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def experiment_key(experiment_id: object) -> int | None:
+    """The integer primary key of an experiment id string, or None if it cannot be one."""
+    if isinstance(experiment_id, bool):
+        return None
+    if isinstance(experiment_id, int):
+        return experiment_id
+    if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
+        return int(experiment_id)
+    return None
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
