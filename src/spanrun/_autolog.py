@@ -54,7 +54,8 @@ LIBRARIES: dict[str, tuple[str, str, str]] = {
     "openai": ("openai", "spanrun.instrumentation.openai", "OpenAIInstrumentor"),
     "langchain": ("langchain_core", "spanrun.instrumentation.langchain", "LangChainInstrumentor"),
 }
-_EXIT_FLUSH_TIMEOUT_MS = 30_000
+_EXIT_FLUSH_TIMEOUT_MS = 25_000
+_EXIT_TIMEOUT_S = 30.0
 _END_RUN_FLUSH_TIMEOUT_MS = 30_000
 
 
@@ -336,18 +337,38 @@ class _Autolog:
             self.exporter.finish_open_runs()
 
     def _at_exit(self) -> None:
-        try:
-            self.flush(_EXIT_FLUSH_TIMEOUT_MS / 1000)
-            self._finish_runs()
-            if self.otlp is not None:
-                self.otlp.shutdown()
-            if self.batch is not None and self.batch.dropped_spans:
-                _log.warning(
-                    "spanrun: %d spans were dropped in this process (queue full)",
-                    self.batch.dropped_spans,
-                )
-        except Exception:
-            _log.warning("spanrun: flushing spans at exit failed", exc_info=True)
+        """Store what is queued and end the session run, within a bounded time.
+
+        The work runs on a helper thread: a store that is locked or down must not hold the
+        program's exit for longer than ``_EXIT_TIMEOUT_S`` (what is not stored by then is lost,
+        and the log says so).
+        """
+        done = threading.Event()
+
+        def store_the_rest() -> None:
+            try:
+                if self.batch is not None and self.processor.parts:
+                    self.batch.force_flush(_EXIT_FLUSH_TIMEOUT_MS)
+                self._finish_runs()
+            except Exception:
+                _log.warning("spanrun: storing spans at exit failed", exc_info=True)
+            finally:
+                done.set()
+
+        threading.Thread(target=store_the_rest, name="spanrun-exit", daemon=True).start()
+        if not done.wait(_EXIT_TIMEOUT_S):
+            _log.warning(
+                "spanrun: the store did not take the last spans within %.0f s of exit; "
+                "they are lost (your program's results are not affected)",
+                _EXIT_TIMEOUT_S,
+            )
+        if self.otlp is not None:
+            _safe(self.otlp.shutdown)  # bounded by the OTLP exporter's own timeout
+        if self.batch is not None and self.batch.dropped_spans:
+            _log.warning(
+                "spanrun: %d spans were dropped in this process (queue full)",
+                self.batch.dropped_spans,
+            )
 
 
 def _safe(fn: Any) -> None:

@@ -122,3 +122,32 @@ def test_store_read_only(autolog, client, store, baseline, caplog):
     session = autolog.exporter.session_run_id
     assert session is not None
     assert predictions(store, session)["model"].tolist() == ["text-embedding-3-small"]
+
+
+def test_exit_with_the_store_locked_is_bounded(tracking_uri, store, openai_server):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tracking_uri.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("_exit_locked.py")),
+                openai_server.base_url,
+            ],
+            env={**os.environ, "SPANRUN_TRACKING_URI": tracking_uri},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Echo: bye"  # the user's program ran as without spanrun
+    assert "did not take the last spans" in done.stderr
