@@ -101,6 +101,7 @@ class _Autolog:
         self.instrumentors: dict[str, Any] = {}
         self._content: dict[str, bool | None] = {}
         self._hooks_installed = False
+        self._created_provider = False
 
     # -- public ------------------------------------------------------------------------------
     def autolog(
@@ -189,12 +190,13 @@ class _Autolog:
         if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
             raise InvalidInputError("tracer_provider must be an OpenTelemetry SDK TracerProvider")
         provider = tracer_provider or self.provider or _sdk_global_provider()
+        created = provider is None
         if provider is None:
             provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
         if provider is not self.provider:
             if self.provider is not None:
                 # Moving to another provider: stop feeding the old one.
-                self.flush()
+                self._flush_store()
                 self.processor.parts = ()
                 self.processor = _SpanrunProcessor()
                 for inst in self.instrumentors.values():
@@ -202,12 +204,13 @@ class _Autolog:
                 self.instrumentors.clear()
             provider.add_span_processor(self.processor)
             self.provider = provider
+            self._created_provider = created
         if self.exporter is None:
             self.exporter = RunExporter(run_mode=run_mode, prices=prices)
             self.batch = BoundedBatchSpanProcessor(self.exporter, max_queue_size=max_queue_size)
         else:
             # Reconfigure in place (idempotent autolog, new settings win).
-            self.flush()
+            self._flush_store()
             self.exporter.run_mode = run_mode
             self.exporter.prices = prices
             if self.batch is not None:
@@ -274,7 +277,7 @@ class _Autolog:
         )
 
     def _own_provider(self) -> bool:
-        return self.provider is not None and self.provider is not _sdk_global_provider()
+        return self.provider is not None and self._created_provider
 
     def _instrument(self, name: str, log_content: bool | None, silent: bool) -> None:
         module_name, inst_module, class_name = LIBRARIES[name]
@@ -310,8 +313,7 @@ class _Autolog:
             self._content.pop(name, None)
         if whole or not self.instrumentors:
             # Nothing is instrumented any more: flush and stop feeding the processors.
-            if self.processor.parts and self.batch is not None:
-                self.batch.force_flush(_END_RUN_FLUSH_TIMEOUT_MS)
+            self._flush_store()
             self._finish_runs()
             self.processor.parts = ()
             if self.otlp is not None:
@@ -327,10 +329,13 @@ class _Autolog:
                 self._hooks_installed = False
 
     # -- hooks -------------------------------------------------------------------------------
-    def _flush_for_end_run(self) -> None:
-        # Only the store pipeline: a slow or unreachable collector must not delay end_run().
+    def _flush_store(self) -> None:
+        # Only the store pipeline: a slow or unreachable collector must not delay the caller.
         if self.processor.parts and self.batch is not None:
             self.batch.force_flush(_END_RUN_FLUSH_TIMEOUT_MS)
+
+    def _flush_for_end_run(self) -> None:
+        self._flush_store()
 
     def _finish_runs(self) -> None:
         if self.exporter is not None:

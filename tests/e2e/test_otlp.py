@@ -99,3 +99,26 @@ def test_collector_down_changes_nothing_for_the_user(autolog, client, store, mon
 def test_bad_protocol_is_a_clear_error(autolog):
     with pytest.raises(spanrun.errors.InvalidInputError, match="protocol"):
         autolog.autolog(otlp_endpoint="http://127.0.0.1:1", otlp_protocol="carrier-pigeon")
+
+
+def test_env_endpoint_leaves_a_users_own_provider_alone(
+    autolog, client, http_receiver, monkeypatch
+):
+    # A provider the user configured is assumed to export already: no second OTLP exporter.
+    from opentelemetry.sdk.trace import TracerProvider
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", http_receiver.endpoint)
+    provider = TracerProvider()
+    autolog.autolog(tracer_provider=provider)
+    with spanrun.start_run():
+        chat(client, "mine")
+    assert autolog.flush()
+    assert autolog.otlp is None
+    assert http_receiver.spans == []
+    # ... unless asked explicitly.
+    autolog.autolog(tracer_provider=provider, otlp_endpoint=http_receiver.endpoint)
+    with spanrun.start_run():
+        chat(client, "sent")
+    assert autolog.flush()
+    assert [s.name for s in http_receiver.spans] == ["chat gpt-4o-mini"]
+    provider.shutdown()
