@@ -97,25 +97,43 @@ def test_fresh_store_after_fork(tmp_path: Path) -> None:
     assert parent.get_run(run_id).data.metrics == {"from_child": 1.0}
 
 
-def test_schema_matches_models(store: SqlAlchemyStore) -> None:
-    dialect = store.engine.dialect.name
+def _schema_diff(conn: sa.Connection) -> list[object]:
+    dialect = conn.dialect.name
 
     def on_this_dialect(obj: object, name: str, type_: str, reflected: bool, compare_to: object):
         # Alembic ignores Index.ddl_if: skip the model's indexes meant for the other database.
         condition = getattr(obj, "_ddl_if", None)
         return reflected or condition is None or dialect in (condition.dialect or dialect)
 
+    context = MigrationContext.configure(conn, opts={"include_object": on_this_dialect})
+    return list(compare_metadata(context, metadata))
+
+
+def test_new_database_schema_matches_models(store: SqlAlchemyStore) -> None:
     with store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"include_object": on_this_dialect})
-        diff = compare_metadata(context, metadata)
-    assert diff == []
-    with store.engine.connect() as conn:
+        assert _schema_diff(conn) == []
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert version == SCHEMA_VERSION
 
 
-def test_open_existing_does_not_migrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
+def test_migrations_build_the_same_schema(db_uri: str, tmp_path: Path) -> None:
+    """Databases made by replaying the Alembic migrations equal new ones (made from models)."""
+    engine = sa.create_engine(SqlAlchemyStore(db_uri, str(tmp_path)).engine.url)
+    with engine.begin() as conn:  # start over from an empty database
+        for table in reversed(metadata.sorted_tables):
+            table.drop(conn)
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    with engine.begin() as conn:
+        _migrate._upgrade(conn)
+    with engine.connect() as conn:
+        assert _schema_diff(conn) == []
+    engine.dispose()
+    store = SqlAlchemyStore(db_uri, str(tmp_path))  # adds the Default experiment
+    assert store.get_experiment("0").name == "Default"
+    store.close()
+
+
+def test_migrates_only_when_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
     original = _migrate._upgrade
 
@@ -124,12 +142,22 @@ def test_open_existing_does_not_migrate(tmp_path: Path, monkeypatch: pytest.Monk
         original(conn)
 
     monkeypatch.setattr(_migrate, "_upgrade", counting_upgrade)
-    SqlAlchemyStore(uri, str(tmp_path)).close()
-    assert len(calls) == 1
-    store = SqlAlchemyStore(uri, str(tmp_path))
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    SqlAlchemyStore(fresh, str(tmp_path)).close()  # new: built from the models and stamped
+    SqlAlchemyStore(fresh, str(tmp_path)).close()  # current: one query, nothing else
+    assert calls == []
+
+    behind = f"sqlite:///{tmp_path / 'behind.db'}"
+    engine = sa.create_engine(behind)
+    with engine.begin() as conn:  # a database Alembic knows but that has no revision yet
+        conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+    engine.dispose()
+    store = SqlAlchemyStore(behind, str(tmp_path))
     assert len(calls) == 1
     assert store.get_experiment("0").name == "Default"
     store.close()
+    SqlAlchemyStore(behind, str(tmp_path)).close()
+    assert len(calls) == 1
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 
 from spanrun.errors import StoreError
 from spanrun.store._db import Database
-from spanrun.store._models import SCHEMA_VERSION
+from spanrun.store._models import SCHEMA_VERSION, metadata
 
 __all__ = ["MIGRATIONS_DIR", "ensure_schema"]
 
@@ -52,14 +52,37 @@ def _known_revisions() -> list[str]:
     return sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
 
 
+_alembic_version = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), primary_key=True),
+)
+
+
+def _create_fresh(conn: sa.Connection) -> None:
+    """Build the current schema on an empty database and stamp it as the Alembic head.
+
+    This is Alembic's recipe for new databases ("create_all, then stamp"); a test checks that
+    it builds exactly what the migrations build. It saves importing Alembic and replaying
+    every migration on each new database.
+    """
+    metadata.create_all(conn)
+    _alembic_version.create(conn)
+    conn.execute(sa.insert(_alembic_version).values(version_num=SCHEMA_VERSION))
+
+
 def _upgrade(conn: sa.Connection) -> None:
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = conn
-    command.upgrade(config, SCHEMA_VERSION)
+    try:
+        command.upgrade(config, SCHEMA_VERSION)
+    except CommandError as e:  # e.g. a revision this spanrun does not know
+        raise StoreError(f"Cannot migrate the database: {e}") from e
 
 
 def ensure_schema(db: Database, initialize: Callable[[sa.Connection], None]) -> None:
@@ -70,7 +93,12 @@ def ensure_schema(db: Database, initialize: Callable[[sa.Connection], None]) -> 
     def migrate(conn: sa.Connection) -> None:
         if db.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        inspector = sa.inspect(conn)
         version = _read_version(conn)
+        if version is None and not inspector.get_table_names():
+            _create_fresh(conn)
+            initialize(conn)
+            return
         if version not in (None, *_known_revisions()):
             raise StoreError(
                 f"The database schema (revision {version}) is newer than this spanrun "
