@@ -16,6 +16,7 @@ __all__ = [
     "DELETED",
     "RUN_NAME_TAG",
     "check_length",
+    "checked_key",
     "chunks",
     "experiment_key",
     "now_ms",
@@ -58,3 +59,12 @@ def experiment_key(experiment_id: object) -> int | None:
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def checked_key(key: object, what: str) -> str:
+    """``key`` if it can be stored as a metric/param/tag key, else InvalidInputError."""
+    # Syntax is the client's job (tracking/_validation.py); this only keeps bad input from
+    # reaching the database as a confusing driver error.
+    if not isinstance(key, str) or not key or len(key) > 250:
+        raise InvalidInputError(f"Invalid {what} key {key!r}: a string of 1 to 250 characters")
+    return key

@@ -13,6 +13,7 @@ from spanrun.store._common import (
     ACTIVE,
     DELETED,
     check_length,
+    checked_key,
     chunks,
     experiment_key,
     now_ms,
@@ -73,7 +74,7 @@ class ExperimentMethods:
                     .where(m.experiments.c.experiment_id == experiment_id)
                     .values(artifact_location=f"{self.artifact_root}/{experiment_id}")
                 )
-            tag_rows = {t.key: t.value for t in tags}
+            tag_rows = {checked_key(t.key, "tag"): str(t.value) for t in tags}
             if tag_rows:
                 conn.execute(
                     sa.insert(m.experiment_tags),
@@ -298,7 +299,9 @@ class ExperimentMethods:
             if row.lifecycle_stage != ACTIVE:
                 raise InvalidStateError(f"Cannot set a tag on deleted experiment {experiment_id!r}")
             ins = self._insert(m.experiment_tags).values(
-                experiment_id=row.experiment_id, key=tag.key, value=tag.value
+                experiment_id=row.experiment_id,
+                key=checked_key(tag.key, "tag"),
+                value=str(tag.value),
             )
             conn.execute(
                 ins.on_conflict_do_update(

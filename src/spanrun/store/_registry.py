@@ -95,14 +95,10 @@ def clear_store_cache() -> None:
 
 
 def _clear_after_fork() -> None:
-    # A forked child must not share the parent's database connections: drop them (without
-    # closing the parent's) and let the next get_store build fresh stores.
+    # A forked child builds fresh stores on its next get_store (SqlAlchemyStore itself drops
+    # the connections it inherited; see _sqlalchemy_store._reset_stores_after_fork).
     global _lock
     _lock = threading.Lock()
-    for store in list(_stores.values()):
-        after = getattr(store, "_after_fork_in_child", None)
-        if after is not None:
-            after()
     _stores.clear()
 
 

@@ -54,6 +54,7 @@ _RUN_ATTRIBUTES: dict[str, tuple[str, bool]] = {
     "artifact_uri": ("artifact_uri", False),
     "lifecycle_stage": ("lifecycle_stage", False),
     "start_time": ("start_time", True),
+    "created": ("start_time", True),  # MLflow's alias
     "end_time": ("end_time", True),
 }
 _EXPERIMENT_ATTRIBUTES: dict[str, tuple[str, bool]] = {

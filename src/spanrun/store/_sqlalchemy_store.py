@@ -24,6 +24,7 @@ from spanrun.store._common import (
     DELETED,
     RUN_NAME_TAG,
     check_length,
+    checked_key,
     chunks,
     experiment_key,
     now_ms,
@@ -73,16 +74,8 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_stores_after_fork)
 
 
-def _checked_key(key: object, what: str) -> str:
-    # Syntax is the client's job (tracking/_validation.py); this only keeps bad input from
-    # reaching the database as a confusing driver error.
-    if not isinstance(key, str) or not key or len(key) > 250:
-        raise InvalidInputError(f"Invalid {what} key {key!r}: a string of 1 to 250 characters")
-    return key
-
-
 def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
-    _checked_key(metric.key, "metric")
+    checked_key(metric.key, "metric")
     try:
         value = float(metric.value)
         timestamp = int(metric.timestamp)
@@ -217,7 +210,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        tag_map = {t.key: t.value for t in tags}
+        tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
         name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
         check_length(name, 250, "Run name")
         check_length(user_id or "", 256, "User id")
@@ -360,7 +353,12 @@ class SqlAlchemyStore(ExperimentMethods, Store):
                 )
             values["status"] = status
         if end_time is not None:
-            values["end_time"] = int(end_time)
+            try:
+                values["end_time"] = int(end_time)
+            except (TypeError, ValueError):
+                raise InvalidInputError(
+                    f"Invalid end_time {end_time!r}: ms since the epoch"
+                ) from None
         if run_name:
             check_length(run_name, 250, "Run name")
             values["run_name"] = run_name
@@ -418,7 +416,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         metric_rows = [_metric_row(run_id, metric) for metric in metrics]
         param_map: dict[str, str] = {}
         for p in params:
-            _checked_key(p.key, "param")
+            checked_key(p.key, "param")
             value = str(p.value)
             if param_map.get(p.key, value) != value:
                 raise InvalidParamChangeError(
@@ -428,7 +426,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             param_map[p.key] = value
         tag_rows = [
             {"run_id": run_id, "key": k, "value": str(v)}
-            for k, v in {_checked_key(t.key, "tag"): t.value for t in tags}.items()
+            for k, v in {checked_key(t.key, "tag"): t.value for t in tags}.items()
         ]
         latest_rows = self._latest_rows(metric_rows)
 
