@@ -95,7 +95,11 @@ class _Runner:
 def postgres_server(database: str = "spanrun", *, durable: bool = False) -> Iterator[str]:
     """Start a private PostgreSQL server; yield a ``postgresql://`` URI of a fresh database."""
     bindir = find_postgres_bin()
-    root = Path(tempfile.mkdtemp(prefix="spanrun-pg-"))
+    # /tmp rather than $TMPDIR: a unix socket path must stay under ~100 characters, and the
+    # postgres user must be able to reach the folder when we run as root.
+    root = Path(
+        tempfile.mkdtemp(prefix="spanrun-pg-", dir="/tmp" if Path("/tmp").is_dir() else None)
+    )
     data, log = root / "data", root / "server.log"
     started = False
     try:
