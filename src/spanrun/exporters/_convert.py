@@ -9,7 +9,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from spanrun.tracking.entities import SpanEvent, SpanRecord
 
-__all__ = ["hex_span_id", "hex_trace_id", "plain_attributes", "span_to_record"]
+__all__ = [
+    "hex_span_id",
+    "hex_trace_id",
+    "plain_attributes",
+    "span_attributes",
+    "span_to_record",
+]
 
 
 def hex_trace_id(trace_id: int) -> str:
@@ -24,7 +30,17 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     """OTel attribute values as JSON-ready values (sequences become lists)."""
     if not attributes:
         return {}
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()}
+    # The SDK's BoundedAttributes keeps a plain dict; reading it directly avoids the slow
+    # Mapping-ABC iteration (a lock per item). Any other mapping takes the general path.
+    raw = getattr(attributes, "_dict", None)
+    items = raw.items() if type(raw) is dict else attributes.items()
+    return {k: list(v) if type(v) is tuple else v for k, v in items}
+
+
+def span_attributes(span: ReadableSpan) -> dict[str, Any]:
+    """The span's attributes as a plain dict (see :func:`plain_attributes`)."""
+    # ReadableSpan.attributes wraps its BoundedAttributes in a read-only proxy per access.
+    return plain_attributes(getattr(span, "_attributes", None) or span.attributes)
 
 
 _last_resource: tuple[object, dict[str, Any]] = (None, {})
@@ -72,7 +88,7 @@ def span_to_record(
         end_time_ns=span.end_time or start,
         status_code=status.status_code.name,
         status_message=status.description or "",
-        attributes=attributes if attributes is not None else plain_attributes(span.attributes),
+        attributes=attributes if attributes is not None else span_attributes(span),
         events=tuple(
             SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in span.events
         ),

@@ -25,7 +25,7 @@ from spanrun.errors import NotFoundError, SpanrunError, StoreError
 from spanrun.exporters._convert import (
     hex_span_id,
     hex_trace_id,
-    plain_attributes,
+    span_attributes,
     span_to_record,
 )
 from spanrun.exporters._llm_tracking import (
@@ -340,10 +340,10 @@ class RunExporter(SpanExporter):
         self,
         store: Store,
         span: ReadableSpan,
+        attrs: dict[str, Any],
         trace_id: str,
         root_names: dict[str, str],
     ) -> tuple[str, str] | None:
-        attrs = span.attributes or {}
         run_id = attrs.get(SPANRUN_RUN_ID)
         if run_id:
             ids = (str(run_id), str(attrs.get(SPANRUN_EXPERIMENT_ID) or ""))
@@ -390,10 +390,10 @@ class RunExporter(SpanExporter):
             trace_id = hex_trace_id(span.context.trace_id)
             span_id = hex_span_id(span.context.span_id)
             parent_id = hex_span_id(span.parent.span_id) if span.parent is not None else None
-            ids = self._run_for(store, span, trace_id, root_names)
+            attrs = span_attributes(span)  # a plain dict: fast lookups below
+            ids = self._run_for(store, span, attrs, trace_id, root_names)
             run_id, experiment_id = ids if ids is not None else (None, None)
 
-            attrs = plain_attributes(span.attributes)  # a plain dict: fast lookups below
             failed = span.status.status_code is StatusCode.ERROR
             call = read_llm_call(
                 attrs, span.events, (span.status.description or "") if failed else None
