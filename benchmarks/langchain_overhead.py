@@ -1,7 +1,7 @@
 """Latency LangChain tracing adds per invocation: spanrun vs MLflow vs OpenInference.
 
-    python benchmarks/langchain_overhead.py                 # ~1-2 minutes once venvs exist
-    python benchmarks/langchain_overhead.py --rounds 9 --calls 100
+    python benchmarks/langchain_overhead.py                 # minutes: MLflow flushes slowly
+    python benchmarks/langchain_overhead.py --rounds 5 --calls 50
     python benchmarks/langchain_overhead.py --skip-peers    # spanrun vs no tracing only
 
 The chain is LCEL's three steps, ``ChatPromptTemplate | FakeListChatModel | StrOutputParser``,
@@ -229,8 +229,8 @@ def _pythons(skip_peers: bool) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=200, help="invocations per round")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=100, help="invocations per round")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)

@@ -42,19 +42,27 @@ _SUPPRESS_KEY = getattr(context_api, "_SUPPRESS_INSTRUMENTATION_KEY", None)
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
+_failures = 0
+
+
 def _never_raises(method: _F) -> _F:
-    """Callbacks must never break the user's chain: log and carry on."""
+    """Callbacks must never break the user's chain: log (rate-limited) and carry on."""
 
     @wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        global _failures
         try:
             method(*args, **kwargs)
         except Exception:
-            logger.warning(
-                "spanrun: tracing a LangChain %s failed; your code still runs, with less telemetry",
-                method.__name__,
-                exc_info=True,
-            )
+            _failures += 1
+            if _failures <= 10 or _failures % 1000 == 0:
+                logger.warning(
+                    "spanrun: tracing a LangChain %s failed (%d so far); your code still runs, "
+                    "with less telemetry",
+                    method.__name__,
+                    _failures,
+                    exc_info=True,
+                )
 
     return wrapper  # type: ignore[return-value]
 
