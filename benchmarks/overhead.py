@@ -22,7 +22,9 @@ Content capture is on everywhere. Configurations, each in its own worker process
 Peers run in venvs made by ``_env.py`` (``.bench/oai-otel-v2``, ``.bench/oai-openllmetry``,
 ``.bench/mlflow``) with the same openai release and interpreter. Rounds are interleaved with the
 order rotated each round; a configuration's added latency is the median over rounds of (its
-median - the bare median in the same round), and likewise for p99. Memory: peak RSS of the
+median - the bare median in the same round), and likewise for p99. "added CPU" is the CPU
+time per call of the whole worker process (background exporter threads included) minus the
+bare worker's, median over rounds: steadier than latency on a busy machine. Memory: peak RSS of the
 worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
 (after warm-up), which leaves out what importing the library costs.
 """
@@ -169,11 +171,13 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
         if command == "run":
             fn, count = calls[args[0]], int(args[1])
             latencies = []
+            cpu0 = time.process_time_ns()  # all threads: background exporters included
             for _ in range(count):
                 t0 = clock()
                 fn()
                 latencies.append(clock() - t0)
-            out.write(json.dumps(latencies) + "\n")
+            cpu = (time.process_time_ns() - cpu0) / count
+            out.write(json.dumps({"latencies": latencies, "cpu_ns": cpu}) + "\n")
         elif command == "mem":
             peak = _max_rss_kb()
             out.write(json.dumps({"peak_kb": peak, "growth_kb": peak - rss_after_warmup}) + "\n")
@@ -256,6 +260,7 @@ def main() -> None:
 
     pythons = _pythons(configs)
     samples: dict[tuple[str, str], list[list[int]]] = {(c, m): [] for c in configs for m in MODES}
+    cpu: dict[tuple[str, str], list[float]] = {(c, m): [] for c in configs for m in MODES}
     with OpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
         workers = {}
         for config in configs:
@@ -266,10 +271,10 @@ def main() -> None:
             for r in range(args.rounds):
                 order = configs[r % len(configs) :] + configs[: r % len(configs)]
                 for config in order:
-                    samples[config, "chat"].append(workers[config].ask(f"run chat {args.calls}"))
-                    samples[config, "stream100"].append(
-                        workers[config].ask(f"run stream100 {args.streams}")
-                    )
+                    for mode, count in (("chat", args.calls), ("stream100", args.streams)):
+                        reply = workers[config].ask(f"run {mode} {count}")
+                        samples[config, mode].append(reply["latencies"])
+                        cpu[config, mode].append(reply["cpu_ns"])
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
             memory = {config: workers[config].ask("mem") for config in configs}
         finally:
@@ -285,8 +290,8 @@ def main() -> None:
     print()
     header = (
         f"{'configuration':<14} | {'call median':>11} | {'added median':>12} | {'added p99':>10}"
-        f" | {'stream median':>13} | {'added median':>12} | {'added p99':>10}"
-        f" | {'peak RSS +MB':>12} | {'RSS growth MB':>13}"
+        f" | {'added CPU':>9} | {'stream median':>13} | {'added median':>12} | {'added p99':>10}"
+        f" | {'added CPU':>9} | {'peak RSS +MB':>12} | {'RSS growth MB':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -294,29 +299,29 @@ def main() -> None:
     for config in configs:
         cells = []
         for mode in MODES:
-            rounds = samples[config, mode]
-            base = samples["bare", mode]
-            med = statistics.median(statistics.median(x) for x in rounds) / 1000
-            added = (
-                statistics.median(
-                    statistics.median(x) - statistics.median(b)
-                    for x, b in zip(rounds, base, strict=True)
-                )
-                / 1000
-            )
-            added_p99 = (
-                statistics.median(_p99(x) - _p99(b) for x, b in zip(rounds, base, strict=True))
-                / 1000
-            )
-            cells.append((med, added, added_p99))
+            cells += _summary(samples[config, mode], samples["bare", mode])
+            cells.append(_median_diff(cpu[config, mode], cpu["bare", mode]) / 1000)
+        cm, ca, cp, cc, sm, sa, sp, sc = cells
         extra_mb = (memory[config]["peak_kb"] - bare_peak) / 1024
         growth_mb = memory[config]["growth_kb"] / 1024
-        (cm, ca, cp), (sm, sa, sp) = cells
         print(
-            f"{config:<14} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us"
-            f" | {sm:>10.0f} us | {sa:>+9.0f} us | {sp:>+7.0f} us"
+            f"{config:<14} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us | {cc:>+6.0f} us"
+            f" | {sm:>10.0f} us | {sa:>+9.0f} us | {sp:>+7.0f} us | {sc:>+6.0f} us"
             f" | {extra_mb:>+12.1f} | {growth_mb:>13.1f}"
         )
+
+
+def _median_diff(values: list[float], base: list[float]) -> float:
+    return statistics.median(v - b for v, b in zip(values, base, strict=True))
+
+
+def _summary(rounds: list[list[int]], base: list[list[int]]) -> list[float]:
+    """(median, added median, added p99) in microseconds, per-round differences."""
+    median = statistics.median
+    med = median(median(x) for x in rounds)
+    added = _median_diff([median(x) for x in rounds], [median(b) for b in base])
+    added_p99 = _median_diff([_p99(x) for x in rounds], [_p99(b) for b in base])
+    return [med / 1000, added / 1000, added_p99 / 1000]
 
 
 if __name__ == "__main__":
