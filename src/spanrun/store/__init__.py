@@ -1,6 +1,22 @@
-"""Tracking stores: where runs, metrics, params, tags and traces are kept.
+"""Tracking stores: where experiments, runs, metrics, params, tags and traces are kept.
 
-``get_store(tracking_uri)`` picks the backend from the URI scheme.
+``get_store(tracking_uri, artifact_root=None)`` picks the backend from the URI scheme and keeps
+one store per (URI, artifact root) in the process (a forked child gets fresh ones):
+
+- ``sqlite:///relative.db`` (relative to the working directory) or ``sqlite:////abs/path.db``:
+  the embedded default. Many processes and threads may log into one file at once: the file is
+  in WAL mode, writers take the lock up front (``BEGIN IMMEDIATE``) and wait for it up to 60 s,
+  and lock errors are retried, so no caller sees "database is locked". Whatever a call has
+  returned from survives a crash of the process (kill -9); a power loss or OS crash may lose
+  the last transactions before the next WAL sync/checkpoint, never corrupting the file.
+- ``postgresql://user@host/db`` (psycopg 3; ``postgresql+psycopg://`` works too).
+- ``http(s)://``: the REST store, not available yet.
+
+Artifacts go under ``artifact_root`` (default: ``spanrun-artifacts`` beside the SQLite file,
+else ``./spanrun-artifacts``): ``<root>/<experiment_id>/<run_id>/artifacts``, as file:// URIs.
+
+The schema is managed with Alembic (``spanrun/store/migrations``). Opening a store costs one
+query; a new database is built and stamped at the current revision, an older one migrated.
 """
 
 from spanrun.store._registry import get_store
