@@ -9,7 +9,7 @@
 2. Burst: 100,000 LLM spans are ended as fast as possible through a TracerProvider with
    spanrun's processors (stamping + bounded batch queue -> RunExporter on SQLite). Printed: the
    peak memory traced by ``tracemalloc`` while the burst is processed, spans stored, spans
-   dropped. The peak is bounded by the queue size (``--queue``), not by the burst.
+   dropped, for two queue sizes: the peak follows the queue size (``--queue``), not the burst.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -102,22 +103,24 @@ def fresh_store(tmp: Path, name: str):  # type: ignore[no-untyped-def]
     return store, run_ids
 
 
-def throughput(n: int, tmp: Path, round_no: int) -> float:
+def throughput(n: int, tmp: Path, round_no: int) -> tuple[float, float]:
+    """(spans per wall-clock second, spans per CPU second of this process)."""
     store, run_ids = fresh_store(tmp, f"throughput{round_no}")
     spans = make_spans(n, run_ids)
     exporter = RunExporter(store, run_mode="none")
     gc.collect()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(0, n, BATCH):
         assert exporter.export(spans[i : i + BATCH]) is SpanExportResult.SUCCESS
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     calls = store.get_run(run_ids[0]).data.metrics["llm.calls"]
     assert calls == n // N_RUNS, (calls, n)
     store.close()
-    return n / elapsed
+    return n / elapsed, n / cpu
 
 
 def burst(n: int, queue: int, tmp: Path) -> tuple[float, int, int, float]:
+    tmp.mkdir()
     store, run_ids = fresh_store(tmp, "burst")
     provider = TracerProvider()
     exporter = RunExporter(store, run_mode="none")
@@ -141,27 +144,41 @@ def burst(n: int, queue: int, tmp: Path) -> tuple[float, int, int, float]:
     return peak / 2**20, stored, batch.dropped_spans, n / ended
 
 
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20_000)
     parser.add_argument("--burst", type=int, default=100_000)
-    parser.add_argument("--queue", type=int, default=20_000)
+    parser.add_argument(
+        "--queue", default="2000,20000", help="max_queue_size values for the burst, comma-separated"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        rates = [throughput(args.spans, tmp, r) for r in range(args.rounds)]
+        results = [throughput(args.spans, tmp, r) for r in range(args.rounds)]
+        rates = [wall for wall, _ in results]
+        cpu_rates = [cpu for _, cpu in results]
         print(
             f"throughput: {statistics.median(rates):,.0f} LLM spans/s into runs on SQLite "
             f"(median of {args.rounds}: {', '.join(f'{r:,.0f}' for r in rates)}; "
-            f"{args.spans:,} spans, batches of {BATCH:,}, {N_RUNS} runs)"
+            f"{args.spans:,} spans, batches of {BATCH:,}, {N_RUNS} runs); "
+            f"{statistics.median(cpu_rates):,.0f} spans per CPU-second "
+            f"(the figure to compare on a shared machine; load average {_load()})"
         )
-        peak_mb, stored, dropped, end_rate = burst(args.burst, args.queue, tmp)
-        print(
-            f"burst: {args.burst:,} spans ended at {end_rate:,.0f}/s; peak traced memory "
-            f"{peak_mb:,.1f} MiB with max_queue_size={args.queue:,}; stored {stored:,}, "
-            f"dropped {dropped:,} (counted and logged)"
-        )
+        for queue in (int(q) for q in args.queue.split(",")):
+            peak_mb, stored, dropped, end_rate = burst(args.burst, queue, tmp / f"q{queue}")
+            print(
+                f"burst: {args.burst:,} spans ended at {end_rate:,.0f}/s (tracemalloc on); "
+                f"peak traced memory {peak_mb:,.1f} MiB with max_queue_size={queue:,}; "
+                f"stored {stored:,} + dropped {dropped:,} (counted and logged)"
+            )
     sys.stdout.flush()
 
 
