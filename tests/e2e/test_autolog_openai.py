@@ -82,8 +82,16 @@ def test_failed_call_is_recorded_and_raises_unchanged(autolog, client, store):
     rows = predictions(store, run.info.run_id)
     assert rows["model"].tolist() == ["model-does-not-exist"]
     assert rows["error"][0].startswith("NotFoundError")
-    trace = store.get_trace(rows["trace_id"][0])
-    assert trace.info.status == "ERROR"
+    # Through the public fluent API, as a user reads them.
+    (info,) = spanrun.search_traces(run_id=run.info.run_id)
+    assert info.status == "ERROR"
+    (span,) = spanrun.get_trace(info.trace_id).spans
+    assert span.status_code == "ERROR"
+    assert span.attributes["error.type"] == "NotFoundError"
+    assert span.end_time_ns > span.start_time_ns
+    (event,) = span.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"].endswith("NotFoundError")
 
 
 def test_session_mode_outside_runs(autolog, client, store):
