@@ -48,7 +48,8 @@ def test_name_unique(store: SqlAlchemyStore) -> None:
 
 def test_missing_experiments(store: SqlAlchemyStore) -> None:
     assert store.get_experiment_by_name("nope") is None
-    for bad in ("42", "abc", "", "1; DROP TABLE runs"):
+    store.create_experiment("one")  # id 1: "\u0661" (an Arabic-Indic 1) must not find it
+    for bad in ("42", "abc", "", "1; DROP TABLE runs", "99999999999999", "-1", "\u0661"):
         with pytest.raises(NotFoundError):
             store.get_experiment(bad)
     with pytest.raises(NotFoundError):

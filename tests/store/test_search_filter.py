@@ -40,6 +40,7 @@ def test_full_example() -> None:
         ("tags.\"my tag\" = 'x'", "tag", "my tag"),
         ("params.a-b/c:d = '1'", "param", "a-b/c:d"),
         ("status = 'RUNNING'", "attribute", "status"),
+        ("attributes.created > 5", "attribute", "start_time"),
     ],
 )
 def test_identifiers_and_aliases(text: str, kind: str, key: str) -> None:

@@ -162,3 +162,10 @@ def test_invalid_arguments(store: SqlAlchemyStore, runs: dict[str, str]) -> None
         store.search_runs([runs["exp"]], page_token="%%%")
     with pytest.raises(InvalidInputError):
         store.search_runs([runs["exp"]], run_view_type=7)  # type: ignore[arg-type]
+
+
+def test_odd_order_keys_stay_data(store: SqlAlchemyStore, runs: dict[str, str]) -> None:
+    odd = ["metrics.`x; DROP TABLE runs; --` DESC", 'params."it\'s" ASC', "tags.`%` DESC"]
+    assert len(_names(store, runs, order_by=odd)) == 5
+    assert _names(store, runs, "tags.`a b` = 'x' AND params.\"c'd\" = 'y'") == []
+    assert len(store.search_runs([runs["exp"]])) == 5  # the runs table is still there

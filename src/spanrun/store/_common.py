@@ -49,10 +49,10 @@ def experiment_key(experiment_id: object) -> int | None:
     """The integer primary key of an experiment id string, or None if it cannot be one."""
     if isinstance(experiment_id, bool):
         return None
-    if isinstance(experiment_id, int):
+    if isinstance(experiment_id, str) and experiment_id.isascii() and experiment_id.isdigit():
+        experiment_id = int(experiment_id)
+    if isinstance(experiment_id, int) and 0 <= experiment_id < 2**31:  # an INTEGER column
         return experiment_id
-    if isinstance(experiment_id, str) and experiment_id.strip().isdigit():
-        return int(experiment_id)
     return None
 
 
