@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnableParallel
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -216,6 +217,7 @@ def test_user_spans_inside_a_runnable_nest_under_it(provider, handler, exporter)
     tracer = provider.get_tracer("user")
 
     def step(text: str) -> str:
+        trace.get_current_span().set_attribute("user.mark", 1)  # lands on the step's span
         with tracer.start_as_current_span("inside step"):
             return text
 
@@ -224,9 +226,11 @@ def test_user_spans_inside_a_runnable_nest_under_it(provider, handler, exporter)
     with tracer.start_as_current_span("after"):
         pass
 
-    (tree, after) = trees(exporter.get_finished_spans())
+    spans = exporter.get_finished_spans()
+    (tree, after) = trees(spans)
     assert tree[1][-1] == ("chain step", [("inside step", [])])
     assert after == ("after", [])
+    assert by_name(spans, "chain step").attributes["user.mark"] == 1
 
 
 def test_content_off_records_structure_only(provider, exporter) -> None:

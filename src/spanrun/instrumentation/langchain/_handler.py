@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import threading
 import time
@@ -150,7 +151,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
     ) -> None:
         super().__init__()
         self._tracer = trace.get_tracer(
-            "spanrun.instrumentation.langchain", tracer_provider=tracer_provider
+            "spanrun.instrumentation.langchain", _version(), tracer_provider=tracer_provider
         )
         self._content = sc.content_capture_enabled(log_content)
         self._runs = _OpenRuns(max(1, max_open_runs))
@@ -450,6 +451,13 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
     @_never_raises
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id, error=error)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("spanrun")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
 
 
 def _run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:
