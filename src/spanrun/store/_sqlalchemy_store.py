@@ -170,6 +170,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             m.experiments.c.experiment_id == sa.bindparam("experiment_id")
         )
         self._run_stmt = sa.select(m.runs).where(m.runs.c.run_id == sa.bindparam("run_id"))
+        self._trace_statements = _traces.TraceStatements(self._insert)
         self._insert_run = sa.insert(m.runs)
         self._insert_tags = sa.insert(m.tags)
 
@@ -537,7 +538,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         if not spans:
             return
         rows = _traces.span_rows(spans)
-        self._db.write(lambda conn: _traces.write_spans(conn, self._insert, rows))
+        self._db.write(lambda conn: _traces.write_spans(conn, self._trace_statements, rows))
 
     def get_trace(self, trace_id: str) -> Trace:
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))

@@ -13,7 +13,14 @@ from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
 from spanrun.store import _models as m
 from spanrun.tracking.entities import SpanEvent, SpanRecord, Trace, TraceInfo
 
-__all__ = ["read_trace", "search_query", "span_rows", "trace_info", "write_spans"]
+__all__ = [
+    "TraceStatements",
+    "read_trace",
+    "search_query",
+    "span_rows",
+    "trace_info",
+    "write_spans",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -76,34 +83,58 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def write_spans(
-    conn: sa.Connection, insert: Callable[[sa.Table], Any], rows: list[dict[str, Any]]
-) -> None:
-    """Upsert the spans, then recompute the rows of the traces they belong to."""
-    ins = insert(m.spans)
-    conn.execute(
-        ins.on_conflict_do_update(
+class TraceStatements:
+    """The statements of :func:`write_spans`, built once per store (for its dialect)."""
+
+    def __init__(self, insert: Callable[[sa.Table], Any]) -> None:
+        ins = insert(m.spans)
+        self.upsert_spans = ins.on_conflict_do_update(
             index_elements=[m.spans.c.trace_id, m.spans.c.span_id],
-            set_={c: ins.excluded[c] for c in rows[0] if c not in ("trace_id", "span_id")},
-        ),
-        rows,
-    )
-    trace_ids = sorted({r["trace_id"] for r in rows})
-    s = m.spans.c
-    agg = conn.execute(
-        sa.select(
-            s.trace_id,
-            sa.func.min(s.start_time_ns),
-            sa.func.max(s.end_time_ns),
-            sa.func.count(),
-            sa.func.max(sa.case((s.status_code == "ERROR", 1), else_=0)),
-            sa.func.max(s.run_id),
-            sa.func.max(s.experiment_id),
+            set_={c.name: ins.excluded[c.name] for c in m.spans.c if not c.primary_key},
         )
-        .where(s.trace_id.in_(trace_ids))
-        .group_by(s.trace_id)
-    ).all()
-    names = _root_names(conn, trace_ids)
+        tins = insert(m.traces)
+        self.upsert_traces = tins.on_conflict_do_update(
+            index_elements=[m.traces.c.trace_id],
+            set_={c.name: tins.excluded[c.name] for c in m.traces.c if not c.primary_key},
+        )
+        s = m.spans.c
+        trace_ids = sa.bindparam("trace_ids", expanding=True)
+        self.aggregate = (
+            sa.select(
+                s.trace_id,
+                sa.func.min(s.start_time_ns),
+                sa.func.max(s.end_time_ns),
+                sa.func.count(),
+                sa.func.max(sa.case((s.status_code == "ERROR", 1), else_=0)),
+                sa.func.max(s.run_id),
+                sa.func.max(s.experiment_id),
+            )
+            .where(s.trace_id.in_(trace_ids))
+            .group_by(s.trace_id)
+        )
+        # Each trace's root: a span without parent, else the earliest whose parent is not
+        # stored (a trace continued from another service).
+        span, parent = m.spans.alias("s"), m.spans.alias("p")
+        parent_missing = ~sa.exists().where(
+            parent.c.trace_id == span.c.trace_id, parent.c.span_id == span.c.parent_span_id
+        )
+        self.root_names = (
+            sa.select(span.c.trace_id, span.c.name)
+            .where(
+                span.c.trace_id.in_(trace_ids),
+                sa.or_(span.c.parent_span_id.is_(None), parent_missing),
+            )
+            .order_by(span.c.trace_id, span.c.parent_span_id.is_not(None), span.c.start_time_ns)
+        )
+
+
+def write_spans(conn: sa.Connection, stmts: TraceStatements, rows: list[dict[str, Any]]) -> None:
+    """Upsert the spans, then recompute the rows of the traces they belong to."""
+    conn.execute(stmts.upsert_spans, rows)
+    trace_ids = {"trace_ids": sorted({r["trace_id"] for r in rows})}
+    names: dict[str, str] = {}
+    for trace_id, name in conn.execute(stmts.root_names, trace_ids):
+        names.setdefault(trace_id, name)
     trace_rows = [
         {
             "trace_id": trace_id,
@@ -115,35 +146,11 @@ def write_spans(
             "experiment_id": experiment_id,
             "name": names.get(trace_id, ""),
         }
-        for trace_id, start, end, count, error, run_id, experiment_id in agg
+        for trace_id, start, end, count, error, run_id, experiment_id in conn.execute(
+            stmts.aggregate, trace_ids
+        )
     ]
-    tins = insert(m.traces)
-    conn.execute(
-        tins.on_conflict_do_update(
-            index_elements=[m.traces.c.trace_id],
-            set_={c: tins.excluded[c] for c in trace_rows[0] if c != "trace_id"},
-        ),
-        trace_rows,
-    )
-
-
-def _root_names(conn: sa.Connection, trace_ids: list[str]) -> dict[str, str]:
-    """Each trace's root span name: a span without parent, else the earliest whose parent is
-    not stored (a trace continued from another service)."""
-    s = m.spans.alias("s")
-    p = m.spans.alias("p")
-    parent_missing = ~sa.exists().where(
-        p.c.trace_id == s.c.trace_id, p.c.span_id == s.c.parent_span_id
-    )
-    rows = conn.execute(
-        sa.select(s.c.trace_id, s.c.name)
-        .where(s.c.trace_id.in_(trace_ids), sa.or_(s.c.parent_span_id.is_(None), parent_missing))
-        .order_by(s.c.trace_id, s.c.parent_span_id.is_not(None), s.c.start_time_ns)
-    )
-    names: dict[str, str] = {}
-    for trace_id, name in rows:
-        names.setdefault(trace_id, name)
-    return names
+    conn.execute(stmts.upsert_traces, trace_rows)
 
 
 def trace_info(row: sa.Row[Any]) -> TraceInfo:
