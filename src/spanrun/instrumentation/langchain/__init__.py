@@ -23,10 +23,19 @@ tool                   ``execute_tool {name}``           ``gen_ai.tool.*`` (argu
 retriever              ``retrieve {name}``               query and documents (input/output)
 =====================  ================================  =====================================
 
+While a run is open its span is the current OTel span, so what the run calls (an instrumented
+OpenAI client under ``ChatOpenAI``, the user's own spans in a ``RunnableLambda`` or tool)
+nests under it; while a model's stream is being consumed, that includes the consumer's code
+between chunks. In async code LangChain ends runs in a copied context, so the caller's context
+keeps an inert placeholder that stands for the span that was current before (see
+``_context.py``): later spans still get the right parent.
+
 Failed runs get status ERROR, ``error.type`` and an exception event; the user's exception is
-unchanged. Content (messages, inputs, outputs, tool arguments, documents, templates) is
-recorded unless ``log_content=False`` or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
-says otherwise.
+unchanged (a stream closed early is not a failure). Tool spans carry no
+``gen_ai.operation.name``: spanrun counts every span with one as an LLM call.
+
+Content (messages, inputs, outputs, tool arguments, documents, templates) is recorded unless
+``log_content=False`` or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` says otherwise.
 """
 
 from __future__ import annotations
