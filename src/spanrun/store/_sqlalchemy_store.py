@@ -172,6 +172,8 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self._run_stmt = sa.select(m.runs).where(m.runs.c.run_id == sa.bindparam("run_id"))
         self._trace_statements = _traces.TraceStatements(self._insert)
         self._insert_run = sa.insert(m.runs)
+        # SET takes the columns given with each execution.
+        self._update_run = sa.update(m.runs).where(m.runs.c.run_id == sa.bindparam("b_run_id"))
         self._insert_tags = sa.insert(m.tags)
 
     def _initialize(self, conn: sa.Connection) -> None:
@@ -367,7 +369,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         def update(conn: sa.Connection) -> RunInfo:
             self._check_active(conn, run_id)
             if values:
-                conn.execute(sa.update(m.runs).where(m.runs.c.run_id == run_id).values(**values))
+                conn.execute(self._update_run, {"b_run_id": run_id, **values})
             if run_name:
                 conn.execute(
                     self._upsert_tags, [{"run_id": run_id, "key": RUN_NAME_TAG, "value": run_name}]
