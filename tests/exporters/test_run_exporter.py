@@ -351,3 +351,24 @@ def test_rows_waiting_for_a_root_are_written_at_finish(store, make_pipeline):
     p.exporter.finish_open_runs()
     assert predictions(store, run.info.run_id)["inputs"].tolist() == ["waiting"]
     outer.end()
+
+
+def test_session_runs_follow_a_tracking_uri_change(tmp_path, make_pipeline):
+    from spanrun.tracking import _uri
+
+    p = make_pipeline(run_mode="session")  # the store of the current tracking URI
+    llm_call(p.tracer, user="first store")
+    p.flush()
+    first = _uri.get_store_for_uri()
+    first_run = p.exporter.session_run_id
+    spanrun.set_tracking_uri(f"sqlite:///{tmp_path / 'second.db'}")
+    llm_call(p.tracer, user="second store")
+    p.flush()
+    second = _uri.get_store_for_uri()
+    second_run = p.exporter.session_run_id
+    assert second is not first and second_run != first_run
+    assert predictions(first, first_run)["inputs"].tolist() == ["first store"]
+    assert predictions(second, second_run)["inputs"].tolist() == ["second store"]
+    p.exporter.finish_open_runs()
+    assert first.get_run(first_run).info.status == "FINISHED"
+    assert second.get_run(second_run).info.status == "FINISHED"

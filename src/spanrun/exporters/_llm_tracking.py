@@ -72,9 +72,10 @@ class RunLedger:
     cost: float = 0.0
     params: dict[str, str] = field(default_factory=dict)
     params_varied: bool = False
+    store: Any = field(default=None, repr=False, compare=False)  # where the run lives
 
     @classmethod
-    def from_run(cls, run: Run) -> RunLedger:
+    def from_run(cls, run: Run, store: Any = None) -> RunLedger:
         m = run.data.metrics
         return cls(
             run_id=run.info.run_id,
@@ -87,6 +88,7 @@ class RunLedger:
             cost=float(m.get(TOTAL_COST, 0.0)),
             params={k: v for k, v in run.data.params.items() if k.startswith("llm.")},
             params_varied=run.data.tags.get(PARAMS_VARIED_TAG) == "true",
+            store=store,
         )
 
     def record(

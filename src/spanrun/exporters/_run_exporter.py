@@ -162,8 +162,10 @@ class RunExporter(SpanExporter):
         self._pending_rows: OrderedDict[str, _PendingRows] = OrderedDict()
         self._trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._innermost = InnermostTracker()
-        self._session: tuple[int, str, str] | None = None  # (pid, run_id, experiment_id)
-        self._open_trace_runs: dict[str, str] = {}  # run_id -> trace_id, ended at root
+        # Session runs per store (the tracking URI may change) and process: store -> (pid,
+        # run_id, experiment_id). Open trace runs: run_id -> (trace_id, store).
+        self._sessions: dict[Store, tuple[int, str, str]] = {}
+        self._open_trace_runs: dict[str, tuple[str, Store]] = {}
         self._repos: dict[str, Any] = {}
         self._warned: set[str] = set()
         #: spans whose store write was given up after retries (see the log for why)
@@ -185,6 +187,7 @@ class RunExporter(SpanExporter):
         # are its own (the session run is per process, trace runs stay the parent's to end).
         self._lock = threading.RLock()
         self._open_trace_runs = {}
+        self._pending_rows.clear()
 
     # -- SpanExporter ------------------------------------------------------------------------
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -222,32 +225,29 @@ class RunExporter(SpanExporter):
         """
         with self._lock:
             self._store_down = False
-            run_ids = list(self._open_trace_runs)
+            pid = os.getpid()
+            to_end = [(run_id, store) for run_id, (_, store) in self._open_trace_runs.items()]
+            to_end += [(s[1], store) for store, s in self._sessions.items() if s[0] == pid]
             self._open_trace_runs.clear()
-            if self._session is not None and self._session[0] == os.getpid():
-                run_ids.append(self._session[1])
-                self._session = None
-            if not run_ids and not self._pending_rows:
-                return
-            try:
-                store = self._get_store()
-            except Exception:
-                _log.warning("spanrun: cannot end autolog runs, no store", exc_info=True)
-                return
-            self._write_pending_rows(store)
+            self._sessions.clear()
+            self._write_pending_rows()
             now = int(time.time() * 1000)
-            for run_id in run_ids:
+            for run_id, store in to_end:
                 self._retry(
                     "end the run",
-                    lambda rid=run_id: store.update_run_info(
+                    lambda rid=run_id, st=store: st.update_run_info(
                         rid, status=RunStatus.FINISHED.value, end_time=now
                     ),
                 )
 
     @property
     def session_run_id(self) -> str | None:
-        """The run this process's un-run spans go to in "session" mode (None until created)."""
-        session = self._session
+        """The run this process's un-run spans go to in "session" mode, for the current store
+        (None until created)."""
+        try:
+            session = self._sessions.get(self._get_store())
+        except Exception:
+            return None
         return session[1] if session is not None and session[0] == os.getpid() else None
 
     # -- internals -----------------------------------------------------------------------------
@@ -311,7 +311,7 @@ class RunExporter(SpanExporter):
         else:
             if not ok:
                 return None  # not cached: asked again once the store is back
-            ledger = RunLedger.from_run(run)  # type: ignore[arg-type]
+            ledger = RunLedger.from_run(run, store)  # type: ignore[arg-type]
         self._ledgers[run_id] = ledger
         if len(self._ledgers) > 10_000:
             self._ledgers.popitem(last=False)
@@ -333,7 +333,7 @@ class RunExporter(SpanExporter):
         )
         if not ok:
             return None
-        self._ledgers[run.info.run_id] = RunLedger.from_run(run)  # type: ignore[union-attr]
+        self._ledgers[run.info.run_id] = RunLedger.from_run(run, store)  # type: ignore[union-attr]
         return run.info.run_id, run.info.experiment_id  # type: ignore[union-attr]
 
     def _run_for(
@@ -354,12 +354,12 @@ class RunExporter(SpanExporter):
             return known
         start_ms = (span.start_time or 0) // 1_000_000
         if self.run_mode == "session":
-            session = self._session
+            session = self._sessions.get(store)
             if session is None or session[0] != os.getpid():
                 created = self._create_run(store, program_name(), start_ms, "session")
                 if created is None:
                     return None
-                self._session = session = (os.getpid(), *created)
+                self._sessions[store] = session = (os.getpid(), *created)
             return session[1], session[2]
         if self.run_mode == "trace":
             name = root_names.get(trace_id) or span.name
@@ -369,7 +369,7 @@ class RunExporter(SpanExporter):
             if created is None:
                 return None
             self._remember_trace(trace_id, created)
-            self._open_trace_runs[created[0]] = trace_id
+            self._open_trace_runs[created[0]] = (trace_id, store)
             return created
         return None
 
@@ -443,7 +443,7 @@ class RunExporter(SpanExporter):
         self._release_stale_rows(writes)
         ok = True
         for ledger, run_writes in writes.values():
-            ok &= self._write_run(store, ledger, run_writes)
+            ok &= self._write_run(ledger.store or store, ledger, run_writes)
         if records:
             done, _ = self._retry(f"store {len(records)} spans", lambda: store.log_spans(records))
             if not done:
@@ -507,14 +507,14 @@ class RunExporter(SpanExporter):
             del self._pending_rows[trace_id]
             _add_rows(writes, pending.rows)
 
-    def _write_pending_rows(self, store: Store) -> None:
+    def _write_pending_rows(self) -> None:
         """Write every waiting row with the call's own input (exit, disable)."""
         writes: dict[str, tuple[RunLedger, RunWrites]] = {}
         while self._pending_rows:
             _, pending = self._pending_rows.popitem(last=False)
             _add_rows(writes, pending.rows)
         for ledger, run_writes in writes.values():
-            self._write_run(store, ledger, run_writes)
+            self._write_run(ledger.store, ledger, run_writes)
 
     def _write_run(self, store: Store, ledger: RunLedger, w: RunWrites) -> bool:
         ok = True
