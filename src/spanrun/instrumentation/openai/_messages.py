@@ -23,8 +23,9 @@ __all__ = [
 ]
 
 
-# One encoder for every call: json.dumps(...) with options builds a new encoder each time.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+# One encoder for every call (json.dumps with options builds a new one each time); ASCII
+# output is the encoder's fast path, and \u escapes are still the same JSON text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 def dumps(value: Any) -> str:
