@@ -7,8 +7,9 @@ Supported attribute vocabularies, tried in this order for each field (see ``FIEL
   ``gen_ai.input.messages`` ...;
 - older semconv: ``gen_ai.system``, ``gen_ai.usage.prompt_tokens``/``completion_tokens``, the
   ``gen_ai.content.prompt``/``gen_ai.content.completion`` span events;
-- OpenLLMetry: ``llm.request.type``, ``gen_ai.prompt.N.role/content``,
-  ``gen_ai.completion.N.content``, ``llm.usage.*``;
+- OpenLLMetry: recent releases (0.62) emit the latest semconv plus
+  ``gen_ai.usage.total_tokens``; older ones ``llm.request.type``,
+  ``gen_ai.prompt.N.role/content``, ``gen_ai.completion.N.content``, ``llm.usage.*``;
 - OpenInference: ``openinference.span.kind``, ``llm.model_name``, ``llm.token_count.*``,
   ``llm.input_messages.N.message.*``, ``llm.invocation_parameters``, ``input.value``,
   ``output.value``.
@@ -45,7 +46,11 @@ FIELD_SOURCES: dict[str, tuple[str, ...]] = {
         "llm.usage.completion_tokens",
         "llm.token_count.completion",
     ),
-    "total_tokens": ("llm.usage.total_tokens", "llm.token_count.total"),
+    "total_tokens": (
+        "gen_ai.usage.total_tokens",
+        "llm.usage.total_tokens",
+        "llm.token_count.total",
+    ),
     "temperature": (sc.GEN_AI_REQUEST_TEMPERATURE, "llm.request.temperature"),
     "top_p": (sc.GEN_AI_REQUEST_TOP_P, "llm.request.top_p", "llm.top_p"),
     "max_tokens": (sc.GEN_AI_REQUEST_MAX_TOKENS, "llm.request.max_tokens"),
