@@ -85,7 +85,6 @@ _PLANNER_STATS = (
     ("tags", "sqlite_autoindex_tags_1", "50000 5 1"),
     ("tags", "ix_tags_key_value", "50000 5000 50 1"),
     ("latest_metrics", "sqlite_autoindex_latest_metrics_1", "50000 5 1"),
-    ("latest_metrics", "ix_latest_metrics_key_value", "50000 5000 2 1"),
     ("metrics", "ix_metrics_run_key_step", "500000 50 10 2 1"),
 )
 

@@ -93,7 +93,6 @@ def upgrade() -> None:
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("is_nan", sa.Boolean, nullable=False),
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value", "run_id"])
     op.create_table(
         "traces",
         sa.Column("trace_id", sa.String(32), primary_key=True),
