@@ -108,32 +108,28 @@ class RunLedger:
         """
         step = self.calls
         self.calls += 1
-        metrics = writes.metrics
-
-        def add(key: str, value: float) -> None:
-            metrics.append(Metric(key, value, end_ms, step))
-
+        add = writes.metrics.append
         if call.input_tokens is not None:
-            add("llm.input_tokens", call.input_tokens)
+            add(Metric("llm.input_tokens", call.input_tokens, end_ms, step))
             self.input_tokens += call.input_tokens
         if call.output_tokens is not None:
-            add("llm.output_tokens", call.output_tokens)
+            add(Metric("llm.output_tokens", call.output_tokens, end_ms, step))
             self.output_tokens += call.output_tokens
         if call.total_tokens is not None:
-            add("llm.total_tokens", call.total_tokens)
+            add(Metric("llm.total_tokens", call.total_tokens, end_ms, step))
             self.tokens += call.total_tokens
-        add("llm.latency_ms", latency_ms)
+        add(Metric("llm.latency_ms", latency_ms, end_ms, step))
         if call.time_to_first_token_ms is not None:
-            add("llm.time_to_first_token_ms", call.time_to_first_token_ms)
+            add(Metric("llm.time_to_first_token_ms", call.time_to_first_token_ms, end_ms, step))
         if cost is not None:
-            add("llm.cost_usd", cost)
+            add(Metric("llm.cost_usd", cost, end_ms, step))
             self.cost += cost
-        add(CALLS, self.calls)
-        add(TOTAL_INPUT, self.input_tokens)
-        add(TOTAL_OUTPUT, self.output_tokens)
-        add(TOTAL_ALL, self.tokens)
+        add(Metric(CALLS, self.calls, end_ms, step))
+        add(Metric(TOTAL_INPUT, self.input_tokens, end_ms, step))
+        add(Metric(TOTAL_OUTPUT, self.output_tokens, end_ms, step))
+        add(Metric(TOTAL_ALL, self.tokens, end_ms, step))
         if cost is not None or self.cost:
-            add(TOTAL_COST, self.cost)
+            add(Metric(TOTAL_COST, self.cost, end_ms, step))
 
         # First value per param key wins; a different later value only sets the tag.
         for key, value in call.params.items():
@@ -145,26 +141,20 @@ class RunLedger:
                 self.params_varied = True
                 writes.tags.append(RunTag(PARAMS_VARIED_TAG, "true"))
 
-        return dict(
-            zip(
-                PREDICTION_COLUMNS,
-                (
-                    call.inputs,
-                    call.outputs,
-                    call.prompts,
-                    call.model,
-                    round(latency_ms, 3),
-                    _cell(call.input_tokens),
-                    _cell(call.output_tokens),
-                    _cell(call.total_tokens),
-                    trace_id,
-                    span_id,
-                    end_ms,
-                    call.error,
-                ),
-                strict=True,
-            )
-        )
+        return {  # the PREDICTION_COLUMNS, in order
+            "inputs": call.inputs,
+            "outputs": call.outputs,
+            "prompts": call.prompts,
+            "model": call.model,
+            "latency_ms": round(latency_ms, 3),
+            "input_tokens": _cell(call.input_tokens),
+            "output_tokens": _cell(call.output_tokens),
+            "total_tokens": _cell(call.total_tokens),
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "timestamp": end_ms,
+            "error": call.error,
+        }
 
 
 def _cell(value: int | None) -> Any:

@@ -76,6 +76,10 @@ PARAM_FIELDS: tuple[str, ...] = (
     "choice_count",
 )
 _INVOCATION_KEYS = {"choice_count": "n", "stop_sequences": "stop"}
+# (run param, attribute names, OpenInference invocation key), resolved once.
+_PARAM_SOURCES: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
+    (f"llm.{name}", FIELD_SOURCES[name], _INVOCATION_KEYS.get(name, name)) for name in PARAM_FIELDS
+)
 
 _OPENLLMETRY_TYPES = {
     "chat": "chat",
@@ -139,8 +143,12 @@ def _text(content: Any) -> str:
         return ""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # the common JSON shapes first (ABC checks are slow)
-        return "".join(_text(p) for p in content)
+    if type(content) is list:  # the common JSON shapes first (ABC checks are slow)
+        if len(content) == 1 and type(content[0]) is dict:
+            text = content[0].get("content")  # one semconv text part: the usual message
+            if type(text) is str:
+                return text
+        return "".join([_text(p) for p in content])
     if isinstance(content, (dict, Mapping)):
         for key in ("content", "text", "result"):
             if isinstance(content.get(key), str):
@@ -225,23 +233,28 @@ def _loads(value: Any) -> Any:
 
 
 def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, str]:
-    invocation = _loads(attrs.get("llm.invocation_parameters"))
+    raw = attrs.get("llm.invocation_parameters")
+    invocation = _loads(raw) if raw else None
     if not isinstance(invocation, Mapping):
-        invocation = {}
+        invocation = None
     params: dict[str, str] = {}
     if model:
         params["llm.model"] = model
     if provider:
         params["llm.provider"] = provider
-    for name in PARAM_FIELDS:
-        value = _first(attrs, name)
-        if value is None:
-            value = invocation.get(_INVOCATION_KEYS.get(name, name))
+    for param, keys, invocation_key in _PARAM_SOURCES:
+        value = None
+        for key in keys:
+            value = attrs.get(key)
+            if value is not None and value != "":
+                break
+        else:
+            value = invocation.get(invocation_key) if invocation else None
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
             value = json.dumps(list(value), ensure_ascii=False)
-        params[f"llm.{name}"] = str(value)
+        params[param] = str(value)
     return params
 
 
