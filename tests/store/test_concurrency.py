@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sqlite3
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -100,3 +101,25 @@ def test_racing_writers_of_one_param(store: SqlAlchemyStore) -> None:
     assert sorted(outcomes) == ["changed"] * 5 + ["ok"]
     winner = store.get_run(run_id).data.params["contested"]
     assert winner in {str(v) for v in range(6)}
+
+
+def test_writer_waits_for_a_held_lock(tmp_path: Path) -> None:
+    """Another process-like connection holds the write lock for a while: writes wait for it
+    instead of failing with "database is locked", and reads go on meanwhile (WAL)."""
+    db = tmp_path / "locked.db"
+    store = SqlAlchemyStore(f"sqlite:///{db}", str(tmp_path))
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO tags (run_id, key, value) VALUES (?, 'held', 'x')", (run_id,))
+    release = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        assert store.get_run(run_id).info.run_name == "r"  # a read is not blocked
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1)], params=[Param("p", "1")])
+    finally:
+        release.join()
+        holder.close()
+    data = store.get_run(run_id).data
+    assert data.metrics == {"m": 1.0} and data.params == {"p": "1"} and data.tags["held"] == "x"
+    store.close()
