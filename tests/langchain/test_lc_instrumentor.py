@@ -80,6 +80,7 @@ def test_uninstrument_stops_tracing(provider, exporter) -> None:
     instrumentor.uninstrument()  # harmless
 
     assert not isinstance(BaseCallbackManager.__dict__["__init__"], wrapt.FunctionWrapper)
+    assert not instrumentor.is_instrumented
     assert chain().invoke("a") == "a"
     assert exporter.get_finished_spans() == ()
 
@@ -162,3 +163,28 @@ def test_instrument_before_langchain_is_imported(tmp_path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(["chain RunnableSequence", "chain inc", "chain str"])
+
+
+def test_coexists_with_another_tools_wrapper(provider, exporter) -> None:
+    calls: list[str] = []
+
+    def foreign(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> None:
+        calls.append("foreign")
+        wrapped(*args, **kwargs)
+
+    original = BaseCallbackManager.__dict__["__init__"]
+    wrapt.wrap_function_wrapper(BaseCallbackManager, "__init__", foreign)
+    instrumentor = LangChainInstrumentor()
+    try:
+        instrumentor.instrument(tracer_provider=provider)
+        assert chain().invoke("a") == "a"
+        assert trees(exporter.get_finished_spans()) == [TREE]
+        instrumentor.uninstrument()
+        assert BaseCallbackManager.__dict__["__init__"]._self_wrapper is foreign
+        calls.clear()
+        chain().invoke("b")
+        assert calls  # the other tool's wrapper still runs
+        assert len(exporter.get_finished_spans()) == 5  # and ours no longer does
+    finally:
+        instrumentor.uninstrument()
+        BaseCallbackManager.__init__ = original

@@ -54,9 +54,14 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
         logger.warning("spanrun: could not add the LangChain handler", exc_info=True)
 
 
+def _ours(function: Any) -> bool:
+    # Other tools (OpenInference, ...) wrap the same method with wrapt: recognise our wrapper.
+    return getattr(function, "_self_wrapper", None) is _inject
+
+
 def _patch(module: ModuleType) -> None:
     manager = module.BaseCallbackManager
-    if not isinstance(manager.__dict__.get("__init__"), wrapt.FunctionWrapper):
+    if not _ours(manager.__dict__.get("__init__")):
         wrapt.wrap_function_wrapper(manager, "__init__", _inject)
 
 
@@ -68,7 +73,8 @@ def _unpatch() -> None:
         return
     manager = module.BaseCallbackManager
     current = manager.__dict__.get("__init__")
-    if isinstance(current, wrapt.FunctionWrapper):
+    # If someone wrapped on top of us we stay in place, inert (_inject sees no instrumentor).
+    if _ours(current):
         manager.__init__ = current.__wrapped__
 
 
