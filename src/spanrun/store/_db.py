@@ -28,13 +28,14 @@ _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 
 def _is_transient(error: BaseException) -> bool:
     """Lock timeouts, deadlocks, serialization failures and dropped connections."""
+    cause: BaseException | None = error
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        error = error.orig
-    if getattr(error, "sqlstate", None) in _RETRY_SQLSTATES:
+        cause = error.orig
+    if getattr(cause, "sqlstate", None) in _RETRY_SQLSTATES:
         return True
-    message = str(error).lower()
+    message = str(cause).lower()
     return (
         "database is locked" in message
         or "database table is locked" in message
@@ -56,7 +57,9 @@ class Database:
         self.dialect = url.get_backend_name()
         if self.dialect == "sqlite":
             self.engine = create_sqlite_engine(url)
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            insert: Callable[[sa.Table], Any] = sqlite_insert
         elif self.dialect == "postgresql":
             try:
                 import psycopg  # noqa: F401
@@ -66,11 +69,13 @@ class Database:
                 ) from e
             # No pre-ping (a round trip per checkout): dropped connections are retried instead.
             self.engine = sa.create_engine(url, pool_size=8, max_overflow=24)
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            insert = pg_insert
         else:  # get_store rejects other schemes first
             raise StoreError(f"Unsupported database {self.dialect!r}")
         # Dialect-specific INSERT with on_conflict_do_update/do_nothing (same API on both).
-        self.insert: Callable[[sa.Table], Any] = insert
+        self.insert = insert
         self._dbapi: Any = self.engine.dialect.loaded_dbapi
         # Hot-path statements are compiled once to SQL text with named parameters and run on
         # the DBAPI cursor: this skips most of SQLAlchemy's per-execution work.

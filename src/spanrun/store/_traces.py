@@ -98,7 +98,7 @@ class TraceStatements:
             set_={c.name: tins.excluded[c.name] for c in m.traces.c if not c.primary_key},
         )
         s = m.spans.c
-        trace_ids = sa.bindparam("trace_ids", expanding=True)
+        trace_ids: sa.BindParameter[Any] = sa.bindparam("trace_ids", expanding=True)
         self.aggregate = (
             sa.select(
                 s.trace_id,
@@ -131,7 +131,7 @@ class TraceStatements:
 def write_spans(conn: sa.Connection, stmts: TraceStatements, rows: list[dict[str, Any]]) -> None:
     """Upsert the spans, then recompute the rows of the traces they belong to."""
     conn.execute(stmts.upsert_spans, rows)
-    trace_ids = {"trace_ids": sorted({r["trace_id"] for r in rows})}
+    trace_ids: dict[str, Any] = {"trace_ids": sorted({r["trace_id"] for r in rows})}
     names: dict[str, str] = {}
     for trace_id, name in conn.execute(stmts.root_names, trace_ids):
         names.setdefault(trace_id, name)
