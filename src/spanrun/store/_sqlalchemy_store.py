@@ -109,7 +109,9 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     """
 
     def __init__(self, db_uri: str | sa.URL, artifact_root: str) -> None:
-        self.db_uri = str(db_uri)
+        self.db_uri = (
+            db_uri if isinstance(db_uri, str) else db_uri.render_as_string(hide_password=False)
+        )
         self.artifact_root = to_uri(artifact_root)
         self._db = Database(sa.make_url(db_uri))
         self._insert = self._db.insert
