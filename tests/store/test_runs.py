@@ -223,4 +223,12 @@ def test_bad_keys_and_lengths_are_typed_errors(store: SqlAlchemyStore, run_id: s
         store.update_run_info(run_id, run_name="n" * 251)
     with pytest.raises(InvalidInputError):
         store.create_experiment("e" * 257)
+    with pytest.raises(InvalidInputError):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 2**63)])
+    with pytest.raises(InvalidInputError):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, step=-(2**64))])
+    with pytest.raises(InvalidInputError):
+        store.create_run("0", "u", 10**20, [], None)
+    with pytest.raises(InvalidInputError):
+        store.update_run_info(run_id, end_time="soon")  # type: ignore[arg-type]
     assert store.get_run(run_id).data.params == {}

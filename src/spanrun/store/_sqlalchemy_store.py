@@ -74,16 +74,32 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_stores_after_fork)
 
 
+_INT64 = 2**63
+
+
+def _int64(value: object, what: str) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        number = _INT64
+    if not -_INT64 <= number < _INT64:
+        raise InvalidInputError(f"Invalid {what} {value!r}: a 64-bit integer (ms since the epoch)")
+    return number
+
+
 def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
     checked_key(metric.key, "metric")
     try:
         value = float(metric.value)
         timestamp = int(metric.timestamp)
         step = int(metric.step)
+        if not (-_INT64 <= timestamp < _INT64 and -_INT64 <= step < _INT64):
+            raise OverflowError
     except (TypeError, ValueError, OverflowError):
         raise InvalidInputError(
             f"Invalid metric {metric.key!r}: value {metric.value!r}, timestamp "
-            f"{metric.timestamp!r} and step {metric.step!r} must be numbers"
+            f"{metric.timestamp!r} and step {metric.step!r} must be numbers (64-bit integers "
+            "for timestamp and step)"
         ) from None
     is_nan = math.isnan(value)
     return {
@@ -219,6 +235,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
         check_length(name, 250, "Run name")
         check_length(user_id or "", 256, "User id")
+        start_time = now_ms() if start_time is None else _int64(start_time, "start_time")
         tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
         run_id = uuid.uuid4().hex
 
@@ -358,12 +375,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
                 )
             values["status"] = status
         if end_time is not None:
-            try:
-                values["end_time"] = int(end_time)
-            except (TypeError, ValueError):
-                raise InvalidInputError(
-                    f"Invalid end_time {end_time!r}: ms since the epoch"
-                ) from None
+            values["end_time"] = _int64(end_time, "end_time")
         if run_name:
             check_length(run_name, 250, "Run name")
             values["run_name"] = run_name
