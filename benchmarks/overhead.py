@@ -22,9 +22,11 @@ Content capture is on everywhere. Configurations, each in its own worker process
 Peers run in venvs made by ``_env.py`` (``.bench/oai-otel-v2``, ``.bench/oai-openllmetry``,
 ``.bench/mlflow``) with the same openai release and interpreter. Rounds are interleaved with the
 order rotated each round; a configuration's added latency is the median over rounds of (its
-median - the bare median in the same round), and likewise for p99. "added CPU" is the CPU
-time per call of the whole worker process (background exporter threads included) minus the
-bare worker's, median over rounds: steadier than latency on a busy machine. Memory: peak RSS of the
+median - the bare median in the same round), and likewise for p99. On a busy machine
+latencies are noisy; CPU time is steadier: "+thread CPU" is the CPU time per call of the
+calling thread (the instrumentation's hot path) and "+CPU" that of the whole worker process
+(background exporter threads included), each minus the bare worker's, median over rounds.
+Memory: peak RSS of the
 worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
 (after warm-up), which leaves out what importing the library costs.
 """
@@ -172,12 +174,15 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
             fn, count = calls[args[0]], int(args[1])
             latencies = []
             cpu0 = time.process_time_ns()  # all threads: background exporters included
+            thread0 = time.thread_time_ns()  # the calling thread only: the hot path
             for _ in range(count):
                 t0 = clock()
                 fn()
                 latencies.append(clock() - t0)
+            thread = (time.thread_time_ns() - thread0) / count
             cpu = (time.process_time_ns() - cpu0) / count
-            out.write(json.dumps({"latencies": latencies, "cpu_ns": cpu}) + "\n")
+            reply = {"latencies": latencies, "cpu_ns": cpu, "thread_ns": thread}
+            out.write(json.dumps(reply) + "\n")
         elif command == "mem":
             peak = _max_rss_kb()
             out.write(json.dumps({"peak_kb": peak, "growth_kb": peak - rss_after_warmup}) + "\n")
@@ -261,6 +266,7 @@ def main() -> None:
     pythons = _pythons(configs)
     samples: dict[tuple[str, str], list[list[int]]] = {(c, m): [] for c in configs for m in MODES}
     cpu: dict[tuple[str, str], list[float]] = {(c, m): [] for c in configs for m in MODES}
+    thread: dict[tuple[str, str], list[float]] = {(c, m): [] for c in configs for m in MODES}
     with OpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
         workers = {}
         for config in configs:
@@ -275,6 +281,7 @@ def main() -> None:
                         reply = workers[config].ask(f"run {mode} {count}")
                         samples[config, mode].append(reply["latencies"])
                         cpu[config, mode].append(reply["cpu_ns"])
+                        thread[config, mode].append(reply["thread_ns"])
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
             memory = {config: workers[config].ask("mem") for config in configs}
         finally:
@@ -290,8 +297,9 @@ def main() -> None:
     print()
     header = (
         f"{'configuration':<14} | {'call median':>11} | {'added median':>12} | {'added p99':>10}"
-        f" | {'added CPU':>9} | {'stream median':>13} | {'added median':>12} | {'added p99':>10}"
-        f" | {'added CPU':>9} | {'peak RSS +MB':>12} | {'RSS growth MB':>13}"
+        f" | {'+thread CPU':>11} | {'+CPU':>7} | {'stream median':>13} | {'added median':>12}"
+        f" | {'added p99':>10} | {'+thread CPU':>11} | {'+CPU':>7} | {'peak RSS +MB':>12}"
+        f" | {'RSS growth MB':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -300,14 +308,16 @@ def main() -> None:
         cells = []
         for mode in MODES:
             cells += _summary(samples[config, mode], samples["bare", mode])
+            cells.append(_median_diff(thread[config, mode], thread["bare", mode]) / 1000)
             cells.append(_median_diff(cpu[config, mode], cpu["bare", mode]) / 1000)
-        cm, ca, cp, cc, sm, sa, sp, sc = cells
+        cm, ca, cp, ct, cc, sm, sa, sp, st, sc = cells
         extra_mb = (memory[config]["peak_kb"] - bare_peak) / 1024
         growth_mb = memory[config]["growth_kb"] / 1024
         print(
-            f"{config:<14} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us | {cc:>+6.0f} us"
-            f" | {sm:>10.0f} us | {sa:>+9.0f} us | {sp:>+7.0f} us | {sc:>+6.0f} us"
-            f" | {extra_mb:>+12.1f} | {growth_mb:>13.1f}"
+            f"{config:<14} | {cm:>8.0f} us | {ca:>+9.0f} us | {cp:>+7.0f} us"
+            f" | {ct:>+8.0f} us | {cc:>+4.0f} us | {sm:>10.0f} us | {sa:>+9.0f} us"
+            f" | {sp:>+7.0f} us | {st:>+8.0f} us | {sc:>+4.0f} us | {extra_mb:>+12.1f}"
+            f" | {growth_mb:>13.1f}"
         )
 
 
