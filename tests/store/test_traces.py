@@ -132,5 +132,7 @@ def test_bad_ids_are_typed_errors(store: SqlAlchemyStore) -> None:
         store.log_spans([_span(T1, "a" * 17, None, 1)])
     with pytest.raises(InvalidInputError):
         store.log_spans([_span(T1, "a" * 16, "b" * 17, 1)])
+    with pytest.raises(InvalidInputError):
+        store.log_spans([_span(T1, "c" * 16, None, 1), _span(T1, "a" * 16, None, 2**63)])
     with pytest.raises(NotFoundError):
         store.get_trace(T1)  # nothing of the rejected batches was stored

@@ -40,6 +40,16 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+def _time_ns(value: object, span_name: str) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number < 2**63:
+        raise InvalidInputError(f"Span {span_name!r} has an invalid time {value!r} (ns)")
+    return number
+
+
 def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
     """Rows for the spans table, one per (trace_id, span_id) (the last one wins)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -65,8 +75,8 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
             "parent_span_id": s.parent_span_id or None,
             "name": s.name or "",
             "kind": s.kind or "INTERNAL",
-            "start_time_ns": int(s.start_time_ns),
-            "end_time_ns": int(s.end_time_ns),
+            "start_time_ns": _time_ns(s.start_time_ns, s.name),
+            "end_time_ns": _time_ns(s.end_time_ns, s.name),
             "status_code": s.status_code or "UNSET",
             "status_message": s.status_message or "",
             "attributes": _dumps(dict(s.attributes)),
