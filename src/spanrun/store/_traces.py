@@ -82,7 +82,11 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
             "attributes": _dumps(dict(s.attributes)),
             "events": _dumps(
                 [
-                    {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+                    {
+                        "name": e.name,
+                        "timestamp_ns": e.timestamp_ns,
+                        "attributes": dict(e.attributes),
+                    }
                     for e in s.events
                 ]
             ),
