@@ -79,18 +79,18 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
             "end_time_ns": _time_ns(s.end_time_ns, s.name),
             "status_code": s.status_code or "UNSET",
             "status_message": s.status_message or "",
-            "attributes": _dumps(dict(s.attributes)),
+            "attributes": _dumps(dict(s.attributes or {})),
             "events": _dumps(
                 [
                     {
                         "name": e.name,
                         "timestamp_ns": e.timestamp_ns,
-                        "attributes": dict(e.attributes),
+                        "attributes": dict(e.attributes or {}),
                     }
                     for e in s.events
                 ]
             ),
-            "resource": _dumps(dict(s.resource)),
+            "resource": _dumps(dict(s.resource or {})),
             "run_id": run_id,
             "experiment_id": experiment_id,
         }
