@@ -87,7 +87,7 @@ def span_rows(spans: Sequence[SpanRecord]) -> list[dict[str, Any]]:
                         "timestamp_ns": e.timestamp_ns,
                         "attributes": dict(e.attributes or {}),
                     }
-                    for e in s.events
+                    for e in s.events or ()
                 ]
             ),
             "resource": _dumps(dict(s.resource or {})),
