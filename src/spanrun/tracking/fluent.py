@@ -309,9 +309,10 @@ class FluentTracker:
         self._end(run_id, status, raise_errors=not block_failed)
 
     def _end(self, run_id: str, status: str, raise_errors: bool) -> None:
-        status = RunStatus(status).value if status in RunStatus.__members__ else status
         if status not in RunStatus.__members__:
-            raise InvalidInputError(f"Invalid run status {status!r}")
+            raise InvalidInputError(
+                f"Invalid run status {status!r}; use one of {', '.join(RunStatus.__members__)}"
+            )
         pending: BaseException | None = None
         try:
             _async_logging.flush()
