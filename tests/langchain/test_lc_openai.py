@@ -157,3 +157,28 @@ def test_tokens_for_run_mode_trace_are_on_both_layers_once(
         outer.attributes["gen_ai.usage.input_tokens"]
         == inner.attributes["gen_ai.usage.input_tokens"]
     )
+
+
+def test_completion_llm_nests_openai_span(openai_instrumented, handler, exporter, openai_server):
+    from langchain_openai import OpenAI
+
+    llm = OpenAI(
+        model="gpt-3.5-turbo-instruct",
+        base_url=openai_server.base_url,
+        api_key="unused",
+        max_retries=0,
+        max_tokens=20,
+        http_client=httpx.Client(),
+    )
+    text = llm.invoke("Say hi", config={"callbacks": [handler]})
+
+    assert text
+    name = "text_completion gpt-3.5-turbo-instruct"
+    spans = exporter.get_finished_spans()
+    assert trees(spans) == [(name, [(name, [])])]
+    (outer,) = [s for s in spans if "langchain.run_type" in s.attributes]
+    assert outer.attributes["gen_ai.operation.name"] == "text_completion"
+    assert outer.attributes["gen_ai.request.max_tokens"] == 20
+    assert attr_json(outer, "gen_ai.input.messages") == [
+        {"role": "user", "parts": [{"type": "text", "content": "Say hi"}]}
+    ]
