@@ -6,7 +6,7 @@ import math
 import os
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +17,8 @@ from spanrun.errors import (
     InvalidStateError,
     NotFoundError,
 )
+from spanrun.store import _bulk, _traces
 from spanrun.store import _models as m
-from spanrun.store import _traces
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
@@ -42,7 +42,7 @@ from spanrun.store._search_sql import (
     run_search_query,
 )
 from spanrun.store._sqlite import seed_planner_stats
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
 from spanrun.tracking.entities import (
     Metric,
     PagedList,
@@ -555,6 +555,15 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             return
         rows = _traces.span_rows(spans)
         self._db.write(lambda conn: _traces.write_spans(conn, self._trace_statements, rows))
+
+    def log_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> dict[str, str]:
+        """One transaction for the whole batch (see ``spanrun.store._bulk``)."""
+        stmts = self.__dict__.get("_bulk_statements")
+        if stmts is None:
+            stmts = self._bulk_statements = _bulk.BulkStatements(self._db)
+        return _bulk.write_export_batch(self._db, stmts, runs, spans)
 
     def get_trace(self, trace_id: str) -> Trace:
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))

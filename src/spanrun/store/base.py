@@ -7,8 +7,9 @@ Every method raises only :mod:`spanrun.errors` exceptions.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.tracking.entities import (
     Experiment,
     Metric,
@@ -23,10 +24,14 @@ from spanrun.tracking.entities import (
     ViewType,
 )
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "Store"]
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "Store"]
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
+
+#: What an export batch writes to one run: metrics as (key, value, timestamp_ms, step) tuples,
+#: params and tags as {key: value}.
+RunBatch = tuple[Sequence[tuple[str, float, int, int]], Mapping[str, str], Mapping[str, str]]
 
 
 class Store(abc.ABC):
@@ -147,6 +152,58 @@ class Store(abc.ABC):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[TraceInfo]: ...
+
+    def log_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> dict[str, str]:
+        """Write what one exporter batch produced: each run's metrics, params and tags, and spans.
+
+        Same meaning as ``log_batch`` per run and ``log_spans``, except that a param already
+        logged is kept (the first value wins; a different value is not an error). Runs that are
+        unknown or deleted are left out and returned as ``{run_id: reason}``; the rest is
+        written. Stores should override this to write it all in one transaction; this default
+        uses ``get_run``, ``log_batch`` (within the per-call limits) and ``log_spans``.
+        """
+        skipped: dict[str, str] = {}
+        for run_id, (metrics, params, tags) in runs.items():
+            try:
+                self._log_run_batch(run_id, metrics, params, tags)
+            except (NotFoundError, InvalidStateError) as exc:
+                skipped[run_id] = str(exc)
+        if spans:
+            self.log_spans(spans)
+        return skipped
+
+    def _log_run_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[tuple[str, float, int, int]],
+        params: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> None:
+        metric_list = [Metric(k, v, ts, step) for k, v, ts, step in metrics]
+        param_list = [Param(k, str(v)) for k, v in params.items()]
+        tag_list = [RunTag(k, str(v)) for k, v in tags.items()]
+        chunks = max(
+            -(-len(metric_list) // 1000), -(-len(param_list) // 100), -(-len(tag_list) // 100)
+        )
+        for i in range(chunks):
+            chunk_params = param_list[i * 100 : (i + 1) * 100]
+            for attempt in range(2):  # a param logged meanwhile by another writer: re-read
+                if chunk_params:
+                    logged = self.get_run(run_id).data.params
+                    chunk_params = [p for p in chunk_params if p.key not in logged]
+                try:
+                    self.log_batch(
+                        run_id,
+                        metric_list[i * 1000 : (i + 1) * 1000],
+                        chunk_params,
+                        tag_list[i * 100 : (i + 1) * 100],
+                    )
+                    break
+                except InvalidParamChangeError:
+                    if attempt:
+                        raise
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:  # noqa: B027 - optional hook
