@@ -188,3 +188,26 @@ def test_coexists_with_another_tools_wrapper(provider, exporter) -> None:
     finally:
         instrumentor.uninstrument()
         BaseCallbackManager.__init__ = original
+
+
+def test_user_handler_on_a_model_under_autolog_gives_one_span(
+    instrumentor, provider, exporter
+) -> None:
+    own = SpanrunCallbackHandler(tracer_provider=provider)
+    prompt = ChatPromptTemplate.from_messages([("human", "{q}")])
+    traced = prompt | ParrotFakeChatModel().with_config(callbacks=[own]) | StrOutputParser()
+
+    assert traced.invoke({"q": "once"}) == "once"
+    assert trees(exporter.get_finished_spans()) == [
+        (
+            "chain RunnableSequence",
+            [
+                ("prompt ChatPromptTemplate", []),
+                ("chat ParrotFakeChatModel", []),
+                ("parser StrOutputParser", []),
+            ],
+        )
+    ]
+    assert own.open_runs == 0
+    assert instrumentor.handler is not None
+    assert instrumentor.handler.open_runs == 0

@@ -68,10 +68,16 @@ def _never_raises(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-class _Run:
-    __slots__ = ("scoped", "span", "started", "streamed")
+# Run ids being traced, by the run table tracing them: when several spanrun handlers see the
+# same run (autolog's plus one the user passed to a model), only the first records it.
+_CLAIMS: dict[UUID, _OpenRuns] = {}
 
-    def __init__(self, span: Span, scoped: ScopedSpan) -> None:
+
+class _Run:
+    __slots__ = ("run_id", "scoped", "span", "started", "streamed")
+
+    def __init__(self, run_id: UUID, span: Span, scoped: ScopedSpan) -> None:
+        self.run_id = run_id
         self.span = span
         self.scoped = scoped
         self.started = 0.0
@@ -95,7 +101,10 @@ class _OpenRuns:
 
     def pop(self, run_id: UUID) -> _Run | None:
         with self._lock:
-            return self._runs.pop(run_id, None)
+            run = self._runs.pop(run_id, None)
+        if run is not None:
+            _CLAIMS.pop(run_id, None)
+        return run
 
     def add(self, run_id: UUID, run: _Run) -> _Run | None:
         """Store ``run``; return the run evicted to make room, if any."""
@@ -104,6 +113,7 @@ class _OpenRuns:
             if len(self._runs) >= self.capacity:
                 oldest = next(iter(self._runs))
                 evicted = self._runs.pop(oldest)
+                _CLAIMS.pop(oldest, None)
                 self.evicted += 1
             self._runs[run_id] = run
             return evicted
@@ -124,9 +134,10 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
     ``gen_ai.operation.name`` because spanrun counts every span with one as an LLM call.
 
     A run's parent is the span of its LangChain parent run, else the current OTel span, so a
-    chain invoked inside a user's span nests under it. While a run is open its span is the
-    current span, so calls made by the run (e.g. an instrumented OpenAI client under
-    ``ChatOpenAI``) nest under it.
+    chain invoked inside a user's span nests under it. A run seen by several spanrun handlers
+    (autolog's and one passed to a model) is recorded once, by the first. While a run is open
+    its span is the current span, so calls made by the run (e.g. an instrumented OpenAI client
+    under ``ChatOpenAI``) nest under it.
 
     Args:
         tracer_provider: Provider for the spans; the global one by default.
@@ -174,7 +185,25 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
     ) -> _Run | None:
         if not self.enabled or (_SUPPRESS_KEY is not None and context_api.get_value(_SUPPRESS_KEY)):
             return None
+        if _CLAIMS.setdefault(run_id, self._runs) is not self._runs:
+            return None  # another spanrun handler records this run
+        try:
+            span = self._start_span(parent_run_id, name, kind, attributes)
+        except BaseException:
+            _CLAIMS.pop(run_id, None)
+            raise
+        run = _Run(run_id, span, attach_span(span))
+        evicted = self._runs.add(run_id, run)
+        if evicted is not None:
+            self._evict(evicted)
+        return run
+
+    def _start_span(
+        self, parent_run_id: UUID | None, name: str, kind: SpanKind, attributes: dict[str, Any]
+    ) -> Span:
         parent = self._runs.get(parent_run_id)
+        if parent is None and parent_run_id is not None:
+            parent = _claimed_run(parent_run_id)
         if parent is not None:
             context = trace.set_span_in_context(parent.span)
         else:
@@ -184,12 +213,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
             current = trace.get_current_span()
             outer = outside_langchain(current)
             context = None if outer is current else trace.set_span_in_context(outer)
-        span = self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        run = _Run(span, attach_span(span))
-        evicted = self._runs.add(run_id, run)
-        if evicted is not None:
-            self._evict(evicted)
-        return run
+        return self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
 
     def _evict(self, run: _Run) -> None:
         run.scoped.release()  # its context may still be attached somewhere: make it inert
@@ -451,6 +475,12 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
     @_never_raises
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._end(run_id, error=error)
+
+
+def _claimed_run(run_id: UUID) -> _Run | None:
+    """The run another spanrun handler is recording (its parent for a run only we see)."""
+    runs = _CLAIMS.get(run_id)
+    return runs.get(run_id) if runs is not None else None
 
 
 def _version() -> str:
