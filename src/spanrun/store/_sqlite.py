@@ -84,7 +84,7 @@ _PLANNER_STATS = (
     ("params", "ix_params_key_value", "50000 5000 50 1"),
     ("tags", "sqlite_autoindex_tags_1", "50000 5 1"),
     ("tags", "ix_tags_key_value", "50000 5000 50 1"),
-    ("latest_metrics", "sqlite_autoindex_latest_metrics_1", "50000 5 1"),
+    ("latest_metrics", "latest_metrics", "50000 5 1"),  # WITHOUT ROWID: the table is its key
     ("metrics", "ix_metrics_run_key_step", "500000 50 10 2 1"),
 )
 

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("timestamp", sa.BigInteger, nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("is_nan", sa.Boolean, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "traces",
