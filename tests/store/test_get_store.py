@@ -192,3 +192,12 @@ def test_migrations_ship_as_package_data() -> None:
     names = {p.name for p in _migrate.MIGRATIONS_DIR.iterdir()}
     assert {"env.py", "script.py.mako", "versions"} <= names
     assert max(_migrate._known_revisions()) == SCHEMA_VERSION
+
+
+def test_unusable_locations_are_store_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError):
+        get_store(f"sqlite:///{blocker / 'sub' / 'x.db'}")
+    with pytest.raises(StoreError):
+        get_store("postgresql://nobody@127.0.0.1:1/nothing")  # nothing listens on port 1

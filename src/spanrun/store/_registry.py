@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from spanrun.errors import InvalidInputError
+from spanrun.errors import InvalidInputError, StoreError
 from spanrun.store._sqlalchemy_store import SqlAlchemyStore
 from spanrun.store._sqlite import is_memory_url
 from spanrun.store.base import Store
@@ -44,7 +44,10 @@ def _database_url(tracking_uri: str) -> sa.URL:
         if is_memory_url(url):
             return url
         path = Path(url.database or "").expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"Cannot create the folder of {path}: {e}") from e
         return url.set(drivername="sqlite", database=str(path))
     if backend in ("postgresql", "postgres"):
         if driver not in ("", "psycopg"):
