@@ -1,0 +1,137 @@
+"""log_export_batch: an exporter batch in one transaction, on both backends, and the same
+outcome from the Store base class's generic version (log_batch + log_spans)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from spanrun.errors import InvalidInputError, NotFoundError
+from spanrun.store import SqlAlchemyStore, Store
+from spanrun.tracking.entities import Metric, Param, SpanRecord
+
+T1 = "1" * 32
+T2 = "2" * 32
+
+
+def _span(trace_id: str, span_id: str, parent: str | None, start: int, **kw: Any) -> SpanRecord:
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=kw.pop("name", f"span {span_id[:2]}"),
+        kind="CLIENT",
+        start_time_ns=start,
+        end_time_ns=start + 100,
+        attributes={"gen_ai.usage.input_tokens": 3},
+        resource={"service.name": "svc"},
+        **kw,
+    )
+
+
+@pytest.fixture(params=["bulk", "generic"])
+def export(request: pytest.FixtureRequest, store: SqlAlchemyStore) -> Callable[..., dict[str, str]]:
+    """The store's one-transaction version, or the base class's generic one."""
+    if request.param == "bulk":
+        return store.log_export_batch
+    return lambda runs, spans=(): Store.log_export_batch(store, runs, spans)
+
+
+def test_runs_metrics_params_tags(store: SqlAlchemyStore, export: Callable[..., Any]) -> None:
+    a = store.create_run("0", "u", 1, [], "a").info.run_id
+    b = store.create_run("0", "u", 1, [], "b").info.run_id
+    store.log_batch(a, params=[Param("llm.model", "gpt-4o")])
+    skipped = export(
+        {
+            a: (
+                [("llm.calls", 1.0, 10, 0), ("llm.calls", 2.0, 11, 1), ("x", math.nan, 5, 0)],
+                {"llm.model": "other", "llm.temperature": "0.2"},  # the first value wins
+                {"spanrun.llm.params_varied": "true"},
+            ),
+            b: ([("llm.calls", 7, 10, 3)], {}, {}),
+        }
+    )
+    assert skipped == {}
+    data = store.get_run(a).data
+    assert data.metrics["llm.calls"] == 2.0 and math.isnan(data.metrics["x"])
+    assert data.params == {"llm.model": "gpt-4o", "llm.temperature": "0.2"}
+    assert data.tags["spanrun.llm.params_varied"] == "true"
+    assert [m.value for m in store.get_metric_history(a, "llm.calls")] == [1.0, 2.0]
+    assert store.get_run(b).data.metrics == {"llm.calls": 7.0}
+    # An older step never replaces the latest value.
+    export({b: ([("llm.calls", 1.0, 99, 2)], {}, {})})
+    assert store.get_run(b).data.metrics == {"llm.calls": 7.0}
+    assert len(store.get_metric_history(b, "llm.calls")) == 2
+
+
+def test_unknown_and_deleted_runs_are_left_out(
+    store: SqlAlchemyStore, export: Callable[..., Any]
+) -> None:
+    ok = store.create_run("0", "u", 1, [], "ok").info.run_id
+    gone = store.create_run("0", "u", 1, [], "gone").info.run_id
+    store.delete_run(gone)
+    missing = "f" * 32
+    skipped = export(
+        {
+            ok: ([("m", 1.0, 1, 0)], {"p": "1"}, {}),
+            gone: ([("m", 1.0, 1, 0)], {"p": "1"}, {}),
+            missing: ([("m", 1.0, 1, 0)], {}, {}),
+        }
+    )
+    assert set(skipped) == {gone, missing}
+    assert "deleted" in skipped[gone] and "not found" in skipped[missing]
+    assert store.get_run(ok).data.metrics == {"m": 1.0}
+    assert store.get_run(gone).data.metrics == {} and store.get_run(gone).data.params == {}
+    with pytest.raises(NotFoundError):
+        store.get_run(missing)
+
+
+def test_spans_and_traces(store: SqlAlchemyStore, export: Callable[..., Any]) -> None:
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    root = _span(T1, "a" * 16, None, 1_000, name="chain", run_id=run_id, experiment_id="0")
+    child = _span(T1, "b" * 16, "a" * 16, 1_050, status_code="ERROR")
+    lone = _span(T2, "c" * 16, None, 5_000, name="chat gpt-4o")
+    assert export({}, [child, lone, root]) == {}
+    trace = store.get_trace(T1)
+    assert (trace.info.name, trace.info.span_count, trace.info.status) == ("chain", 2, "ERROR")
+    assert (trace.info.run_id, trace.info.experiment_id) == (run_id, "0")
+    assert (trace.info.start_time_ns, trace.info.end_time_ns) == (1_000, 1_150)
+    assert store.get_trace(T2).info.name == "chat gpt-4o"
+    assert trace.spans[1].attributes == {"gen_ai.usage.input_tokens": 3}
+
+    # A later batch widens a stored trace; sending the same spans again changes nothing.
+    late = _span(T1, "d" * 16, "a" * 16, 3_000)
+    export({}, [late, child])
+    info = store.get_trace(T1).info
+    assert (info.span_count, info.end_time_ns, info.name) == (3, 3_100, "chain")
+    export({}, [late, child])
+    assert store.get_trace(T1).info.span_count == 3
+    assert [t.trace_id for t in store.search_traces(run_id=run_id)] == [T1]
+
+
+def test_bad_input_writes_nothing(store: SqlAlchemyStore, export: Callable[..., Any]) -> None:
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    bad_batches: list[tuple[dict[str, Any], list[SpanRecord]]] = [
+        ({run_id: ([("m", "not a number", 1, 0)], {}, {})}, []),
+        ({run_id: ([("m", 1.0, 2**63, 0)], {}, {})}, []),
+        ({run_id: ([("m", 1.0, 1, 0)], {"": "v"}, {})}, []),
+    ]
+    for runs, spans in bad_batches:
+        with pytest.raises(InvalidInputError):
+            export(runs, spans)
+    assert store.get_run(run_id).data.metrics == {} and store.get_run(run_id).data.params == {}
+
+
+def test_bulk_batch_is_one_transaction(store: SqlAlchemyStore) -> None:
+    """The store's version writes nothing when the batch's spans are invalid."""
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    with pytest.raises(InvalidInputError):
+        store.log_export_batch(
+            {run_id: ([("m", 1.0, 1, 0)], {"p": "1"}, {})}, [_span("x" * 33, "a" * 16, None, 1)]
+        )
+    assert store.get_run(run_id).data.metrics == {}
+    store.log_batch(run_id, metrics=[Metric("m", 2.0, 1)])  # the run is still usable
+    assert store.get_run(run_id).data.metrics == {"m": 2.0}
