@@ -26,6 +26,12 @@ median - the bare median in the same round), and likewise for p99. On a busy mac
 latencies are noisy; CPU time is steadier: "+thread CPU" is the CPU time per call of the
 calling thread (the instrumentation's hot path) and "+CPU" that of the whole worker process
 (background exporter threads included), each minus the bare worker's, median over rounds.
+A second table pairs calls inside each worker instead: the same call alternately traced and
+under OTel's suppress-instrumentation key (honoured by every configuration but MLflow), so
+both halves of a pair see the same machine load; its figures are the steadiest, though they
+leave out background work that lands on untraced calls. A third table takes the network out:
+canned answers through the SDK's transport hook, best of 15 repeats of each half (load can only
+slow a repeat down, so the best is the cleanest figure of the instrumentation's own cost).
 Memory: peak RSS of the
 worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
 (after warm-up), which leaves out what importing the library costs.
@@ -70,6 +76,8 @@ PEER_VENVS: dict[str, tuple[str, list[str], bool]] = {
 }
 CONFIGS = ("bare", "spanrun", "spanrun-otel", "otel-v2", "openllmetry", "mlflow")
 MODES = ("chat", "stream100")
+# Configurations whose tracing OTel's suppress-instrumentation key turns off (MLflow's doesn't).
+PAIRED = ("spanrun", "spanrun-otel", "otel-v2", "openllmetry")
 WARMUP = 30
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -134,6 +142,53 @@ def _setup(config: str, workdir: str) -> str:
     raise SystemExit(f"unknown config {config}")
 
 
+def _mock_calls(openai: Any, workdir: str) -> dict[str, Any]:
+    """The benchmark's two calls against canned answers (recorded from the local server)."""
+    import httpx2
+
+    canned = json.loads(Path(workdir, "..", "canned.json").read_text())
+
+    def handler(request: Any) -> Any:
+        stream = b'"stream":true' in request.content or b'"stream": true' in request.content
+        if stream:
+            headers = {"content-type": "text/event-stream"}
+            return httpx2.Response(200, headers=headers, content=canned["stream"].encode())
+        return httpx2.Response(200, json=json.loads(canned["chat"]))
+
+    client = openai.OpenAI(
+        base_url="http://127.0.0.1:9/v1",
+        api_key="bench",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
+
+    def chat() -> None:
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, temperature=0.2)
+
+    def stream100() -> None:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+
+    return {"chat": chat, "stream100": stream100}
+
+
+def _write_canned(base_url: str, path: str) -> None:
+    import httpx
+
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2}
+    chat = httpx.post(base_url + "/chat/completions", json=body).text
+    body.update(stream=True, stream_options={"include_usage": True})
+    headers = {"x-spanrun-fake": "chunks=100"}
+    stream = httpx.post(base_url + "/chat/completions", json=body, headers=headers).text
+    Path(path).write_text(json.dumps({"chat": chat, "stream": stream}))
+
+
 def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -160,6 +215,7 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
         assert n == 103, n  # role chunk, 100 content chunks, finish chunk, usage chunk
 
     calls = {"chat": chat, "stream100": stream100}
+    mock_calls = _mock_calls(openai, workdir)
     for _ in range(WARMUP):
         chat()
         stream100()
@@ -168,6 +224,9 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
     out.write(json.dumps({"version": label, "openai": openai.__version__}) + "\n")
     out.flush()
     clock = time.perf_counter_ns
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as suppress_key
+    from opentelemetry.context import attach, detach, set_value
+
     for line in sys.stdin:
         command, *args = line.split()
         if command == "run":
@@ -183,6 +242,37 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
             cpu = (time.process_time_ns() - cpu0) / count
             reply = {"latencies": latencies, "cpu_ns": cpu, "thread_ns": thread}
             out.write(json.dumps(reply) + "\n")
+        elif command == "pair":
+            # The same call alternately traced and under OTel's suppress-instrumentation key
+            # (which every OTel-based instrumentation here honours): adjacent calls in one
+            # process see the same machine load, so their difference is the tracing cost.
+            fn, count = calls[args[0]], int(args[1])
+            traced, untraced = [], []
+            for i in range(count):
+                for suppressed in (i % 2 == 0, i % 2 == 1):
+                    token = attach(set_value(suppress_key, True)) if suppressed else None
+                    t0 = clock()
+                    fn()
+                    elapsed = clock() - t0
+                    if token is not None:
+                        detach(token)
+                    (untraced if suppressed else traced).append(elapsed)
+            out.write(json.dumps({"traced": traced, "untraced": untraced}) + "\n")
+        elif command == "best":
+            # No network: canned answers through the SDK's own transport hook, CPU-bound, and
+            # the best of several repeats, which load from other processes can only slow.
+            fn, count, repeats = mock_calls[args[0]], int(args[1]), int(args[2])
+            best = {True: float("inf"), False: float("inf")}
+            for _ in range(repeats):
+                for suppressed in (False, True):
+                    token = attach(set_value(suppress_key, True)) if suppressed else None
+                    t0 = clock()
+                    for _ in range(count):
+                        fn()
+                    best[suppressed] = min(best[suppressed], (clock() - t0) / count)
+                    if token is not None:
+                        detach(token)
+            out.write(json.dumps({"traced": best[False], "untraced": best[True]}) + "\n")
         elif command == "mem":
             peak = _max_rss_kb()
             out.write(json.dumps({"peak_kb": peak, "growth_kb": peak - rss_after_warmup}) + "\n")
@@ -267,7 +357,11 @@ def main() -> None:
     samples: dict[tuple[str, str], list[list[int]]] = {(c, m): [] for c in configs for m in MODES}
     cpu: dict[tuple[str, str], list[float]] = {(c, m): [] for c in configs for m in MODES}
     thread: dict[tuple[str, str], list[float]] = {(c, m): [] for c in configs for m in MODES}
+    pairs: dict[tuple[str, str], list[dict[str, list[int]]]] = {
+        (c, m): [] for c in configs for m in MODES
+    }
     with OpenAIServer() as server, tempfile.TemporaryDirectory() as tmp:
+        _write_canned(server.base_url, os.path.join(tmp, "canned.json"))
         workers = {}
         for config in configs:
             workdir = os.path.join(tmp, config)
@@ -282,7 +376,14 @@ def main() -> None:
                         samples[config, mode].append(reply["latencies"])
                         cpu[config, mode].append(reply["cpu_ns"])
                         thread[config, mode].append(reply["thread_ns"])
+                        if config in PAIRED:
+                            pairs[config, mode].append(workers[config].ask(f"pair {mode} {count}"))
                 print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+            best = {}
+            for config in configs:
+                if config in PAIRED:
+                    for mode, count in (("chat", 100), ("stream100", 10)):
+                        best[config, mode] = workers[config].ask(f"best {mode} {count} 15")
             memory = {config: workers[config].ask("mem") for config in configs}
         finally:
             for worker in workers.values():
@@ -318,6 +419,32 @@ def main() -> None:
             f" | {ct:>+8.0f} us | {cc:>+4.0f} us | {sm:>10.0f} us | {sa:>+9.0f} us"
             f" | {sp:>+7.0f} us | {st:>+8.0f} us | {sc:>+4.0f} us | {extra_mb:>+12.1f}"
             f" | {growth_mb:>13.1f}"
+        )
+    print()
+    print("Paired in one process (traced vs suppressed calls alternating; added latency):")
+    print(
+        f"{'configuration':<14} | {'call median':>11} | {'call p99':>9} | {'stream median':>13}"
+        f" | {'stream p99':>10}"
+    )
+    for config in configs:
+        if config not in PAIRED:
+            continue
+        cells = []
+        for mode in MODES:
+            rounds = pairs[config, mode]
+            cells += _summary([r["traced"] for r in rounds], [r["untraced"] for r in rounds])[1:]
+        cm, cp, sm, sp = cells
+        print(f"{config:<14} | {cm:>+8.0f} us | {cp:>+6.0f} us | {sm:>+10.0f} us | {sp:>+7.0f} us")
+    print()
+    print("No network, best of 15 repeats (canned answers via the SDK's transport; added time):")
+    print(f"{'configuration':<14} | {'call':>9} | {'100-chunk stream':>16}")
+    for config in configs:
+        if config not in PAIRED:
+            continue
+        chat, stream = (best[config, m] for m in MODES)
+        print(
+            f"{config:<14} | {(chat['traced'] - chat['untraced']) / 1000:>+6.0f} us"
+            f" | {(stream['traced'] - stream['untraced']) / 1000:>+13.0f} us"
         )
 
 
