@@ -263,7 +263,14 @@ def _span_row(s: SpanRecord, resources: dict[int, tuple[Any, str]]) -> tuple[Any
     events = (
         dumps_json(
             [
-                {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": e.attributes}
+                {
+                    "name": e.name,
+                    "timestamp_ns": e.timestamp_ns,
+                    # A mapping that is not a dict would be stored as its repr.
+                    "attributes": e.attributes
+                    if type(e.attributes) is dict
+                    else dict(e.attributes or {}),
+                }
                 for e in s.events
             ]
         )
