@@ -19,16 +19,11 @@ from spanrun.instrumentation.openai._invocation import Invocation
 __all__ = ["AsyncRawResponseProxy", "AsyncStreamProxy", "RawResponseProxy", "StreamProxy"]
 
 
-def _record(proxy: Any, chunk: Any) -> None:
-    state = proxy._self_state
-    if state is None:
-        return
-    try:
-        state.add(chunk)
-    except Exception:
-        # Stop accumulating (one log line, not one per chunk); the span still ends.
-        proxy._self_state = None
-        report_internal_error("reading an OpenAI stream chunk")
+def _stop_recording(proxy: Any) -> None:
+    """Reading a chunk failed: stop accumulating (one log line, not one per chunk); the span
+    still ends with what was recorded."""
+    proxy._self_state = None
+    report_internal_error("reading an OpenAI stream chunk")
 
 
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
@@ -55,7 +50,12 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         if self._self_first:
             self._self_first = False
             self._self_inv.chunk_seen()
-        _record(self, chunk)
+        state = self._self_state
+        if state is not None:
+            try:
+                state.add(chunk)
+            except Exception:
+                _stop_recording(self)
         return chunk
 
     def close(self) -> None:
@@ -112,7 +112,12 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         if self._self_first:
             self._self_first = False
             self._self_inv.chunk_seen()
-        _record(self, chunk)
+        state = self._self_state
+        if state is not None:
+            try:
+                state.add(chunk)
+            except Exception:
+                _stop_recording(self)
         return chunk
 
     async def close(self) -> None:
