@@ -38,9 +38,17 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def span_attributes(span: ReadableSpan) -> dict[str, Any]:
-    """The span's attributes as a plain dict (see :func:`plain_attributes`)."""
+    """The span's attributes as a plain dict, to be read only (sequences may be tuples).
+
+    For SDK spans this is the span's own dict, not a copy: a finished span's attributes no
+    longer change, and copying them for every span cost more than reading them.
+    """
     # ReadableSpan.attributes wraps its BoundedAttributes in a read-only proxy per access.
-    return plain_attributes(getattr(span, "_attributes", None) or span.attributes)
+    attributes = getattr(span, "_attributes", None) or span.attributes
+    raw = getattr(attributes, "_dict", None)
+    if type(raw) is dict:
+        return raw
+    return plain_attributes(attributes)
 
 
 _last_resource: tuple[object, dict[str, Any]] = (None, {})

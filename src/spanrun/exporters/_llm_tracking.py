@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spanrun.exporters._mapping import LLMCall
-from spanrun.tracking.entities import Metric, Param, Run, RunTag
+from spanrun.tracking.entities import Run
 
 __all__ = [
     "PARAMS_VARIED_TAG",
@@ -50,12 +50,13 @@ TOTAL_COST = "llm.total_cost_usd"
 
 @dataclass
 class RunWrites:
-    """Everything one export batch writes to one run."""
+    """Everything one export batch writes to one run (the shapes of ``Store.log_export_batch``)."""
 
-    metrics: list[Metric] = field(default_factory=list)
-    params: list[Param] = field(default_factory=list)
-    tags: list[RunTag] = field(default_factory=list)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    calls: int = 0  # LLM calls recorded in this batch
 
 
 @dataclass
@@ -107,39 +108,49 @@ class RunLedger:
         Returns the call's prediction row; the caller decides when it is written.
         """
         step = self.calls
-        self.calls += 1
-        add = writes.metrics.append
-        if call.input_tokens is not None:
-            add(Metric("llm.input_tokens", call.input_tokens, end_ms, step))
-            self.input_tokens += call.input_tokens
-        if call.output_tokens is not None:
-            add(Metric("llm.output_tokens", call.output_tokens, end_ms, step))
-            self.output_tokens += call.output_tokens
-        if call.total_tokens is not None:
-            add(Metric("llm.total_tokens", call.total_tokens, end_ms, step))
-            self.tokens += call.total_tokens
-        add(Metric("llm.latency_ms", latency_ms, end_ms, step))
+        self.calls = calls = step + 1
+        writes.calls += 1
+        metrics = writes.metrics
+        input_tokens, output_tokens, total_tokens = (
+            call.input_tokens,
+            call.output_tokens,
+            call.total_tokens,
+        )
+        if input_tokens is not None:
+            metrics.append(("llm.input_tokens", input_tokens, end_ms, step))
+            self.input_tokens += input_tokens
+        if output_tokens is not None:
+            metrics.append(("llm.output_tokens", output_tokens, end_ms, step))
+            self.output_tokens += output_tokens
+        if total_tokens is not None:
+            metrics.append(("llm.total_tokens", total_tokens, end_ms, step))
+            self.tokens += total_tokens
+        metrics.append(("llm.latency_ms", latency_ms, end_ms, step))
         if call.time_to_first_token_ms is not None:
-            add(Metric("llm.time_to_first_token_ms", call.time_to_first_token_ms, end_ms, step))
+            metrics.append(
+                ("llm.time_to_first_token_ms", call.time_to_first_token_ms, end_ms, step)
+            )
         if cost is not None:
-            add(Metric("llm.cost_usd", cost, end_ms, step))
+            metrics.append(("llm.cost_usd", cost, end_ms, step))
             self.cost += cost
-        add(Metric(CALLS, self.calls, end_ms, step))
-        add(Metric(TOTAL_INPUT, self.input_tokens, end_ms, step))
-        add(Metric(TOTAL_OUTPUT, self.output_tokens, end_ms, step))
-        add(Metric(TOTAL_ALL, self.tokens, end_ms, step))
+        metrics += (
+            (CALLS, calls, end_ms, step),
+            (TOTAL_INPUT, self.input_tokens, end_ms, step),
+            (TOTAL_OUTPUT, self.output_tokens, end_ms, step),
+            (TOTAL_ALL, self.tokens, end_ms, step),
+        )
         if cost is not None or self.cost:
-            add(Metric(TOTAL_COST, self.cost, end_ms, step))
+            metrics.append((TOTAL_COST, self.cost, end_ms, step))
 
         # First value per param key wins; a different later value only sets the tag.
+        known = self.params
         for key, value in call.params.items():
-            old = self.params.get(key)
+            old = known.get(key)
             if old is None:
-                self.params[key] = value
-                writes.params.append(Param(key, value))
+                known[key] = writes.params[key] = value
             elif old != value and not self.params_varied:
                 self.params_varied = True
-                writes.tags.append(RunTag(PARAMS_VARIED_TAG, "true"))
+                writes.tags[PARAMS_VARIED_TAG] = "true"
 
         return {  # the PREDICTION_COLUMNS, in order
             "inputs": call.inputs,

@@ -23,9 +23,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from spanrun.instrumentation import _semconv as sc
+
+try:  # parses message JSON ~3x faster than the json module; optional
+    import orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    orjson = None  # type: ignore[assignment]
 
 __all__ = ["FIELD_SOURCES", "PARAM_FIELDS", "LLMCall", "llm_operation", "read_llm_call"]
 
@@ -80,6 +86,14 @@ _INVOCATION_KEYS = {"choice_count": "n", "stop_sequences": "stop"}
 _PARAM_SOURCES: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
     (f"llm.{name}", FIELD_SOURCES[name], _INVOCATION_KEYS.get(name, name)) for name in PARAM_FIELDS
 )
+# Attribute name -> (param order, source priority): a span carries few of these, so the
+# params are found from the span's keys rather than by probing every name.
+_PARAM_BY_ATTRIBUTE: dict[str, tuple[int, int]] = {
+    key: (order, priority)
+    for order, (_, keys, _) in enumerate(_PARAM_SOURCES)
+    for priority, key in enumerate(keys)
+}
+_PARAM_ATTRIBUTES = frozenset(_PARAM_BY_ATTRIBUTE)
 
 _OPENLLMETRY_TYPES = {
     "chat": "chat",
@@ -166,11 +180,20 @@ def _message(m: Any) -> dict[str, str]:
     return {"role": str(m.get("role") or "user"), "content": _text(content)}
 
 
+def _parse_json(text: str) -> Any:
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except ValueError:
+            pass  # NaN, huge numbers...: the json module decides
+    return json.loads(text)
+
+
 def _json_messages(raw: Any) -> list[dict[str, str]] | None:
     if raw is None:
         return None
     try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
+        data = _parse_json(raw) if isinstance(raw, str) else raw
     except ValueError:
         return [{"role": "user", "content": str(raw)}]
     if isinstance(data, Mapping):
@@ -226,36 +249,61 @@ def _output_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[di
 def _loads(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return _parse_json(value)
         except ValueError:
             return value
     return value
 
 
 def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, str]:
+    # value per param order, from the highest-priority attribute that has one
+    found: dict[int, tuple[int, Any]] = {}
+    for key in attrs.keys() & _PARAM_ATTRIBUTES:
+        value = attrs[key]
+        if value is None or value == "":
+            continue
+        order, priority = _PARAM_BY_ATTRIBUTE[key]
+        best = found.get(order)
+        if best is None or priority < best[0]:
+            found[order] = (priority, value)
     raw = attrs.get("llm.invocation_parameters")
     invocation = _loads(raw) if raw else None
-    if not isinstance(invocation, Mapping):
-        invocation = None
+    if isinstance(invocation, Mapping):
+        for order, (_, _, invocation_key) in enumerate(_PARAM_SOURCES):
+            if order not in found and invocation.get(invocation_key) is not None:
+                found[order] = (0, invocation[invocation_key])
     params: dict[str, str] = {}
     if model:
         params["llm.model"] = model
     if provider:
         params["llm.provider"] = provider
-    for param, keys, invocation_key in _PARAM_SOURCES:
-        value = None
-        for key in keys:
-            value = attrs.get(key)
-            if value is not None and value != "":
-                break
-        else:
-            value = invocation.get(invocation_key) if invocation else None
-        if value is None:
-            continue
+    for order in sorted(found):
+        value = found[order][1]
         if isinstance(value, (list, tuple)):
             value = json.dumps(list(value), ensure_ascii=False)
-        params[param] = str(value)
+        params[_PARAM_SOURCES[order][0]] = str(value)
     return params
+
+
+def _messages_json(messages: list[dict[str, str]]) -> str:
+    """``json.dumps(messages, ensure_ascii=False)`` for {"role", "content"} string dicts.
+
+    Written out because it runs per call: the same text, several times faster.
+    """
+    return (
+        "["
+        + ", ".join(
+            [
+                '{"role": '
+                + encode_basestring(m["role"])
+                + ', "content": '
+                + encode_basestring(m["content"])
+                + "}"
+                for m in messages
+            ]
+        )
+        + "]"
+    )
 
 
 def read_llm_call(
@@ -305,6 +353,6 @@ def read_llm_call(
         time_to_first_token_ms=ttft_ms,
         inputs=user_text,
         outputs=out_text,
-        prompts=json.dumps(inputs, ensure_ascii=False) if inputs else "",
+        prompts=_messages_json(inputs) if inputs else "",
         error=error,
     )

@@ -37,7 +37,7 @@ from spanrun.exporters._llm_tracking import (
 from spanrun.exporters._mapping import read_llm_call
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.instrumentation._semconv import INPUT_VALUE, SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunBatch, Store
 from spanrun.tracking.entities import RunStatus, RunTag, SpanRecord
 
 __all__ = ["PREDICTIONS_FILE", "RUN_MODES", "RunExporter", "RunMode"]
@@ -48,7 +48,6 @@ RunMode = Literal["session", "trace", "none"]
 RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
 PREDICTIONS_FILE = "llm_predictions.csv"
 RUN_MODE_TAG = "spanrun.run_mode"
-_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 _PENDING_MAX_TRACES = 10_000
 _PENDING_MAX_ROWS = 1_000  # per trace
 _PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows back
@@ -115,9 +114,12 @@ class RunExporter(SpanExporter):
     chain's input) when the call is part of a larger trace, else the call's last user message.
     Such rows are written when the root span arrives (at the latest after 30 s, or at exit).
 
-    Writes are grouped per export batch (one ``log_batch`` per run and chunk, one CSV append per
-    run, one ``log_spans``). Store failures are retried ``max_attempts`` times with backoff, then
-    the write is dropped with a warning; :meth:`export` never raises.
+    Writes are grouped per export batch: one ``Store.log_export_batch`` (one transaction on the
+    SQL store: all runs' metrics, params and tags, the spans and their traces), then one CSV
+    append per run. Store failures are retried ``max_attempts`` times with backoff, then the
+    write is dropped with a warning (counted in ``dropped_spans`` / ``dropped_calls``); a run
+    the store no longer accepts (deleted meanwhile) loses its calls, the rest is written.
+    :meth:`export` never raises.
 
     Args:
         store: the store to write to, or a callable returning it (default: the store of the
@@ -441,14 +443,7 @@ class RunExporter(SpanExporter):
                 ended_trace_runs.append((run_id, span))
 
         self._release_stale_rows(writes)
-        ok = True
-        for ledger, run_writes in writes.values():
-            ok &= self._write_run(ledger.store or store, ledger, run_writes)
-        if records:
-            done, _ = self._retry(f"store {len(records)} spans", lambda: store.log_spans(records))
-            if not done:
-                self.dropped_spans += len(records)
-                ok = False
+        ok = self._write_batch(store, writes, records)
         for run_id, root in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
             status = RunStatus.FAILED if root.status.status_code is StatusCode.ERROR else None
@@ -514,31 +509,56 @@ class RunExporter(SpanExporter):
             _, pending = self._pending_rows.popitem(last=False)
             _add_rows(writes, pending.rows)
         for ledger, run_writes in writes.values():
-            self._write_run(ledger.store, ledger, run_writes)
+            self._write_rows(ledger, run_writes.rows)
 
-    def _write_run(self, store: Store, ledger: RunLedger, w: RunWrites) -> bool:
+    def _write_batch(
+        self,
+        store: Store,
+        writes: dict[str, tuple[RunLedger, RunWrites]],
+        records: list[SpanRecord],
+    ) -> bool:
+        """Everything of one batch in one store transaction, then one CSV append per run."""
+        per_store: dict[Store, dict[str, RunBatch]] = {}
+        if records:
+            per_store[store] = {}
+        for ledger, w in writes.values():
+            if w.metrics or w.params or w.tags:
+                runs = per_store.setdefault(ledger.store or store, {})
+                runs[ledger.run_id] = (w.metrics, w.params, w.tags)
         ok = True
-        n = max(len(w.metrics), 1)
-        for i in range(0, n, _MAX_METRICS):
-            metrics = w.metrics[i : i + _MAX_METRICS]
-            params = w.params[:_MAX_PARAMS] if i == 0 else []
-            tags = w.tags[:_MAX_TAGS] if i == 0 else []
-            if not (metrics or params or tags):
-                continue
-            done, _ = self._retry(
-                f"log LLM metrics to run {ledger.run_id}",
-                lambda m=metrics, p=params, t=tags: store.log_batch(ledger.run_id, m, p, t),
-            )
-            ok &= done
-        if w.rows:
-            done, _ = self._retry(
-                f"append {len(w.rows)} rows to {PREDICTIONS_FILE} of run {ledger.run_id}",
-                lambda: self._append_rows(ledger, w.rows),
+        lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
+        for target, runs in per_store.items():
+            spans = records if target is store else []
+            what = f"store {len(spans)} spans and the LLM calls of {len(runs)} runs"
+            done, skipped = self._retry(
+                what, lambda t=target, r=runs, s=spans: t.log_export_batch(r, s)
             )
             if not done:
-                self.dropped_calls += len(w.rows)
-            ok &= done
+                ok = False
+                lost.update(runs)
+                self.dropped_spans += len(spans)
+                continue
+            for run_id, reason in (skipped or {}).items():
+                self._warn_once(f"skipped {run_id}", f"spanrun: cannot log LLM calls: {reason}")
+                lost.add(run_id)
+                ok = False
+        for ledger, w in writes.values():
+            if ledger.run_id in lost:
+                self.dropped_calls += max(w.calls, len(w.rows))
+            elif w.rows:
+                ok &= self._write_rows(ledger, w.rows)
         return ok
+
+    def _write_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> bool:
+        if not rows:
+            return True
+        done, _ = self._retry(
+            f"append {len(rows)} rows to {PREDICTIONS_FILE} of run {ledger.run_id}",
+            lambda: self._append_rows(ledger, rows),
+        )
+        if not done:
+            self.dropped_calls += len(rows)
+        return done
 
     def _append_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> None:
         from spanrun.artifacts import get_artifact_repository
