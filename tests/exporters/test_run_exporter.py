@@ -15,7 +15,7 @@ from spanrun.artifacts import get_artifact_repository
 from spanrun.exporters import PREDICTION_COLUMNS, RunExporter
 from spanrun.store.base import Store
 
-from ._genai_spans import chain, llm_call
+from ._genai_spans import chain, llm_call, semconv_attrs
 
 
 def predictions(store: Store, run_id: str) -> pd.DataFrame:
@@ -372,3 +372,40 @@ def test_session_runs_follow_a_tracking_uri_change(tmp_path, make_pipeline):
     p.exporter.finish_open_runs()
     assert first.get_run(first_run).info.status == "FINISHED"
     assert second.get_run(second_run).info.status == "FINISHED"
+
+
+def test_a_run_deleted_meanwhile_loses_its_calls_and_the_rest_is_written(
+    store, make_pipeline, caplog
+):
+    p = make_pipeline(store, run_mode="none")
+    with spanrun.start_run() as kept, spanrun.start_run(nested=True) as gone:
+        pass
+    llm_call(p.tracer, user="before")  # no run: a trace only
+    for run in (kept, gone):
+        p.tracer.start_span("c", attributes={"spanrun.run_id": run.info.run_id}).end()
+    p.flush()  # both runs are known to the exporter now
+    store.delete_run(gone.info.run_id)
+    for run in (gone, kept):
+        with p.tracer.start_as_current_span(
+            "chat gpt-4o-mini", attributes={"spanrun.run_id": run.info.run_id}
+        ) as span:
+            for key, value in semconv_attrs().items():
+                span.set_attribute(key, value)
+    with caplog.at_level(logging.WARNING, logger="spanrun"):
+        p.flush()
+    assert "deleted" in caplog.text
+    assert p.exporter.dropped_calls == 1
+    assert p.exporter.dropped_spans == 0
+    assert store.get_run(kept.info.run_id).data.metrics["llm.calls"] == 1
+    assert predictions(store, kept.info.run_id)["inputs"].tolist() == ["hi"]
+    assert store.get_run(gone.info.run_id).data.metrics == {}
+    assert len(store.search_traces(run_id=gone.info.run_id)) == 2  # spans are still kept
+
+
+def test_prompts_cell_is_the_json_module_text():
+    from spanrun.exporters._mapping import _messages_json
+
+    odd = ["plain", 'quo"te \\ back', "naïve — 日本 😀", "\x00\x1f\n\t", "\ud800 lone", ""]
+    messages = [{"role": role, "content": text} for role in ("user", "ünï") for text in odd]
+    assert _messages_json(messages) == json.dumps(messages, ensure_ascii=False)
+    assert _messages_json([]) == json.dumps([], ensure_ascii=False)
