@@ -86,20 +86,23 @@ def span_to_record(
         )
     status = span.status
     start = span.start_time or 0
+    events = span.events
     return SpanRecord(
         trace_id=ids[0],
         span_id=ids[1],
         parent_span_id=ids[2],
         name=span.name,
-        kind=span.kind.name,
+        kind=span.kind._name_,  # Enum.name is a slow descriptor; this runs per span
         start_time_ns=start,
         end_time_ns=span.end_time or start,
-        status_code=status.status_code.name,
+        status_code=status.status_code._name_,
         status_message=status.description or "",
         attributes=attributes if attributes is not None else span_attributes(span),
         events=tuple(
-            SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in span.events
-        ),
+            [SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in events]
+        )
+        if events
+        else (),
         resource=_resource_attributes(span.resource),
         run_id=run_id,
         experiment_id=experiment_id,

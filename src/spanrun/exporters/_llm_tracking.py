@@ -152,24 +152,21 @@ class RunLedger:
                 self.params_varied = True
                 writes.tags[PARAMS_VARIED_TAG] = "true"
 
-        return {  # the PREDICTION_COLUMNS, in order
+        # The PREDICTION_COLUMNS, in order, as the CSV cells' text (the CSV writer's fast path).
+        return {
             "inputs": call.inputs,
             "outputs": call.outputs,
             "prompts": call.prompts,
             "model": call.model,
-            "latency_ms": round(latency_ms, 3),
-            "input_tokens": _cell(call.input_tokens),
-            "output_tokens": _cell(call.output_tokens),
-            "total_tokens": _cell(call.total_tokens),
+            "latency_ms": str(round(latency_ms, 3)),
+            "input_tokens": "" if input_tokens is None else str(input_tokens),
+            "output_tokens": "" if output_tokens is None else str(output_tokens),
+            "total_tokens": "" if total_tokens is None else str(total_tokens),
             "trace_id": trace_id,
             "span_id": span_id,
-            "timestamp": end_ms,
+            "timestamp": str(end_ms),
             "error": call.error,
         }
-
-
-def _cell(value: int | None) -> Any:
-    return "" if value is None else value
 
 
 class InnermostTracker:

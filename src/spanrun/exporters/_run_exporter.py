@@ -383,24 +383,36 @@ class RunExporter(SpanExporter):
     def _export(self, spans: Sequence[ReadableSpan]) -> bool:
         self._store_down = False
         store = self._get_store()
-        root_names = {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
+        root_names = (
+            {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
+            if self.run_mode == "trace"
+            else {}
+        )
         records: list[SpanRecord] = []
         writes: dict[str, tuple[RunLedger, RunWrites]] = {}
         ended_trace_runs: list[tuple[str, ReadableSpan]] = []
         no_run_experiment: str | None = None
+        prices = self.prices if self.prices else None
+        wraps_llm = self._innermost.wraps_llm
+        error = StatusCode.ERROR
+        # This loop runs per span (thousands per batch): plain locals and few calls on purpose.
         for span in spans:
-            trace_id = hex_trace_id(span.context.trace_id)
-            span_id = hex_span_id(span.context.span_id)
-            parent_id = hex_span_id(span.parent.span_id) if span.parent is not None else None
+            context, parent = span.context, span.parent
+            trace_id = hex_trace_id(context.trace_id)
+            span_id = hex_span_id(context.span_id)
+            parent_id = hex_span_id(parent.span_id) if parent is not None else None
             attrs = span_attributes(span)  # a plain dict: fast lookups below
             ids = self._run_for(store, span, attrs, trace_id, root_names)
             run_id, experiment_id = ids if ids is not None else (None, None)
 
-            failed = span.status.status_code is StatusCode.ERROR
+            status = span.status
             call = read_llm_call(
-                attrs, span.events, (span.status.description or "") if failed else None
+                attrs,
+                # span.events copies the SDK's event list: skip that for the usual no events
+                span.events if getattr(span, "_events", True) else (),
+                (status.description or "") if status.status_code is error else None,
             )
-            wraps_llm = self._innermost.wraps_llm(trace_id, span_id, parent_id, call is not None)
+            below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
             ledger = self._ledger(store, run_id) if run_id is not None else None
             if ledger is UNKNOWN:
                 run_id = experiment_id = None  # keep the trace, unlinked
@@ -414,33 +426,34 @@ class RunExporter(SpanExporter):
                 span_to_record(span, run_id, experiment_id, (trace_id, span_id, parent_id), attrs)
             )
 
-            counted = call is not None and not wraps_llm and run_id is not None
-            if counted and not isinstance(ledger, RunLedger):
-                self.dropped_calls += 1  # the store failed before the run could be read
-            elif counted:
-                assert isinstance(ledger, RunLedger) and call is not None
-                start, end = span.start_time or 0, span.end_time or span.start_time or 0
-                if ledger.run_id not in writes:
-                    writes[ledger.run_id] = (ledger, RunWrites())
-                row = ledger.record(
-                    call,
-                    writes[ledger.run_id][1],
-                    end_ms=end // 1_000_000,
-                    latency_ms=(end - start) / 1e6,
-                    cost=self.prices.cost(call.model, call.input_tokens, call.output_tokens)
-                    if self.prices
-                    else None,
-                    trace_id=trace_id,
-                    span_id=span_id,
-                )
-                if parent_id is None:
-                    writes[ledger.run_id][1].rows.append(row)
+            if call is not None and not below_llm and run_id is not None:
+                if not isinstance(ledger, RunLedger):
+                    self.dropped_calls += 1  # the store failed before the run could be read
                 else:
-                    self._park_row(trace_id, ledger, row, writes)
+                    start, end = span.start_time or 0, span.end_time or span.start_time or 0
+                    run_writes = writes.get(ledger.run_id)
+                    if run_writes is None:
+                        run_writes = writes[ledger.run_id] = (ledger, RunWrites())
+                    row = ledger.record(
+                        call,
+                        run_writes[1],
+                        end_ms=end // 1_000_000,
+                        latency_ms=(end - start) / 1e6,
+                        cost=prices.cost(call.model, call.input_tokens, call.output_tokens)
+                        if prices is not None
+                        else None,
+                        trace_id=trace_id,
+                        span_id=span_id,
+                    )
+                    if parent_id is None:
+                        run_writes[1].rows.append(row)
+                    else:
+                        self._park_row(trace_id, ledger, row, writes)
             if parent_id is None:
-                self._release_rows(trace_id, attrs if call is None else None, writes)
-            if parent_id is None and run_id is not None and run_id in self._open_trace_runs:
-                ended_trace_runs.append((run_id, span))
+                if self._pending_rows:
+                    self._release_rows(trace_id, attrs if call is None else None, writes)
+                if run_id is not None and run_id in self._open_trace_runs:
+                    ended_trace_runs.append((run_id, span))
 
         self._release_stale_rows(writes)
         ok = self._write_batch(store, writes, records)
