@@ -74,10 +74,9 @@ _CLAIMS: dict[UUID, _OpenRuns] = {}
 
 
 class _Run:
-    __slots__ = ("run_id", "scoped", "span", "started", "streamed")
+    __slots__ = ("scoped", "span", "started", "streamed")
 
-    def __init__(self, run_id: UUID, span: Span, scoped: ScopedSpan) -> None:
-        self.run_id = run_id
+    def __init__(self, span: Span, scoped: ScopedSpan) -> None:
         self.span = span
         self.scoped = scoped
         self.started = 0.0
@@ -192,7 +191,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         except BaseException:
             _CLAIMS.pop(run_id, None)
             raise
-        run = _Run(run_id, span, attach_span(span))
+        run = _Run(span, attach_span(span))
         evicted = self._runs.add(run_id, run)
         if evicted is not None:
             self._evict(evicted)
