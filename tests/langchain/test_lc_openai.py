@@ -182,3 +182,25 @@ def test_completion_llm_nests_openai_span(openai_instrumented, handler, exporter
     assert attr_json(outer, "gen_ai.input.messages") == [
         {"role": "user", "parts": [{"type": "text", "content": "Say hi"}]}
     ]
+
+
+async def test_concurrent_astream_keeps_trees_apart(
+    openai_instrumented, handler, exporter, llm
+) -> None:
+    chain = chain_of(llm)
+
+    async def one(i: int) -> str:
+        parts = [c async for c in chain.astream({"q": f"s{i}"}, {"callbacks": [handler]})]
+        return "".join(parts)
+
+    results = await asyncio.gather(*(one(i) for i in range(10)))
+
+    assert results == [f"Echo: s{i}" for i in range(10)]
+    spans = exporter.get_finished_spans()
+    assert trees(spans) == [CHAIN_TREE] * 10
+    for root in (s for s in spans if s.name == SEQ):
+        in_trace = [s for s in spans if s.context.trace_id == root.context.trace_id]
+        _, inner = _pair(in_trace)
+        asked = attr_json(inner, "gen_ai.input.messages")[-1]["parts"][0]["content"]
+        assert root.attributes["output.value"] == f"Echo: {asked}"
+    assert handler.open_runs == 0
