@@ -174,6 +174,8 @@ def _text(content: Any) -> str:
 
 
 def _message(m: Any) -> dict[str, str]:
+    if type(m) is dict and "parts" in m:  # semconv
+        return {"role": str(m.get("role") or "user"), "content": _text(m["parts"])}
     if not isinstance(m, (dict, Mapping)):
         return {"role": "user", "content": _text(m)}
     content = m.get("parts") if "parts" in m else m.get("content", m.get("message"))
@@ -196,6 +198,8 @@ def _json_messages(raw: Any) -> list[dict[str, str]] | None:
         data = _parse_json(raw) if isinstance(raw, str) else raw
     except ValueError:
         return [{"role": "user", "content": str(raw)}]
+    if type(data) is list:  # the usual shape, before the slower ABC checks
+        return [_message(m) for m in data]
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, Sequence) or isinstance(data, str):
