@@ -32,7 +32,9 @@ both halves of a pair see the same machine load; its figures are the steadiest, 
 leave out background work that lands on untraced calls. A third table takes the network out:
 canned answers through the SDK's transport hook, best of 15 repeats per configuration, minus
 the bare worker's (load can only slow a repeat down, so the best is the cleanest figure of the
-instrumentation's own cost on the calling thread).
+instrumentation's own cost on the calling thread). Last, spanrun's instrumentor and OTel's
+openai-v2 are switched on in turn inside one process (the OTel venv), which removes the
+differences between processes as well.
 Memory: peak RSS of the
 worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
 (after warm-up), which leaves out what importing the library costs.
@@ -178,6 +180,48 @@ def _mock_calls(openai: Any, workdir: str) -> dict[str, Any]:
             pass
 
     return {"chat": chat, "stream100": stream100}
+
+
+def _same_process(workdir: str) -> None:
+    """No tracing, spanrun's instrumentor and OTel's openai-v2 in ONE process (the OTel venv),
+    switched on in turn between batches, same discarding processor: the fairest comparison of
+    the two instrumentations' own cost, since both see the same interpreter and machine state."""
+    os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
+    os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "span_only"
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OtelV2
+
+    import openai
+    from spanrun.instrumentation.openai import OpenAIInstrumentor as Spanrun
+
+    provider = _discarding_provider()
+    calls = _mock_calls(openai, workdir)
+    toggles = {
+        "bare": (lambda: None, lambda: None),
+        "spanrun-otel": (
+            lambda: Spanrun().instrument(tracer_provider=provider, log_content=True),
+            lambda: Spanrun().uninstrument(),
+        ),
+        "otel-v2": (
+            lambda: OtelV2().instrument(tracer_provider=provider),
+            lambda: OtelV2().uninstrument(),
+        ),
+    }
+    names = list(toggles)
+    best: dict[str, float] = {}
+    clock = time.perf_counter_ns
+    for rep in range(15):
+        for name in names[rep % 3 :] + names[: rep % 3]:
+            on, off = toggles[name]
+            on()
+            for mode, count in (("chat", 100), ("stream100", 10)):
+                calls[mode]()
+                t0 = clock()
+                for _ in range(count):
+                    calls[mode]()
+                value = (clock() - t0) / count
+                best[f"{name} {mode}"] = min(best.get(f"{name} {mode}", value), value)
+            off()
+    print(json.dumps(best))
 
 
 def _write_canned(base_url: str, path: str) -> None:
@@ -384,6 +428,17 @@ def main() -> None:
                         value = workers[config].ask(f"best {mode} {count} 5")
                         best[config, mode] = min(best.get((config, mode), value), value)
             memory = {config: workers[config].ask("mem") for config in configs}
+            same = None
+            if "otel-v2" in configs:
+                done = subprocess.run(
+                    [pythons["otel-v2"], str(Path(__file__).resolve()), "--same-process", tmp],
+                    capture_output=True,
+                    text=True,
+                    cwd=str(ROOT),
+                    env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+                    check=True,
+                )
+                same = json.loads(done.stdout.strip().splitlines()[-1])
         finally:
             for worker in workers.values():
                 worker.close()
@@ -448,6 +503,16 @@ def main() -> None:
             f"{config:<14} | {chat:>6.0f} us | {added_chat:>+6.0f} us"
             f" | {stream:>13.0f} us | {added_stream:>+6.0f} us"
         )
+    if same is not None:
+        print()
+        print("Same process, instrumentations switched on in turn (no network, best of 15):")
+        for mode in MODES:
+            bare = same[f"bare {mode}"]
+            added = {n: (same[f"{n} {mode}"] - bare) / 1000 for n in ("spanrun-otel", "otel-v2")}
+            print(
+                f"  {mode:<10} bare {bare / 1000:>7.0f} us | spanrun instrumentor"
+                f" {added['spanrun-otel']:>+5.0f} us | otel-v2 {added['otel-v2']:>+5.0f} us"
+            )
 
 
 def _median_diff(values: list[float], base: list[float]) -> float:
@@ -466,5 +531,7 @@ def _summary(rounds: list[list[int]], base: list[list[int]]) -> list[float]:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         _worker(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--same-process":
+        _same_process(os.path.join(sys.argv[2], "bare"))
     else:
         main()
