@@ -2,9 +2,15 @@
 
 Same behaviour and arguments as :func:`spanrun.autolog`, limited to LangChain; importing this module
 does not import langchain itself (it is patched when imported, now or later).
+
+``spanrun.langchain.SpanrunCallbackHandler`` is the callback handler to pass explicitly
+(``config={"callbacks": [SpanrunCallbackHandler()]}``); it is loaded on first access because it
+needs langchain-core.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -12,7 +18,10 @@ from spanrun._autolog import autolog as _autolog
 from spanrun.exporters._prices import PricesArg
 from spanrun.exporters._run_exporter import RunMode
 
-__all__ = ["autolog"]
+if TYPE_CHECKING:
+    from spanrun.instrumentation.langchain import SpanrunCallbackHandler
+
+__all__ = ["SpanrunCallbackHandler", "autolog"]
 
 
 def autolog(
@@ -42,3 +51,11 @@ def autolog(
         max_queue_size=max_queue_size,
         libraries=("langchain",),
     )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SpanrunCallbackHandler":
+        from spanrun.instrumentation.langchain import SpanrunCallbackHandler
+
+        return SpanrunCallbackHandler
+    raise AttributeError(f"module 'spanrun.langchain' has no attribute {name!r}")
