@@ -131,6 +131,8 @@ def _first(attrs: Mapping[str, Any], name: str) -> Any:
 
 
 def _as_int(value: Any) -> int | None:
+    if type(value) is int:
+        return value
     try:
         return int(value) if value is not None and not isinstance(value, bool) else None
     except (TypeError, ValueError):
