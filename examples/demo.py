@@ -38,9 +38,7 @@ def run_calls(client: object, model: str) -> None:
             stream=True,
             stream_options={"include_usage": True},
         )
-        text = "".join(
-            chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
-        )
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
         print(f"  stream-> {text!r}")
         emb = client.embeddings.create(model="text-embedding-3-small", input=["hello", "world"])  # type: ignore[attr-defined]
         print(f"  embeddings -> {len(emb.data)} vectors of {len(emb.data[0].embedding)} dims")
@@ -62,7 +60,6 @@ def show(run_id: str) -> None:
 
 def main() -> None:
     import openai
-
     import spanrun
 
     spanrun.autolog()
@@ -77,8 +74,10 @@ def main() -> None:
             server = stack.enter_context(OpenAIServer())
             client = openai.OpenAI(base_url=server.base_url, api_key="not-needed")
             model = "gpt-4o-mini"
-            print(f"No OPENAI_API_KEY: using spanrun's local OpenAI-compatible server at "
-                  f"{server.base_url}")
+            print(
+                f"No OPENAI_API_KEY: using spanrun's local OpenAI-compatible server at "
+                f"{server.base_url}"
+            )
         run_calls(client, model)
     run = spanrun.last_active_run()
     assert run is not None
