@@ -50,9 +50,11 @@ _server_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
 def _server(client: Any, attrs: dict[str, Any]) -> None:
-    url = getattr(client, "base_url", None)
+    url = getattr(client, "_base_url", None)  # what the public property returns, sans call
     if url is None:
-        return
+        url = getattr(client, "base_url", None)
+        if url is None:
+            return
     # Keyed by the URL object (a new one when the user changes base_url), bounded.
     cached = _server_cache.get(id(url))
     if cached is None or cached[0] is not url:
