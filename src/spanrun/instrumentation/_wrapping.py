@@ -70,7 +70,7 @@ class Target:
 
 
 class Patcher:
-    """Applies a table of :class:`Target`\\ s and removes exactly the wrappers it installed."""
+    """Applies a table of targets and removes exactly the wrappers it installed."""
 
     def __init__(self) -> None:
         self._installed: list[tuple[type, str, Any]] = []
