@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from spanrun.errors import MissingDependencyError, SpanrunError, StoreError
-from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine
+from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine, is_memory_url
+from spanrun.store._sqlite_writer import WriteConnection
 
 __all__ = ["Database"]
 
@@ -47,6 +49,10 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
 
 
+class _Disconnected(Exception):
+    """A pooled connection was dropped mid-transaction; the transaction is retried."""
+
+
 class Database:
     """One engine plus helpers that run a function inside a (retried) transaction."""
 
@@ -77,6 +83,12 @@ class Database:
         # Dialect-specific INSERT with on_conflict_do_update/do_nothing (same API on both).
         self.insert = insert
         self._dbapi: Any = self.engine.dialect.loaded_dbapi
+        # In-memory SQLite has one shared connection (StaticPool): it stays on the pool.
+        self._writer = (
+            WriteConnection(self.engine)
+            if self.dialect == "sqlite" and not is_memory_url(url)
+            else None
+        )
         # Hot-path statements are compiled once to SQL text with named parameters and run on
         # the DBAPI cursor: this skips most of SQLAlchemy's per-execution work.
         self._raw_dialect: sa.Dialect = (
@@ -91,55 +103,73 @@ class Database:
             )
         )
 
+    def compile_positional(self, stmt: sa.Executable, columns: Sequence[str]) -> str:
+        """SQL text of ``stmt`` taking positional parameters in ``columns`` order (tuples)."""
+        dialect: sa.Dialect = (
+            sqlite_dialect(paramstyle="qmark")
+            if self.dialect == "sqlite"
+            else psycopg_dialect(paramstyle="format")
+        )
+        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(columns))
+        if list(compiled.positiontup) != list(columns):  # pragma: no cover - a coding error
+            raise AssertionError(f"parameters {compiled.positiontup} differ from {columns}")
+        return str(compiled)
+
     def write_raw(self, fn: Callable[[Any], T], *, retry_integrity: bool = False) -> T:
-        """Like :meth:`write`, but ``fn`` gets a DBAPI cursor (for SQL from :meth:`compile`)."""
+        """Like :meth:`write`, but ``fn`` gets a DBAPI cursor (for SQL from :meth:`compile`).
+
+        On a SQLite file this runs on the process's dedicated write connection (see
+        ``_sqlite_writer``); elsewhere on a pooled connection.
+        """
         dbapi = self._dbapi
+        writer = self._writer
         for attempt in range(MAX_ATTEMPTS):
-            conn: Any = None
-            cursor: Any = None
             try:
-                conn = self.engine.raw_connection()
-                try:
-                    cursor = conn.cursor()
-                    if self.dialect == "sqlite":
-                        cursor.execute("BEGIN IMMEDIATE")
-                    result = fn(cursor)
-                    conn.commit()
-                    return result
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        conn.rollback()
-                    raise
-                finally:
-                    if cursor is not None:
-                        with contextlib.suppress(Exception):
-                            cursor.close()
+                if writer is not None:
+                    return writer.run(fn)
+                return self._run_pooled(fn)
             except SpanrunError:
                 raise
+            except _Disconnected as e:
+                if attempt < MAX_ATTEMPTS - 1:
+                    continue
+                raise StoreError(f"Database error: {e.__cause__}") from e.__cause__
             except dbapi.IntegrityError as e:
                 if retry_integrity and attempt < 2:
                     continue
                 raise StoreError(f"Database integrity error: {e}") from e
-            except dbapi.Error as e:
-                if conn is not None and self.engine.dialect.is_disconnect(
-                    e, conn.dbapi_connection, cursor
-                ):
-                    conn.invalidate(e)
-                    if attempt < MAX_ATTEMPTS - 1:
-                        continue
+            except (dbapi.Error, sa_exc.SQLAlchemyError) as e:
                 if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
                     _backoff(attempt)
                     continue
                 raise StoreError(f"Database error: {e}") from e
-            except sa_exc.SQLAlchemyError as e:
-                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
-                    _backoff(attempt)
-                    continue
-                raise StoreError(f"Database error: {e}") from e
-            finally:
-                if conn is not None:
-                    conn.close()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _run_pooled(self, fn: Callable[[Any], T]) -> T:
+        """One attempt of ``fn(cursor)`` in a transaction on a connection from the pool."""
+        conn: Any = self.engine.raw_connection()
+        cursor: Any = None
+        try:
+            cursor = conn.cursor()
+            if self.dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            result = fn(cursor)
+            conn.commit()
+            return result
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            if isinstance(e, self._dbapi.Error) and self.engine.dialect.is_disconnect(
+                e, conn.dbapi_connection, cursor
+            ):
+                conn.invalidate(e)
+                raise _Disconnected from e
+            raise
+        finally:
+            if cursor is not None:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+            conn.close()
 
     def write(self, fn: Callable[[sa.Connection], T], *, retry_integrity: bool = False) -> T:
         """Run ``fn(conn)`` in a write transaction; commit, or roll back everything on error.
@@ -188,4 +218,10 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dispose(self, close: bool = True) -> None:
+        """Close the connections; ``close=False`` (in a forked child) only forgets them."""
+        if self._writer is not None:
+            if close:
+                self._writer.close()
+            else:
+                self._writer.after_fork_in_child()
         self.engine.dispose(close=close)

@@ -32,6 +32,7 @@ from spanrun.store._common import (
 )
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
+from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
 from spanrun.store._run_names import random_run_name
 from spanrun.store._search_filter import parse_filter, parse_order_by
@@ -87,31 +88,6 @@ def _int64(value: object, what: str) -> int:
     return number
 
 
-def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
-    checked_key(metric.key, "metric")
-    try:
-        value = float(metric.value)
-        timestamp = int(metric.timestamp)
-        step = int(metric.step)
-        if not (-_INT64 <= timestamp < _INT64 and -_INT64 <= step < _INT64):
-            raise OverflowError
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInputError(
-            f"Invalid metric {metric.key!r}: value {metric.value!r}, timestamp "
-            f"{metric.timestamp!r} and step {metric.step!r} must be numbers (64-bit integers "
-            "for timestamp and step)"
-        ) from None
-    is_nan = math.isnan(value)
-    return {
-        "run_id": run_id,
-        "key": metric.key,
-        "value": None if is_nan else value,
-        "timestamp": timestamp,
-        "step": step,
-        "is_nan": is_nan,
-    }
-
-
 def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
@@ -142,44 +118,32 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def _build_statements(self) -> None:
         # log_batch is the hot path (every log_metric goes through it): its statements are
         # compiled to SQL text once and run on the DBAPI cursor.
-        compile_ = self._db.compile
-        metric_cols = ["run_id", "key", "value", "timestamp", "step", "is_nan"]
+        positional = self._db.compile_positional
         kv_cols = ["run_id", "key", "value"]
-        self._sql_run_stage = compile_(
-            sa.select(m.runs.c.lifecycle_stage).where(m.runs.c.run_id == sa.bindparam("run_id"))
+        self._sql_run_stage = positional(
+            sa.select(m.runs.c.lifecycle_stage).where(m.runs.c.run_id == sa.bindparam("run_id")),
+            ["run_id"],
         )
-        self._sql_param_value = compile_(
+        self._sql_param_value = positional(
             sa.select(m.params.c.value).where(
                 m.params.c.run_id == sa.bindparam("run_id"), m.params.c.key == sa.bindparam("key")
-            )
-        )
-        self._sql_insert_params = compile_(sa.insert(m.params), kv_cols)
-        self._sql_insert_metrics = compile_(sa.insert(m.metrics), metric_cols)
-        ins = self._insert(m.latest_metrics)
-        lm = m.latest_metrics.c
-        self._sql_upsert_latest = compile_(
-            ins.on_conflict_do_update(
-                index_elements=[lm.run_id, lm.key],
-                set_={
-                    "value": ins.excluded.value,
-                    "timestamp": ins.excluded.timestamp,
-                    "step": ins.excluded.step,
-                    "is_nan": ins.excluded.is_nan,
-                },
-                # Keep the value with the greatest (step, timestamp); ties go to the newest.
-                where=sa.or_(
-                    ins.excluded.step > lm.step,
-                    sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
-                ),
             ),
-            metric_cols,
+            ["run_id", "key"],
         )
+        # A param already there is left alone here and compared afterwards (rowcount).
+        self._sql_insert_params = positional(
+            self._insert(m.params).on_conflict_do_nothing(
+                index_elements=[m.params.c.run_id, m.params.c.key]
+            ),
+            kv_cols,
+        )
+        self._metric_writer = MetricWriter(self._db)
         tag_ins = self._insert(m.tags)
         self._upsert_tags = tag_ins.on_conflict_do_update(
             index_elements=[m.tags.c.run_id, m.tags.c.key],
             set_={"value": tag_ins.excluded.value},
         )
-        self._sql_upsert_tags = compile_(self._upsert_tags, kv_cols)
+        self._sql_upsert_tags = positional(self._upsert_tags, kv_cols)
         self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
             m.runs.c.run_id == sa.bindparam("run_id")
         )
@@ -430,7 +394,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """Write metrics, params and tags in one transaction: all of it or (on error) none."""
-        metric_rows = [_metric_row(run_id, metric) for metric in metrics]
+        rows = [metric_row(metric) for metric in metrics]
         param_map: dict[str, str] = {}
         for p in params:
             checked_key(p.key, "param")
@@ -442,53 +406,60 @@ class SqlAlchemyStore(ExperimentMethods, Store):
                 )
             param_map[p.key] = value
         tag_rows = [
-            {"run_id": run_id, "key": k, "value": str(v)}
+            (run_id, k, str(v))
             for k, v in {checked_key(t.key, "tag"): t.value for t in tags}.items()
         ]
-        latest_rows = self._latest_rows(metric_rows)
 
         def write(cursor: Any) -> None:
-            cursor.execute(self._sql_run_stage, {"run_id": run_id})
-            found = cursor.fetchone()
-            self._raise_unless_active(run_id, found[0] if found else None)
+            self._check_active_raw(cursor, run_id)
             if param_map:
                 self._write_params(cursor, run_id, param_map)
             if tag_rows:
                 cursor.executemany(self._sql_upsert_tags, tag_rows)
-            if metric_rows:
-                cursor.executemany(self._sql_insert_metrics, metric_rows)
-                cursor.executemany(self._sql_upsert_latest, latest_rows)
+            if rows:
+                self._metric_writer.write(cursor, run_id, rows)
 
         self._db.write_raw(write, retry_integrity=True)
 
-    @staticmethod
-    def _latest_rows(metric_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        # One row per key (the batch's latest by step, timestamp, then position): an upsert may
-        # not touch the same row twice in one statement on every database.
-        latest: dict[str, dict[str, Any]] = {}
-        for row in metric_rows:
-            best = latest.get(row["key"])
-            if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
-                latest[row["key"]] = row
-        return list(latest.values())
+    def log_checked_metrics(self, run_id: str, rows: Sequence[MetricRow]) -> None:
+        """Append metric values the client has validated: ``(key, value, timestamp_ms, step)``
+        with a valid key, a float value and 64-bit integers (as ``log_batch`` otherwise).
+
+        The asynchronous logger's path: thousands of values per transaction, no per-value
+        objects.
+        """
+
+        def write(cursor: Any) -> None:
+            self._check_active_raw(cursor, run_id)
+            self._metric_writer.write(cursor, run_id, rows)
+
+        if rows:
+            self._db.write_raw(write)
+
+    def _check_active_raw(self, cursor: Any, run_id: str) -> None:
+        cursor.execute(self._sql_run_stage, (run_id,))
+        found = cursor.fetchone()
+        self._raise_unless_active(run_id, found[0] if found else None)
 
     def _write_params(self, cursor: Any, run_id: str, param_map: dict[str, str]) -> None:
-        new = []
+        rows = [(run_id, key, value) for key, value in param_map.items()]
+        if len(rows) == 1:
+            cursor.execute(self._sql_insert_params, rows[0])
+        else:
+            cursor.executemany(self._sql_insert_params, rows)
+        if cursor.rowcount == len(rows):
+            return  # all new: the usual case, one statement
+        # Some were logged before (by now committed, on PostgreSQL after waiting for a
+        # concurrent writer of the same key): they must have the same value.
         for key, value in param_map.items():
-            cursor.execute(self._sql_param_value, {"run_id": run_id, "key": key})
+            cursor.execute(self._sql_param_value, (run_id, key))
             found = cursor.fetchone()
-            if found is None:
-                new.append({"run_id": run_id, "key": key, "value": value})
-            elif found[0] != value:
+            if found is not None and found[0] != value:
                 raise InvalidParamChangeError(
                     f"Changing param values is not allowed. Param with key={key!r} was already "
                     f"logged with value={found[0]!r} for run ID={run_id!r}. Attempted logging "
                     f"new value {value!r}."
                 )
-        if new:
-            # A plain INSERT: a concurrent writer adding the same key makes this fail, and the
-            # retried transaction then compares against the committed value.
-            cursor.executemany(self._sql_insert_params, new)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(conn: sa.Connection) -> None:

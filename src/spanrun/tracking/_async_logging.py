@@ -20,11 +20,13 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from spanrun.tracking.entities import Metric
 
 if TYPE_CHECKING:
     from spanrun.store.base import Store
-    from spanrun.tracking.entities import Metric, Param, RunTag
+    from spanrun.tracking.entities import Param, RunTag
 
 __all__ = ["ASYNC_LOGGING_ENV", "RunOperations", "async_logging_enabled", "get_async_logger"]
 
@@ -32,7 +34,7 @@ _log = logging.getLogger(__name__)
 
 ASYNC_LOGGING_ENV = "SPANRUN_ENABLE_ASYNC_LOGGING"
 _MAX_PENDING_ITEMS = 200_000  # logging calls waiting to be written; then callers wait
-_MAX_KEPT_ERRORS = 1000
+_MAX_KEPT_ERROR_SEQS = 100_000  # calls whose write error wait() can still re-raise
 _WRITE_CHUNK = 20_000  # values per store transaction
 
 
@@ -44,6 +46,8 @@ def async_logging_enabled(synchronous: bool | None) -> bool:
 
 
 class _Item(NamedTuple):
+    """A queued call with params, tags or several metrics."""
+
     seq: int
     store: Store
     run_id: str
@@ -52,24 +56,29 @@ class _Item(NamedTuple):
     tags: Sequence[RunTag]
 
 
+# A queued single metric value is a plain 4-tuple (seq, store, run_id, (key, value, ts, step)):
+# the cheapest thing to build on the caller's thread. Queue entries are told apart by length.
+_ValueItem = tuple[int, "Store", str, tuple[str, float, int, int]]
+
+
 class RunOperations:
-    """Handle on queued logging calls (MLflow's ``RunOperations``)."""
+    """Handle on a queued logging call (MLflow's ``RunOperations``)."""
 
-    __slots__ = ("_logger", "_seqs")
+    __slots__ = ("_logger", "_seq")
 
-    def __init__(self, logger: AsyncLogger | None, seqs: Sequence[int]) -> None:
+    def __init__(self, logger: AsyncLogger | None, seq: int) -> None:
         self._logger = logger
-        self._seqs = tuple(seqs)
+        self._seq = seq
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the values are written; re-raise the error if writing failed."""
-        if self._logger is None or not self._seqs:
+        if self._logger is None:
             return
-        self._logger.wait_for(max(self._seqs), timeout)
-        self._logger.raise_errors_for(self._seqs)
+        self._logger.wait_for(self._seq, timeout)
+        self._logger.raise_errors_for(self._seq)
 
     def __repr__(self) -> str:
-        return f"RunOperations({len(self._seqs)} call(s))"
+        return f"RunOperations(call {self._seq})"
 
 
 class AsyncLogger:
@@ -82,17 +91,34 @@ class AsyncLogger:
         atexit.register(self._flush_at_exit)
 
     def _init_state(self) -> None:
-        self._items: deque[_Item] = deque()
+        self._items: deque[Any] = deque()
         self._lock = threading.Lock()  # orders seq numbers with queue order
         self._seq = 0
         self._done_seq = 0
         self._done = threading.Condition()
         self._wake = threading.Event()
-        self._errors: dict[int, BaseException] = {}
+        # (seqs of one failed write, its error), oldest first; bounded by _MAX_KEPT_ERROR_SEQS.
+        self._errors: deque[tuple[frozenset[int], BaseException]] = deque()
+        self._error_seqs = 0
         self._unreported: list[BaseException] = []
         self._thread: threading.Thread | None = None
 
     # -- producer side ---------------------------------------------------------------------
+    def enqueue_metric(
+        self, store: Store, run_id: str, key: str, value: float, timestamp: int, step: int
+    ) -> RunOperations:
+        """Queue one metric value the caller has validated (the ``log_metric`` hot path)."""
+        if len(self._items) >= self._max_pending:
+            self._wait_for_room()
+        with self._lock:
+            self._seq = seq = self._seq + 1
+            self._items.append((seq, store, run_id, (key, value, timestamp, step)))
+        if self._thread is None:
+            self._start()
+        if not self._wake.is_set():
+            self._wake.set()
+        return RunOperations(self, seq)
+
     def enqueue(
         self,
         store: Store,
@@ -104,14 +130,13 @@ class AsyncLogger:
         if len(self._items) >= self._max_pending:
             self._wait_for_room()
         with self._lock:
-            self._seq += 1
-            seq = self._seq
+            self._seq = seq = self._seq + 1
             self._items.append(_Item(seq, store, run_id, metrics, params, tags))
         if self._thread is None:
             self._start()
         if not self._wake.is_set():
             self._wake.set()
-        return RunOperations(self, (seq,))
+        return RunOperations(self, seq)
 
     def _wait_for_room(self) -> None:
         self._wake.set()
@@ -134,10 +159,11 @@ class AsyncLogger:
             if not self._done.wait_for(lambda: self._done_seq >= seq, timeout):
                 raise TimeoutError(f"queued logging calls not written within {timeout} s")
 
-    def raise_errors_for(self, seqs: Sequence[int]) -> None:
-        for seq in seqs:
-            error = self._errors.get(seq)
-            if error is not None:
+    def raise_errors_for(self, seq: int) -> None:
+        with self._lock:
+            errors = list(self._errors)
+        for seqs, error in errors:
+            if seq in seqs:
                 raise error
 
     def flush(self, timeout: float | None = None) -> None:
@@ -163,45 +189,79 @@ class AsyncLogger:
             self._wake.wait()
             self._wake.clear()  # clear before draining: a later append sets it again
             while self._items:
-                batch: list[_Item] = []
-                items = self._items
-                while items and len(batch) < 20_000:
-                    batch.append(items.popleft())
-                try:
-                    self._write(batch)
-                except BaseException:  # the writer thread must survive anything
-                    _log.exception("spanrun: async logging writer failed unexpectedly")
-                with self._done:
-                    self._done_seq = batch[-1].seq
-                    self._done.notify_all()
+                # Take the whole queue at once (no per-item work), then write it in chunks.
+                with self._lock:
+                    taken, self._items = self._items, deque()
+                items = list(taken)
+                for start in range(0, len(items), _WRITE_CHUNK):
+                    batch = items[start : start + _WRITE_CHUNK]
+                    try:
+                        self._write(batch)
+                    except BaseException:  # the writer thread must survive anything
+                        _log.exception("spanrun: async logging writer failed unexpectedly")
+                    with self._done:
+                        self._done_seq = batch[-1][0]
+                        self._done.notify_all()
 
-    def _write(self, batch: list[_Item]) -> None:
-        groups: dict[tuple[int, str], list[_Item]] = {}
+    def _write(self, batch: list[Any]) -> None:
+        groups: dict[tuple[Store, str], list[Any]] = {}
+        mixed: set[tuple[Store, str]] = set()
         for item in batch:
-            groups.setdefault((id(item.store), item.run_id), []).append(item)
-        for items in groups.values():
-            merged = _merge(items)
-            if merged is not None:
-                try:
-                    _log_chunked(items[0].store, items[0].run_id, *merged)
-                    continue
-                except Exception:  # retried call by call below
-                    pass
-            # Write call by call so one bad call (a changed param, a deleted run) neither loses
-            # the others' values nor hides which call failed.
-            for item in items:
-                try:
-                    _log_chunked(item.store, item.run_id, item.metrics, item.params, item.tags)
-                except Exception as exc:  # reported through wait()/flush()
-                    self._record_error(item.seq, exc)
+            key = (item[1], item[2])
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [item]
+            else:
+                group.append(item)
+            if len(item) != 4:
+                mixed.add(key)
+        for key, items in groups.items():
+            if key in mixed:
+                self._write_calls(key[0], key[1], items)
+            else:
+                self._write_values(key[0], key[1], items)
 
-    def _record_error(self, seq: int, exc: BaseException) -> None:
+    def _write_values(self, store: Store, run_id: str, items: list[_ValueItem]) -> None:
+        """Single metric values of one run: one transaction, no per-value objects."""
+        rows = [item[3] for item in items]
+        try:
+            write = getattr(store, "log_checked_metrics", None)
+            if write is not None:
+                write(run_id, rows)
+            else:
+                store.log_batch(run_id, metrics=[Metric(*row) for row in rows])
+        except Exception as exc:  # the same cause for all (run deleted, database down)
+            self._record_error([item[0] for item in items], exc)
+
+    def _write_calls(self, store: Store, run_id: str, queued: list[Any]) -> None:
+        items = [item if len(item) != 4 else _value_call(item) for item in queued]
+        merged = _merge(items)
+        if merged is not None:
+            try:
+                _log_chunked(store, run_id, *merged)
+                return
+            except Exception:  # retried call by call below
+                pass
+        # Write call by call so one bad call (a changed param, a deleted run) neither loses
+        # the others' values nor hides which call failed.
+        for item in items:
+            try:
+                _log_chunked(store, run_id, item.metrics, item.params, item.tags)
+            except Exception as exc:  # reported through wait()/flush()
+                self._record_error([item.seq], exc)
+
+    def _record_error(self, seqs: list[int], exc: BaseException) -> None:
         _log.warning("spanrun: asynchronous logging failed: %s", exc)
         with self._lock:
-            if len(self._errors) >= _MAX_KEPT_ERRORS:
-                self._errors.pop(next(iter(self._errors)))
-            self._errors[seq] = exc
+            self._errors.append((frozenset(seqs), exc))
+            self._error_seqs += len(seqs)
+            while self._error_seqs > _MAX_KEPT_ERROR_SEQS and len(self._errors) > 1:
+                self._error_seqs -= len(self._errors.popleft()[0])
             self._unreported.append(exc)
+
+
+def _value_call(item: _ValueItem) -> _Item:
+    return _Item(item[0], item[1], item[2], [Metric(*item[3])], (), ())
 
 
 def _merge(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ __all__ = ["MlflowClient", "SpanrunClient"]
 
 RUN_NAME_TAG = "mlflow.runName"
 USER_TAG = "mlflow.user"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _current_user() -> str:
@@ -68,6 +70,26 @@ def _tag_list(tags: Mapping[str, Any] | None) -> list[RunTag]:
     if not isinstance(tags, Mapping):
         raise InvalidInputError(f"tags must be a dict of str to str, got {type(tags).__name__}")
     return [check.tag(k, v) for k, v in tags.items()]
+
+
+def _metric_row(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[str, float, int, int]:
+    """``check.metric`` without building a Metric (fast paths for plain ints and floats)."""
+    key = check.key("Metric", key)
+    kind = type(value)
+    number = float(value) if kind is float or kind is int else check.metric_value(key, value)
+    if timestamp is None:
+        timestamp = time.time_ns() // 1_000_000
+    elif type(timestamp) is not int or not _INT64_MIN <= timestamp <= _INT64_MAX:
+        timestamp = check.timestamp(key, timestamp)
+        if not _INT64_MIN <= timestamp <= _INT64_MAX:
+            raise InvalidInputError(
+                f"Metric {key!r} timestamp {timestamp} is outside the 64-bit range"
+            )
+    if step is None:
+        step = 0
+    elif type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
+        step = check.step(key, step)
+    return key, number, timestamp, step
 
 
 def _view_type(value: Any) -> ViewType:
@@ -271,8 +293,17 @@ class SpanrunClient:
         synchronous: bool | None = None,
     ) -> RunOperations | None:
         """Log one metric value (NaN and infinities are kept); ``step`` defaults to 0."""
+        if synchronous is False or (synchronous is None and async_logging_enabled(None)):
+            # The hot path of async logging: validated here, queued as a plain tuple.
+            key, value, timestamp, step = _metric_row(key, value, timestamp, step)
+            if type(run_id) is not str or not run_id:
+                run_id = _id("run_id", run_id)
+            return get_async_logger().enqueue_metric(
+                self.store, run_id, key, value, timestamp, step
+            )
         metric = check.metric(key, value, timestamp, step)
-        return self._write(_id("run_id", run_id), metrics=[metric], synchronous=synchronous)
+        self.store.log_batch(_id("run_id", run_id), metrics=[metric])
+        return None
 
     def log_batch(
         self,

@@ -1,0 +1,142 @@
+"""Writing metric values: the SQL store's hot path (every ``log_metric`` ends here).
+
+Values arrive as ``(key, value, timestamp_ms, step)`` tuples. On SQLite they are written with
+multi-row ``INSERT ... VALUES (...), (...)`` statements of up to 500 rows. ``executemany``
+would release and re-take the GIL for every row, and each re-take waits for whatever Python
+thread holds it (the user's logging loop, during asynchronous logging): a few statements per
+batch keep the writer from stalling, and the rows are inserted inside SQLite with the GIL
+released. NaN is bound as NULL (SQLite stores NaN as NULL anyway) and flagged ``is_nan``.
+
+PostgreSQL binds rows with ``executemany`` (psycopg pipelines them in one round trip).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from spanrun.errors import InvalidInputError
+from spanrun.store import _models as m
+from spanrun.store._common import checked_key
+from spanrun.store._db import Database
+from spanrun.tracking.entities import Metric
+
+__all__ = ["MetricRow", "MetricWriter", "metric_row"]
+
+#: (key, value, timestamp_ms, step), already validated.
+MetricRow = tuple[str, float, int, int]
+
+_INT64 = 2**63
+_COLUMNS = ["run_id", "key", "value", "timestamp", "step", "is_nan"]
+# Bound parameters per statement: SQLite before 3.32 allows 999, later 32766.
+_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+_ROWS_PER_STATEMENT = min(512, (_MAX_VARIABLES - 1) // 4)
+_INSERT = 'INSERT INTO metrics (run_id, "key", value, "timestamp", step, is_nan) VALUES '
+_UPSERT_LATEST = (
+    'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) VALUES {} '
+    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
+    '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan '
+    # Keep the value with the greatest (step, timestamp); ties go to the newest.
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    'AND excluded."timestamp" >= latest_metrics."timestamp")'
+)
+
+
+def metric_row(metric: Metric) -> MetricRow:
+    """A Metric as a row, with a typed error for what the database could not store."""
+    checked_key(metric.key, "metric")
+    try:
+        value = float(metric.value)
+        timestamp = int(metric.timestamp)
+        step = int(metric.step)
+        if not (-_INT64 <= timestamp < _INT64 and -_INT64 <= step < _INT64):
+            raise OverflowError
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(
+            f"Invalid metric {metric.key!r}: value {metric.value!r}, timestamp "
+            f"{metric.timestamp!r} and step {metric.step!r} must be numbers (64-bit integers "
+            "for timestamp and step)"
+        ) from None
+    return (metric.key, value, timestamp, step)
+
+
+def _values(rows: int) -> str:
+    """``(?1, ?2, ?3, ?4, ?5, ?3 IS NULL), ...``: ?1 is the run id, then 4 values per row."""
+    return ",".join(
+        f"(?1,?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 1} IS NULL)" for i in range(2, 4 * rows, 4)
+    )
+
+
+# Cached: the same str object each time also lets sqlite3 reuse the prepared statement cheaply.
+@functools.lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
+    return _INSERT + _values(rows)
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_sql(rows: int) -> str:
+    return _UPSERT_LATEST.format(_values(rows))
+
+
+def _pieces(count: int) -> Iterable[tuple[int, int]]:
+    """(start, size) slices: full statements, then powers of two (few distinct statements)."""
+    start = 0
+    size = _ROWS_PER_STATEMENT
+    while start < count:
+        while size > count - start:
+            size //= 2
+        yield start, size
+        start += size
+
+
+def latest_by_key(rows: Sequence[MetricRow]) -> list[MetricRow]:
+    """Each key's row with the greatest (step, timestamp); ties go to the later row."""
+    best: dict[str, MetricRow] = {}
+    for row in rows:
+        old = best.get(row[0])
+        if old is None or row[3] > old[3] or (row[3] == old[3] and row[2] >= old[2]):
+            best[row[0]] = row
+    return list(best.values())
+
+
+class MetricWriter:
+    """Writes metric rows of one run inside a store's write transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.sqlite = db.dialect == "sqlite"
+        self._insert = db.compile_positional(sa.insert(m.metrics), _COLUMNS)
+        ins = db.insert(m.latest_metrics)
+        lm = m.latest_metrics.c
+        self._upsert_latest = db.compile_positional(
+            ins.on_conflict_do_update(
+                index_elements=[lm.run_id, lm.key],
+                set_={c: ins.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
+                where=sa.or_(
+                    ins.excluded.step > lm.step,
+                    sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+                ),
+            ),
+            _COLUMNS,
+        )
+
+    def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
+        """Append ``rows`` to the history and update the run's latest values."""
+        latest = latest_by_key(rows) if len(rows) > 1 else rows
+        if self.sqlite:
+            chain = itertools.chain.from_iterable
+            for start, size in _pieces(len(rows)):
+                cursor.execute(_insert_sql(size), [run_id, *chain(rows[start : start + size])])
+            for start, size in _pieces(len(latest)):
+                cursor.execute(_upsert_sql(size), [run_id, *chain(latest[start : start + size])])
+            return
+        full = [(run_id, k, None if v != v else v, ts, s, v != v) for k, v, ts, s in rows]
+        cursor.executemany(self._insert, full)
+        cursor.executemany(
+            self._upsert_latest,
+            [(run_id, k, None if v != v else v, ts, s, v != v) for k, v, ts, s in latest],
+        )
