@@ -112,7 +112,9 @@ def test_traces_from_one_batch_and_across_batches(any_store, write):
     info = store.get_trace(T1).info
     assert (info.span_count, info.status, info.run_id, info.name) == (2, "ERROR", run_id, "span 2")
     assert (info.start_time_ns, info.end_time_ns) == (110, 125)
-    assert store.get_trace(T2).info.name == "continued"
+    continued = store.get_trace(T2)
+    assert (continued.info.name, continued.info.run_id) == ("continued", None)
+    assert continued.spans[0].run_id is None
 
     # The root arrives in a later batch, and one span is sent again (a retried export).
     write(
@@ -128,6 +130,7 @@ def test_traces_from_one_batch_and_across_batches(any_store, write):
     assert trace.info.status == "ERROR" and trace.info.experiment_id == "0"
     spans = {s.span_id: s for s in trace.spans}
     assert spans["2" * 16].attributes == {"k": [1, 2]}
+    assert (spans["1" * 16].parent_span_id, spans["1" * 16].run_id) == (None, None)
     assert [t.trace_id for t in store.search_traces(run_id=run_id)] == [T1]
 
 

@@ -82,6 +82,9 @@ class BulkStatements:
             else sqlite_dialect(paramstyle="qmark")
         )
         self.mark = "%s" if self.postgres else "?"
+        # is_nan as the driver binds it fastest: sqlite3 runs every bool (not an exact int)
+        # through its adapter lookup, two failed attribute lookups per value.
+        self.true, self.false = (True, False) if self.postgres else (1, 0)
 
         def sql(stmt: Any, columns: Sequence[str]) -> str:
             compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
@@ -117,7 +120,9 @@ class BulkStatements:
             ),
             _KV_COLUMNS,
         )
-        ins = insert(m.spans)
+        # run_id and parent_span_id come as "" for NULL (sqlite3 binds None through its
+        # adapter lookup too); "" never meant anything else for them.
+        ins = insert(m.spans).values(_values(m.spans, ("parent_span_id", "run_id")))
         self.upsert_spans = sql(
             ins.on_conflict_do_update(
                 index_elements=[m.spans.c.trace_id, m.spans.c.span_id],
@@ -125,8 +130,10 @@ class BulkStatements:
             ),
             _SPAN_COLUMNS,
         )
-        self.insert_traces = sql(sa.insert(m.traces), _TRACE_COLUMNS)
-        ins = insert(m.traces)
+        self.insert_traces = sql(
+            sa.insert(m.traces).values(_values(m.traces, ("run_id",))), _TRACE_COLUMNS
+        )
+        ins = insert(m.traces).values(_values(m.traces, ("run_id",)))
         self.upsert_traces = sql(
             ins.on_conflict_do_update(
                 index_elements=[m.traces.c.trace_id],
@@ -154,6 +161,16 @@ class BulkStatements:
         return f"{column} IN ({', '.join('?' * len(values))})", values
 
 
+def _values(table: sa.Table, empty_is_null: Sequence[str]) -> dict[str, Any]:
+    """VALUES for every column, ``NULLIF(?, '')`` for the ``empty_is_null`` ones."""
+    values: dict[str, Any] = {c.name: sa.bindparam(c.name, type_=c.type) for c in table.c}
+    for name in empty_is_null:
+        values[name] = sa.func.nullif(
+            sa.bindparam(name, type_=table.c[name].type), sa.literal_column("''")
+        )
+    return values
+
+
 def _int64(value: Any, what: str) -> int:
     try:
         number = int(value) if not isinstance(value, bool) else _INT64
@@ -178,7 +195,7 @@ def _number(run_id: str, metric: Any) -> float:
 
 
 def _metric_rows(
-    runs: Mapping[str, Any],
+    runs: Mapping[str, Any], true: Any = True, false: Any = False
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """History rows, and one latest row per (run, key) (NaN: value NULL, is_nan true)."""
     rows: list[tuple[Any, ...]] = []
@@ -203,9 +220,9 @@ def _metric_rows(
             if type(step) is not int or not low <= step < high:
                 step = _int64(step, "metric step")
             if value != value:  # NaN
-                row = (run_id, key, None, timestamp, step, True)
+                row = (run_id, key, None, timestamp, step, true)
             else:
-                row = (run_id, key, value, timestamp, step, False)
+                row = (run_id, key, value, timestamp, step, false)
             add(row)
             old = best.get(key)
             if old is None or step > old[4] or (step == old[4] and timestamp >= old[3]):
@@ -235,7 +252,7 @@ def _time_ns(value: Any, span_name: str) -> int:
 
 
 def _span_row(s: SpanRecord, resources: dict[int, tuple[Any, str]]) -> tuple[Any, ...]:
-    trace_id, span_id, parent = s.trace_id, s.span_id, s.parent_span_id or None
+    trace_id, span_id, parent = s.trace_id, s.span_id, s.parent_span_id or ""
     if not (
         trace_id
         and span_id
@@ -243,13 +260,14 @@ def _span_row(s: SpanRecord, resources: dict[int, tuple[Any, str]]) -> tuple[Any
         and type(span_id) is str
         and len(trace_id) <= 32
         and len(span_id) <= 16
-        and (parent is None or (type(parent) is str and len(parent) <= 16))
+        and type(parent) is str
+        and len(parent) <= 16
     ):
         raise InvalidInputError(
             f"Span {s.name!r} needs a trace_id (at most 32 hex digits) and a span_id (at "
             f"most 16): got {trace_id!r} and {span_id!r}"
         )
-    run_id = str(s.run_id) if s.run_id else None
+    run_id = str(s.run_id) if s.run_id else ""
     experiment_id = str(s.experiment_id) if s.experiment_id is not None else None
     if (run_id and len(run_id) > 32) or (experiment_id and len(experiment_id) > 32):
         raise InvalidInputError(f"Span {s.name!r} has an invalid run or experiment id")
@@ -321,15 +339,15 @@ def _new_trace_rows(spans: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             continue
         ids = {s[1] for s in group}
         # The root: a span without parent, else the earliest whose parent is not stored.
-        roots = [s for s in group if s[2] is None or s[2] not in ids]
-        root = min(roots, key=lambda s: (s[2] is not None, s[5])) if roots else None
-        run_ids = [s[12] for s in group if s[12] is not None]
+        roots = [s for s in group if not s[2] or s[2] not in ids]
+        root = min(roots, key=lambda s: (s[2] != "", s[5])) if roots else None
+        run_ids = [s[12] for s in group if s[12]]
         experiment_ids = [s[13] for s in group if s[13] is not None]
         out.append(
             (
                 trace_id,
                 max(experiment_ids) if experiment_ids else None,
-                max(run_ids) if run_ids else None,
+                max(run_ids) if run_ids else "",
                 root[3] if root is not None else "",
                 min(s[5] for s in group),
                 max(s[6] for s in group),
@@ -363,11 +381,10 @@ def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...
         cursor.execute(stmts.aggregate, (trace_id,))
         start, end, count, error, run_id, experiment_id = cursor.fetchone()
         cursor.execute(stmts.root_name, (trace_id,))
-        name = cursor.fetchone()
+        root = cursor.fetchone()
         status = "ERROR" if error else "OK"
-        recomputed.append(
-            (trace_id, experiment_id, run_id, name[0] if name else "", start, end, status, count)
-        )
+        name = root[0] if root else ""
+        recomputed.append((trace_id, experiment_id, run_id or "", name, start, end, status, count))
     if recomputed:
         cursor.executemany(stmts.upsert_traces, recomputed)
 
@@ -382,7 +399,7 @@ def write_export_batch(
 
     Returns {run_id: reason} for the runs left out (unknown or deleted).
     """
-    metric_rows, latest_rows = _metric_rows(runs)
+    metric_rows, latest_rows = _metric_rows(runs, stmts.true, stmts.false)
     param_rows = _kv_rows(runs, 1, "param")
     tag_rows = _kv_rows(runs, 2, "tag")
     span_rows = _span_rows(spans)
