@@ -8,6 +8,7 @@ bash scripts/setup.sh --with-postgres
 .venv/bin/ruff check src tests benchmarks examples scripts
 .venv/bin/ruff format --check src tests benchmarks examples scripts
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+bash scripts/langchain_compat.sh
 if [ -f scripts/openai_compat.sh ]; then
   bash scripts/openai_compat.sh
 fi
