@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import logging
@@ -237,8 +238,8 @@ class RunExporter(SpanExporter):
             for run_id, store in to_end:
                 self._retry(
                     "end the run",
-                    lambda rid=run_id, st=store: st.update_run_info(
-                        rid, status=RunStatus.FINISHED.value, end_time=now
+                    functools.partial(
+                        store.update_run_info, run_id, status=RunStatus.FINISHED.value, end_time=now
                     ),
                 )
 
@@ -333,10 +334,10 @@ class RunExporter(SpanExporter):
             f"create the {mode} run",
             lambda: store.create_run(experiment_id, _user(), start_ms, tags, name),
         )
-        if not ok:
+        if not ok or run is None:
             return None
-        self._ledgers[run.info.run_id] = RunLedger.from_run(run, store)  # type: ignore[union-attr]
-        return run.info.run_id, run.info.experiment_id  # type: ignore[union-attr]
+        self._ledgers[run.info.run_id] = RunLedger.from_run(run, store)
+        return run.info.run_id, run.info.experiment_id
 
     def _run_for(
         self,
@@ -405,12 +406,12 @@ class RunExporter(SpanExporter):
             ids = self._run_for(store, span, attrs, trace_id, root_names)
             run_id, experiment_id = ids if ids is not None else (None, None)
 
-            status = span.status
+            span_status = span.status
             call = read_llm_call(
                 attrs,
                 # span.events copies the SDK's event list: skip that for the usual no events
                 span.events if getattr(span, "_events", True) else (),
-                (status.description or "") if status.status_code is error else None,
+                (span_status.description or "") if span_status.status_code is error else None,
             )
             below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
             ledger = self._ledger(store, run_id) if run_id is not None else None
@@ -459,14 +460,15 @@ class RunExporter(SpanExporter):
         ok = self._write_batch(store, writes, records)
         for run_id, root in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
-            status = RunStatus.FAILED if root.status.status_code is StatusCode.ERROR else None
+            failed = root.status.status_code is StatusCode.ERROR
             self._retry(
                 "end the trace run",
-                lambda rid=run_id, r=root, st=status: store.update_run_info(
-                    rid,
-                    status=(st or RunStatus.FINISHED).value,
-                    end_time=(r.end_time or 0) // 1_000_000,
-                    run_name=r.name,
+                functools.partial(
+                    store.update_run_info,
+                    run_id,
+                    status=(RunStatus.FAILED if failed else RunStatus.FINISHED).value,
+                    end_time=(root.end_time or 0) // 1_000_000,
+                    run_name=root.name,
                 ),
             )
         return ok
@@ -544,7 +546,7 @@ class RunExporter(SpanExporter):
             spans = records if target is store else []
             what = f"store {len(spans)} spans and the LLM calls of {len(runs)} runs"
             done, skipped = self._retry(
-                what, lambda t=target, r=runs, s=spans: t.log_export_batch(r, s)
+                what, functools.partial(target.log_export_batch, runs, spans)
             )
             if not done:
                 ok = False
