@@ -195,6 +195,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default listen backlog (5) refuses bursts of simultaneous connections (ReadError).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], keep: int) -> None:
         super().__init__(address, _Handler)
