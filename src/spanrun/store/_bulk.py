@@ -47,12 +47,9 @@ _KV_COLUMNS = ["run_id", "key", "value"]
 _SPAN_COLUMNS = [c.name for c in m.spans.c]
 _TRACE_COLUMNS = [c.name for c in m.traces.c]
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
+# Dataclasses and datetimes go to ``default=str`` as with the json module.
 _ORJSON_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    if orjson is not None
-    else 0
+    orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME if orjson is not None else 0
 )
 
 
