@@ -244,3 +244,33 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlAlc
     store = SqlAlchemyStore(uri, str(tmp_path / "artifacts"))
     yield store
     store.close()
+
+
+def test_attribute_json_reads_back_as_the_json_module_writes_it():
+    import datetime
+    import enum
+    import json
+    import uuid
+
+    from spanrun.store._bulk import dumps_json
+
+    class Level(enum.IntEnum):
+        HIGH = 2
+
+    class Text(str):
+        pass
+
+    odd = {
+        "int enum": Level.HIGH,
+        "str subclass": Text("x"),
+        "datetime": datetime.datetime(2024, 1, 1, 12, 30),
+        "uuid": uuid.UUID(int=5),
+        "list": [1.5, "ü", None],
+        "inf": float("inf"),
+        "huge": 2**70,
+        "lone surrogate": "\ud800",
+    }
+    for key, value in odd.items():
+        expected = json.loads(json.dumps({key: value}, default=str))
+        got = json.loads(dumps_json({key: value}))
+        assert got == expected or (key == "inf" and math.isinf(got[key])), key
