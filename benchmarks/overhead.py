@@ -90,6 +90,19 @@ MESSAGES = [
 
 
 # -- worker side --------------------------------------------------------------------------------
+_providers: list[Any] = []
+
+
+def flush_providers() -> None:
+    """Flush the span processors this worker set up (and the global provider's, if any)."""
+    from opentelemetry import trace
+
+    for provider in [*_providers, trace.get_tracer_provider()]:
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            flush()
+
+
 def _discarding_provider() -> Any:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -100,6 +113,7 @@ def _discarding_provider() -> Any:
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Discard()))
+    _providers.append(provider)
     return provider
 
 
