@@ -9,12 +9,13 @@ through the SDK's transport hook, so no network and no server thread) runs in it
 under ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``). After a warm-up the driver zeroes
 the counters (``callgrind_control -z``), the worker makes N calls, the driver dumps the
 counters (``callgrind_control -d``; one thread per file, ``--separate-threads``), then counts
-the flush of the span processors the same way. Figures, per call, minus the bare client's in the same
-interpreter (every venv gets its own bare worker):
+the flush of the span processors the same way. Figures, per call, minus the bare client's in
+the same interpreter (every venv gets its own bare worker):
 
 - "calling thread": the user's thread only (the instrumentation's hot path);
-- "all threads": background span processors and exporters included, and the final flush (for ``spanrun`` that is
-  the whole product path: the run exporter writing runs, metrics and traces to SQLite).
+- "all threads": background span processors and exporters included, and the final flush (for
+  ``spanrun`` that is the whole product path: the run exporter writing runs, metrics and traces
+  to SQLite).
 
 Instruction counts are not time (a cache miss or a syscall costs more than an add), but they
 track the interpreter work closely and repeat to within a fraction of a percent.
