@@ -79,6 +79,7 @@ def content_capture_enabled(override: bool | None = None) -> bool:
         return True
     return value.strip().lower() not in _CONTENT_OFF
 
+
 # Chain / agent level input and output (OpenInference's names, JSON strings), so that the
 # exporter can fill a chain run's prediction row from any instrumentation that sets them.
 INPUT_VALUE = "input.value"
