@@ -2,12 +2,13 @@
 
 An export batch is thousands of LLM spans for a few runs. Written with ``log_batch`` per run
 and ``log_spans`` it took a dozen transactions and SQLAlchemy's per-statement work; here it is
-one transaction of prebuilt positional statements run with the DBAPI cursor's ``executemany``:
+one transaction of prebuilt positional statements run on the DBAPI cursor:
 
 - the runs' lifecycle stages are read once; rows of unknown or deleted runs are left out (and
   reported), the rest of the batch is written;
 - metric history rows, plus one ``latest_metrics`` upsert per (run, key): the batch's latest by
-  (step, timestamp), kept only when it is not older than the stored one (as ``log_batch``);
+  (step, timestamp), kept only when it is not older than the stored one, written by the same
+  ``MetricWriter`` as ``log_batch`` (multi-row inserts on SQLite);
 - params with ``ON CONFLICT DO NOTHING`` (the first value wins; never an error), tags upserted;
 - spans upserted (idempotent per (trace_id, span_id)); a trace seen for the first time gets its
   row computed from the batch's spans, a trace that already has a row is recomputed from all of
@@ -32,6 +33,7 @@ from spanrun.errors import InvalidInputError
 from spanrun.store import _models as m
 from spanrun.store._common import ACTIVE, checked_key, chunks
 from spanrun.store._db import Database
+from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.tracking.entities import SpanRecord
 
 try:  # ~10x faster than the json module for span attributes; optional
@@ -42,7 +44,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 __all__ = ["BulkStatements", "dumps_json", "write_export_batch"]
 
 _INT64 = 2**63
-_METRIC_COLUMNS = ["run_id", "key", "value", "timestamp", "step", "is_nan"]
 _KV_COLUMNS = ["run_id", "key", "value"]
 _SPAN_COLUMNS = [c.name for c in m.spans.c]
 _TRACE_COLUMNS = [c.name for c in m.traces.c]
@@ -79,9 +80,6 @@ class BulkStatements:
             else sqlite_dialect(paramstyle="qmark")
         )
         self.mark = "%s" if self.postgres else "?"
-        # is_nan as the driver binds it fastest: sqlite3 runs every bool (not an exact int)
-        # through its adapter lookup, two failed attribute lookups per value.
-        self.true, self.false = (True, False) if self.postgres else (1, 0)
 
         def sql(stmt: Any, columns: Sequence[str]) -> str:
             compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
@@ -90,21 +88,8 @@ class BulkStatements:
             return str(compiled)
 
         insert = db.insert
-        self.insert_metrics = sql(sa.insert(m.metrics), _METRIC_COLUMNS)
-        lm = m.latest_metrics.c
-        ins = insert(m.latest_metrics)
-        self.upsert_latest = sql(
-            ins.on_conflict_do_update(
-                index_elements=[lm.run_id, lm.key],
-                set_={c: ins.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
-                # The greatest (step, timestamp) wins; ties go to the newest (as log_batch).
-                where=sa.or_(
-                    ins.excluded.step > lm.step,
-                    sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
-                ),
-            ),
-            _METRIC_COLUMNS,
-        )
+        # History rows and latest values exactly as log_batch writes them.
+        self.metrics = MetricWriter(db)
         ins = insert(m.params)
         self.insert_params = sql(
             ins.on_conflict_do_nothing(index_elements=[m.params.c.run_id, m.params.c.key]),
@@ -191,17 +176,14 @@ def _number(run_id: str, metric: Any) -> float:
         ) from None
 
 
-def _metric_rows(
-    runs: Mapping[str, Any], true: Any = True, false: Any = False
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """History rows, and one latest row per (run, key) (NaN: value NULL, is_nan true)."""
-    rows: list[tuple[Any, ...]] = []
-    latest: list[tuple[Any, ...]] = []
-    add = rows.append
+def _checked_metrics(runs: Mapping[str, Any]) -> dict[str, Sequence[MetricRow]]:
+    """Each run's metric tuples, checked; the caller's own sequence when all were fine."""
+    checked: dict[str, Sequence[MetricRow]] = {}
     low, high = -_INT64, _INT64
     for run_id, (metrics, _, _) in runs.items():
-        best: dict[str, tuple[Any, ...]] = {}
-        for metric in metrics:
+        rows: list[MetricRow] | None = None  # a converted copy, made at the first odd value
+        keys = set()
+        for i, metric in enumerate(metrics):
             try:
                 key, value, timestamp, step = metric
             except (TypeError, ValueError):
@@ -209,25 +191,33 @@ def _metric_rows(
                     f"Invalid metric {metric!r} for run {run_id!r}: expected "
                     "(key, value, timestamp_ms, step)"
                 ) from None
+            keys.add(key)
             kind = type(value)
-            if not ((kind is int and low <= value < high) or kind is float):
-                value = _number(run_id, metric)
-            if type(timestamp) is not int or not low <= timestamp < high:
-                timestamp = _int64(timestamp, "metric timestamp")
-            if type(step) is not int or not low <= step < high:
-                step = _int64(step, "metric step")
-            if value != value:  # NaN
-                row = (run_id, key, None, timestamp, step, true)
-            else:
-                row = (run_id, key, value, timestamp, step, false)
-            add(row)
-            old = best.get(key)
-            if old is None or step > old[4] or (step == old[4] and timestamp >= old[3]):
-                best[key] = row
-        for key in best:  # every key of the run, checked once
+            if (
+                ((kind is int and low <= value < high) or kind is float)
+                and type(timestamp) is int
+                and type(step) is int
+                and low <= timestamp < high
+                and low <= step < high
+            ):
+                if rows is not None:
+                    rows.append(metric)
+                continue
+            if rows is None:
+                rows = list(metrics[:i])
+            rows.append(
+                (
+                    key,
+                    _number(run_id, metric),
+                    _int64(timestamp, "metric timestamp"),
+                    _int64(step, "metric step"),
+                )
+            )
+        for key in keys:  # every key of the run, checked once
             checked_key(key, "metric")
-        latest.extend(best.values())
-    return rows, latest
+        if metrics:
+            checked[run_id] = rows if rows is not None else metrics
+    return checked
 
 
 def _kv_rows(runs: Mapping[str, Any], index: int, what: str) -> list[tuple[str, str, str]]:
@@ -396,17 +386,18 @@ def write_export_batch(
 
     Returns {run_id: reason} for the runs left out (unknown or deleted).
     """
-    metric_rows, latest_rows = _metric_rows(runs, stmts.true, stmts.false)
+    metrics = _checked_metrics(runs)
     param_rows = _kv_rows(runs, 1, "param")
     tag_rows = _kv_rows(runs, 2, "tag")
     span_rows = _span_rows(spans)
     if stmts.postgres:  # row locks in key order: no deadlock between concurrent exporters
-        for rows in (latest_rows, param_rows, tag_rows, span_rows):
+        metrics = dict(sorted(metrics.items()))
+        for rows in (param_rows, tag_rows, span_rows):
             rows.sort(key=lambda r: (r[0], r[1]))
 
     def write(cursor: Any) -> dict[str, str]:
         skipped: dict[str, str] = {}
-        metrics, latest, params, tags = metric_rows, latest_rows, param_rows, tag_rows
+        params, tags = param_rows, tag_rows
         if runs:
             stages: dict[str, str] = {}
             for chunk in chunks(sorted(runs)):
@@ -422,13 +413,11 @@ def write_export_batch(
                         else f"Run {run_id!r} is deleted; restore it before logging to it"
                     )
             if skipped:  # rare: leave those runs' rows out
-                metrics = [r for r in metrics if r[0] not in skipped]
-                latest = [r for r in latest if r[0] not in skipped]
                 params = [r for r in params if r[0] not in skipped]
                 tags = [r for r in tags if r[0] not in skipped]
-        if metrics:
-            cursor.executemany(stmts.insert_metrics, metrics)
-            cursor.executemany(stmts.upsert_latest, latest)
+        for run_id, rows in metrics.items():
+            if run_id not in skipped:
+                stmts.metrics.write(cursor, run_id, rows)
         if params:
             cursor.executemany(stmts.insert_params, params)
         if tags:
@@ -438,6 +427,6 @@ def write_export_batch(
             _write_traces(cursor, stmts, span_rows)
         return skipped
 
-    if not (metric_rows or param_rows or tag_rows or span_rows or runs):
+    if not (param_rows or tag_rows or span_rows or runs):
         return {}
     return db.write_raw(write, retry_integrity=True)
