@@ -21,7 +21,9 @@ cannot deadlock each other.
 
 from __future__ import annotations
 
+import itertools
 import json
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +46,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 __all__ = ["BulkStatements", "dumps_json", "write_export_batch"]
 
 _INT64 = 2**63
+# Bound parameters per statement: SQLite before 3.32 allows 999, later 32766.
+_MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KV_COLUMNS = ["run_id", "key", "value"]
 _SPAN_COLUMNS = [c.name for c in m.spans.c]
 _TRACE_COLUMNS = [c.name for c in m.traces.c]
@@ -73,12 +77,7 @@ class BulkStatements:
 
     def __init__(self, db: Database) -> None:
         self.postgres = db.dialect == "postgresql"
-        # Positional parameters: the rows are tuples (cheaper to build and bind than dicts).
-        dialect: sa.Dialect = (
-            psycopg_dialect(paramstyle="format")
-            if self.postgres
-            else sqlite_dialect(paramstyle="qmark")
-        )
+        dialect = _positional_dialect(db)
         self.mark = "%s" if self.postgres else "?"
 
         def sql(stmt: Any, columns: Sequence[str]) -> str:
@@ -104,25 +103,9 @@ class BulkStatements:
         )
         # run_id and parent_span_id come as "" for NULL (sqlite3 binds None through its
         # adapter lookup too); "" never meant anything else for them.
-        ins = insert(m.spans).values(_values(m.spans, ("parent_span_id", "run_id")))
-        self.upsert_spans = sql(
-            ins.on_conflict_do_update(
-                index_elements=[m.spans.c.trace_id, m.spans.c.span_id],
-                set_={c.name: ins.excluded[c.name] for c in m.spans.c if not c.primary_key},
-            ),
-            _SPAN_COLUMNS,
-        )
-        self.insert_traces = sql(
-            sa.insert(m.traces).values(_values(m.traces, ("run_id",))), _TRACE_COLUMNS
-        )
-        ins = insert(m.traces).values(_values(m.traces, ("run_id",)))
-        self.upsert_traces = sql(
-            ins.on_conflict_do_update(
-                index_elements=[m.traces.c.trace_id],
-                set_={c: ins.excluded[c] for c in _TRACE_COLUMNS if c != "trace_id"},
-            ),
-            _TRACE_COLUMNS,
-        )
+        self.upsert_spans = _ManyRows(db, m.spans, ("parent_span_id", "run_id"), upsert=True)
+        self.insert_traces = _ManyRows(db, m.traces, ("run_id",), upsert=False)
+        self.upsert_traces = _ManyRows(db, m.traces, ("run_id",), upsert=True)
         mark = self.mark
         # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
         self.aggregate = (
@@ -141,6 +124,69 @@ class BulkStatements:
         if self.postgres:
             return f"{column} = ANY(%s)", [list(values)]
         return f"{column} IN ({', '.join('?' * len(values))})", values
+
+
+class _ManyRows:
+    """One INSERT for many rows: multi-row ``VALUES`` on SQLite, ``executemany`` elsewhere.
+
+    sqlite3's ``executemany`` releases and re-takes the GIL for every row, and each re-take
+    waits for whatever thread holds it (the user's program): a few statements per batch keep
+    the exporter from stalling behind it.
+    """
+
+    def __init__(
+        self, db: Database, table: sa.Table, empty_is_null: Sequence[str], upsert: bool
+    ) -> None:
+        columns = [c.name for c in table.c]
+        keys = [c.name for c in table.c if c.primary_key]
+        ins = db.insert(table).values(_values(table, empty_is_null))
+        if upsert:
+            ins = ins.on_conflict_do_update(
+                index_elements=keys,
+                set_={c.name: ins.excluded[c.name] for c in table.c if not c.primary_key},
+            )
+        compiled = ins.compile(dialect=_positional_dialect(db))
+        assert list(compiled.positiontup) == columns, compiled.positiontup
+        self.sql = str(compiled)  # one row
+        self.sqlite = db.dialect == "sqlite"
+        # The same statement for n rows, built from the same parts (SQLite only).
+        self._head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        self._row = (
+            "(" + ", ".join("nullif(?, '')" if c in empty_is_null else "?" for c in columns) + ")"
+        )
+        self._tail = (
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+            if upsert
+            else ""
+        )
+        self._per_statement = max(1, min(512, (_MAX_VARIABLES - 1) // len(columns)))
+        self._texts: dict[int, str] = {}
+
+    def _statement(self, rows: int) -> str:
+        text = self._texts.get(rows)
+        if text is None:
+            text = self._texts[rows] = self._head + ",".join([self._row] * rows) + self._tail
+        return text
+
+    def run(self, cursor: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not self.sqlite:
+            cursor.executemany(self.sql, rows)
+            return
+        chain = itertools.chain.from_iterable
+        start, size = 0, self._per_statement
+        while start < len(rows):
+            while size > len(rows) - start:  # full statements, then powers of two: few texts
+                size //= 2
+            cursor.execute(self._statement(size), list(chain(rows[start : start + size])))
+            start += size
+
+
+def _positional_dialect(db: Database) -> sa.Dialect:
+    # Positional parameters: the rows are tuples (cheaper to build and bind than dicts).
+    if db.dialect == "postgresql":
+        return psycopg_dialect(paramstyle="format")
+    return sqlite_dialect(paramstyle="qmark")
 
 
 def _values(table: sa.Table, empty_is_null: Sequence[str]) -> dict[str, Any]:
@@ -362,7 +408,7 @@ def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...
         rows = _new_trace_rows(new_spans)
         if stmts.postgres:
             rows.sort()
-        cursor.executemany(stmts.insert_traces, rows)
+        stmts.insert_traces.run(cursor, rows)
     recomputed = []
     for trace_id in sorted(stored):
         cursor.execute(stmts.aggregate, (trace_id,))
@@ -373,7 +419,7 @@ def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...
         name = root[0] if root else ""
         recomputed.append((trace_id, experiment_id, run_id or "", name, start, end, status, count))
     if recomputed:
-        cursor.executemany(stmts.upsert_traces, recomputed)
+        stmts.upsert_traces.run(cursor, recomputed)
 
 
 def write_export_batch(
@@ -423,7 +469,7 @@ def write_export_batch(
         if tags:
             cursor.executemany(stmts.upsert_tags, tags)
         if span_rows:
-            cursor.executemany(stmts.upsert_spans, span_rows)
+            stmts.upsert_spans.run(cursor, span_rows)
             _write_traces(cursor, stmts, span_rows)
         return skipped
 
