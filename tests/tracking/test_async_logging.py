@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import spanrun
-from spanrun.errors import InvalidInputError, InvalidParamChangeError
+from spanrun.errors import InvalidInputError, InvalidParamChangeError, InvalidStateError
 from spanrun.tracking._async_logging import AsyncLogger, RunOperations
 
 
@@ -129,3 +129,56 @@ def test_values_queued_before_exit_are_written(tmp_path: Path) -> None:
     assert run.data.params == {"p": "last"}
     assert run.data.metrics["m"] == 2999.0
     assert run.info.status == "FINISHED"
+
+
+def test_queued_values_of_a_deleted_run_fail_with_a_typed_error() -> None:
+    run = spanrun.start_run()
+    run_id = run.info.run_id
+    spanrun.end_run()
+    spanrun.delete_run(run_id)
+    client = spanrun.SpanrunClient()
+    ops = [client.log_metric(run_id, "m", float(i), step=i, synchronous=False) for i in range(50)]
+    assert ops[0] is not None and ops[-1] is not None
+    with pytest.raises(InvalidStateError, match="deleted"):
+        ops[-1].wait()
+    with pytest.raises(InvalidStateError):
+        ops[0].wait()
+    with pytest.raises(InvalidStateError):
+        spanrun.flush_async_logging()
+    spanrun.flush_async_logging()  # reported once
+
+
+def test_values_and_other_calls_mixed_in_one_queue_keep_their_order() -> None:
+    with spanrun.start_run() as run:
+        for i in range(300):
+            spanrun.log_metric("m", float(i), step=i, synchronous=False)
+            if i % 100 == 0:
+                spanrun.log_metrics({"m": -1.0, "x": float(i)}, step=i, synchronous=False)
+                spanrun.log_param(f"p{i}", i, synchronous=False)
+        other = spanrun.start_run(nested=True)
+        spanrun.log_metric("m", 5.0, synchronous=False)
+        spanrun.end_run()
+    values = [m.value for m in spanrun.get_metric_history(run.info.run_id, "m")]
+    assert len(values) == 303
+    assert values[:4] == [0.0, -1.0, 1.0, 2.0]  # step 0: logged order kept
+    data = spanrun.get_run(run.info.run_id).data
+    assert data.metrics == {"m": 299.0, "x": 200.0}
+    assert data.params == {"p0": "0", "p100": "100", "p200": "200"}
+    assert spanrun.get_run(other.info.run_id).data.metrics == {"m": 5.0}
+
+
+def test_nan_inf_and_odd_numbers_survive_the_queue() -> None:
+    import math
+
+    import numpy as np
+
+    with spanrun.start_run() as run:
+        for value in (math.nan, math.inf, -math.inf, np.float32(0.5), 3, 2**70):
+            spanrun.log_metric("m", value, synchronous=False)
+        with pytest.raises(InvalidInputError):
+            spanrun.log_metric("m", 1.0, timestamp=2**64, synchronous=False)
+        with pytest.raises(InvalidInputError):
+            spanrun.log_metric("m", 1.0, step=1.5, synchronous=False)  # type: ignore[arg-type]
+    values = [m.value for m in spanrun.get_metric_history(run.info.run_id, "m")]
+    assert math.isnan(values[0])
+    assert values[1:] == [math.inf, -math.inf, 0.5, 3.0, float(2**70)]
