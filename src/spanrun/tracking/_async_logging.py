@@ -1,9 +1,11 @@
 """Asynchronous logging: ``synchronous=False`` calls queue values for a background writer.
 
 Values are validated on the caller's thread (bad input still raises at once), then appended to
-a bounded in-memory queue. One daemon thread drains it and writes what it finds in as few
-``store.log_batch`` calls as the batch limits allow, so a tight loop of ``log_metric`` calls
-costs one transaction per thousand values instead of one per value.
+a bounded in-memory queue; a single ``log_metric`` value is queued as a plain tuple, the
+cheapest thing to build, since the caller's time per value is what limits a tight loop. One
+daemon thread takes the whole queue at once and writes it per run in transactions of up to
+20,000 values (``log_checked_metrics`` when the store has it, else ``log_batch``), so a loop of
+``log_metric`` calls costs one transaction per many thousand values instead of one per value.
 
 Each call returns a :class:`RunOperations`; ``wait()`` blocks until its values are written and
 re-raises the error if writing them failed. Pending values are flushed by ``end_run()``, by
