@@ -124,3 +124,16 @@ def test_forked_child_writes_on_its_own_connection(sqlite_store: SqlAlchemyStore
     assert os.waitstatus_to_exitcode(status) == 0
     sqlite_store.log_batch(run_id, metrics=[Metric("m", 3.0, 3, 2)])  # parent still fine
     assert [m.value for m in sqlite_store.get_metric_history(run_id, "m")] == [1.0, 2.0, 3.0]
+
+
+def test_latest_value_of_a_large_batch_with_few_keys(store: SqlAlchemyStore) -> None:
+    run_id = _run(store)
+    store.log_checked_metrics(run_id, [("m", 50.0, 5, 50)])  # stored latest: step 50
+    # 100 rows, one key: the greatest step (60) is in the middle, tied twice on timestamp 7.
+    rows = [("m", float(i), 1, i % 40) for i in range(100)]
+    rows[30:30] = [("m", -1.0, 7, 60), ("m", -2.0, 7, 60), ("m", -3.0, 6, 60)]
+    store.log_checked_metrics(run_id, rows)
+    assert store.get_run(run_id).data.metrics["m"] == -2.0
+    store.log_checked_metrics(run_id, [("m", float(i), 1, i % 50) for i in range(64)])  # older
+    assert store.get_run(run_id).data.metrics["m"] == -2.0
+    assert len(store.get_metric_history(run_id, "m")) == 1 + 103 + 64

@@ -46,6 +46,17 @@ _UPSERT_LATEST = (
     'AND excluded."timestamp" >= latest_metrics."timestamp")'
 )
 
+# A key's latest value recomputed from its history (the index's last entry): one statement per
+# key instead of comparing every row of a large batch in Python, with the GIL held.
+_LATEST_FROM_HISTORY = (
+    'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) '
+    'SELECT run_id, "key", value, "timestamp", step, is_nan FROM metrics '
+    'WHERE run_id = ? AND "key" = ? ORDER BY step DESC, "timestamp" DESC, id DESC LIMIT 1 '
+    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
+    '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan'
+)
+_FEW_KEYS = 8  # a batch this many times larger than its key count uses _LATEST_FROM_HISTORY
+
 
 def metric_row(metric: Metric) -> MetricRow:
     """A Metric as a row, with a typed error for what the database could not store."""
@@ -126,14 +137,21 @@ class MetricWriter:
 
     def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append ``rows`` to the history and update the run's latest values."""
-        latest = latest_by_key(rows) if len(rows) > 1 else rows
         if self.sqlite:
             chain = itertools.chain.from_iterable
             for start, size in _pieces(len(rows)):
                 cursor.execute(_insert_sql(size), [run_id, *chain(rows[start : start + size])])
+            if len(rows) >= 64:
+                keys = {row[0] for row in rows}
+                if len(keys) * _FEW_KEYS <= len(rows):
+                    for key in keys:
+                        cursor.execute(_LATEST_FROM_HISTORY, (run_id, key))
+                    return
+            latest = latest_by_key(rows) if len(rows) > 1 else rows
             for start, size in _pieces(len(latest)):
                 cursor.execute(_upsert_sql(size), [run_id, *chain(latest[start : start + size])])
             return
+        latest = latest_by_key(rows) if len(rows) > 1 else rows
         full = [(run_id, k, None if v != v else v, ts, s, v != v) for k, v, ts, s in rows]
         cursor.executemany(self._insert, full)
         cursor.executemany(
