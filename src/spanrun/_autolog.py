@@ -114,7 +114,7 @@ class _Autolog:
         otlp_protocol: str | None = None,
         tracer_provider: TracerProvider | None = None,
         silent: bool = False,
-        max_queue_size: int = 20_000,
+        max_queue_size: int = 2_048,
         libraries: Sequence[str] | None = None,
     ) -> None:
         """Autolog LLM calls into runs: every supported library, now or when imported later.

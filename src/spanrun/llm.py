@@ -42,6 +42,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _cells(row: Mapping[str, Any], columns: Sequence[str]) -> list[str]:
+    # Most autolog cells are already text: skip _cell's checks for them (hot path).
+    return [v if type(v := row.get(c)) is str else _cell(v) for c in columns]
+
+
 def _encode(rows: Sequence[Sequence[str]]) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
@@ -109,14 +114,14 @@ def append_prediction_rows(
     with repo.locked(artifact_file) as handle:
         size = handle.size()
         if size == 0:
-            records = [names, *([_cell(r.get(c)) for c in names] for r in rows)]
+            records = [names, *(_cells(r, names) for r in rows)]
             _append_or_undo(handle, size, _encode(records))
             return
         header = _read_header(handle, size)
         if not header or len(set(header)) != len(header):
             raise TableSchemaError(f"{artifact_file!r} has no usable CSV header: {header!r}")
         if known.issubset(header):
-            body = _encode([[_cell(r.get(c)) for c in header] for r in rows])
+            body = _encode([_cells(r, header) for r in rows])
             if handle.read(size - 1, 1) != b"\n":
                 body = b"\r\n" + body  # a file edited by hand may lack the final line break
             _append_or_undo(handle, size, body)
@@ -127,7 +132,7 @@ def append_prediction_rows(
         old = list(csv.reader(io.StringIO(text, newline="")))[1:]
         padding = [""] * (len(union) - len(header))
         records = [union, *(record + padding for record in old)]
-        records += ([_cell(r.get(c)) for c in union] for r in rows)
+        records += (_cells(r, union) for r in rows)
         handle.replace(_encode(records))
 
 

@@ -24,7 +24,7 @@ def autolog(
     otlp_protocol: str | None = None,
     tracer_provider: TracerProvider | None = None,
     silent: bool = False,
-    max_queue_size: int = 20_000,
+    max_queue_size: int = 2_048,
 ) -> None:
     """Autolog OpenAI calls into runs; ``disable=True`` stops only OpenAI's autologging.
 

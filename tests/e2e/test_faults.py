@@ -55,6 +55,7 @@ def test_store_raising_on_every_write(autolog, client, store, baseline, monkeypa
 
     monkeypatch.setattr(store, "log_spans", fail)
     monkeypatch.setattr(store, "log_batch", fail)
+    monkeypatch.setattr(store, "log_export_batch", fail)
     with spanrun.start_run(), caplog.at_level(logging.WARNING, logger="spanrun"):
         assert workload(client) == baseline
     assert autolog.exporter.dropped_spans == 4
@@ -65,16 +66,16 @@ def test_store_raising_on_every_write(autolog, client, store, baseline, monkeypa
 def test_store_failing_a_few_times_is_retried(autolog, client, store, baseline, monkeypatch):
     autolog.autolog(run_mode="none")
     autolog.exporter.retry_delay_s = 0.001
-    real = store.log_spans
+    real = store.log_export_batch
     failures = iter([StoreError("busy"), StoreError("busy")])
 
-    def flaky(spans: Any) -> None:
+    def flaky(runs: Any, spans: Any) -> Any:
         error = next(failures, None)
         if error is not None:
             raise error
-        real(spans)
+        return real(runs, spans)
 
-    monkeypatch.setattr(store, "log_spans", flaky)
+    monkeypatch.setattr(store, "log_export_batch", flaky)
     with spanrun.start_run() as run:
         assert workload(client) == baseline
     assert len(store.search_traces(run_id=run.info.run_id)) == 4
