@@ -38,6 +38,9 @@ differences between processes as well.
 Memory: peak RSS of the
 worker after all rounds minus the bare worker's, and the growth of peak RSS during the calls
 (after warm-up), which leaves out what importing the library costs.
+
+For a figure that does not move with the machine's load, ``overhead_instructions.py`` counts
+the instructions per call of the same configurations under callgrind.
 """
 
 from __future__ import annotations
