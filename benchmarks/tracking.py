@@ -4,7 +4,6 @@
     python benchmarks/tracking.py --scale 0.3      # fewer calls per row (rates stay comparable)
     python benchmarks/tracking.py --search-runs 2000 --skip-mlflow
     python benchmarks/tracking.py --rounds 3       # interleaved rounds, medians (noisy machines)
-    python benchmarks/tracking.py --rounds 3       # interleaved rounds, medians (noisy machines)
 
 MLflow (latest from PyPI) runs in its own venv (``.bench/mlflow``, made by ``_env.py``); each
 library's part runs in its own subprocess with its own fresh database in a temporary directory.
