@@ -110,7 +110,9 @@ class Database:
             if self.dialect == "sqlite"
             else psycopg_dialect(paramstyle="format")
         )
-        compiled: Any = stmt.compile(dialect=dialect, column_keys=list(columns))
+        compiled: Any = stmt.compile(  # type: ignore[attr-defined]
+            dialect=dialect, column_keys=list(columns)
+        )
         if list(compiled.positiontup) != list(columns):  # pragma: no cover - a coding error
             raise AssertionError(f"parameters {compiled.positiontup} differ from {columns}")
         return str(compiled)
