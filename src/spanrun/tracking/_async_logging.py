@@ -89,7 +89,8 @@ class AsyncLogger:
     def __init__(self, max_pending: int = _MAX_PENDING_ITEMS) -> None:
         self._max_pending = max_pending
         self._init_state()
-        os.register_at_fork(after_in_child=self._init_state)
+        if hasattr(os, "register_at_fork"):  # not on Windows
+            os.register_at_fork(after_in_child=self._init_state)
         atexit.register(self._flush_at_exit)
 
     def _init_state(self) -> None:
