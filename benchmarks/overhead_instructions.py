@@ -24,6 +24,7 @@ track the interpreter work closely and repeat to within a fraction of a percent.
 from __future__ import annotations
 
 import argparse
+import gc
 import glob
 import json
 import os
@@ -69,6 +70,12 @@ def _worker(config: str, workdir: str) -> None:
             fn, count = calls[args[0]], int(args[1])
             for _ in range(count):
                 fn()
+            out.write("{}\n")
+            out.flush()
+        elif command == "gc":
+            # Uncounted: each window starts from the same collector state, so a full
+            # collection of the warm-up's garbage does not land in one configuration's figure.
+            gc.collect()
             out.write("{}\n")
             out.flush()
         elif command == "flush":
@@ -153,6 +160,7 @@ class Worker:
 
     def measure(self, mode: str, count: int) -> tuple[int, int]:
         """(calling thread, all threads) instructions for ``count`` calls and their flush."""
+        self._counted("gc")
         calls = self._counted(f"run {mode} {count}")
         flush = self._counted("flush")
         return calls.get(1, 0), sum(calls.values()) + sum(flush.values())
