@@ -15,7 +15,8 @@ the same interpreter (every venv gets its own bare worker):
 - "calling thread": the user's thread only (the instrumentation's hot path);
 - "all threads": background span processors and exporters included, and the final flush (for
   ``spanrun`` that is the whole product path: the run exporter writing runs, metrics and traces
-  to SQLite).
+  to SQLite). One flush per window: fixed per-batch costs (a store transaction) are spread
+  over the window's calls, so fewer calls per window (the streams) show more of them.
 
 Instruction counts are not time (a cache miss or a syscall costs more than an add), but they
 track the interpreter work closely and repeat to within a fraction of a percent.
