@@ -114,6 +114,14 @@ class Store(abc.ABC):
     ) -> None:
         """Write atomically: on any error (e.g. a changed param) nothing of the batch is kept."""
 
+    def log_checked_metrics(self, run_id: str, rows: Sequence[tuple[str, float, int, int]]) -> None:
+        """Append metric values the client has validated: ``(key, value, timestamp_ms, step)``.
+
+        Same meaning as ``log_batch`` with metrics only; stores may override it to skip
+        per-value objects (the asynchronous logger's path).
+        """
+        self.log_batch(run_id, metrics=[Metric(k, v, ts, step) for k, v, ts, step in rows])
+
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...
 

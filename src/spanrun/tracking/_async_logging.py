@@ -4,7 +4,7 @@ Values are validated on the caller's thread (bad input still raises at once), th
 a bounded in-memory queue; a single ``log_metric`` value is queued as a plain tuple, the
 cheapest thing to build, since the caller's time per value is what limits a tight loop. One
 daemon thread takes the whole queue at once and writes it per run in transactions of up to
-20,000 values (``log_checked_metrics`` when the store has it, else ``log_batch``), so a loop of
+20,000 values (``Store.log_checked_metrics``), so a loop of
 ``log_metric`` calls costs one transaction per many thousand values instead of one per value.
 
 Each call returns a :class:`RunOperations`; ``wait()`` blocks until its values are written and
@@ -228,11 +228,7 @@ class AsyncLogger:
         """Single metric values of one run: one transaction, no per-value objects."""
         rows = [item[3] for item in items]
         try:
-            write = getattr(store, "log_checked_metrics", None)
-            if write is not None:
-                write(run_id, rows)
-            else:
-                store.log_batch(run_id, metrics=[Metric(*row) for row in rows])
+            store.log_checked_metrics(run_id, rows)
         except Exception as exc:  # the same cause for all (run deleted, database down)
             self._record_error([item[0] for item in items], exc)
 
