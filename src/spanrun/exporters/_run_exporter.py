@@ -61,6 +61,65 @@ class _PendingRows:
     rows: list[tuple[RunLedger, dict[str, Any]]] = field(default_factory=list)
 
 
+class _ThreadState(threading.local):
+    # Per thread: the mapping thread and the writer thread each give up on their own.
+    store_down = False
+
+
+class _Writer:
+    """One background thread that runs write jobs in order, at most one at a time.
+
+    ``submit`` waits while the previous job still runs, so one batch is written while the
+    caller maps the next one: at most one batch is in flight and memory stays bounded. The
+    thread starts on the first job (a forked child makes a new ``_Writer``).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._job: Callable[[], object] | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job: Callable[[], object]) -> None:
+        with self._cond:
+            while self._job is not None:
+                self._cond.wait()
+            self._job = job
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="spanrun-store-writer", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the job in flight (if any) is done; False when ``timeout_s`` ran out."""
+        if self._thread is threading.current_thread():
+            return True  # called from a job: waiting on itself would never end
+        with self._cond:
+            return self._cond.wait_for(lambda: self._job is None, timeout_s)
+
+    def _work(self) -> None:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while True:
+                with self._cond:
+                    while self._job is None:
+                        self._cond.wait()
+                    job = self._job
+                try:
+                    job()
+                except Exception:
+                    _log.warning(
+                        "spanrun: writing spans failed (your program is fine)", exc_info=True
+                    )
+                finally:
+                    with self._cond:
+                        self._job = None
+                        self._cond.notify_all()
+        finally:
+            detach(token)
+
+
 class _Unknown:
     """Marks a run id the store does not know (stamped by another store's run, or deleted)."""
 
@@ -159,7 +218,11 @@ class RunExporter(SpanExporter):
         self._lock = threading.RLock()
         self._shutdown = False
         self._ledgers: OrderedDict[str, RunLedger | _Unknown] = OrderedDict()
-        self._store_down = False  # set when a write gave up; reset per batch
+        # set when a store operation gave up; reset per batch; per thread (mapping, writer)
+        self._state = _ThreadState()
+        # Mapping (this thread, under _lock) overlaps with the previous batch's store write.
+        self._writer = _Writer()
+        self._count_lock = threading.Lock()
         # Prediction rows of calls inside a larger trace wait for the trace's root span, whose
         # input.value (a chain's input) is the row's user-side input.
         self._pending_rows: OrderedDict[str, _PendingRows] = OrderedDict()
@@ -189,6 +252,9 @@ class RunExporter(SpanExporter):
         # The parent's export thread may have held the lock at fork time; the child's runs
         # are its own (the session run is per process, trace runs stay the parent's to end).
         self._lock = threading.RLock()
+        self._count_lock = threading.Lock()
+        self._state = _ThreadState()
+        self._writer = _Writer()  # the parent's in-flight batch is the parent's to write
         self._open_trace_runs = {}
         self._pending_rows.clear()
 
@@ -202,7 +268,7 @@ class RunExporter(SpanExporter):
                 ok = self._export(spans)
             return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
         except Exception:
-            self.dropped_spans += len(spans)
+            self._count_drops(spans=len(spans))
             _log.warning(
                 "spanrun: could not export %d spans; they are dropped (your program is fine)",
                 len(spans),
@@ -213,12 +279,18 @@ class RunExporter(SpanExporter):
             detach(token)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        # export() writes synchronously: once it returned, its data is in the store.
-        with self._lock:
-            return True
+        """Wait until the batches given to :meth:`export` are written; False on timeout."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        if not self._lock.acquire(timeout=max(0.0, timeout_millis / 1000)):
+            return False  # an export is still mapping its batch
+        try:
+            return self._writer.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._lock.release()
 
     def shutdown(self) -> None:
         self._shutdown = True
+        self.force_flush()
 
     # -- run lifecycle -------------------------------------------------------------------------
     def finish_open_runs(self) -> None:
@@ -227,7 +299,8 @@ class RunExporter(SpanExporter):
         Prediction rows still waiting for their trace's root span are written too.
         """
         with self._lock:
-            self._store_down = False
+            self._writer.wait()
+            self._state.store_down = False
             pid = os.getpid()
             to_end = [(run_id, store) for run_id, (_, store) in self._open_trace_runs.items()]
             to_end += [(s[1], store) for store, s in self._sessions.items() if s[0] == pid]
@@ -262,7 +335,8 @@ class RunExporter(SpanExporter):
         Returns (False, None) when it failed for good. Once an operation gave up because the
         store is down, the rest of the batch fails fast instead of retrying span by span.
         """
-        if self._store_down:
+        state = self._state
+        if state.store_down:
             return False, None
         delay = self.retry_delay_s
         for attempt in range(1, self.max_attempts + 1):
@@ -281,7 +355,7 @@ class RunExporter(SpanExporter):
             except Exception as exc:  # OSError from artifacts, driver errors...
                 error = exc
             if attempt == self.max_attempts:
-                self._store_down = True
+                state.store_down = True
                 _log.warning(
                     "spanrun: gave up trying to %s after %d attempts (%s); this batch's data is "
                     "dropped, your program is unaffected",
@@ -293,6 +367,12 @@ class RunExporter(SpanExporter):
             time.sleep(delay)
             delay *= 2
         return False, None  # pragma: no cover - loop always returns
+
+    def _count_drops(self, spans: int = 0, calls: int = 0) -> None:
+        # Both the mapping and the writer thread count drops.
+        with self._count_lock:
+            self.dropped_spans += spans
+            self.dropped_calls += calls
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned and len(self._warned) < 1000:
@@ -382,7 +462,12 @@ class RunExporter(SpanExporter):
             self._trace_runs.popitem(last=False)
 
     def _export(self, spans: Sequence[ReadableSpan]) -> bool:
-        self._store_down = False
+        """Map the batch here, then hand its store writes to the writer thread.
+
+        Returns False when mapping already met a store failure; write failures are counted in
+        ``dropped_spans`` / ``dropped_calls`` and logged by the writer.
+        """
+        self._state.store_down = False
         store = self._get_store()
         root_names = (
             {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
@@ -398,9 +483,10 @@ class RunExporter(SpanExporter):
         error = StatusCode.ERROR
         # This loop runs per span (thousands per batch): plain locals and few calls on purpose.
         for index, span in enumerate(spans):
-            if not index & 31:
-                # Hand the GIL over now and then: a user thread whose HTTP read just returned
-                # would otherwise wait up to the 5 ms switch interval behind this loop.
+            if not index & 7:
+                # Hand the GIL over now and then: a user thread whose HTTP read just returned,
+                # or the writer thread back from an SQLite step, would otherwise wait up to the
+                # 5 ms switch interval behind this loop (every 8 spans: measured best overlap).
                 time.sleep(0)
             context, parent = span.context, span.parent
             trace_id = hex_trace_id(context.trace_id)
@@ -433,7 +519,7 @@ class RunExporter(SpanExporter):
 
             if call is not None and not below_llm and run_id is not None:
                 if not isinstance(ledger, RunLedger):
-                    self.dropped_calls += 1  # the store failed before the run could be read
+                    self._count_drops(calls=1)  # the store failed before the run was read
                 else:
                     start, end = span.start_time or 0, span.end_time or span.start_time or 0
                     run_writes = writes.get(ledger.run_id)
@@ -461,9 +547,37 @@ class RunExporter(SpanExporter):
                     ended_trace_runs.append((run_id, span))
 
         self._release_stale_rows(writes)
-        ok = self._write_batch(store, writes, records)
-        for run_id, root in ended_trace_runs:
+        for run_id, _ in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
+        store_down = self._state.store_down
+        self._writer.submit(
+            functools.partial(
+                self._write_stage, store, writes, records, ended_trace_runs, store_down
+            )
+        )
+        return not store_down
+
+    def _write_stage(
+        self,
+        store: Store,
+        writes: dict[str, tuple[RunLedger, RunWrites]],
+        records: list[SpanRecord],
+        ended_trace_runs: list[tuple[str, ReadableSpan]],
+        store_down: bool,
+    ) -> None:
+        """On the writer thread: the batch's store writes, then the trace runs it ended."""
+        # A store that went down while mapping fails the rest of the batch fast, as before.
+        self._state.store_down = store_down
+        try:
+            self._write_batch(store, writes, records)
+        except Exception:
+            self._count_drops(spans=len(records))
+            _log.warning(
+                "spanrun: could not write %d spans; they are dropped (your program is fine)",
+                len(records),
+                exc_info=True,
+            )
+        for run_id, root in ended_trace_runs:
             failed = root.status.status_code is StatusCode.ERROR
             self._retry(
                 "end the trace run",
@@ -475,7 +589,6 @@ class RunExporter(SpanExporter):
                     run_name=root.name,
                 ),
             )
-        return ok
 
     def _park_row(
         self,
@@ -555,7 +668,7 @@ class RunExporter(SpanExporter):
             if not done:
                 ok = False
                 lost.update(runs)
-                self.dropped_spans += len(spans)
+                self._count_drops(spans=len(spans))
                 continue
             for run_id, reason in (skipped or {}).items():
                 self._warn_once(f"skipped {run_id}", f"spanrun: cannot log LLM calls: {reason}")
@@ -563,7 +676,7 @@ class RunExporter(SpanExporter):
                 ok = False
         for ledger, w in writes.values():
             if ledger.run_id in lost:
-                self.dropped_calls += max(w.calls, len(w.rows))
+                self._count_drops(calls=max(w.calls, len(w.rows)))
             elif w.rows:
                 ok &= self._write_rows(ledger, w.rows)
         return ok
@@ -576,7 +689,7 @@ class RunExporter(SpanExporter):
             lambda: self._append_rows(ledger, rows),
         )
         if not done:
-            self.dropped_calls += len(rows)
+            self._count_drops(calls=len(rows))
         return done
 
     def _append_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> None:

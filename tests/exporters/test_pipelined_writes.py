@@ -1,0 +1,125 @@
+"""``RunExporter`` maps a batch while the previous one is written by its writer thread: one batch
+in flight at most, batches written in order, and ``force_flush`` waits for the last write."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from spanrun.exporters import RunExporter
+from spanrun.store.base import Store
+
+from ._genai_spans import chain, llm_call
+
+
+def _finished_spans(make: Any) -> list[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    make(provider.get_tracer("tests"))
+    return list(memory.get_finished_spans())
+
+
+def _llm_calls(n: int) -> Any:
+    def make(tracer: Any) -> None:
+        for k in range(n):
+            llm_call(tracer, user=f"q{k}")
+
+    return make
+
+
+def test_force_flush_waits_for_the_batch_being_written(store: Store, monkeypatch) -> None:
+    exporter = RunExporter(store, run_mode="session", retry_delay_s=0)
+    release = threading.Event()
+    writing = threading.Event()
+    write = store.log_export_batch
+
+    def slow_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        writing.set()
+        assert release.wait(30)
+        return write(runs, spans)
+
+    monkeypatch.setattr(store, "log_export_batch", slow_write)
+    # export() returns once the batch is mapped; the write is still blocked.
+    assert exporter.export(_finished_spans(_llm_calls(3))) is SpanExportResult.SUCCESS
+    assert writing.wait(30)
+    assert exporter.force_flush(timeout_millis=50) is False  # honest: not written yet
+    assert "llm.calls" not in store.get_run(exporter.session_run_id).data.metrics
+    release.set()
+    assert exporter.force_flush() is True
+    assert store.get_run(exporter.session_run_id).data.metrics["llm.calls"] == 3
+    exporter.shutdown()
+
+
+def test_batches_are_written_in_order_one_at_a_time(store: Store, monkeypatch) -> None:
+    exporter = RunExporter(store, run_mode="session", retry_delay_s=0)
+    write = store.log_export_batch
+    lock = threading.Lock()
+    in_flight = 0
+    most_in_flight = 0
+    written: list[int] = []
+
+    def counting_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        nonlocal in_flight, most_in_flight
+        with lock:
+            in_flight += 1
+            most_in_flight = max(most_in_flight, in_flight)
+        try:
+            written.append(len(spans))
+            return write(runs, spans)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(store, "log_export_batch", counting_write)
+    batches = [_finished_spans(_llm_calls(n)) for n in (1, 2, 3, 4, 5)]
+    for batch in batches:
+        assert exporter.export(batch) is SpanExportResult.SUCCESS
+    assert exporter.force_flush()
+    assert written == [1, 2, 3, 4, 5]
+    assert most_in_flight == 1
+    run_id = exporter.session_run_id
+    # Steps follow the export order: the metric history is 0..14 with no gap or repeat.
+    steps = [m.step for m in store.get_metric_history(run_id, "llm.calls")]
+    assert sorted(steps) == list(range(15))
+    assert store.get_run(run_id).data.metrics["llm.calls"] == 15
+    assert exporter.dropped_spans == exporter.dropped_calls == 0
+
+
+def test_trace_runs_end_after_their_spans_are_written(store: Store) -> None:
+    exporter = RunExporter(store, run_mode="trace", retry_delay_s=0)
+
+    def make(tracer: Any) -> None:
+        with chain(tracer, "answer"):
+            llm_call(tracer)
+
+    assert exporter.export(_finished_spans(make)) is SpanExportResult.SUCCESS
+    assert exporter.force_flush()
+    (run,) = store.search_runs(["0"])
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["llm.calls"] == 1
+    assert len(store.get_trace(run.data.tags["spanrun.trace_id"]).spans) == 2
+
+
+def test_a_write_that_fails_for_good_is_counted_not_raised(store: Store, monkeypatch) -> None:
+    exporter = RunExporter(store, run_mode="session", max_attempts=2, retry_delay_s=0)
+
+    def broken(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(store, "log_export_batch", broken)
+    assert exporter.export(_finished_spans(_llm_calls(4))) is SpanExportResult.SUCCESS
+    assert exporter.force_flush()
+    assert exporter.dropped_spans == 4
+    assert exporter.dropped_calls == 4
+    monkeypatch.undo()
+    # The next batch is written: the writer thread gave up on that batch only.
+    assert exporter.export(_finished_spans(_llm_calls(1))) is SpanExportResult.SUCCESS
+    assert exporter.force_flush()
+    history = store.get_metric_history(exporter.session_run_id, "llm.calls")
+    assert [m.step for m in history] == [4]  # the 5th call; the first 4 were dropped
