@@ -19,21 +19,43 @@ from spanrun.instrumentation.openai._invocation import Invocation
 __all__ = ["AsyncRawResponseProxy", "AsyncStreamProxy", "RawResponseProxy", "StreamProxy"]
 
 
-def _stop_recording(proxy: Any) -> None:
-    """Reading a chunk failed: stop accumulating (one log line, not one per chunk); the span
-    still ends with what was recorded."""
-    proxy._self_state = None
-    report_internal_error("reading an OpenAI stream chunk")
-
-
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps ``openai.Stream``: the user sees identical chunks."""
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """What the sync and async stream proxies share: per-chunk recording and ending once."""
 
     def __init__(self, stream: Any, inv: Invocation, state: Any) -> None:
         super().__init__(stream)
         self._self_inv = inv
         self._self_state = state
         self._self_first = True
+
+    def _self_record(self, chunk: Any) -> None:
+        if self._self_first:
+            self._self_first = False
+            self._self_inv.chunk_seen()
+        state = self._self_state
+        if state is not None:
+            try:
+                state.add(chunk)
+            except Exception:
+                # Stop accumulating (one log line, not one per chunk); the span still ends
+                # with what was recorded.
+                self._self_state = None
+                report_internal_error("reading an OpenAI stream chunk")
+
+    def _self_exit(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._self_inv.fail(exc, self._self_state)
+        else:
+            self._self_inv.finish_stream(self._self_state)
+
+    def __del__(self) -> None:
+        inv = getattr(self, "_self_inv", None)
+        if inv is not None and not inv.ended:
+            inv.finish_stream(getattr(self, "_self_state", None))
+
+
+class StreamProxy(_StreamProxyBase):
+    """Wraps ``openai.Stream``: the user sees identical chunks."""
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -47,15 +69,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_inv.fail(exc, self._self_state)
             raise
-        if self._self_first:
-            self._self_first = False
-            self._self_inv.chunk_seen()
-        state = self._self_state
-        if state is not None:
-            try:
-                state.add(chunk)
-            except Exception:
-                _stop_recording(self)
+        self._self_record(chunk)
         return chunk
 
     def close(self) -> None:
@@ -77,25 +91,11 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             return self.__wrapped__.__exit__(exc_type, exc, tb)
         finally:
-            if exc is not None:
-                self._self_inv.fail(exc, self._self_state)
-            else:
-                self._self_inv.finish_stream(self._self_state)
-
-    def __del__(self) -> None:
-        inv = getattr(self, "_self_inv", None)
-        if inv is not None and not inv.ended:
-            inv.finish_stream(getattr(self, "_self_state", None))
+            self._self_exit(exc)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(_StreamProxyBase):
     """Wraps ``openai.AsyncStream``."""
-
-    def __init__(self, stream: Any, inv: Invocation, state: Any) -> None:
-        super().__init__(stream)
-        self._self_inv = inv
-        self._self_state = state
-        self._self_first = True
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -109,15 +109,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_inv.fail(exc, self._self_state)
             raise
-        if self._self_first:
-            self._self_first = False
-            self._self_inv.chunk_seen()
-        state = self._self_state
-        if state is not None:
-            try:
-                state.add(chunk)
-            except Exception:
-                _stop_recording(self)
+        self._self_record(chunk)
         return chunk
 
     async def close(self) -> None:
@@ -139,15 +131,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             return await self.__wrapped__.__aexit__(exc_type, exc, tb)
         finally:
-            if exc is not None:
-                self._self_inv.fail(exc, self._self_state)
-            else:
-                self._self_inv.finish_stream(self._self_state)
-
-    def __del__(self) -> None:
-        inv = getattr(self, "_self_inv", None)
-        if inv is not None and not inv.ended:
-            inv.finish_stream(getattr(self, "_self_state", None))
+            self._self_exit(exc)
 
 
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
