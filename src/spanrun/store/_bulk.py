@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from spanrun.errors import InvalidInputError
@@ -185,6 +184,9 @@ class _ManyRows:
 def _positional_dialect(db: Database) -> sa.Dialect:
     # Positional parameters: the rows are tuples (cheaper to build and bind than dicts).
     if db.dialect == "postgresql":
+        # Imported here: SQLite users (the autolog default) need not load PostgreSQL's dialect.
+        from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
         return psycopg_dialect(paramstyle="format")
     return sqlite_dialect(paramstyle="qmark")
 

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from spanrun.errors import MissingDependencyError, SpanrunError, StoreError
@@ -105,11 +104,13 @@ class Database:
 
     def compile_positional(self, stmt: sa.Executable, columns: Sequence[str]) -> str:
         """SQL text of ``stmt`` taking positional parameters in ``columns`` order (tuples)."""
-        dialect: sa.Dialect = (
-            sqlite_dialect(paramstyle="qmark")
-            if self.dialect == "sqlite"
-            else psycopg_dialect(paramstyle="format")
-        )
+        if self.dialect == "sqlite":
+            dialect: sa.Dialect = sqlite_dialect(paramstyle="qmark")
+        else:
+            # Imported here: SQLite users need not load PostgreSQL's dialect.
+            from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+
+            dialect = psycopg_dialect(paramstyle="format")
         compiled: Any = stmt.compile(  # type: ignore[attr-defined]
             dialect=dialect, column_keys=list(columns)
         )
