@@ -206,10 +206,6 @@ class HttpArtifactRepository(ArtifactRepository):
         with self._request("PUT", self._file(artifact_file), body=data, length=len(data)):
             pass
 
-    def append_bytes(self, artifact_file: str, data: bytes) -> None:
-        with self.locked(artifact_file) as handle:
-            handle.append(data)
-
     def log_artifact(
         self, local_file: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:

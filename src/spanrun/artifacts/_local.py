@@ -98,10 +98,6 @@ class LocalArtifactRepository(ArtifactRepository):
         self._ensure_parent(absolute)
         _atomic_write(absolute, data)
 
-    def append_bytes(self, artifact_file: str, data: bytes) -> None:
-        with self.locked(artifact_file) as handle:
-            handle.append(data)
-
     def log_artifact(
         self, local_file: str | os.PathLike[str], artifact_path: str | None = None
     ) -> None:

@@ -84,9 +84,10 @@ class ArtifactRepository(abc.ABC):
     def read_bytes(self, artifact_file: str) -> bytes:
         """The content of a file; NotFoundError when missing."""
 
-    @abc.abstractmethod
     def append_bytes(self, artifact_file: str, data: bytes) -> None:
-        """Append to a file (created when missing)."""
+        """Append to a file (created when missing), under the file's lock."""
+        with self.locked(artifact_file) as handle:
+            handle.append(data)
 
     def exists(self, artifact_file: str) -> bool:
         """True when ``artifact_file`` is an existing file."""

@@ -134,8 +134,8 @@ class AsyncStreamProxy(_StreamProxyBase):
             self._self_exit(exc)
 
 
-class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps ``LegacyAPIResponse``/``APIResponse``: the span follows what ``parse()`` returns."""
+class _RawResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    """What the sync and async raw-response proxies share: the span follows ``parse()``."""
 
     def __init__(self, raw: Any, inv: Invocation, handle: Any) -> None:
         super().__init__(raw)
@@ -143,19 +143,29 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_handle = handle
         self._self_stream: Any = None
 
-    def parse(self, *args: Any, **kwargs: Any) -> Any:
+    def _self_parsed(self, result: Any) -> Any:
         inv = self._self_inv
-        try:
-            result = self.__wrapped__.parse(*args, **kwargs)
-        except BaseException as exc:
-            inv.fail(exc)
-            raise
         if inv.ended:
             return result
         handled = self._self_handle(inv, result)
         if isinstance(handled, (StreamProxy, AsyncStreamProxy)):
             self._self_stream = handled
         return handled
+
+    def __del__(self) -> None:
+        _end_dropped(self)
+
+
+class RawResponseProxy(_RawResponseProxyBase):
+    """Wraps ``LegacyAPIResponse``/``APIResponse``: the span follows what ``parse()`` returns."""
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_inv.fail(exc)
+            raise
+        return self._self_parsed(result)
 
     def close(self) -> None:
         try:
@@ -163,41 +173,23 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             _end_closed(self)
 
-    def __del__(self) -> None:
-        _end_dropped(self)
 
-
-class AsyncRawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncRawResponseProxy(_RawResponseProxyBase):
     """Wraps ``AsyncAPIResponse`` (``parse`` and ``close`` are coroutines)."""
 
-    def __init__(self, raw: Any, inv: Invocation, handle: Any) -> None:
-        super().__init__(raw)
-        self._self_inv = inv
-        self._self_handle = handle
-        self._self_stream: Any = None
-
     async def parse(self, *args: Any, **kwargs: Any) -> Any:
-        inv = self._self_inv
         try:
             result = await self.__wrapped__.parse(*args, **kwargs)
         except BaseException as exc:
-            inv.fail(exc)
+            self._self_inv.fail(exc)
             raise
-        if inv.ended:
-            return result
-        handled = self._self_handle(inv, result)
-        if isinstance(handled, (StreamProxy, AsyncStreamProxy)):
-            self._self_stream = handled
-        return handled
+        return self._self_parsed(result)
 
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
         finally:
             _end_closed(self)
-
-    def __del__(self) -> None:
-        _end_dropped(self)
 
 
 def _end_closed(proxy: Any) -> None:
