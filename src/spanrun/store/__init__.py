@@ -19,9 +19,15 @@ The schema is managed with Alembic (``spanrun/store/migrations``). Opening a sto
 query; a new database is built and stamped at the current revision, an older one migrated.
 """
 
-from spanrun.store._registry import get_store
-from spanrun.store._sqlalchemy_store import SqlAlchemyStore
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
+
+if TYPE_CHECKING:
+    from spanrun.store._registry import get_store
+    from spanrun.store._sqlalchemy_store import SqlAlchemyStore
 
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
@@ -30,3 +36,19 @@ __all__ = [
     "Store",
     "get_store",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use (PEP 562): importing spanrun.store.base (the exporter does) must not
+    # import SQLAlchemy, which costs ~12 MB of RSS in a process that only autologs.
+    if name == "SqlAlchemyStore":
+        from spanrun.store._sqlalchemy_store import SqlAlchemyStore
+
+        globals()[name] = SqlAlchemyStore
+        return SqlAlchemyStore
+    if name == "get_store":
+        from spanrun.store._registry import get_store
+
+        globals()[name] = get_store
+        return get_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

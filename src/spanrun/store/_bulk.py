@@ -24,32 +24,58 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spanrun.errors import InvalidInputError
-from spanrun.store import _models as m
 from spanrun.store._common import ACTIVE, checked_key, chunks
-from spanrun.store._db import Database
 from spanrun.store._metric_writes import MetricRow, MetricWriter
+from spanrun.store._schema import SPAN_COLUMNS, TRACE_COLUMNS
 from spanrun.tracking.entities import SpanRecord
+
+if TYPE_CHECKING:
+    from spanrun.store._db import Database
 
 try:  # ~10x faster than the json module for span attributes; optional
     import orjson
 except ImportError:  # pragma: no cover - depends on the environment
     orjson = None  # type: ignore[assignment]
 
-__all__ = ["BulkStatements", "dumps_json", "write_export_batch"]
+__all__ = [
+    "SQLITE_INSERT_PARAMS",
+    "SQLITE_UPSERT_TAGS",
+    "BulkStatements",
+    "Writer",
+    "dumps_json",
+    "write_export_batch",
+]
+
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    """What :func:`write_export_batch` writes through: a ``Database`` or ``DirectSqliteStore``."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def write_raw(self, fn: Callable[[Any], T], *, retry_integrity: bool = False) -> T: ...
+
 
 _INT64 = 2**63
 # Bound parameters per statement: SQLite before 3.32 allows 999, later 32766.
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KV_COLUMNS = ["run_id", "key", "value"]
-_SPAN_COLUMNS = [c.name for c in m.spans.c]
-_TRACE_COLUMNS = [c.name for c in m.traces.c]
+# What SQLAlchemy compiles for SQLite (a test compares them): written out so that SQLite
+# writers need not load it.
+SQLITE_INSERT_PARAMS = (
+    'INSERT INTO params (run_id, "key", value) VALUES (?, ?, ?) '
+    'ON CONFLICT (run_id, "key") DO NOTHING'
+)
+SQLITE_UPSERT_TAGS = (
+    'INSERT INTO tags (run_id, "key", value) VALUES (?, ?, ?) '
+    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value'
+)
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 # Dataclasses and datetimes go to ``default=str`` as with the json module.
 _ORJSON_OPTIONS = (
@@ -72,39 +98,28 @@ def dumps_json(value: Any) -> str:
 
 
 class BulkStatements:
-    """The statements of :func:`write_export_batch`, compiled once per store."""
+    """The statements of :func:`write_export_batch`, built once per store.
 
-    def __init__(self, db: Database) -> None:
+    On SQLite they are SQL text written here; on PostgreSQL SQLAlchemy compiles them (``db`` is
+    then the store's ``Database``).
+    """
+
+    def __init__(self, db: Writer | Database) -> None:
         self.postgres = db.dialect == "postgresql"
-        dialect = _positional_dialect(db)
         self.mark = "%s" if self.postgres else "?"
-
-        def sql(stmt: Any, columns: Sequence[str]) -> str:
-            compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-            # The tuples are built in ``columns`` order.
-            assert list(compiled.positiontup) == list(columns), compiled.positiontup
-            return str(compiled)
-
-        insert = db.insert
         # History rows and latest values exactly as log_batch writes them.
         self.metrics = MetricWriter(db)
-        ins = insert(m.params)
-        self.insert_params = sql(
-            ins.on_conflict_do_nothing(index_elements=[m.params.c.run_id, m.params.c.key]),
-            _KV_COLUMNS,
-        )
-        ins = insert(m.tags)
-        self.upsert_tags = sql(
-            ins.on_conflict_do_update(
-                index_elements=[m.tags.c.run_id, m.tags.c.key], set_={"value": ins.excluded.value}
-            ),
-            _KV_COLUMNS,
-        )
+        if self.postgres:
+            self.insert_params, self.upsert_tags = _postgres_kv_statements(db)  # type: ignore[arg-type]
+        else:
+            self.insert_params, self.upsert_tags = SQLITE_INSERT_PARAMS, SQLITE_UPSERT_TAGS
         # run_id and parent_span_id come as "" for NULL (sqlite3 binds None through its
         # adapter lookup too); "" never meant anything else for them.
-        self.upsert_spans = _ManyRows(db, m.spans, ("parent_span_id", "run_id"), upsert=True)
-        self.insert_traces = _ManyRows(db, m.traces, ("run_id",), upsert=False)
-        self.upsert_traces = _ManyRows(db, m.traces, ("run_id",), upsert=True)
+        spans = ("spans", SPAN_COLUMNS, ("trace_id", "span_id"))
+        traces = ("traces", TRACE_COLUMNS, ("trace_id",))
+        self.upsert_spans = _ManyRows(db, *spans, ("parent_span_id", "run_id"), upsert=True)
+        self.insert_traces = _ManyRows(db, *traces, ("run_id",), upsert=False)
+        self.upsert_traces = _ManyRows(db, *traces, ("run_id",), upsert=True)
         mark = self.mark
         # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
         self.aggregate = (
@@ -134,22 +149,21 @@ class _ManyRows:
     """
 
     def __init__(
-        self, db: Database, table: sa.Table, empty_is_null: Sequence[str], upsert: bool
+        self,
+        db: Writer | Database,
+        table: str,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        empty_is_null: Sequence[str],
+        upsert: bool,
     ) -> None:
-        columns = [c.name for c in table.c]
-        keys = [c.name for c in table.c if c.primary_key]
-        ins = db.insert(table).values(_values(table, empty_is_null))
-        if upsert:
-            ins = ins.on_conflict_do_update(
-                index_elements=keys,
-                set_={c.name: ins.excluded[c.name] for c in table.c if not c.primary_key},
-            )
-        compiled = ins.compile(dialect=_positional_dialect(db))
-        assert list(compiled.positiontup) == columns, compiled.positiontup
-        self.sql = str(compiled)  # one row
         self.sqlite = db.dialect == "sqlite"
-        # The same statement for n rows, built from the same parts (SQLite only).
-        self._head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        # PostgreSQL: one row, compiled by SQLAlchemy, for executemany.
+        self.sql = (
+            "" if self.sqlite else _postgres_many_rows(db, table, empty_is_null, upsert)  # type: ignore[arg-type]
+        )
+        # SQLite: the same statement for n rows, built from these parts.
+        self._head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         self._row = (
             "(" + ", ".join("nullif(?, '')" if c in empty_is_null else "?" for c in columns) + ")"
         )
@@ -181,24 +195,57 @@ class _ManyRows:
             start += size
 
 
-def _positional_dialect(db: Database) -> sa.Dialect:
+# -- PostgreSQL: statements compiled by SQLAlchemy (imported only here) ----------------------
+
+
+def _postgres_compile(stmt: Any, columns: Sequence[str]) -> str:
     # Positional parameters: the rows are tuples (cheaper to build and bind than dicts).
-    if db.dialect == "postgresql":
-        # Imported here: SQLite users (the autolog default) need not load PostgreSQL's dialect.
-        from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+    from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-        return psycopg_dialect(paramstyle="format")
-    return sqlite_dialect(paramstyle="qmark")
+    compiled = stmt.compile(dialect=psycopg_dialect(paramstyle="format"), column_keys=list(columns))
+    # The tuples are built in ``columns`` order.
+    assert list(compiled.positiontup) == list(columns), compiled.positiontup
+    return str(compiled)
 
 
-def _values(table: sa.Table, empty_is_null: Sequence[str]) -> dict[str, Any]:
-    """VALUES for every column, ``NULLIF(?, '')`` for the ``empty_is_null`` ones."""
+def _postgres_kv_statements(db: Database) -> tuple[str, str]:
+    from spanrun.store import _models as m
+
+    ins = db.insert(m.params)
+    insert_params = _postgres_compile(
+        ins.on_conflict_do_nothing(index_elements=[m.params.c.run_id, m.params.c.key]),
+        _KV_COLUMNS,
+    )
+    ins = db.insert(m.tags)
+    upsert_tags = _postgres_compile(
+        ins.on_conflict_do_update(
+            index_elements=[m.tags.c.run_id, m.tags.c.key], set_={"value": ins.excluded.value}
+        ),
+        _KV_COLUMNS,
+    )
+    return insert_params, upsert_tags
+
+
+def _postgres_many_rows(
+    db: Database, table_name: str, empty_is_null: Sequence[str], upsert: bool
+) -> str:
+    import sqlalchemy as sa
+
+    from spanrun.store import _models as m
+
+    table: sa.Table = m.metadata.tables[table_name]
     values: dict[str, Any] = {c.name: sa.bindparam(c.name, type_=c.type) for c in table.c}
-    for name in empty_is_null:
+    for name in empty_is_null:  # NULLIF(?, '')
         values[name] = sa.func.nullif(
             sa.bindparam(name, type_=table.c[name].type), sa.literal_column("''")
         )
-    return values
+    ins = db.insert(table).values(values)
+    if upsert:
+        ins = ins.on_conflict_do_update(
+            index_elements=[c.name for c in table.c if c.primary_key],
+            set_={c.name: ins.excluded[c.name] for c in table.c if not c.primary_key},
+        )
+    return _postgres_compile(ins, [c.name for c in table.c])
 
 
 def _int64(value: Any, what: str) -> int:
@@ -425,7 +472,7 @@ def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...
 
 
 def write_export_batch(
-    db: Database,
+    db: Writer | Database,
     stmts: BulkStatements,
     runs: Mapping[str, Any],
     spans: Sequence[SpanRecord],

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-import random
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -14,6 +13,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from spanrun.errors import MissingDependencyError, SpanrunError, StoreError
+from spanrun.store._retry import MAX_ATTEMPTS, retry_write
+from spanrun.store._retry import Disconnected as _Disconnected
+from spanrun.store._retry import backoff as _backoff
+from spanrun.store._retry import is_transient as _is_transient
 from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine, is_memory_url
 from spanrun.store._sqlite_writer import WriteConnection
 
@@ -22,34 +25,12 @@ __all__ = ["Database"]
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-# PostgreSQL serialization failure and deadlock: safe to retry the whole transaction.
-_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 
-
-def _is_transient(error: BaseException) -> bool:
-    """Lock timeouts, deadlocks, serialization failures and dropped connections."""
-    cause: BaseException | None = error
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        cause = error.orig
-    if getattr(cause, "sqlstate", None) in _RETRY_SQLSTATES:
-        return True
-    message = str(cause).lower()
-    return (
-        "database is locked" in message
-        or "database table is locked" in message
-        or ("database is busy" in message)
-    )
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(min(2.0, 0.02 * 2**attempt) * (0.5 + random.random()))
-
-
-class _Disconnected(Exception):
-    """A pooled connection was dropped mid-transaction; the transaction is retried."""
+def _detached_connection(engine: sa.Engine) -> Any:
+    """A DBAPI connection from ``engine`` (configured by its connect hook), ours for good."""
+    fairy = engine.raw_connection()
+    fairy.detach()  # never returned to (or reset by) the pool
+    return fairy.dbapi_connection
 
 
 class Database:
@@ -84,7 +65,7 @@ class Database:
         self._dbapi: Any = self.engine.dialect.loaded_dbapi
         # In-memory SQLite has one shared connection (StaticPool): it stays on the pool.
         self._writer = (
-            WriteConnection(self.engine)
+            WriteConnection(functools.partial(_detached_connection, self.engine))
             if self.dialect == "sqlite" and not is_memory_url(url)
             else None
         )
@@ -124,29 +105,18 @@ class Database:
         On a SQLite file this runs on the process's dedicated write connection (see
         ``_sqlite_writer``); elsewhere on a pooled connection.
         """
-        dbapi = self._dbapi
         writer = self._writer
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                if writer is not None:
-                    return writer.run(fn)
-                return self._run_pooled(fn)
-            except SpanrunError:
-                raise
-            except _Disconnected as e:
-                if attempt < MAX_ATTEMPTS - 1:
-                    continue
-                raise StoreError(f"Database error: {e.__cause__}") from e.__cause__
-            except dbapi.IntegrityError as e:
-                if retry_integrity and attempt < 2:
-                    continue
-                raise StoreError(f"Database integrity error: {e}") from e
-            except (dbapi.Error, sa_exc.SQLAlchemyError) as e:
-                if _is_transient(e) and attempt < MAX_ATTEMPTS - 1:
-                    _backoff(attempt)
-                    continue
-                raise StoreError(f"Database error: {e}") from e
-        raise AssertionError("unreachable")  # pragma: no cover
+        attempt: Callable[[], T] = (
+            functools.partial(writer.run, fn)
+            if writer is not None
+            else functools.partial(self._run_pooled, fn)
+        )
+        return retry_write(
+            attempt,
+            dbapi=self._dbapi,
+            retry_integrity=retry_integrity,
+            other_errors=(sa_exc.SQLAlchemyError,),
+        )
 
     def _run_pooled(self, fn: Callable[[Any], T]) -> T:
         """One attempt of ``fn(cursor)`` in a transaction on a connection from the pool."""

@@ -16,15 +16,14 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from spanrun.errors import InvalidInputError
-from spanrun.store import _models as m
 from spanrun.store._common import checked_key
-from spanrun.store._db import Database
 from spanrun.tracking.entities import Metric
+
+if TYPE_CHECKING:
+    from spanrun.store._db import Database
 
 __all__ = ["MetricRow", "MetricWriter", "metric_row"]
 
@@ -118,22 +117,11 @@ def latest_by_key(rows: Sequence[MetricRow]) -> list[MetricRow]:
 class MetricWriter:
     """Writes metric rows of one run inside a store's write transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database | Any) -> None:
+        """``db``: anything with a ``dialect``; a PostgreSQL one is the store's ``Database``."""
         self.sqlite = db.dialect == "sqlite"
-        self._insert = db.compile_positional(sa.insert(m.metrics), _COLUMNS)
-        ins = db.insert(m.latest_metrics)
-        lm = m.latest_metrics.c
-        self._upsert_latest = db.compile_positional(
-            ins.on_conflict_do_update(
-                index_elements=[lm.run_id, lm.key],
-                set_={c: ins.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
-                where=sa.or_(
-                    ins.excluded.step > lm.step,
-                    sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
-                ),
-            ),
-            _COLUMNS,
-        )
+        if not self.sqlite:  # SQLite uses the hand-written statements above
+            self._insert, self._upsert_latest = _postgres_statements(db)
 
     def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append ``rows`` to the history and update the run's latest values."""
@@ -158,3 +146,27 @@ class MetricWriter:
             self._upsert_latest,
             [(run_id, k, None if v != v else v, ts, s, v != v) for k, v, ts, s in latest],
         )
+
+
+def _postgres_statements(db: Database) -> tuple[str, str]:
+    """The history insert and latest-value upsert, compiled by SQLAlchemy for PostgreSQL."""
+    # Imported here: SQLite writers (the autolog default) never load SQLAlchemy for this.
+    import sqlalchemy as sa
+
+    from spanrun.store import _models as m
+
+    insert = db.compile_positional(sa.insert(m.metrics), _COLUMNS)
+    ins = db.insert(m.latest_metrics)
+    lm = m.latest_metrics.c
+    upsert = db.compile_positional(
+        ins.on_conflict_do_update(
+            index_elements=[lm.run_id, lm.key],
+            set_={c: ins.excluded[c] for c in ("value", "timestamp", "step", "is_nan")},
+            where=sa.or_(
+                ins.excluded.step > lm.step,
+                sa.and_(ins.excluded.step == lm.step, ins.excluded.timestamp >= lm.timestamp),
+            ),
+        ),
+        _COLUMNS,
+    )
+    return insert, upsert

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from spanrun.store._schema import SCHEMA_VERSION
+
 __all__ = [
     "SCHEMA_VERSION",
     "experiment_tags",
@@ -21,9 +23,6 @@ __all__ = [
     "tags",
     "traces",
 ]
-
-# The Alembic head revision this code expects; opening a store migrates when the database is behind.
-SCHEMA_VERSION = "0001"
 
 metadata = sa.MetaData()
 

@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
+from spanrun.store._sqlite_conn import BUSY_TIMEOUT_S, configure
+from spanrun.store._sqlite_conn import seed_planner_stats as seed_raw
+
 __all__ = [
     "BUSY_TIMEOUT_S",
     "WRITE_OPTION",
@@ -28,7 +31,6 @@ __all__ = [
     "seed_planner_stats",
 ]
 
-BUSY_TIMEOUT_S = 60
 # Execution option that makes the next transaction on a connection a write transaction.
 WRITE_OPTION = "spanrun_write"
 
@@ -53,18 +55,7 @@ def create_sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
-        # Take transaction control away from the sqlite3 module: it would begin deferred
-        # transactions on its own. We emit BEGIN ourselves in _on_begin.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        try:
-            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            cur.execute("PRAGMA foreign_keys = ON")
-            if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
-                cur.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cur.close()
+        configure(dbapi_conn, memory=memory)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
@@ -74,27 +65,10 @@ def create_sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
-# Typical-shape statistics for SQLite's query planner ("table", "index", "stat" rows as ANALYZE
-# would write them). Without any statistics SQLite may scan a metric range before an exact
-# param match, several times slower on 10k runs. Real ANALYZE results replace these.
-_PLANNER_STATS = (
-    ("runs", "sqlite_autoindex_runs_1", "10000 1"),
-    ("runs", "ix_runs_experiment_start", "10000 2000 2000 1"),
-    ("params", "sqlite_autoindex_params_1", "50000 5 1"),
-    ("params", "ix_params_key_value", "50000 5000 50 1"),
-    ("tags", "sqlite_autoindex_tags_1", "50000 5 1"),
-    ("tags", "ix_tags_key_value", "50000 5000 50 1"),
-    ("latest_metrics", "latest_metrics", "50000 5 1"),  # WITHOUT ROWID: the table is its key
-    ("metrics", "ix_metrics_run_key_step", "500000 50 10 2 1"),
-)
-
-
 def seed_planner_stats(conn: sa.Connection) -> None:
     """Give a new database planner statistics (once; never over real ANALYZE results)."""
-    conn.exec_driver_sql("ANALYZE sqlite_schema")  # creates sqlite_stat1 if missing
-    if conn.exec_driver_sql("SELECT COUNT(*) FROM sqlite_stat1").scalar():
-        return
-    conn.exec_driver_sql(
-        "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", list(_PLANNER_STATS)
-    )
-    conn.exec_driver_sql("ANALYZE sqlite_schema")  # reload the statistics
+    cursor = conn.connection.cursor()  # the DBAPI cursor of the same transaction
+    try:
+        seed_raw(cursor)
+    finally:
+        cursor.close()

@@ -27,8 +27,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 __all__ = ["WriteConnection"]
 
 T = TypeVar("T")
@@ -42,17 +40,13 @@ _BACKSTOP_PAGES = 10_000
 _inherited: list[Any] = []
 
 
-def _open(engine: sa.Engine) -> Any:
-    fairy = engine.raw_connection()  # configured by the engine's connect hook
-    fairy.detach()  # ours for good: never returned to (or reset by) the pool
-    return fairy.dbapi_connection
-
-
 class WriteConnection:
     """One SQLite connection for write transactions (see the module docstring)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self._engine = engine
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        """``connect()`` returns a new configured DBAPI connection (``_sqlite_conn.configure``)
+        that this object owns."""
+        self._connect = connect
         self._closed = False
         self._init_state()
 
@@ -92,7 +86,7 @@ class WriteConnection:
     def _open(self) -> None:
         if self._conn is not None:  # inherited through fork
             _inherited.append(self._conn)
-        conn = _open(self._engine)
+        conn = self._connect()
         cursor = conn.cursor()
         cursor.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_PAGES}")
         self._conn, self._cursor, self._pid = conn, cursor, os.getpid()
@@ -112,7 +106,7 @@ class WriteConnection:
                 return
             try:
                 if self._checkpoint_conn is None:
-                    self._checkpoint_conn = _open(self._engine)
+                    self._checkpoint_conn = self._connect()
                 self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except Exception as exc:  # the next commits simply ask again
                 _log.debug("spanrun: background WAL checkpoint failed: %s", exc)
