@@ -1,29 +1,41 @@
-"""``get_store``: the store for a tracking URI, cached per process."""
+"""``get_store``: the store for a tracking URI, cached per process; ``get_export_store``: the
+same for the run exporter, without SQLAlchemy on SQLite files.
+
+SQLAlchemy is imported only on the ``get_store`` path (this module is loaded by autolog's
+exporter, which must not pay for it).
+"""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
-
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from spanrun.errors import InvalidInputError, StoreError
-from spanrun.store._sqlalchemy_store import SqlAlchemyStore
-from spanrun.store._sqlite import is_memory_url
 from spanrun.store.base import Store
 
-__all__ = ["clear_store_cache", "get_store"]
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+__all__ = ["clear_store_cache", "get_export_store", "get_store"]
 
 ARTIFACTS_DIR_NAME = "spanrun-artifacts"
 
-_lock = threading.Lock()
+# Re-entrant: a DirectSqliteStore opening an older database asks get_store for its delegate.
+_lock = threading.RLock()
 _stores: dict[tuple[str, str | None], Store] = {}
+_export_stores: dict[tuple[str, str | None], Store] = {}
 
 
 def _database_url(tracking_uri: str) -> sa.URL:
     """Normalise a tracking URI: absolute SQLite paths, psycopg 3 for plain postgresql://."""
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    from spanrun.store._sqlite import is_memory_url
+
     scheme = tracking_uri.split(":", 1)[0].lower() if ":" in tracking_uri else ""
     if scheme in ("http", "https"):
         raise InvalidInputError(
@@ -63,6 +75,8 @@ def _database_url(tracking_uri: str) -> sa.URL:
 
 
 def _default_artifact_root(url: sa.URL) -> str:
+    from spanrun.store._sqlite import is_memory_url
+
     if url.get_backend_name() == "sqlite" and not is_memory_url(url):
         return str(Path(url.database or "").parent / ARTIFACTS_DIR_NAME)
     return str(Path(ARTIFACTS_DIR_NAME).resolve())
@@ -83,16 +97,64 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
         store = _stores.get(key)
         if store is None:
             root = artifact_root if artifact_root is not None else _default_artifact_root(url)
+            from spanrun.store._sqlalchemy_store import SqlAlchemyStore
+
             store = SqlAlchemyStore(url, root)
             _stores[key] = store
+        return store
+
+
+def _sqlite_file(tracking_uri: str) -> Path | None:
+    """The file of a plain ``sqlite:///path`` URI (as ``sa.make_url`` reads it), else None
+    (in-memory, query options, other schemes: those take the ``get_store`` path)."""
+    scheme, sep, rest = tracking_uri.partition("://")
+    if not sep or scheme not in ("sqlite", "sqlite+pysqlite") or not rest.startswith("/"):
+        return None
+    database = unquote(rest[1:])
+    if not database or database == ":memory:" or "?" in rest:
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
+    """The store the run exporter writes to for ``tracking_uri`` (one per URI and root).
+
+    For a SQLite file a :class:`~spanrun.store._sqlite_direct.DirectSqliteStore`, which does
+    not import SQLAlchemy for what the exporter does (its other methods go to the
+    ``get_store`` store of the same URI); for anything else ``get_store(...)`` itself.
+    """
+    if not isinstance(tracking_uri, str) or not tracking_uri.strip():
+        raise InvalidInputError(f"Invalid tracking URI {tracking_uri!r}")
+    uri = tracking_uri.strip()
+    path = _sqlite_file(uri)
+    if path is None:
+        return get_store(uri, artifact_root)
+    key = (str(path), artifact_root)
+    with _lock:
+        store = _export_stores.get(key)
+        if store is None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"Cannot create the folder of {path}: {e}") from e
+            from spanrun.store._sqlite_direct import DirectSqliteStore
+
+            root = (
+                artifact_root
+                if artifact_root is not None
+                else str(path.parent / ARTIFACTS_DIR_NAME)
+            )
+            store = DirectSqliteStore(path, root, delegate=lambda: get_store(uri, artifact_root))
+            _export_stores[key] = store
         return store
 
 
 def clear_store_cache() -> None:
     """Close and forget every cached store (tests use this to avoid leaking state)."""
     with _lock:
-        stores = list(_stores.values())
+        stores = [*_export_stores.values(), *_stores.values()]
         _stores.clear()
+        _export_stores.clear()
     for store in stores:
         store.close()
 
@@ -101,8 +163,9 @@ def _clear_after_fork() -> None:
     # A forked child builds fresh stores on its next get_store (SqlAlchemyStore itself drops
     # the connections it inherited; see _sqlalchemy_store._reset_stores_after_fork).
     global _lock
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     _stores.clear()
+    _export_stores.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ __all__ = [
     "TRACKING_URI_ENV",
     "default_artifact_root",
     "default_tracking_uri",
+    "get_export_store_for_uri",
     "get_store_for_uri",
     "get_tracking_uri",
     "is_tracking_uri_set",
@@ -67,6 +69,7 @@ class _TrackingUriState:
         self._uri: str | None = None
         self._default: tuple[str, str] | None = None
         self._stores: dict[tuple[str, str | None], Store] = {}
+        self._export_stores: dict[tuple[str, str | None], Store] = {}
         self._lock = threading.Lock()
 
     def set_tracking_uri(self, uri: str | os.PathLike[str]) -> None:
@@ -92,33 +95,58 @@ class _TrackingUriState:
 
     def get_store(self, uri: str | None = None) -> Store:
         """The (cached) store for ``uri`` or the current tracking URI."""
+        return self._cached(uri, self._stores, _get_store)
+
+    def get_export_store(self, uri: str | None = None) -> Store:
+        """The (cached) store the run exporter writes to, for ``uri`` or the current tracking
+        URI: as :meth:`get_store`, but on a SQLite file one that does not import SQLAlchemy
+        (``spanrun.store._registry.get_export_store``)."""
+        return self._cached(uri, self._export_stores, _get_export_store)
+
+    def _cached(
+        self,
+        uri: str | None,
+        cache: dict[tuple[str, str | None], Store],
+        factory: Callable[[str, str | None], Store],
+    ) -> Store:
         uri = self.get_tracking_uri() if uri is None else _normalize(uri)
         # Only the implicit default puts artifacts next to the working directory; for a URI the
         # user chose, the store decides (it knows where its database lives).
         default = self._default
         artifact_root = default[1] if default is not None and uri == default[0] else None
         key = (uri, artifact_root)
-        store = self._stores.get(key)
+        store = cache.get(key)
         if store is not None:
             return store
         with self._lock:
-            store = self._stores.get(key)
+            store = cache.get(key)
             if store is None:
-                from spanrun.store import get_store
-
-                store = get_store(uri, artifact_root=artifact_root)
-                self._stores[key] = store
+                store = factory(uri, artifact_root)
+                cache[key] = store
         return store
 
     def reset(self) -> None:
         """Forget the URI and close cached stores (used by tests)."""
         with self._lock:
-            stores, self._stores = list(self._stores.values()), {}
+            stores = [*self._export_stores.values(), *self._stores.values()]
+            self._stores, self._export_stores = {}, {}
             self._uri = None
             self._default = None
         for store in stores:
             with contextlib.suppress(Exception):  # closing is best effort
                 store.close()
+
+
+def _get_store(uri: str, artifact_root: str | None) -> Store:
+    from spanrun.store._registry import get_store
+
+    return get_store(uri, artifact_root=artifact_root)
+
+
+def _get_export_store(uri: str, artifact_root: str | None) -> Store:
+    from spanrun.store._registry import get_export_store
+
+    return get_export_store(uri, artifact_root=artifact_root)
 
 
 _state = _TrackingUriState()
@@ -127,3 +155,4 @@ set_tracking_uri = _state.set_tracking_uri
 get_tracking_uri = _state.get_tracking_uri
 is_tracking_uri_set = _state.is_tracking_uri_set
 get_store_for_uri = _state.get_store
+get_export_store_for_uri = _state.get_export_store
