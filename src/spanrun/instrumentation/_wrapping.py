@@ -5,7 +5,8 @@
   while developing).
 - :func:`is_suppressed`: OTel's suppress-instrumentation context key.
 - :class:`Patcher`: wraps and unwraps methods on classes from one table of targets, importing
-  nothing eagerly; each (class, method) is wrapped at most once.
+  nothing eagerly (modules not imported yet are wrapped when imported); each (class, method)
+  is wrapped at most once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -70,17 +73,47 @@ class Target:
 
 
 class Patcher:
-    """Applies a table of targets and removes exactly the wrappers it installed."""
+    """Applies a table of targets and removes exactly the wrappers it installed.
+
+    A target whose module is not imported yet is wrapped when (and if) the program imports it,
+    through a wrapt post-import hook: instrumenting never imports parts of a library the
+    program does not use (for openai, the resources other than the ones called: ~3.6 MB).
+    """
 
     def __init__(self) -> None:
         self._installed: list[tuple[type, str, Any]] = []
+        self._deferred: dict[str, list[Target]] = {}  # module name -> targets waiting for it
+        self._hooked: set[str] = set()  # modules with a post-import hook (one is enough)
+        self._lock = threading.RLock()
 
     @property
     def active(self) -> bool:
-        return bool(self._installed)
+        return bool(self._installed or self._deferred)
 
     def apply(self, targets: list[Target]) -> list[str]:
-        """Wrap every target that exists in the installed library; return the skipped ones."""
+        """Wrap every target that exists in the installed library; return the skipped ones.
+
+        Targets of modules not imported yet are deferred to their import (not skipped).
+        """
+        with self._lock:
+            now = []
+            for target in targets:
+                if target.module in sys.modules:
+                    now.append(target)
+                    continue
+                self._deferred.setdefault(target.module, []).append(target)
+                if target.module not in self._hooked:
+                    self._hooked.add(target.module)
+                    wrapt.when_imported(target.module)(self._on_import)
+            return self._wrap(now)
+
+    def _on_import(self, module: Any) -> None:
+        with internal_errors(f"instrumenting {module.__name__}"), self._lock:
+            targets = self._deferred.pop(module.__name__, None)
+            if targets:
+                self._wrap(targets)
+
+    def _wrap(self, targets: list[Target]) -> list[str]:
         skipped = []
         done = {(cls, name) for cls, name, _ in self._installed}
         for target in targets:
@@ -101,10 +134,12 @@ class Patcher:
 
     def remove(self) -> None:
         """Restore every wrapped method (also when another library wrapped ours since)."""
-        while self._installed:
-            cls, name, original = self._installed.pop()
-            with internal_errors(f"unwrapping {cls.__name__}.{name}"):
-                _unwrap(cls, name, original)
+        with self._lock:
+            self._deferred.clear()
+            while self._installed:
+                cls, name, original = self._installed.pop()
+                with internal_errors(f"unwrapping {cls.__name__}.{name}"):
+                    _unwrap(cls, name, original)
 
 
 def _unwrap(cls: type, name: str, original: Any) -> None:
