@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 import math
 import os
+import random
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError, StoreError
 from spanrun.store import SqlAlchemyStore, Store, _bulk, _migrate, _retry, get_store
 from spanrun.store import _models as m
+from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._registry import get_export_store
 from spanrun.store._schema import SCHEMA_VERSION
 from spanrun.store._sqlite_direct import DirectSqliteStore
@@ -159,8 +161,10 @@ def test_hand_written_sqlite_statements_match_sqlalchemy(direct: DirectSqliteSto
         index_elements=[m.tags.c.run_id, m.tags.c.key], set_={"value": ins.excluded.value}
     )
     assert str(tags.compile(dialect=qmark, column_keys=kv)) == _bulk.SQLITE_UPSERT_TAGS
-    # The multi-row span and trace statements, one row, as SQLAlchemy compiles them.
+    # The multi-row statements, one row, as SQLAlchemy compiles them.
     stmts = _bulk.BulkStatements(direct)
+    assert stmts.insert_params._statement(1) == _bulk.SQLITE_INSERT_PARAMS
+    assert stmts.upsert_tags._statement(1) == _bulk.SQLITE_UPSERT_TAGS
     for many, table, null_if_empty, upsert in (
         (stmts.upsert_spans, m.spans, ("parent_span_id", "run_id"), True),
         (stmts.insert_traces, m.traces, ("run_id",), False),
@@ -528,3 +532,43 @@ def test_the_export_path_never_imports_sqlalchemy(tmp_path: Path) -> None:
     assert run.info.status == "FINISHED" and run.data.tags["a"] == "b"
     assert sa_store.get_trace(T1).info.span_count == 1
     sa_store.close()
+
+
+def test_many_runs_metric_writes_equal_per_run_writes(tmp_path: Path) -> None:
+    """MetricWriter.write_runs (all runs' rows in shared statements, latest values computed in
+    SQLite) leaves exactly the rows that per-run ``write`` calls leave."""
+    root = str(tmp_path / "artifacts")
+    seed = SqlAlchemyStore(f"sqlite:///{tmp_path / 'seed.db'}", root)
+    runs = [seed.create_run("0", "u", 1, [], f"r{i}").info.run_id for i in range(3)]
+    seed.close()
+    _copy(tmp_path / "seed.db", tmp_path / "per_run.db")
+    _copy(tmp_path / "seed.db", tmp_path / "shared.db")
+    per_run = DirectSqliteStore(tmp_path / "per_run.db", root)
+    shared = DirectSqliteStore(tmp_path / "shared.db", root)
+    writer = MetricWriter(shared)
+    rng = random.Random(7)
+    values = [0.5, -1.0, math.nan, math.inf, -math.inf, 3]
+    for _ in range(12):
+        sizes = [rng.choice([0, 1, 5, 70, 600]) for _run in runs]
+        batch_rows: dict[str, Sequence[MetricRow]] = {
+            run: [
+                # Few steps and timestamps: many ties, older steps after newer ones.
+                (rng.choice("abc"), rng.choice(values), rng.randrange(3), rng.randrange(4))
+                for _ in range(size)
+            ]
+            for run, size in zip(runs, sizes, strict=True)
+            if size
+        }
+
+        def one_by_one(cursor: Any, rows: dict[str, Sequence[MetricRow]] = batch_rows) -> None:
+            for run_id, run_rows in rows.items():
+                writer.write(cursor, run_id, run_rows)
+
+        per_run.write_raw(one_by_one)
+        shared.write_raw(functools.partial(writer.write_runs, runs=batch_rows))
+    per_run.close()
+    shared.close()
+    for table in ("metrics", "latest_metrics"):
+        sql = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert _rows(tmp_path / "shared.db", sql) == _rows(tmp_path / "per_run.db", sql)
+    assert len(_rows(tmp_path / "shared.db", "SELECT * FROM latest_metrics")) == 9

@@ -68,14 +68,14 @@ _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KV_COLUMNS = ["run_id", "key", "value"]
 # What SQLAlchemy compiles for SQLite (a test compares them): written out so that SQLite
 # writers need not load it.
-SQLITE_INSERT_PARAMS = (
-    'INSERT INTO params (run_id, "key", value) VALUES (?, ?, ?) '
-    'ON CONFLICT (run_id, "key") DO NOTHING'
-)
-SQLITE_UPSERT_TAGS = (
-    'INSERT INTO tags (run_id, "key", value) VALUES (?, ?, ?) '
-    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value'
-)
+# What SQLAlchemy compiles for SQLite (a test compares them), in parts for multi-row VALUES:
+# SQLite writers need not load it.
+_PARAMS_HEAD = 'INSERT INTO params (run_id, "key", value) VALUES '
+_PARAMS_TAIL = ' ON CONFLICT (run_id, "key") DO NOTHING'
+_TAGS_HEAD = 'INSERT INTO tags (run_id, "key", value) VALUES '
+_TAGS_TAIL = ' ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value'
+SQLITE_INSERT_PARAMS = f"{_PARAMS_HEAD}(?, ?, ?){_PARAMS_TAIL}"
+SQLITE_UPSERT_TAGS = f"{_TAGS_HEAD}(?, ?, ?){_TAGS_TAIL}"
 _ENCODER = json.JSONEncoder(default=str, separators=(",", ":"))
 # Dataclasses and datetimes go to ``default=str`` as with the json module.
 _ORJSON_OPTIONS = (
@@ -109,17 +109,22 @@ class BulkStatements:
         self.mark = "%s" if self.postgres else "?"
         # History rows and latest values exactly as log_batch writes them.
         self.metrics = MetricWriter(db)
-        if self.postgres:
-            self.insert_params, self.upsert_tags = _postgres_kv_statements(db)  # type: ignore[arg-type]
-        else:
-            self.insert_params, self.upsert_tags = SQLITE_INSERT_PARAMS, SQLITE_UPSERT_TAGS
+        params_sql, tags_sql = (
+            _postgres_kv_statements(db)  # type: ignore[arg-type]
+            if self.postgres
+            else (SQLITE_INSERT_PARAMS, SQLITE_UPSERT_TAGS)
+        )
+        # Within one multi-row statement SQLite applies the rows in order, as executemany
+        # would: the first param value and the last tag value win.
+        self.insert_params = _ManyRows(db, _PARAMS_HEAD, "(?, ?, ?)", _PARAMS_TAIL, 3, params_sql)
+        self.upsert_tags = _ManyRows(db, _TAGS_HEAD, "(?, ?, ?)", _TAGS_TAIL, 3, tags_sql)
         # run_id and parent_span_id come as "" for NULL (sqlite3 binds None through its
         # adapter lookup too); "" never meant anything else for them.
         spans = ("spans", SPAN_COLUMNS, ("trace_id", "span_id"))
         traces = ("traces", TRACE_COLUMNS, ("trace_id",))
-        self.upsert_spans = _ManyRows(db, *spans, ("parent_span_id", "run_id"), upsert=True)
-        self.insert_traces = _ManyRows(db, *traces, ("run_id",), upsert=False)
-        self.upsert_traces = _ManyRows(db, *traces, ("run_id",), upsert=True)
+        self.upsert_spans = _table_rows(db, *spans, ("parent_span_id", "run_id"), upsert=True)
+        self.insert_traces = _table_rows(db, *traces, ("run_id",), upsert=False)
+        self.upsert_traces = _table_rows(db, *traces, ("run_id",), upsert=True)
         mark = self.mark
         # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
         self.aggregate = (
@@ -149,31 +154,14 @@ class _ManyRows:
     """
 
     def __init__(
-        self,
-        db: Writer | Database,
-        table: str,
-        columns: Sequence[str],
-        keys: Sequence[str],
-        empty_is_null: Sequence[str],
-        upsert: bool,
+        self, db: Writer | Database, head: str, row: str, tail: str, columns: int, one_row: str
     ) -> None:
+        """SQLite: ``head`` + ``row`` n times (comma-separated) + ``tail``; elsewhere
+        ``one_row`` (compiled for the database) with executemany."""
         self.sqlite = db.dialect == "sqlite"
-        # PostgreSQL: one row, compiled by SQLAlchemy, for executemany.
-        self.sql = (
-            "" if self.sqlite else _postgres_many_rows(db, table, empty_is_null, upsert)  # type: ignore[arg-type]
-        )
-        # SQLite: the same statement for n rows, built from these parts.
-        self._head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-        self._row = (
-            "(" + ", ".join("nullif(?, '')" if c in empty_is_null else "?" for c in columns) + ")"
-        )
-        self._tail = (
-            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-            if upsert
-            else ""
-        )
-        self._per_statement = max(1, min(512, (_MAX_VARIABLES - 1) // len(columns)))
+        self.sql = one_row
+        self._head, self._row, self._tail = head, row, tail
+        self._per_statement = max(1, min(512, (_MAX_VARIABLES - 1) // columns))
         self._texts: dict[int, str] = {}
 
     def _statement(self, rows: int) -> str:
@@ -196,6 +184,31 @@ class _ManyRows:
 
 
 # -- PostgreSQL: statements compiled by SQLAlchemy (imported only here) ----------------------
+
+
+def _table_rows(
+    db: Writer | Database,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    empty_is_null: Sequence[str],
+    upsert: bool,
+) -> _ManyRows:
+    """Every column of ``table``, ``NULLIF(?, '')`` for ``empty_is_null``; an upsert on
+    ``keys`` that replaces the other columns, or a plain insert."""
+    row = "(" + ", ".join("nullif(?, '')" if c in empty_is_null else "?" for c in columns) + ")"
+    tail = (
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        if upsert
+        else ""
+    )
+    # PostgreSQL: one row, compiled by SQLAlchemy, for executemany.
+    one_row = (
+        "" if db.dialect == "sqlite" else _postgres_many_rows(db, table, empty_is_null, upsert)  # type: ignore[arg-type]
+    )
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    return _ManyRows(db, head, row, tail, len(columns), one_row)
 
 
 def _postgres_compile(stmt: Any, columns: Sequence[str]) -> str:
@@ -510,13 +523,15 @@ def write_export_batch(
             if skipped:  # rare: leave those runs' rows out
                 params = [r for r in params if r[0] not in skipped]
                 tags = [r for r in tags if r[0] not in skipped]
-        for run_id, rows in metrics.items():
-            if run_id not in skipped:
-                stmts.metrics.write(cursor, run_id, rows)
+        if metrics:
+            live = (
+                {r: rows for r, rows in metrics.items() if r not in skipped} if skipped else metrics
+            )
+            stmts.metrics.write_runs(cursor, live)
         if params:
-            cursor.executemany(stmts.insert_params, params)
+            stmts.insert_params.run(cursor, params)
         if tags:
-            cursor.executemany(stmts.upsert_tags, tags)
+            stmts.upsert_tags.run(cursor, tags)
         if span_rows:
             stmts.upsert_spans.run(cursor, span_rows)
             _write_traces(cursor, stmts, span_rows)

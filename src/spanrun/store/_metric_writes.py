@@ -56,6 +56,20 @@ _LATEST_FROM_HISTORY = (
 )
 _FEW_KEYS = 8  # a batch this many times larger than its key count uses _LATEST_FROM_HISTORY
 
+# Many runs at once (export batches): the run id in every row, 5 parameters per row.
+_RUNS_ROWS_PER_STATEMENT = min(2048, (_MAX_VARIABLES - 1) // 5)
+# The latest values of all the rows just appended (ids above ?1), each (run, key)'s greatest
+# (step, timestamp, id), merged as _UPSERT_LATEST does: one statement, computed inside SQLite
+# (GIL released) instead of per row in Python. Window functions need SQLite 3.25.
+_LATEST_SINCE = (
+    'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) '
+    'SELECT run_id, "key", value, "timestamp", step, is_nan FROM (SELECT run_id, "key", '
+    'value, "timestamp", step, is_nan, row_number() OVER (PARTITION BY run_id, "key" '
+    'ORDER BY step DESC, "timestamp" DESC, id DESC) AS n FROM metrics WHERE id > ?1) '
+    "WHERE n = 1 " + _UPSERT_LATEST[_UPSERT_LATEST.index("ON CONFLICT") :]
+)
+_HAS_WINDOW_FUNCTIONS = sqlite3.sqlite_version_info >= (3, 25, 0)
+
 
 def metric_row(metric: Metric) -> MetricRow:
     """A Metric as a row, with a typed error for what the database could not store."""
@@ -93,10 +107,19 @@ def _upsert_sql(rows: int) -> str:
     return _UPSERT_LATEST.format(_values(rows))
 
 
-def _pieces(count: int) -> Iterable[tuple[int, int]]:
+@functools.lru_cache(maxsize=16)
+def _insert_runs_sql(rows: int) -> str:
+    """``(?1, ?2, ?3, ?4, ?5, ?3 IS NULL), ...``: run id, key, value, timestamp, step."""
+    return _INSERT + ",".join(
+        f"(?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 4},?{i + 2} IS NULL)"
+        for i in range(1, 5 * rows, 5)
+    )
+
+
+def _pieces(count: int, most: int = _ROWS_PER_STATEMENT) -> Iterable[tuple[int, int]]:
     """(start, size) slices: full statements, then powers of two (few distinct statements)."""
     start = 0
-    size = _ROWS_PER_STATEMENT
+    size = most
     while start < count:
         while size > count - start:
             size //= 2
@@ -122,6 +145,34 @@ class MetricWriter:
         self.sqlite = db.dialect == "sqlite"
         if not self.sqlite:  # SQLite uses the hand-written statements above
             self._insert, self._upsert_latest = _postgres_statements(db)
+
+    def write_runs(self, cursor: Any, runs: dict[str, Sequence[MetricRow]]) -> None:
+        """:meth:`write` for several runs; on SQLite the rows of all of them share statements
+        (each statement re-takes the GIL once: few statements per export batch)."""
+        count = sum(len(rows) for rows in runs.values())
+        if not count:
+            return
+        if not (self.sqlite and _HAS_WINDOW_FUNCTIONS) or (len(runs) == 1 and count < 64):
+            for run_id, rows in runs.items():  # a few values of one run: two statements
+                self.write(cursor, run_id, rows)
+            return
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM metrics")
+        (last_id,) = cursor.fetchone()
+        # The parameters of all rows, (run_id, key, value, timestamp, step) each, built with
+        # slice assignments (no per-row Python).
+        flat: list[Any] = [None] * (5 * count)
+        at = 0
+        for run_id, rows in runs.items():
+            n = len(rows)
+            values = list(itertools.chain.from_iterable(rows))
+            end = at + 5 * n
+            flat[at:end:5] = [run_id] * n
+            for column in range(4):
+                flat[at + 1 + column : end : 5] = values[column::4]
+            at = end
+        for start, size in _pieces(count, _RUNS_ROWS_PER_STATEMENT):
+            cursor.execute(_insert_runs_sql(size), flat[5 * start : 5 * (start + size)])
+        cursor.execute(_LATEST_SINCE, (last_id,))
 
     def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append ``rows`` to the history and update the run's latest values."""
