@@ -18,7 +18,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from spanrun.errors import InvalidInputError, TableSchemaError
 
@@ -30,6 +30,8 @@ __all__ = ["PREDICTIONS_FILE", "PREDICTION_COLUMNS", "append_prediction_rows", "
 PREDICTIONS_FILE = "llm_predictions.csv"
 PREDICTION_COLUMNS = ("inputs", "outputs", "prompts")
 _HEAD_CHUNK = 8 * 1024
+#: A prediction row: a dict keyed by column, or a list (or tuple) of cells in column order.
+Row = Mapping[str, Any] | Sequence[Any]
 
 
 def _cell(value: Any) -> str:
@@ -43,8 +45,24 @@ def _cell(value: Any) -> str:
 
 
 def _cells(row: Mapping[str, Any], columns: Sequence[str]) -> list[str]:
-    # Most autolog cells are already text: skip _cell's checks for them (hot path).
     return [v if type(v := row.get(c)) is str else _cell(v) for c in columns]
+
+
+def _records(rows: Sequence[Row], names: list[str], header: list[str]) -> list[list[str]]:
+    """The rows' cells in the file's column order ``header`` (which holds all of ``names``)."""
+    same = header == names
+    position = {name: i for i, name in enumerate(names)}
+    picks = [position.get(column) for column in header]
+    records: list[list[str]] = []
+    for row in rows:
+        if not isinstance(row, (list, tuple)):
+            records.append(_cells(cast(Mapping[str, Any], row), header))
+        elif same:
+            # Autolog's rows: lists of text in the file's order (hot path; _cell only for others)
+            records.append([v if type(v) is str else _cell(v) for v in row])
+        else:
+            records.append(["" if i is None else _cell(row[i]) for i in picks])
+    return records
 
 
 def _encode(rows: Sequence[Sequence[str]]) -> bytes:
@@ -91,21 +109,31 @@ def _append_or_undo(handle: ArtifactFileHandle, size: int, body: bytes) -> None:
 
 def append_prediction_rows(
     repo: ArtifactRepository,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Row],
     columns: Sequence[str],
     artifact_file: str = PREDICTIONS_FILE,
 ) -> None:
-    """Append ``rows`` (dicts keyed by ``columns``; missing keys give empty cells) in one write.
+    """Append ``rows`` in one write.
 
-    The header is written when the file is new. When the file's header already holds all of
-    ``columns``, rows follow the file's column order. Otherwise the file is rewritten once,
-    atomically, with the union of the columns (old rows get empty new cells).
+    A row is a dict keyed by ``columns`` (missing keys give empty cells) or a list (or tuple)
+    with one cell per column, in ``columns`` order. The header is written when the file is new.
+    When the file's header already holds all of ``columns``, rows follow the file's column
+    order. Otherwise the file is rewritten once, atomically, with the union of the columns (old
+    rows get empty new cells).
     """
     names = _check_columns(columns)
     known = set(names)
     for row in rows:
+        if isinstance(row, (list, tuple)):
+            if len(row) != len(names):
+                raise InvalidInputError(
+                    f"Prediction row has {len(row)} cells for {len(names)} columns: {row!r}"
+                )
+            continue
         if not isinstance(row, Mapping):
-            raise InvalidInputError(f"Prediction rows must be dicts, got {type(row).__name__}")
+            raise InvalidInputError(
+                f"Prediction rows must be dicts or lists, got {type(row).__name__}"
+            )
         extra = [k for k in row if k not in known]
         if extra:
             raise InvalidInputError(f"Prediction row has keys not in columns: {extra}")
@@ -114,14 +142,13 @@ def append_prediction_rows(
     with repo.locked(artifact_file) as handle:
         size = handle.size()
         if size == 0:
-            records = [names, *(_cells(r, names) for r in rows)]
-            _append_or_undo(handle, size, _encode(records))
+            _append_or_undo(handle, size, _encode([names, *_records(rows, names, names)]))
             return
         header = _read_header(handle, size)
         if not header or len(set(header)) != len(header):
             raise TableSchemaError(f"{artifact_file!r} has no usable CSV header: {header!r}")
         if known.issubset(header):
-            body = _encode([_cells(r, header) for r in rows])
+            body = _encode(_records(rows, names, header))
             if handle.read(size - 1, 1) != b"\n":
                 body = b"\r\n" + body  # a file edited by hand may lack the final line break
             _append_or_undo(handle, size, body)
@@ -132,7 +159,7 @@ def append_prediction_rows(
         old = list(csv.reader(io.StringIO(text, newline="")))[1:]
         padding = [""] * (len(union) - len(header))
         records = [union, *(record + padding for record in old)]
-        records += (_cells(r, union) for r in rows)
+        records += _records(rows, names, union)
         handle.replace(_encode(records))
 
 

@@ -14,6 +14,7 @@ from spanrun.exporters._mapping import LLMCall
 from spanrun.tracking.entities import Run
 
 __all__ = [
+    "INPUTS_INDEX",
     "PARAMS_VARIED_TAG",
     "PREDICTION_COLUMNS",
     "InnermostTracker",
@@ -35,6 +36,8 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "timestamp",
     "error",
 )
+#: Where a prediction row (a list of cells in PREDICTION_COLUMNS order) keeps its input.
+INPUTS_INDEX = PREDICTION_COLUMNS.index("inputs")
 PARAMS_VARIED_TAG = "spanrun.llm.params_varied"
 
 # Running totals (the latest value is the run's total so far). Per-call metrics carry the
@@ -55,7 +58,7 @@ class RunWrites:
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)  # cells in PREDICTION_COLUMNS order
     calls: int = 0  # LLM calls recorded in this batch
 
 
@@ -102,10 +105,11 @@ class RunLedger:
         cost: float | None,
         trace_id: str,
         span_id: str,
-    ) -> dict[str, Any]:
+    ) -> list[str]:
         """Add one call's metrics (step = its index in the run) and params to ``writes``.
 
-        Returns the call's prediction row; the caller decides when it is written.
+        Returns the call's prediction row (its cells' text in ``PREDICTION_COLUMNS`` order); the
+        caller decides when it is written.
         """
         step = self.calls
         self.calls = calls = step + 1
@@ -152,21 +156,22 @@ class RunLedger:
                 self.params_varied = True
                 writes.tags[PARAMS_VARIED_TAG] = "true"
 
-        # The PREDICTION_COLUMNS, in order, as the CSV cells' text (the CSV writer's fast path).
-        return {
-            "inputs": call.inputs,
-            "outputs": call.outputs,
-            "prompts": call.prompts,
-            "model": call.model,
-            "latency_ms": str(round(latency_ms, 3)),
-            "input_tokens": "" if input_tokens is None else str(input_tokens),
-            "output_tokens": "" if output_tokens is None else str(output_tokens),
-            "total_tokens": "" if total_tokens is None else str(total_tokens),
-            "trace_id": trace_id,
-            "span_id": span_id,
-            "timestamp": str(end_ms),
-            "error": call.error,
-        }
+        # A list rather than a dict: the CSV writer takes it as it is (measured ~2 us per row
+        # less than a dict per row turned into a list when written).
+        return [
+            call.inputs,
+            call.outputs,
+            call.prompts,
+            call.model,
+            str(round(latency_ms, 3)),  # latency_ms
+            "" if input_tokens is None else str(input_tokens),
+            "" if output_tokens is None else str(output_tokens),
+            "" if total_tokens is None else str(total_tokens),
+            trace_id,
+            span_id,
+            str(end_ms),  # timestamp
+            call.error,
+        ]
 
 
 class InnermostTracker:

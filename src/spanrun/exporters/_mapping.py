@@ -86,14 +86,17 @@ _INVOCATION_KEYS = {"choice_count": "n", "stop_sequences": "stop"}
 _PARAM_SOURCES: tuple[tuple[str, tuple[str, ...], str], ...] = tuple(
     (f"llm.{name}", FIELD_SOURCES[name], _INVOCATION_KEYS.get(name, name)) for name in PARAM_FIELDS
 )
-# Attribute name -> (param order, source priority): a span carries few of these, so the
-# params are found from the span's keys rather than by probing every name.
-_PARAM_BY_ATTRIBUTE: dict[str, tuple[int, int]] = {
-    key: (order, priority)
-    for order, (_, keys, _) in enumerate(_PARAM_SOURCES)
-    for priority, key in enumerate(keys)
-}
-_PARAM_ATTRIBUTES = frozenset(_PARAM_BY_ATTRIBUTE)
+_PARAM_ATTRIBUTES = frozenset(key for _, keys, _ in _PARAM_SOURCES for key in keys)
+
+# The sources of the fields read for every call, resolved once.
+_REQUEST_MODEL = FIELD_SOURCES["request_model"]
+_RESPONSE_MODEL = FIELD_SOURCES["response_model"]
+_PROVIDER = FIELD_SOURCES["provider"]
+_INPUT_TOKENS = FIELD_SOURCES["input_tokens"]
+_OUTPUT_TOKENS = FIELD_SOURCES["output_tokens"]
+_TOTAL_TOKENS = FIELD_SOURCES["total_tokens"]
+_TTFT = FIELD_SOURCES["ttft_s"]
+_ERROR_TYPE = FIELD_SOURCES["error_type"]
 
 _OPENLLMETRY_TYPES = {
     "chat": "chat",
@@ -122,8 +125,9 @@ class LLMCall:
     error: str = ""
 
 
-def _first(attrs: Mapping[str, Any], name: str) -> Any:
-    for key in FIELD_SOURCES[name]:
+def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value of the first of ``keys`` (one ``FIELD_SOURCES`` entry) that has one."""
+    for key in keys:
         value = attrs.get(key)
         if value is not None and value != "":
             return value
@@ -261,33 +265,64 @@ def _loads(value: Any) -> Any:
     return value
 
 
+def _param_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return json.dumps(list(value), ensure_ascii=False)
+    return str(value)
+
+
+# Which params to read from which attributes, per set of param attributes a span carries:
+# spans of one instrumentation carry the same few, so this is worked out once per set.
+_ParamPlan = tuple[tuple[str, tuple[str, ...]], ...]
+_param_plans: dict[frozenset[str], _ParamPlan] = {}
+
+
+def _param_plan(present: frozenset[str]) -> _ParamPlan:
+    plan = _param_plans.get(present)
+    if plan is None:
+        plan = tuple(
+            (param, tuple(key for key in keys if key in present))  # highest priority first
+            for param, keys, _ in _PARAM_SOURCES
+            if not present.isdisjoint(keys)
+        )
+        if len(_param_plans) < 1024:  # bounded: odd spans just work it out each time
+            _param_plans[present] = plan
+    return plan
+
+
 def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, str]:
-    # value per param order, from the highest-priority attribute that has one
-    found: dict[int, tuple[int, Any]] = {}
-    for key in attrs.keys() & _PARAM_ATTRIBUTES:
-        value = attrs[key]
-        if value is None or value == "":
-            continue
-        order, priority = _PARAM_BY_ATTRIBUTE[key]
-        best = found.get(order)
-        if best is None or priority < best[0]:
-            found[order] = (priority, value)
-    raw = attrs.get("llm.invocation_parameters")
-    invocation = _loads(raw) if raw else None
-    if isinstance(invocation, Mapping):
-        for order, (_, _, invocation_key) in enumerate(_PARAM_SOURCES):
-            if order not in found and invocation.get(invocation_key) is not None:
-                found[order] = (0, invocation[invocation_key])
     params: dict[str, str] = {}
     if model:
         params["llm.model"] = model
     if provider:
         params["llm.provider"] = provider
-    for order in sorted(found):
-        value = found[order][1]
-        if isinstance(value, (list, tuple)):
-            value = json.dumps(list(value), ensure_ascii=False)
-        params[_PARAM_SOURCES[order][0]] = str(value)
+    present = _PARAM_ATTRIBUTES.intersection(attrs)
+    raw = attrs.get("llm.invocation_parameters")
+    invocation = _loads(raw) if raw else None
+    if invocation is not None and not isinstance(invocation, Mapping):
+        invocation = None  # (the None check first: an ABC isinstance check is slow)
+    if invocation is None:
+        if present:
+            for param, keys in _param_plan(present):
+                for key in keys:
+                    value = attrs[key]
+                    if value is not None and value != "":
+                        params[param] = _param_text(value)
+                        break
+        return params
+    # OpenInference: attributes first, then the invocation parameters, in param order.
+    for param, keys, invocation_key in _PARAM_SOURCES:
+        value = None
+        for key in keys:
+            if key in present:
+                value = attrs[key]
+                if value is not None and value != "":
+                    break
+                value = None
+        if value is None:
+            value = invocation.get(invocation_key)
+        if value is not None:
+            params[param] = _param_text(value)
     return params
 
 
@@ -325,19 +360,23 @@ def read_llm_call(
     operation = llm_operation(attrs)
     if operation is None:
         return None
-    model = str(_first(attrs, "request_model") or _first(attrs, "response_model") or "")
-    provider = str(_first(attrs, "provider") or "")
-    input_tokens = _as_int(_first(attrs, "input_tokens"))
-    output_tokens = _as_int(_first(attrs, "output_tokens"))
-    total = _as_int(_first(attrs, "total_tokens"))
+    model = str(_first(attrs, _REQUEST_MODEL) or _first(attrs, _RESPONSE_MODEL) or "")
+    provider = str(_first(attrs, _PROVIDER) or "")
+    input_tokens = _as_int(_first(attrs, _INPUT_TOKENS))
+    output_tokens = _as_int(_first(attrs, _OUTPUT_TOKENS))
+    total = _as_int(_first(attrs, _TOTAL_TOKENS))
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
-    ttft = _first(attrs, "ttft_s")
+    ttft = _first(attrs, _TTFT)
     ttft_ms = float(ttft) * 1000.0 if isinstance(ttft, (int, float)) else None
 
     inputs = _input_messages(attrs, events)
     outputs = _output_messages(attrs, events)
-    user_text = next((m["content"] for m in reversed(inputs) if m["role"] == "user"), "")
+    user_text = ""
+    for message in reversed(inputs):  # the last user message
+        if message["role"] == "user":
+            user_text = message["content"]
+            break
     if not user_text:
         user_text = _text(_loads(attrs.get(sc.INPUT_VALUE))) if attrs.get(sc.INPUT_VALUE) else ""
     out_text = outputs[0]["content"] if outputs else ""
@@ -346,7 +385,7 @@ def read_llm_call(
 
     error = ""
     if status_error is not None:
-        error_type = _first(attrs, "error_type")
+        error_type = _first(attrs, _ERROR_TYPE)
         error = ": ".join(str(x) for x in (error_type, status_error) if x) or "error"
     return LLMCall(
         operation=operation,

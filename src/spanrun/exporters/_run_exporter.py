@@ -30,6 +30,7 @@ from spanrun.exporters._convert import (
     span_to_record,
 )
 from spanrun.exporters._llm_tracking import (
+    INPUTS_INDEX,
     PREDICTION_COLUMNS,
     InnermostTracker,
     RunLedger,
@@ -58,7 +59,7 @@ T = TypeVar("T")
 @dataclass
 class _PendingRows:
     since: float
-    rows: list[tuple[RunLedger, dict[str, Any]]] = field(default_factory=list)
+    rows: list[tuple[RunLedger, list[str]]] = field(default_factory=list)
 
 
 class _ThreadState(threading.local):
@@ -594,7 +595,7 @@ class RunExporter(SpanExporter):
         self,
         trace_id: str,
         ledger: RunLedger,
-        row: dict[str, Any],
+        row: list[str],
         writes: dict[str, tuple[RunLedger, RunWrites]],
     ) -> None:
         pending = self._pending_rows.get(trace_id)
@@ -622,7 +623,7 @@ class RunExporter(SpanExporter):
         if user_input is not None and user_input != "":
             text = user_input if isinstance(user_input, str) else json.dumps(user_input)
             for _, row in pending.rows:
-                row["inputs"] = text
+                row[INPUTS_INDEX] = text
         _add_rows(writes, pending.rows)
 
     def _release_stale_rows(self, writes: dict[str, tuple[RunLedger, RunWrites]]) -> None:
@@ -681,7 +682,7 @@ class RunExporter(SpanExporter):
                 ok &= self._write_rows(ledger, w.rows)
         return ok
 
-    def _write_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> bool:
+    def _write_rows(self, ledger: RunLedger, rows: list[list[str]]) -> bool:
         if not rows:
             return True
         done, _ = self._retry(
@@ -692,7 +693,7 @@ class RunExporter(SpanExporter):
             self._count_drops(calls=len(rows))
         return done
 
-    def _append_rows(self, ledger: RunLedger, rows: list[dict[str, Any]]) -> None:
+    def _append_rows(self, ledger: RunLedger, rows: list[list[str]]) -> None:
         from spanrun.artifacts import get_artifact_repository
         from spanrun.llm import append_prediction_rows
 
@@ -713,7 +714,7 @@ def _user() -> str:
 
 
 def _add_rows(
-    writes: dict[str, tuple[RunLedger, RunWrites]], rows: list[tuple[RunLedger, dict[str, Any]]]
+    writes: dict[str, tuple[RunLedger, RunWrites]], rows: list[tuple[RunLedger, list[str]]]
 ) -> None:
     for ledger, row in rows:
         if ledger.run_id not in writes:

@@ -1,0 +1,71 @@
+"""Prediction rows given as lists of cells (the exporter's rows) to ``append_prediction_rows``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spanrun.artifacts import LocalArtifactRepository
+from spanrun.errors import InvalidInputError
+from spanrun.llm import append_prediction_rows
+
+COLUMNS = ["inputs", "outputs", "model"]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> LocalArtifactRepository:
+    return LocalArtifactRepository(str(tmp_path / "artifacts"))
+
+
+def _text(repo: LocalArtifactRepository) -> str:
+    return repo.read_bytes("p.csv").decode()
+
+
+def test_list_rows_write_the_same_bytes_as_dict_rows(tmp_path: Path) -> None:
+    cells = ['a,"b"\nc', None, 1.5]
+    as_list = LocalArtifactRepository(str(tmp_path / "l"))
+    as_dict = LocalArtifactRepository(str(tmp_path / "d"))
+    for _ in range(2):  # a new file, then appending to it
+        append_prediction_rows(as_list, [cells, ("x", {"k": "ü"}, [1])], COLUMNS, "p.csv")
+        append_prediction_rows(
+            as_dict,
+            [
+                dict(zip(COLUMNS, cells, strict=True)),
+                {"inputs": "x", "outputs": {"k": "ü"}, "model": [1]},
+            ],
+            COLUMNS,
+            "p.csv",
+        )
+    assert as_list.read_bytes("p.csv") == as_dict.read_bytes("p.csv")
+    assert _text(as_list).splitlines()[:3] == [
+        "inputs,outputs,model",
+        '"a,""b""',
+        'c",,1.5',
+    ]
+    assert '"{""k"": ""ü""}",[1]' in _text(as_list)
+
+
+def test_list_rows_follow_the_files_column_order(repo: LocalArtifactRepository) -> None:
+    append_prediction_rows(
+        repo,
+        [{"model": "m0", "extra": "e", "inputs": "i0"}],
+        ["model", "extra", "inputs", "outputs"],
+        "p.csv",
+    )
+    append_prediction_rows(repo, [["i1", "o1", "m1"]], COLUMNS, "p.csv")
+    assert _text(repo).splitlines() == ["model,extra,inputs,outputs", "m0,e,i0,", "m1,,i1,o1"]
+
+
+def test_list_rows_with_new_columns_rewrite_the_file(repo: LocalArtifactRepository) -> None:
+    append_prediction_rows(repo, [["i0"]], ["inputs"], "p.csv")
+    append_prediction_rows(repo, [["i1", "o1", "m1"], {"model": "m2"}], COLUMNS, "p.csv")
+    assert _text(repo).splitlines() == ["inputs,outputs,model", "i0,,", "i1,o1,m1", ",,m2"]
+
+
+def test_list_rows_need_one_cell_per_column(repo: LocalArtifactRepository) -> None:
+    with pytest.raises(InvalidInputError, match="2 cells for 3 columns"):
+        append_prediction_rows(repo, [["i", "o"]], COLUMNS, "p.csv")
+    with pytest.raises(InvalidInputError, match="dicts or lists"):
+        append_prediction_rows(repo, ["i,o,m"], COLUMNS, "p.csv")  # type: ignore[list-item]
+    assert not repo.exists("p.csv")
