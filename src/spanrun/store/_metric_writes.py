@@ -57,18 +57,20 @@ _LATEST_FROM_HISTORY = (
 _FEW_KEYS = 8  # a batch this many times larger than its key count uses _LATEST_FROM_HISTORY
 
 # Many runs at once (export batches): the run id in every row, 5 parameters per row.
-_RUNS_ROWS_PER_STATEMENT = min(2048, (_MAX_VARIABLES - 1) // 5)
-# The latest values of all the rows just appended (ids above ?1), each (run, key)'s greatest
-# (step, timestamp, id), merged as _UPSERT_LATEST does: one statement, computed inside SQLite
-# (GIL released) instead of per row in Python. Window functions need SQLite 3.25.
-_LATEST_SINCE = (
+_RUNS_ROWS_PER_STATEMENT = min(512, (_MAX_VARIABLES - 1) // 5)
+# _LATEST_FROM_HISTORY for many (run_id, key) pairs in one statement: each pair's last history
+# entry by (step, timestamp, id), found with the (run_id, key, step, timestamp) index. Equal to
+# merging the batch's latest rows into the stored ones, without per-row work in Python.
+_LATEST_OF_PAIRS = (
     'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) '
-    'SELECT run_id, "key", value, "timestamp", step, is_nan FROM (SELECT run_id, "key", '
-    'value, "timestamp", step, is_nan, row_number() OVER (PARTITION BY run_id, "key" '
-    'ORDER BY step DESC, "timestamp" DESC, id DESC) AS n FROM metrics WHERE id > ?1) '
-    "WHERE n = 1 " + _UPSERT_LATEST[_UPSERT_LATEST.index("ON CONFLICT") :]
+    'SELECT m.run_id, m."key", m.value, m."timestamp", m.step, m.is_nan FROM (VALUES {}) AS k '
+    "JOIN metrics m ON m.id = (SELECT id FROM metrics WHERE run_id = k.column1 "
+    'AND "key" = k.column2 ORDER BY step DESC, "timestamp" DESC, id DESC LIMIT 1) '
+    "WHERE true "  # needed before ON CONFLICT after a SELECT (SQLite's parser)
+    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
+    '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan'
 )
-_HAS_WINDOW_FUNCTIONS = sqlite3.sqlite_version_info >= (3, 25, 0)
+_PAIRS_PER_STATEMENT = min(512, (_MAX_VARIABLES - 1) // 2)
 
 
 def metric_row(metric: Metric) -> MetricRow:
@@ -105,6 +107,16 @@ def _insert_sql(rows: int) -> str:
 @functools.lru_cache(maxsize=16)
 def _upsert_sql(rows: int) -> str:
     return _UPSERT_LATEST.format(_values(rows))
+
+
+@functools.lru_cache(maxsize=16)
+def _latest_pairs_sql(pairs: int) -> str:
+    return _LATEST_OF_PAIRS.format(",".join(["(?,?)"] * pairs))
+
+
+def _statements(count: int, most: int) -> int:
+    """How many statements :func:`_pieces` makes of ``count`` rows."""
+    return count // most + (count % most).bit_count()
 
 
 @functools.lru_cache(maxsize=16)
@@ -147,32 +159,49 @@ class MetricWriter:
             self._insert, self._upsert_latest = _postgres_statements(db)
 
     def write_runs(self, cursor: Any, runs: dict[str, Sequence[MetricRow]]) -> None:
-        """:meth:`write` for several runs; on SQLite the rows of all of them share statements
-        (each statement re-takes the GIL once: few statements per export batch)."""
+        """:meth:`write` for several runs in fewer statements (each re-takes the GIL once).
+
+        On SQLite the latest values of all runs are one statement; the history rows of all
+        runs share statements when that makes fewer of them (the run id is then bound in every
+        row, about 10% more binding work, so large per-run groups keep their own).
+        """
+        if not self.sqlite:
+            for run_id, rows in runs.items():
+                self.write(cursor, run_id, rows)
+            return
         count = sum(len(rows) for rows in runs.values())
         if not count:
             return
-        if not (self.sqlite and _HAS_WINDOW_FUNCTIONS) or (len(runs) == 1 and count < 64):
-            for run_id, rows in runs.items():  # a few values of one run: two statements
-                self.write(cursor, run_id, rows)
-            return
-        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM metrics")
-        (last_id,) = cursor.fetchone()
-        # The parameters of all rows, (run_id, key, value, timestamp, step) each, built with
-        # slice assignments (no per-row Python).
-        flat: list[Any] = [None] * (5 * count)
-        at = 0
-        for run_id, rows in runs.items():
-            n = len(rows)
-            values = list(itertools.chain.from_iterable(rows))
-            end = at + 5 * n
-            flat[at:end:5] = [run_id] * n
-            for column in range(4):
-                flat[at + 1 + column : end : 5] = values[column::4]
-            at = end
-        for start, size in _pieces(count, _RUNS_ROWS_PER_STATEMENT):
-            cursor.execute(_insert_runs_sql(size), flat[5 * start : 5 * (start + size)])
-        cursor.execute(_LATEST_SINCE, (last_id,))
+        most = _ROWS_PER_STATEMENT
+        shared = _RUNS_ROWS_PER_STATEMENT
+        if _statements(count, shared) < sum(_statements(len(r), most) for r in runs.values()):
+            # (run_id, key, value, timestamp, step) for every row, built with slice
+            # assignments (no per-row Python).
+            flat: list[Any] = [None] * (5 * count)
+            at = 0
+            for run_id, rows in runs.items():
+                n = len(rows)
+                values = list(itertools.chain.from_iterable(rows))
+                end = at + 5 * n
+                flat[at:end:5] = [run_id] * n
+                for column in range(4):
+                    flat[at + 1 + column : end : 5] = values[column::4]
+                at = end
+            for start, size in _pieces(count, shared):
+                cursor.execute(_insert_runs_sql(size), flat[5 * start : 5 * (start + size)])
+        else:
+            chain = itertools.chain.from_iterable
+            for run_id, rows in runs.items():
+                for start, size in _pieces(len(rows)):
+                    cursor.execute(_insert_sql(size), [run_id, *chain(rows[start : start + size])])
+        pairs = [
+            item
+            for run_id, rows in runs.items()
+            for key in {r[0] for r in rows}
+            for item in (run_id, key)
+        ]
+        for start, size in _pieces(len(pairs) // 2, _PAIRS_PER_STATEMENT):
+            cursor.execute(_latest_pairs_sql(size), pairs[2 * start : 2 * (start + size)])
 
     def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append ``rows`` to the history and update the run's latest values."""
