@@ -161,3 +161,32 @@ def test_malformed_content_never_raises():
     assert call is not None
     assert call.inputs == "{not json"
     assert call.input_tokens is None
+
+
+def test_first_source_read_directly_keeps_the_fallback_rules():
+    from spanrun.exporters._mapping import FIELD_SOURCES
+
+    # read_llm_call reads these first sources directly before the others
+    assert [FIELD_SOURCES[f][0] for f in ("request_model", "provider")] == [
+        "gen_ai.request.model",
+        "gen_ai.provider.name",
+    ]
+    assert FIELD_SOURCES["ttft_s"] == ("gen_ai.response.time_to_first_chunk",)
+    call = read_llm_call(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "",  # empty: the next source counts
+            "gen_ai.response.model": "gpt-4o-2024",
+            "gen_ai.provider.name": None,
+            "gen_ai.system": "openai",
+            "gen_ai.usage.input_tokens": 0,  # a falsy value is still the value
+            "gen_ai.usage.prompt_tokens": 99,
+            "gen_ai.usage.output_tokens": "",
+            "gen_ai.usage.completion_tokens": 4,
+            "gen_ai.response.time_to_first_chunk": "",
+        }
+    )
+    assert call is not None
+    assert (call.model, call.provider) == ("gpt-4o-2024", "openai")
+    assert (call.input_tokens, call.output_tokens, call.total_tokens) == (0, 4, 4)
+    assert call.time_to_first_token_ms is None

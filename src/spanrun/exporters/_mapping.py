@@ -95,7 +95,6 @@ _PROVIDER = FIELD_SOURCES["provider"]
 _INPUT_TOKENS = FIELD_SOURCES["input_tokens"]
 _OUTPUT_TOKENS = FIELD_SOURCES["output_tokens"]
 _TOTAL_TOKENS = FIELD_SOURCES["total_tokens"]
-_TTFT = FIELD_SOURCES["ttft_s"]
 _ERROR_TYPE = FIELD_SOURCES["error_type"]
 
 _OPENLLMETRY_TYPES = {
@@ -360,14 +359,24 @@ def read_llm_call(
     operation = llm_operation(attrs)
     if operation is None:
         return None
-    model = str(_first(attrs, _REQUEST_MODEL) or _first(attrs, _RESPONSE_MODEL) or "")
-    provider = str(_first(attrs, _PROVIDER) or "")
-    input_tokens = _as_int(_first(attrs, _INPUT_TOKENS))
-    output_tokens = _as_int(_first(attrs, _OUTPUT_TOKENS))
+    # The latest semconv attribute (each field's first source) usually has the value: it is
+    # read directly, the other sources only when it is empty. ``x or _first(...)`` is the same
+    # as ``_first(...)``, which returns a falsy first value (0) itself; this saved ~5k of ~77k
+    # instructions per call (cachegrind).
+    get = attrs.get
+    model = str(
+        get(sc.GEN_AI_REQUEST_MODEL)
+        or _first(attrs, _REQUEST_MODEL)
+        or _first(attrs, _RESPONSE_MODEL)
+        or ""
+    )
+    provider = str(get(sc.GEN_AI_PROVIDER_NAME) or _first(attrs, _PROVIDER) or "")
+    input_tokens = _as_int(get(sc.GEN_AI_USAGE_INPUT_TOKENS) or _first(attrs, _INPUT_TOKENS))
+    output_tokens = _as_int(get(sc.GEN_AI_USAGE_OUTPUT_TOKENS) or _first(attrs, _OUTPUT_TOKENS))
     total = _as_int(_first(attrs, _TOTAL_TOKENS))
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
-    ttft = _first(attrs, _TTFT)
+    ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # its only source; "" is no number
     ttft_ms = float(ttft) * 1000.0 if isinstance(ttft, (int, float)) else None
 
     inputs = _input_messages(attrs, events)
@@ -387,17 +396,19 @@ def read_llm_call(
     if status_error is not None:
         error_type = _first(attrs, _ERROR_TYPE)
         error = ": ".join(str(x) for x in (error_type, status_error) if x) or "error"
+    # Positional: a keyword call to this 12-field dataclass cost twice as much (~10k
+    # instructions instead of ~5k); the fields' names are in the comments, in their order.
     return LLMCall(
-        operation=operation,
-        model=model,
-        provider=provider,
-        params=_params(attrs, model, provider),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=total,
-        time_to_first_token_ms=ttft_ms,
-        inputs=user_text,
-        outputs=out_text,
-        prompts=_messages_json(inputs) if inputs else "",
-        error=error,
+        operation,
+        model,
+        provider,
+        _params(attrs, model, provider),  # params
+        input_tokens,
+        output_tokens,
+        total,  # total_tokens
+        ttft_ms,  # time_to_first_token_ms
+        user_text,  # inputs
+        out_text,  # outputs
+        _messages_json(inputs) if inputs else "",  # prompts
+        error,
     )
