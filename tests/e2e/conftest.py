@@ -17,7 +17,9 @@ from spanrun.tracking import _uri
 
 @pytest.fixture
 def store(tracking_uri: str) -> Store:
-    return _uri.get_store_for_uri(tracking_uri)
+    """The store autolog's exporter writes to (on SQLite, the SQLAlchemy-free one; its other
+    methods are the SQLAlchemy store's), so fault tests patch what the exporter calls."""
+    return _uri.get_export_store_for_uri(tracking_uri)
 
 
 @pytest.fixture

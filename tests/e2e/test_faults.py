@@ -7,7 +7,6 @@ import sqlite3
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 import openai
 import spanrun
@@ -103,11 +102,8 @@ def test_store_read_only(autolog, client, store, baseline, caplog):
     autolog.autolog(run_mode="session")
     autolog.exporter.retry_delay_s = 0.001
 
-    def read_only(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.execute("PRAGMA query_only = ON")
-
-    sa.event.listen(store.engine, "connect", read_only)
-    store.engine.dispose()  # reconnect: every connection is now read-only
+    # The exporter's write connection refuses writes from now on (root ignores chmod).
+    store.write_raw(lambda cursor: cursor.execute("PRAGMA query_only = 1"))
     try:
         with caplog.at_level(logging.WARNING, logger="spanrun"):
             assert workload(client) == baseline
@@ -115,8 +111,7 @@ def test_store_read_only(autolog, client, store, baseline, caplog):
         assert "readonly" in caplog.text.replace("read-only", "readonly").replace(" ", "")
         assert autolog.exporter.dropped_spans == 4
     finally:
-        sa.event.remove(store.engine, "connect", read_only)
-        store.engine.dispose()
+        store.close()  # the next write opens a new (writable) connection
     # Writable again: new calls are stored, in the session run created now.
     assert client.embeddings.create(model="text-embedding-3-small", input=["c"]).data
     assert autolog.flush()
