@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from spanrun.errors import InvalidInputError
-from spanrun.tracking.entities import LifecycleStage
+from spanrun.tracking.entities import LifecycleStage, RunStatus, RunTag
 
 __all__ = [
     "ACTIVE",
@@ -19,7 +20,10 @@ __all__ = [
     "checked_key",
     "chunks",
     "experiment_key",
+    "int64",
+    "new_run_fields",
     "now_ms",
+    "run_info_values",
     "to_uri",
 ]
 
@@ -68,3 +72,53 @@ def checked_key(key: object, what: str) -> str:
     if not isinstance(key, str) or not key or len(key) > 250:
         raise InvalidInputError(f"Invalid {what} key {key!r}: a string of 1 to 250 characters")
     return key
+
+
+_INT64 = 2**63
+
+
+def int64(value: object, what: str) -> int:
+    """``value`` as a 64-bit integer (a time in ms), or a typed error naming ``what``."""
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        number = _INT64
+    if not -_INT64 <= number < _INT64:
+        raise InvalidInputError(f"Invalid {what} {value!r}: a 64-bit integer (ms since the epoch)")
+    return number
+
+
+def new_run_fields(
+    run_name: str | None, user_id: str, start_time: int | None, tags: Sequence[RunTag]
+) -> tuple[str, str, int, dict[str, str]]:
+    """A new run's (run_id, name, start_time, tags), checked; the name is also a tag."""
+    tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
+    from spanrun.store._run_names import random_run_name
+
+    name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
+    check_length(name, 250, "Run name")
+    check_length(user_id or "", 256, "User id")
+    start = now_ms() if start_time is None else int64(start_time, "start_time")
+    tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
+    return uuid.uuid4().hex, name, start, tag_map
+
+
+def run_info_values(
+    status: str | None, end_time: int | None, run_name: str | None
+) -> dict[str, Any]:
+    """The ``runs`` columns ``update_run_info`` sets, checked (keys are column names)."""
+    values: dict[str, Any] = {}
+    if status is not None:
+        status = str(status)
+        if status not in RunStatus.__members__:
+            raise InvalidInputError(
+                f"Invalid run status {status!r} (expected one of "
+                f"{', '.join(RunStatus.__members__)})"
+            )
+        values["status"] = status
+    if end_time is not None:
+        values["end_time"] = int64(end_time, "end_time")
+    if run_name:
+        check_length(run_name, 250, "Run name")
+        values["run_name"] = run_name
+    return values

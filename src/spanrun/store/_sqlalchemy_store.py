@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from spanrun.errors import (
-    InvalidInputError,
     InvalidParamChangeError,
     InvalidStateError,
     NotFoundError,
@@ -23,18 +21,18 @@ from spanrun.store._common import (
     ACTIVE,
     DELETED,
     RUN_NAME_TAG,
-    check_length,
     checked_key,
     chunks,
     experiment_key,
+    new_run_fields,
     now_ms,
+    run_info_values,
     to_uri,
 )
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
-from spanrun.store._run_names import random_run_name
 from spanrun.store._search_filter import parse_filter, parse_order_by
 from spanrun.store._search_sql import (
     check_max_results,
@@ -73,19 +71,6 @@ def _reset_stores_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_stores_after_fork)
-
-
-_INT64 = 2**63
-
-
-def _int64(value: object, what: str) -> int:
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        number = _INT64
-    if not -_INT64 <= number < _INT64:
-        raise InvalidInputError(f"Invalid {what} {value!r}: a 64-bit integer (ms since the epoch)")
-    return number
 
 
 def _metric_value(value: float | None, is_nan: bool) -> float:
@@ -195,13 +180,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
-        name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
-        check_length(name, 250, "Run name")
-        check_length(user_id or "", 256, "User id")
-        start_time = now_ms() if start_time is None else _int64(start_time, "start_time")
-        tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
-        run_id = uuid.uuid4().hex
+        run_id, name, start_time, tag_map = new_run_fields(run_name, user_id, start_time, tags)
 
         def create(conn: sa.Connection) -> Run:
             exp = self._experiment_row(conn, experiment_id)
@@ -329,20 +308,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        values: dict[str, Any] = {}
-        if status is not None:
-            status = str(status)
-            if status not in RunStatus.__members__:
-                raise InvalidInputError(
-                    f"Invalid run status {status!r} (expected one of "
-                    f"{', '.join(RunStatus.__members__)})"
-                )
-            values["status"] = status
-        if end_time is not None:
-            values["end_time"] = _int64(end_time, "end_time")
-        if run_name:
-            check_length(run_name, 250, "Run name")
-            values["run_name"] = run_name
+        values = run_info_values(status, end_time, run_name)
 
         def update(conn: sa.Connection) -> RunInfo:
             self._check_active(conn, run_id)

@@ -24,25 +24,23 @@ import math
 import os
 import sqlite3
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError
+from spanrun.errors import InvalidStateError, NotFoundError
 from spanrun.store._bulk import BulkStatements, write_export_batch
 from spanrun.store._common import (
     ACTIVE,
     RUN_NAME_TAG,
-    check_length,
-    checked_key,
     experiment_key,
+    new_run_fields,
     now_ms,
+    run_info_values,
     to_uri,
 )
 from spanrun.store._metric_writes import MetricRow
 from spanrun.store._retry import is_transient, retry_read, retry_write
-from spanrun.store._run_names import random_run_name
 from spanrun.store._schema import SCHEMA_VERSION, SQLITE_DDL
 from spanrun.store._sqlite_conn import connect, seed_planner_stats
 from spanrun.store._sqlite_writer import WriteConnection
@@ -71,7 +69,6 @@ __all__ = ["DirectSqliteStore"]
 
 T = TypeVar("T")
 
-_INT64 = 2**63
 _QUICK_CHECK = (
     "SELECT version_num, "
     "(SELECT COUNT(*) FROM experiments WHERE experiment_id = 0) AS has_default "
@@ -103,17 +100,6 @@ def _reset_stores_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_reset_stores_after_fork)
-
-
-def _int64(value: object, what: str) -> int:
-    # As SqlAlchemyStore's: the same input gives the same error.
-    try:
-        number = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        number = _INT64
-    if not -_INT64 <= number < _INT64:
-        raise InvalidInputError(f"Invalid {what} {value!r}: a 64-bit integer (ms since the epoch)")
-    return number
 
 
 def _run_info(row: Sequence[Any]) -> RunInfo:
@@ -275,13 +261,7 @@ class DirectSqliteStore(Store):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
-        name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
-        check_length(name, 250, "Run name")
-        check_length(user_id or "", 256, "User id")
-        start_time = now_ms() if start_time is None else _int64(start_time, "start_time")
-        tag_map[RUN_NAME_TAG] = name  # MLflow keeps the name in this tag too
-        run_id = uuid.uuid4().hex
+        run_id, name, start_time, tag_map = new_run_fields(run_name, user_id, start_time, tags)
 
         def create(cursor: sqlite3.Cursor) -> Run:
             key = experiment_key(experiment_id)
@@ -354,20 +334,7 @@ class DirectSqliteStore(Store):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        values: dict[str, Any] = {}
-        if status is not None:
-            status = str(status)
-            if status not in RunStatus.__members__:
-                raise InvalidInputError(
-                    f"Invalid run status {status!r} (expected one of "
-                    f"{', '.join(RunStatus.__members__)})"
-                )
-            values["status"] = status
-        if end_time is not None:
-            values["end_time"] = _int64(end_time, "end_time")
-        if run_name:
-            check_length(run_name, 250, "Run name")
-            values["run_name"] = run_name
+        values = run_info_values(status, end_time, run_name)
         # Column names come from the fixed keys above, never from the caller.
         assignments = ", ".join(f"{column} = ?" for column in values)
 
