@@ -25,7 +25,13 @@ from spanrun.errors import InvalidInputError, TableSchemaError
 if TYPE_CHECKING:
     from spanrun.artifacts import ArtifactFileHandle, ArtifactRepository
 
-__all__ = ["PREDICTIONS_FILE", "PREDICTION_COLUMNS", "append_prediction_rows", "log_predictions"]
+__all__ = [
+    "PREDICTIONS_FILE",
+    "PREDICTION_COLUMNS",
+    "append_prediction_rows",
+    "encode_prediction_rows",
+    "log_predictions",
+]
 
 PREDICTIONS_FILE = "llm_predictions.csv"
 PREDICTION_COLUMNS = ("inputs", "outputs", "prompts")
@@ -73,6 +79,12 @@ def _encode(rows: Sequence[Sequence[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8", errors="backslashreplace")
 
 
+def encode_prediction_rows(rows: Sequence[Sequence[Any]]) -> bytes:
+    """The CSV bytes :func:`append_prediction_rows` writes for ``rows`` (lists of cells in
+    column order) when the file's header is their columns; pass them as its ``encoded``."""
+    return _encode([[v if type(v) is str else _cell(v) for v in row] for row in rows])
+
+
 def _check_columns(columns: Sequence[str]) -> list[str]:
     names = list(columns)
     if not names or not all(isinstance(c, str) and c for c in names):
@@ -112,6 +124,8 @@ def append_prediction_rows(
     rows: Sequence[Row],
     columns: Sequence[str],
     artifact_file: str = PREDICTIONS_FILE,
+    *,
+    encoded: bytes | None = None,
 ) -> None:
     """Append ``rows`` in one write.
 
@@ -120,6 +134,10 @@ def append_prediction_rows(
     When the file's header already holds all of ``columns``, rows follow the file's column
     order. Otherwise the file is rewritten once, atomically, with the union of the columns (old
     rows get empty new cells).
+
+    ``encoded``, the rows' :func:`encode_prediction_rows` bytes, is written as it is when the
+    file is new or its header is ``columns``: the autolog exporter encodes on its mapping thread
+    so that its writer thread, the slower one, only appends.
     """
     names = _check_columns(columns)
     known = set(names)
@@ -142,13 +160,17 @@ def append_prediction_rows(
     with repo.locked(artifact_file) as handle:
         size = handle.size()
         if size == 0:
-            _append_or_undo(handle, size, _encode([names, *_records(rows, names, names)]))
+            if encoded is None:
+                encoded = _encode(_records(rows, names, names))
+            _append_or_undo(handle, size, _encode([names]) + encoded)
             return
         header = _read_header(handle, size)
         if not header or len(set(header)) != len(header):
             raise TableSchemaError(f"{artifact_file!r} has no usable CSV header: {header!r}")
         if known.issubset(header):
-            body = _encode(_records(rows, names, header))
+            if encoded is None or header != names:
+                encoded = _encode(_records(rows, names, header))
+            body = encoded
             if handle.read(size - 1, 1) != b"\n":
                 body = b"\r\n" + body  # a file edited by hand may lack the final line break
             _append_or_undo(handle, size, body)

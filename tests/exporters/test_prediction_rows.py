@@ -8,7 +8,7 @@ import pytest
 
 from spanrun.artifacts import LocalArtifactRepository
 from spanrun.errors import InvalidInputError
-from spanrun.llm import append_prediction_rows
+from spanrun.llm import append_prediction_rows, encode_prediction_rows
 
 COLUMNS = ["inputs", "outputs", "model"]
 
@@ -69,3 +69,22 @@ def test_list_rows_need_one_cell_per_column(repo: LocalArtifactRepository) -> No
     with pytest.raises(InvalidInputError, match="dicts or lists"):
         append_prediction_rows(repo, ["i,o,m"], COLUMNS, "p.csv")  # type: ignore[list-item]
     assert not repo.exists("p.csv")
+
+
+def test_encoded_rows_are_the_bytes_of_the_rows(tmp_path: Path) -> None:
+    rows = [['a,"b"\nc', None, 1.5], ["x", {"k": "ü"}, [1]]]
+    plain = LocalArtifactRepository(str(tmp_path / "plain"))
+    fast = LocalArtifactRepository(str(tmp_path / "fast"))
+    for _ in range(2):  # a new file, then appending to it
+        append_prediction_rows(plain, rows, COLUMNS, "p.csv")
+        append_prediction_rows(fast, rows, COLUMNS, "p.csv", encoded=encode_prediction_rows(rows))
+    assert fast.read_bytes("p.csv") == plain.read_bytes("p.csv")
+
+
+def test_encoded_rows_are_not_used_for_a_file_in_another_column_order(
+    repo: LocalArtifactRepository,
+) -> None:
+    append_prediction_rows(repo, [["m0", "i0", "o0"]], ["model", "inputs", "outputs"], "p.csv")
+    rows = [["i1", "o1", "m1"]]
+    append_prediction_rows(repo, rows, COLUMNS, "p.csv", encoded=encode_prediction_rows(rows))
+    assert _text(repo).splitlines() == ["model,inputs,outputs", "m0,i0,o0", "m1,i1,o1"]

@@ -59,6 +59,7 @@ class RunWrites:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     rows: list[list[str]] = field(default_factory=list)  # cells in PREDICTION_COLUMNS order
+    encoded: bytes | None = None  # the rows' CSV bytes, once they are final
     calls: int = 0  # LLM calls recorded in this batch
 
 

@@ -39,6 +39,7 @@ from spanrun.exporters._llm_tracking import (
 from spanrun.exporters._mapping import read_llm_call
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.instrumentation._semconv import INPUT_VALUE, SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.llm import encode_prediction_rows
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunBatch, Store
 from spanrun.tracking.entities import RunStatus, RunTag, SpanRecord
 
@@ -554,6 +555,11 @@ class RunExporter(SpanExporter):
                     ended_trace_runs.append((run_id, span))
 
         self._release_stale_rows(writes)
+        for _, done in writes.values():
+            if done.rows:
+                # CSV-encoded here, while the writer thread is inside SQLite without the GIL:
+                # the writer is the slower stage, left with the file append alone.
+                done.encoded = encode_prediction_rows(done.rows)
         for run_id, _ in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
         store_down = self._state.store_down
@@ -685,21 +691,25 @@ class RunExporter(SpanExporter):
             if ledger.run_id in lost:
                 self._count_drops(calls=max(w.calls, len(w.rows)))
             elif w.rows:
-                ok &= self._write_rows(ledger, w.rows)
+                ok &= self._write_rows(ledger, w.rows, w.encoded)
         return ok
 
-    def _write_rows(self, ledger: RunLedger, rows: list[list[str]]) -> bool:
+    def _write_rows(
+        self, ledger: RunLedger, rows: list[list[str]], encoded: bytes | None = None
+    ) -> bool:
         if not rows:
             return True
         done, _ = self._retry(
             f"append {len(rows)} rows to {PREDICTIONS_FILE} of run {ledger.run_id}",
-            lambda: self._append_rows(ledger, rows),
+            lambda: self._append_rows(ledger, rows, encoded),
         )
         if not done:
             self._count_drops(calls=len(rows))
         return done
 
-    def _append_rows(self, ledger: RunLedger, rows: list[list[str]]) -> None:
+    def _append_rows(
+        self, ledger: RunLedger, rows: list[list[str]], encoded: bytes | None = None
+    ) -> None:
         from spanrun.artifacts import get_artifact_repository
         from spanrun.llm import append_prediction_rows
 
@@ -709,7 +719,9 @@ class RunExporter(SpanExporter):
             if len(self._repos) > 1000:
                 self._repos.clear()
             self._repos[ledger.artifact_uri] = repo
-        append_prediction_rows(repo, rows, list(PREDICTION_COLUMNS), artifact_file=PREDICTIONS_FILE)
+        append_prediction_rows(
+            repo, rows, list(PREDICTION_COLUMNS), artifact_file=PREDICTIONS_FILE, encoded=encoded
+        )
 
 
 def _user() -> str:
