@@ -157,8 +157,8 @@ class RunLedger:
                 self.params_varied = True
                 writes.tags[PARAMS_VARIED_TAG] = "true"
 
-        # A list rather than a dict: the CSV writer takes it as it is (measured ~2 us per row
-        # less than a dict per row turned into a list when written).
+        # A list rather than a dict: the CSV writer takes it as it is (~5k fewer instructions
+        # per row, cachegrind, than a dict turned into a list when written).
         return [
             call.inputs,
             call.outputs,
