@@ -11,6 +11,7 @@ import pytest
 import openai
 import spanrun
 from spanrun.errors import StoreError
+from tests._store_writes import patch_export_write
 
 from ._helpers import predictions
 
@@ -54,7 +55,7 @@ def test_store_raising_on_every_write(autolog, client, store, baseline, monkeypa
 
     monkeypatch.setattr(store, "log_spans", fail)
     monkeypatch.setattr(store, "log_batch", fail)
-    monkeypatch.setattr(store, "log_export_batch", fail)
+    patch_export_write(monkeypatch, store, fail)
     with spanrun.start_run(), caplog.at_level(logging.WARNING, logger="spanrun"):
         assert workload(client) == baseline
     assert autolog.exporter.dropped_spans == 4
@@ -74,7 +75,7 @@ def test_store_failing_a_few_times_is_retried(autolog, client, store, baseline, 
             raise error
         return real(runs, spans)
 
-    monkeypatch.setattr(store, "log_export_batch", flaky)
+    patch_export_write(monkeypatch, store, flaky)
     with spanrun.start_run() as run:
         assert workload(client) == baseline
     assert len(store.search_traces(run_id=run.info.run_id)) == 4

@@ -31,11 +31,14 @@ def _span(trace: str, span: str, parent: str | None, start: int, **kw: Any) -> S
     )
 
 
-@pytest.fixture(params=["bulk", "default"])
+@pytest.fixture(params=["bulk", "prepared", "default"])
 def write(request: pytest.FixtureRequest, any_store: SqlAlchemyStore) -> Callable[..., Any]:
-    """The store's own log_export_batch, or the Store ABC's default on the same store."""
+    """The store's own log_export_batch, the same in two steps (prepare now, write later, as
+    the exporter does), or the Store ABC's default on the same store."""
     if request.param == "bulk":
         return any_store.log_export_batch
+    if request.param == "prepared":
+        return lambda runs, spans=(): any_store.prepare_export_batch(runs, spans)()
     return lambda runs, spans=(): Store.log_export_batch(any_store, runs, spans)
 
 

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from spanrun.exporters import RunExporter
 from spanrun.store.base import Store
+from tests._store_writes import patch_export_write
 
 from ._genai_spans import chain, llm_call
 
@@ -44,7 +45,7 @@ def test_force_flush_waits_for_the_batch_being_written(store: Store, monkeypatch
         assert release.wait(30)
         return write(runs, spans)
 
-    monkeypatch.setattr(store, "log_export_batch", slow_write)
+    patch_export_write(monkeypatch, store, slow_write)
     # export() returns once the batch is mapped; the write is still blocked.
     assert exporter.export(_finished_spans(_llm_calls(3))) is SpanExportResult.SUCCESS
     assert writing.wait(30)
@@ -76,7 +77,7 @@ def test_batches_are_written_in_order_one_at_a_time(store: Store, monkeypatch) -
             with lock:
                 in_flight -= 1
 
-    monkeypatch.setattr(store, "log_export_batch", counting_write)
+    patch_export_write(monkeypatch, store, counting_write)
     batches = [_finished_spans(_llm_calls(n)) for n in (1, 2, 3, 4, 5)]
     for batch in batches:
         assert exporter.export(batch) is SpanExportResult.SUCCESS
@@ -112,7 +113,7 @@ def test_a_write_that_fails_for_good_is_counted_not_raised(store: Store, monkeyp
     def broken(runs: Any, spans: Sequence[Any] = ()) -> Any:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(store, "log_export_batch", broken)
+    patch_export_write(monkeypatch, store, broken)
     assert exporter.export(_finished_spans(_llm_calls(4))) is SpanExportResult.SUCCESS
     assert exporter.force_flush()
     assert exporter.dropped_spans == 4
@@ -123,3 +124,18 @@ def test_a_write_that_fails_for_good_is_counted_not_raised(store: Store, monkeyp
     assert exporter.force_flush()
     history = store.get_metric_history(exporter.session_run_id, "llm.calls")
     assert [m.step for m in history] == [4]  # the 5th call; the first 4 were dropped
+
+
+def test_a_batch_that_cannot_be_prepared_is_written_in_one_step(store: Store, monkeypatch) -> None:
+    # prepare_export_batch runs on the mapping thread; when it fails there, the writer thread
+    # takes the one-step path (log_export_batch), which writes or reports as it always did.
+    def cannot_prepare(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        raise RuntimeError("prepare failed")
+
+    monkeypatch.setattr(store, "prepare_export_batch", cannot_prepare)
+    exporter = RunExporter(store, run_mode="session", retry_delay_s=0)
+    assert exporter.export(_finished_spans(_llm_calls(2))) is SpanExportResult.SUCCESS
+    assert exporter.force_flush() is True
+    assert store.get_run(exporter.session_run_id).data.metrics["llm.calls"] == 2
+    assert exporter.dropped_spans == 0
+    exporter.shutdown()

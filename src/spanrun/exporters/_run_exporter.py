@@ -63,6 +63,15 @@ class _PendingRows:
     rows: list[tuple[RunLedger, list[str]]] = field(default_factory=list)
 
 
+@dataclass
+class _StoreWrite:
+    """One store's part of a batch, prepared on the mapping thread."""
+
+    runs: dict[str, RunBatch]
+    span_count: int
+    job: Callable[[], dict[str, str]]  # the transaction (called again to retry)
+
+
 class _ThreadState(threading.local):
     # Per thread: the mapping thread and the writer thread each give up on their own.
     store_down = False
@@ -563,9 +572,11 @@ class RunExporter(SpanExporter):
         for run_id, _ in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
         store_down = self._state.store_down
+        # Rows built and checked here too: the writer thread is left with the SQL.
+        plan = self._plan_writes(store, writes, records)
         self._writer.submit(
             functools.partial(
-                self._write_stage, store, writes, records, ended_trace_runs, store_down
+                self._write_stage, store, writes, plan, len(records), ended_trace_runs, store_down
             )
         )
         return not store_down
@@ -574,7 +585,8 @@ class RunExporter(SpanExporter):
         self,
         store: Store,
         writes: dict[str, tuple[RunLedger, RunWrites]],
-        records: list[SpanRecord],
+        plan: list[_StoreWrite],
+        span_count: int,
         ended_trace_runs: list[tuple[str, ReadableSpan]],
         store_down: bool,
     ) -> None:
@@ -582,12 +594,12 @@ class RunExporter(SpanExporter):
         # A store that went down while mapping fails the rest of the batch fast, as before.
         self._state.store_down = store_down
         try:
-            self._write_batch(store, writes, records)
+            self._write_batch(writes, plan)
         except Exception:
-            self._count_drops(spans=len(records))
+            self._count_drops(spans=span_count)
             _log.warning(
                 "spanrun: could not write %d spans; they are dropped (your program is fine)",
-                len(records),
+                span_count,
                 exc_info=True,
             )
         for run_id, root in ended_trace_runs:
@@ -656,13 +668,13 @@ class RunExporter(SpanExporter):
         for ledger, run_writes in writes.values():
             self._write_rows(ledger, run_writes.rows)
 
-    def _write_batch(
+    def _plan_writes(
         self,
         store: Store,
         writes: dict[str, tuple[RunLedger, RunWrites]],
         records: list[SpanRecord],
-    ) -> bool:
-        """Everything of one batch in one store transaction, then one CSV append per run."""
+    ) -> list[_StoreWrite]:
+        """One prepared store write per store: all its runs' writes, and the batch's spans."""
         per_store: dict[Store, dict[str, RunBatch]] = {}
         if records:
             per_store[store] = {}
@@ -670,18 +682,31 @@ class RunExporter(SpanExporter):
             if w.metrics or w.params or w.tags:
                 runs = per_store.setdefault(ledger.store or store, {})
                 runs[ledger.run_id] = (w.metrics, w.params, w.tags)
-        ok = True
-        lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
+        plan = []
         for target, runs in per_store.items():
             spans = records if target is store else []
-            what = f"store {len(spans)} spans and the LLM calls of {len(runs)} runs"
-            done, skipped = self._retry(
-                what, functools.partial(target.log_export_batch, runs, spans)
-            )
+            try:
+                job = target.prepare_export_batch(runs, spans)
+            except Exception:
+                # Bad input: the writer runs the one-step write, which reports it as usual.
+                job = functools.partial(target.log_export_batch, runs, spans)
+            plan.append(_StoreWrite(runs, len(spans), job))
+        return plan
+
+    def _write_batch(
+        self, writes: dict[str, tuple[RunLedger, RunWrites]], plan: list[_StoreWrite]
+    ) -> bool:
+        """Each store's prepared transaction, then one CSV append per run."""
+        ok = True
+        lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
+        for write in plan:
+            runs = write.runs
+            what = f"store {write.span_count} spans and the LLM calls of {len(runs)} runs"
+            done, skipped = self._retry(what, write.job)
             if not done:
                 ok = False
                 lost.update(runs)
-                self._count_drops(spans=len(spans))
+                self._count_drops(spans=write.span_count)
                 continue
             for run_id, reason in (skipped or {}).items():
                 self._warn_once(f"skipped {run_id}", f"spanrun: cannot log LLM calls: {reason}")

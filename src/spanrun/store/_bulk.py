@@ -25,6 +25,7 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spanrun.errors import InvalidInputError
@@ -45,9 +46,12 @@ __all__ = [
     "SQLITE_INSERT_PARAMS",
     "SQLITE_UPSERT_TAGS",
     "BulkStatements",
+    "PreparedBatch",
     "Writer",
     "dumps_json",
+    "prepare_export_batch",
     "write_export_batch",
+    "write_prepared_batch",
 ]
 
 T = TypeVar("T")
@@ -462,14 +466,20 @@ def _stored_traces(cursor: Any, stmts: BulkStatements, trace_ids: Iterable[str])
     return found
 
 
-def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...]]) -> None:
-    trace_ids = {s[0] for s in spans}
-    stored = _stored_traces(cursor, stmts, trace_ids)
-    new_spans = [s for s in spans if s[0] not in stored] if stored else spans
-    if new_spans:
-        rows = _new_trace_rows(new_spans)
+def _write_traces(
+    cursor: Any,
+    stmts: BulkStatements,
+    spans: list[tuple[Any, ...]],
+    trace_rows: list[tuple[Any, ...]],
+) -> None:
+    """``trace_rows``: the rows of the batch's traces as if none were stored yet."""
+    stored = _stored_traces(cursor, stmts, {row[0] for row in trace_rows})
+    rows = trace_rows
+    if stored:  # rare: a trace whose spans came in several batches
+        rows = _new_trace_rows([s for s in spans if s[0] not in stored])
         if stmts.postgres:
             rows.sort()
+    if rows:
         stmts.insert_traces.run(cursor, rows)
     recomputed = []
     for trace_id in sorted(stored):
@@ -484,15 +494,25 @@ def _write_traces(cursor: Any, stmts: BulkStatements, spans: list[tuple[Any, ...
         stmts.upsert_traces.run(cursor, recomputed)
 
 
-def write_export_batch(
-    db: Writer | Database,
-    stmts: BulkStatements,
-    runs: Mapping[str, Any],
-    spans: Sequence[SpanRecord],
-) -> dict[str, str]:
-    """Write ``runs`` (run_id -> (metrics, params, tags)) and ``spans`` in one transaction.
+@dataclass(frozen=True)
+class PreparedBatch:
+    """An export batch checked and turned into rows (:func:`prepare_export_batch`)."""
 
-    Returns {run_id: reason} for the runs left out (unknown or deleted).
+    run_ids: tuple[str, ...]
+    metrics: dict[str, Sequence[MetricRow]]
+    params: list[tuple[str, str, str]]
+    tags: list[tuple[str, str, str]]
+    spans: list[tuple[Any, ...]]
+    traces: list[tuple[Any, ...]]  # the spans' trace rows, as if none were stored yet
+
+
+def prepare_export_batch(
+    stmts: BulkStatements, runs: Mapping[str, Any], spans: Sequence[SpanRecord]
+) -> PreparedBatch:
+    """Check ``runs`` (run_id -> (metrics, params, tags)) and ``spans`` and build their rows.
+
+    Pure Python, no database: the exporter runs this on its mapping thread, so that its writer
+    thread (the slower stage) is left with the SQL. Raises InvalidInputError for bad input.
     """
     metrics = _checked_metrics(runs)
     param_rows = _kv_rows(runs, 1, "param")
@@ -502,6 +522,21 @@ def write_export_batch(
         metrics = dict(sorted(metrics.items()))
         for rows in (param_rows, tag_rows, span_rows):
             rows.sort(key=lambda r: (r[0], r[1]))
+    trace_rows = _new_trace_rows(span_rows)
+    if stmts.postgres:
+        trace_rows.sort()
+    return PreparedBatch(tuple(runs), metrics, param_rows, tag_rows, span_rows, trace_rows)
+
+
+def write_prepared_batch(
+    db: Writer | Database, stmts: BulkStatements, batch: PreparedBatch
+) -> dict[str, str]:
+    """Write a prepared batch in one transaction (may be called again to retry).
+
+    Returns {run_id: reason} for the runs left out (unknown or deleted).
+    """
+    runs = batch.run_ids
+    metrics, param_rows, tag_rows, span_rows = batch.metrics, batch.params, batch.tags, batch.spans
 
     def write(cursor: Any) -> dict[str, str]:
         skipped: dict[str, str] = {}
@@ -534,9 +569,22 @@ def write_export_batch(
             stmts.upsert_tags.run(cursor, tags)
         if span_rows:
             stmts.upsert_spans.run(cursor, span_rows)
-            _write_traces(cursor, stmts, span_rows)
+            _write_traces(cursor, stmts, span_rows, batch.traces)
         return skipped
 
     if not (param_rows or tag_rows or span_rows or runs):
         return {}
     return db.write_raw(write, retry_integrity=True)
+
+
+def write_export_batch(
+    db: Writer | Database,
+    stmts: BulkStatements,
+    runs: Mapping[str, Any],
+    spans: Sequence[SpanRecord],
+) -> dict[str, str]:
+    """Write ``runs`` (run_id -> (metrics, params, tags)) and ``spans`` in one transaction.
+
+    Returns {run_id: reason} for the runs left out (unknown or deleted).
+    """
+    return write_prepared_batch(db, stmts, prepare_export_batch(stmts, runs, spans))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -497,10 +498,20 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
         """One transaction for the whole batch (see ``spanrun.store._bulk``)."""
+        return _bulk.write_export_batch(self._db, self._bulk_stmts(), runs, spans)
+
+    def prepare_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> Callable[[], dict[str, str]]:
+        stmts = self._bulk_stmts()
+        batch = _bulk.prepare_export_batch(stmts, runs, spans)
+        return functools.partial(_bulk.write_prepared_batch, self._db, stmts, batch)
+
+    def _bulk_stmts(self) -> _bulk.BulkStatements:
         stmts = self.__dict__.get("_bulk_statements")
         if stmts is None:
             stmts = self._bulk_statements = _bulk.BulkStatements(self._db)
-        return _bulk.write_export_batch(self._db, stmts, runs, spans)
+        return stmts
 
     def get_trace(self, trace_id: str) -> Trace:
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))

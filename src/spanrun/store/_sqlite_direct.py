@@ -29,7 +29,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from spanrun.errors import InvalidStateError, NotFoundError
-from spanrun.store._bulk import BulkStatements, write_export_batch
+from spanrun.store._bulk import (
+    BulkStatements,
+    prepare_export_batch,
+    write_export_batch,
+    write_prepared_batch,
+)
 from spanrun.store._common import (
     ACTIVE,
     RUN_NAME_TAG,
@@ -357,10 +362,20 @@ class DirectSqliteStore(Store):
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
         """One transaction for the whole batch (see ``spanrun.store._bulk``)."""
+        return write_export_batch(self, self._bulk_stmts(), runs, spans)
+
+    def prepare_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> Callable[[], dict[str, str]]:
+        stmts = self._bulk_stmts()
+        batch = prepare_export_batch(stmts, runs, spans)
+        return functools.partial(write_prepared_batch, self, stmts, batch)
+
+    def _bulk_stmts(self) -> BulkStatements:
         stmts = self._bulk
         if stmts is None:
             stmts = self._bulk = BulkStatements(self)
-        return write_export_batch(self, stmts, runs, spans)
+        return stmts
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

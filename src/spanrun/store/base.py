@@ -7,7 +7,8 @@ Every method raises only :mod:`spanrun.errors` exceptions.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.tracking.entities import (
@@ -181,6 +182,18 @@ class Store(abc.ABC):
         if spans:
             self.log_spans(spans)
         return skipped
+
+    def prepare_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> Callable[[], dict[str, str]]:
+        """``log_export_batch`` in two steps: check and build rows now, write when called.
+
+        The returned function does the writing (and may be called again to retry). The run
+        exporter prepares on its mapping thread and writes on its writer thread, so that the
+        writer, the slower stage, is left with the database work. Raises what
+        ``log_export_batch`` raises for bad input. This default prepares nothing.
+        """
+        return functools.partial(self.log_export_batch, runs, spans)
 
     def _log_run_batch(
         self,
