@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ __all__ = [
     "int64",
     "new_run_fields",
     "now_ms",
+    "reset_in_forked_child",
     "run_info_values",
     "to_uri",
 ]
@@ -122,3 +125,21 @@ def run_info_values(
         check_length(run_name, 250, "Run name")
         values["run_name"] = run_name
     return values
+
+
+# Every open store, so that a forked child drops the connections it inherited.
+_stores_to_reset: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def reset_in_forked_child(store: Any) -> None:
+    """Have ``store._after_fork_in_child()`` called in forked children (held weakly)."""
+    _stores_to_reset.add(store)
+
+
+def _reset_stores_after_fork() -> None:
+    for store in list(_stores_to_reset):
+        store._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_reset_stores_after_fork)

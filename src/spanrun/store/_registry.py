@@ -161,7 +161,7 @@ def clear_store_cache() -> None:
 
 def _clear_after_fork() -> None:
     # A forked child builds fresh stores on its next get_store (SqlAlchemyStore itself drops
-    # the connections it inherited; see _sqlalchemy_store._reset_stores_after_fork).
+    # the connections it inherited; see _common.reset_in_forked_child).
     global _lock
     _lock = threading.RLock()
     _stores.clear()

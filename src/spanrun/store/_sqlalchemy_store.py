@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +25,7 @@ from spanrun.store._common import (
     experiment_key,
     new_run_fields,
     now_ms,
+    reset_in_forked_child,
     run_info_values,
     to_uri,
 )
@@ -61,19 +60,6 @@ from spanrun.tracking.entities import (
 __all__ = ["RUN_NAME_TAG", "SqlAlchemyStore"]
 
 
-# Every open store, so that a forked child drops the connections it inherited.
-_live_stores: weakref.WeakSet[SqlAlchemyStore] = weakref.WeakSet()
-
-
-def _reset_stores_after_fork() -> None:
-    for store in list(_live_stores):
-        store._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_stores_after_fork)
-
-
 def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
@@ -95,7 +81,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self._insert = self._db.insert
         self._build_statements()
         ensure_schema(self._db, self._initialize)
-        _live_stores.add(self)
+        reset_in_forked_child(self)
 
     @property
     def engine(self) -> sa.Engine:

@@ -24,7 +24,6 @@ import math
 import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -41,6 +40,7 @@ from spanrun.store._common import (
     experiment_key,
     new_run_fields,
     now_ms,
+    reset_in_forked_child,
     run_info_values,
     to_uri,
 )
@@ -94,18 +94,6 @@ _UPSERT_TAG = (
     'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value'
 )
 
-# Every open store, so that a forked child drops the connections it inherited.
-_live_stores: weakref.WeakSet[DirectSqliteStore] = weakref.WeakSet()
-
-
-def _reset_stores_after_fork() -> None:
-    for store in list(_live_stores):
-        store._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_reset_stores_after_fork)
-
 
 def _run_info(row: Sequence[Any]) -> RunInfo:
     """A RunInfo from a row of ``_RUN_COLUMNS``."""
@@ -157,7 +145,7 @@ class DirectSqliteStore(Store):
         self._writer = WriteConnection(functools.partial(connect, self.path))
         self._bulk: BulkStatements | None = None
         self._init_read_state()
-        _live_stores.add(self)
+        reset_in_forked_child(self)
         self._ensure_schema()
 
     def _init_read_state(self) -> None:
