@@ -35,7 +35,11 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             run exporter writes several thousand per second, and 10,000 calls from 4 threads
             as fast as a local server answers them never queue more than a few hundred.
         max_export_batch_size: spans per ``export`` call (each is one store transaction).
-        schedule_delay_millis: how long the worker waits for a batch to fill.
+        schedule_delay_millis: how long the worker waits for a batch to fill (1 s: data shows
+            up within a second; each wake-up that finds spans costs a store transaction and
+            takes the GIL from the program's threads. At 200 ms the calling thread of a
+            100-chunk stream executed 20-35% more instructions than at 1 s, under callgrind;
+            ``end_run()`` and exit flush anyway).
     """
 
     def __init__(
@@ -43,7 +47,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         exporter: SpanExporter,
         max_queue_size: int = 2_048,
         max_export_batch_size: int = 512,
-        schedule_delay_millis: float = 200,
+        schedule_delay_millis: float = 1_000,
     ) -> None:
         if max_queue_size < 1 or max_export_batch_size < 1:
             raise ValueError("max_queue_size and max_export_batch_size must be positive")
