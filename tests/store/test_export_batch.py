@@ -12,24 +12,10 @@ import pytest
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import SqlAlchemyStore, Store
 from spanrun.tracking.entities import Metric, Param, SpanRecord
+from tests.store._spans import make_span as _span
 
 T1 = "1" * 32
 T2 = "2" * 32
-
-
-def _span(trace_id: str, span_id: str, parent: str | None, start: int, **kw: Any) -> SpanRecord:
-    return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=kw.pop("name", f"span {span_id[:2]}"),
-        kind="CLIENT",
-        start_time_ns=start,
-        end_time_ns=start + 100,
-        attributes={"gen_ai.usage.input_tokens": 3},
-        resource={"service.name": "svc"},
-        **kw,
-    )
 
 
 @pytest.fixture(params=["bulk", "generic"])

@@ -29,6 +29,7 @@ from spanrun.store._schema import SCHEMA_VERSION
 from spanrun.store._sqlite_direct import DirectSqliteStore
 from spanrun.tracking import _uri
 from spanrun.tracking.entities import Metric, RunTag, SpanRecord
+from tests.store._spans import make_span
 
 T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
 
@@ -86,16 +87,13 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def _span(trace_id: str, span_id: str, parent: str | None, start: int, **kw: Any) -> SpanRecord:
-    return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=kw.pop("name", f"span {span_id[:2]}"),
-        kind="CLIENT",
-        start_time_ns=start,
-        end_time_ns=start + 100,
+    # an infinite attribute: both stores must serialise it alike
+    return make_span(
+        trace_id,
+        span_id,
+        parent,
+        start,
         attributes={"gen_ai.usage.input_tokens": 3, "odd": math.inf},
-        resource={"service.name": "svc"},
         **kw,
     )
 
