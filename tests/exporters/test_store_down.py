@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from spanrun.errors import StoreError
+from tests._fork import in_forked_child
 
 from ._genai_spans import llm_call
 
@@ -39,19 +40,14 @@ def test_a_forked_child_gets_its_own_session_run(store, make_pipeline):
     p = make_pipeline(store, run_mode="session")
     llm_call(p.tracer, user="parent")
     p.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: its own queue, worker and session run
-        code = 1
-        try:
-            llm_call(p.tracer, user="child 1")
-            llm_call(p.tracer, user="child 2")
-            p.flush()
-            p.exporter.finish_open_runs()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+
+    def child() -> None:  # its own queue, worker and session run
+        llm_call(p.tracer, user="child 1")
+        llm_call(p.tracer, user="child 2")
+        p.flush()
+        p.exporter.finish_open_runs()
+
+    assert in_forked_child(child) == 0
     parent_run = p.exporter.session_run_id
     runs = {r.info.run_id: r for r in store.search_runs(["0"])}
     assert len(runs) == 2

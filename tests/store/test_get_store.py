@@ -14,6 +14,7 @@ from spanrun.errors import InvalidInputError, StoreError
 from spanrun.store import SqlAlchemyStore, Store, _migrate, get_store
 from spanrun.store._models import SCHEMA_VERSION, metadata
 from spanrun.tracking.entities import Metric
+from tests._fork import in_forked_child
 
 
 def test_sqlite_relative_and_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,22 +78,13 @@ def test_fresh_store_after_fork(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'f.db'}"
     parent = get_store(uri)
     run_id = parent.create_run("0", "u", 1, [], "r").info.run_id
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report, never return into pytest
-        code = 1
-        try:
-            child = get_store(uri)
-            child.log_batch(run_id, metrics=[Metric("from_child", 1.0, 1)])
-            code = 0 if child is not parent else 2
-        finally:
-            os.write(write_fd, bytes([code]))
-            os._exit(0)
-    os.close(write_fd)
-    result = os.read(read_fd, 1)
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    assert result == b"\x00"
+
+    def child() -> bool:
+        store = get_store(uri)
+        store.log_batch(run_id, metrics=[Metric("from_child", 1.0, 1)])
+        return store is not parent
+
+    assert in_forked_child(child) == 0
     assert get_store(uri) is parent
     assert parent.get_run(run_id).data.metrics == {"from_child": 1.0}
 

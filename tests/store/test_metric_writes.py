@@ -3,6 +3,7 @@ SQLite write connection (fork, close and reopen) and background WAL checkpoints.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.store import SqlAlchemyStore, _metric_writes
 from spanrun.tracking.entities import Metric, Param
+from tests._fork import in_forked_child
 
 
 def _run(store: SqlAlchemyStore) -> str:
@@ -112,16 +114,8 @@ def test_background_checkpoints_keep_the_wal_in_check(tmp_path: Path) -> None:
 def test_forked_child_writes_on_its_own_connection(sqlite_store: SqlAlchemyStore) -> None:
     run_id = _run(sqlite_store)
     sqlite_store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])  # opens it in the parent
-    pid = os.fork()
-    if pid == 0:  # child: write, then leave without running the parent's exit hooks
-        code = 0
-        try:
-            sqlite_store.log_batch(run_id, metrics=[Metric("m", 2.0, 2, 1)])
-        except BaseException:
-            code = 1
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    child = functools.partial(sqlite_store.log_batch, run_id, metrics=[Metric("m", 2.0, 2, 1)])
+    assert in_forked_child(child) == 0
     sqlite_store.log_batch(run_id, metrics=[Metric("m", 3.0, 3, 2)])  # parent still fine
     assert [m.value for m in sqlite_store.get_metric_history(run_id, "m")] == [1.0, 2.0, 3.0]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import random
 import sqlite3
 import subprocess
@@ -29,6 +28,7 @@ from spanrun.store._schema import SCHEMA_VERSION
 from spanrun.store._sqlite_direct import DirectSqliteStore
 from spanrun.tracking import _uri
 from spanrun.tracking.entities import Metric, RunTag, SpanRecord
+from tests._fork import in_forked_child
 from tests.store._spans import make_span
 
 T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
@@ -426,21 +426,12 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_survives_fork(direct: DirectSqliteStore) -> None:
     run_id = direct.create_run("0", "u", 1, [], "r").info.run_id
     direct.get_run(run_id)  # the parent has a read connection too
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report, never return into pytest
-        code = 1
-        try:
-            direct.log_export_batch({run_id: ([("from_child", 1.0, 1, 0)], {}, {})})
-            code = 0 if direct.get_run(run_id).data.metrics == {"from_child": 1.0} else 2
-        finally:
-            os.write(write_fd, bytes([code]))
-            os._exit(0)
-    os.close(write_fd)
-    result = os.read(read_fd, 1)
-    os.close(read_fd)
-    os.waitpid(pid, 0)
-    assert result == b"\x00"
+
+    def child() -> bool:
+        direct.log_export_batch({run_id: ([("from_child", 1.0, 1, 0)], {}, {})})
+        return direct.get_run(run_id).data.metrics == {"from_child": 1.0}
+
+    assert in_forked_child(child) == 0
     direct.log_export_batch({run_id: ([("from_parent", 2.0, 1, 0)], {}, {})})
     assert direct.get_run(run_id).data.metrics == {"from_child": 1.0, "from_parent": 2.0}
 
