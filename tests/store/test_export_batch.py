@@ -11,6 +11,7 @@ import pytest
 
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import SqlAlchemyStore, Store
+from spanrun.store._calls import CALL_METRICS
 from spanrun.tracking.entities import Metric, Param, SpanRecord
 from tests.store._spans import make_span as _span
 
@@ -121,3 +122,70 @@ def test_bulk_batch_is_one_transaction(store: SqlAlchemyStore) -> None:
     assert store.get_run(run_id).data.metrics == {}
     store.log_batch(run_id, metrics=[Metric("m", 2.0, 1)])  # the run is still usable
     assert store.get_run(run_id).data.metrics == {"m": 2.0}
+
+
+def _call(step: int, ts: int, **values: Any) -> tuple[Any, ...]:
+    """A call row: (step, timestamp, values of CALL_METRICS in order, None where not given)."""
+    return (step, ts, *(values.get(key.removeprefix("llm.")) for key in CALL_METRICS))
+
+
+def _history(store: SqlAlchemyStore, run_id: str, key: str) -> list[tuple[float, int, int]]:
+    return [(m.value, m.timestamp, m.step) for m in store.get_metric_history(run_id, key)]
+
+
+def test_llm_calls_read_back_as_metric_history(
+    store: SqlAlchemyStore, export: Callable[..., Any]
+) -> None:
+    """Call rows (one per LLM call) are the same metrics as history rows would be: history
+    merged with logged metrics by step, latest values, and a missing value is no value."""
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    store.log_batch(run_id, metrics=[Metric("llm.latency_ms", 5.0, 50, 1)])  # logged by hand
+    first = _call(0, 100, input_tokens=3, latency_ms=12.5, calls=1, total_input_tokens=3)
+    second = _call(2, 300, latency_ms=math.nan, cost_usd=0.25, calls=2, total_cost_usd=0.25)
+    assert export({run_id: ([], {}, {}, [first, second])}) == {}
+    assert _history(store, run_id, "llm.latency_ms") == [(12.5, 100, 0), (5.0, 50, 1)]
+    assert _history(store, run_id, "llm.input_tokens") == [(3.0, 100, 0)]
+    assert _history(store, run_id, "llm.calls") == [(1.0, 100, 0), (2.0, 300, 2)]
+    assert _history(store, run_id, "llm.time_to_first_token_ms") == []
+    metrics = store.get_run(run_id).data.metrics
+    assert metrics == {
+        "llm.input_tokens": 3.0,
+        "llm.latency_ms": 5.0,  # step 1 (logged) is newer than the call at step 0
+        "llm.cost_usd": 0.25,
+        "llm.calls": 2.0,
+        "llm.total_input_tokens": 3.0,
+        "llm.total_cost_usd": 0.25,
+    }
+    # A later call wins over the logged value; an older one never replaces the latest.
+    export({run_id: ([], {}, {}, [_call(3, 400, latency_ms=7.0, calls=3)])})
+    export({run_id: ([("llm.calls", 99.0, 1, 0)], {}, {}, [])})
+    metrics = store.get_run(run_id).data.metrics
+    assert (metrics["llm.latency_ms"], metrics["llm.calls"]) == (7.0, 3.0)
+    assert [s for _, _, s in _history(store, run_id, "llm.calls")] == [0, 0, 2, 3]
+    # Found by search like any metric.
+    found = store.search_runs(["0"], "metrics.`llm.calls` = 3")
+    assert [r.info.run_id for r in found] == [run_id]
+
+
+def test_llm_calls_of_left_out_runs_and_bad_calls(
+    store: SqlAlchemyStore, export: Callable[..., Any]
+) -> None:
+    ok = store.create_run("0", "u", 1, [], "ok").info.run_id
+    gone = store.create_run("0", "u", 1, [], "gone").info.run_id
+    store.delete_run(gone)
+    call = _call(0, 10, input_tokens=4, calls=1)
+    assert set(export({ok: ([], {}, {}, [call]), gone: ([], {}, {}, [call])})) == {gone}
+    assert _history(store, ok, "llm.input_tokens") == [(4.0, 10, 0)]
+    assert _history(store, gone, "llm.input_tokens") == []
+    for bad in [
+        (0, 10),  # too short
+        _call(0, "10"),  # timestamp not an int
+        _call(0, 10, input_tokens="four"),
+        _call(2**63, 10),
+    ]:
+        with pytest.raises(InvalidInputError, match="Invalid LLM call"):
+            export({ok: ([], {}, {}, [call, bad])})
+    assert len(_history(store, ok, "llm.input_tokens")) == 1  # nothing of those batches
+    # Odd numbers (numpy-like, huge ints) are converted, as for metrics.
+    export({ok: ([], {}, {}, [_call(1, 20, input_tokens=2**70, latency_ms=True and 1.5)])})
+    assert _history(store, ok, "llm.input_tokens")[-1] == (float(2**70), 20, 1)

@@ -193,3 +193,31 @@ def test_unusable_locations_are_store_errors(tmp_path: Path) -> None:
         get_store(f"sqlite:///{blocker / 'sub' / 'x.db'}")
     with pytest.raises(StoreError):
         get_store("postgresql://nobody@127.0.0.1:1/nothing")  # nothing listens on port 1
+
+
+def test_a_0001_database_is_migrated_with_its_runs(db_uri: str, tmp_path: Path) -> None:
+    """A database of the first schema (before llm_calls) keeps its runs and takes LLM calls."""
+    from alembic import command
+    from alembic.config import Config
+
+    store = SqlAlchemyStore(db_uri, str(tmp_path))
+    run_id = store.create_run("0", "u", 1, [], "old").info.run_id
+    store.log_batch(run_id, metrics=[Metric("llm.calls", 1.0, 5, 0)])
+    engine = store.engine
+    with engine.begin() as conn:  # back to revision 0001
+        config = Config()
+        config.set_main_option("script_location", str(_migrate.MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+        assert "llm_calls" not in sa.inspect(conn).get_table_names()
+    store.close()
+
+    store = SqlAlchemyStore(db_uri, str(tmp_path))  # migrates to the head
+    with store.engine.connect() as conn:
+        assert _schema_diff(conn) == []
+    call = (1, 9, 4, None, None, 2.5, None, None, 2, 4, 0, 0, None)
+    assert store.log_export_batch({run_id: ([], {}, {}, [call])}) == {}
+    history = store.get_metric_history(run_id, "llm.calls")
+    assert [(m.value, m.step) for m in history] == [(1.0, 0), (2.0, 1)]
+    assert store.get_run(run_id).data.metrics["llm.latency_ms"] == 2.5
+    store.close()

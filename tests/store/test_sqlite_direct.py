@@ -24,7 +24,7 @@ from spanrun.store import SqlAlchemyStore, Store, _bulk, _migrate, _retry, get_s
 from spanrun.store import _models as m
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._registry import get_export_store
-from spanrun.store._schema import SCHEMA_VERSION
+from spanrun.store._schema import PLANNER_STATS, SCHEMA_VERSION
 from spanrun.store._sqlite_direct import DirectSqliteStore
 from spanrun.tracking import _uri
 from spanrun.tracking.entities import Metric, RunTag, SpanRecord
@@ -130,7 +130,7 @@ def test_static_ddl_builds_the_migrations_schema(tmp_path: Path) -> None:
         for sql in ("SELECT * FROM alembic_version", "SELECT * FROM sqlite_stat1 ORDER BY 1, 2"):
             assert _rows(tmp_path / "direct.db", sql) == _rows(tmp_path / other, sql)
     assert _rows(tmp_path / "direct.db", "SELECT * FROM alembic_version") == [(SCHEMA_VERSION,)]
-    assert len(_rows(tmp_path / "direct.db", "SELECT * FROM sqlite_stat1")) == 8
+    assert len(_rows(tmp_path / "direct.db", "SELECT * FROM sqlite_stat1")) == len(PLANNER_STATS)
     # The Default experiment, made the same way (creation times aside).
     default = "SELECT experiment_id, name, artifact_location, lifecycle_stage FROM experiments"
     assert _rows(tmp_path / "direct.db", default) == _rows(tmp_path / "models.db", default)

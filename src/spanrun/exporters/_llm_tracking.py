@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spanrun.exporters._mapping import LLMCall
+from spanrun.store._calls import CALL_METRICS
 from spanrun.tracking.entities import Run
 
 __all__ = [
@@ -40,15 +41,11 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
 INPUTS_INDEX = PREDICTION_COLUMNS.index("inputs")
 PARAMS_VARIED_TAG = "spanrun.llm.params_varied"
 
-# Running totals (the latest value is the run's total so far). Per-call metrics carry the
-# same numbers for one call: llm.input_tokens, llm.output_tokens, llm.total_tokens, ...
-# The per-call total is ``llm.total_tokens``, so the running total of all tokens needs
-# another name: ``llm.cumulative_tokens``.
-CALLS = "llm.calls"
-TOTAL_INPUT = "llm.total_input_tokens"
-TOTAL_OUTPUT = "llm.total_output_tokens"
-TOTAL_ALL = "llm.cumulative_tokens"
-TOTAL_COST = "llm.total_cost_usd"
+# Running totals (the latest value is the run's total so far), the last five of the call metrics.
+# Per-call metrics carry the same numbers for one call: llm.input_tokens, llm.output_tokens,
+# llm.total_tokens, ... The per-call total is ``llm.total_tokens``, so the running total of all
+# tokens needs another name: ``llm.cumulative_tokens``.
+CALLS, TOTAL_INPUT, TOTAL_OUTPUT, TOTAL_ALL, TOTAL_COST = CALL_METRICS[6:]
 
 
 @dataclass
@@ -56,6 +53,8 @@ class RunWrites:
     """Everything one export batch writes to one run (the shapes of ``Store.log_export_batch``)."""
 
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
+    # The LLM calls: (step, timestamp_ms, values of spanrun.store._calls.CALL_METRICS)
+    call_rows: list[tuple[Any, ...]] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     rows: list[list[str]] = field(default_factory=list)  # cells in PREDICTION_COLUMNS order
@@ -107,7 +106,8 @@ class RunLedger:
         trace_id: str,
         span_id: str,
     ) -> list[str]:
-        """Add one call's metrics (step = its index in the run) and params to ``writes``.
+        """Add one call's metrics (a call row; step = its index in the run) and params to
+        ``writes``.
 
         Returns the call's prediction row (its cells' text in ``PREDICTION_COLUMNS`` order); the
         caller decides when it is written.
@@ -115,37 +115,38 @@ class RunLedger:
         step = self.calls
         self.calls = calls = step + 1
         writes.calls += 1
-        metrics = writes.metrics
         input_tokens, output_tokens, total_tokens = (
             call.input_tokens,
             call.output_tokens,
             call.total_tokens,
         )
         if input_tokens is not None:
-            metrics.append(("llm.input_tokens", input_tokens, end_ms, step))
             self.input_tokens += input_tokens
         if output_tokens is not None:
-            metrics.append(("llm.output_tokens", output_tokens, end_ms, step))
             self.output_tokens += output_tokens
         if total_tokens is not None:
-            metrics.append(("llm.total_tokens", total_tokens, end_ms, step))
             self.tokens += total_tokens
-        metrics.append(("llm.latency_ms", latency_ms, end_ms, step))
-        if call.time_to_first_token_ms is not None:
-            metrics.append(
-                ("llm.time_to_first_token_ms", call.time_to_first_token_ms, end_ms, step)
-            )
         if cost is not None:
-            metrics.append(("llm.cost_usd", cost, end_ms, step))
             self.cost += cost
-        metrics += (
-            (CALLS, calls, end_ms, step),
-            (TOTAL_INPUT, self.input_tokens, end_ms, step),
-            (TOTAL_OUTPUT, self.output_tokens, end_ms, step),
-            (TOTAL_ALL, self.tokens, end_ms, step),
+        # One row with every metric of the call at its step (spanrun.store._calls.CALL_METRICS
+        # order): the store keeps it as one row, not a history row per metric.
+        writes.call_rows.append(
+            (
+                step,
+                end_ms,
+                input_tokens,
+                output_tokens,
+                total_tokens,
+                latency_ms,
+                call.time_to_first_token_ms,
+                cost,
+                calls,
+                self.input_tokens,
+                self.output_tokens,
+                self.tokens,
+                self.cost if cost is not None or self.cost else None,
+            )
         )
-        if cost is not None or self.cost:
-            metrics.append((TOTAL_COST, self.cost, end_ms, step))
 
         # First value per param key wins; a different later value only sets the tag.
         known = self.params

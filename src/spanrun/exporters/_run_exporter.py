@@ -679,9 +679,9 @@ class RunExporter(SpanExporter):
         if records:
             per_store[store] = {}
         for ledger, w in writes.values():
-            if w.metrics or w.params or w.tags:
+            if w.metrics or w.params or w.tags or w.call_rows:
                 runs = per_store.setdefault(ledger.store or store, {})
-                runs[ledger.run_id] = (w.metrics, w.params, w.tags)
+                runs[ledger.run_id] = (w.metrics, w.params, w.tags, w.call_rows)
         plan = []
         for target, runs in per_store.items():
             spans = records if target is store else []

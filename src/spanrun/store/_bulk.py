@@ -9,6 +9,8 @@ one transaction of prebuilt positional statements run on the DBAPI cursor:
 - metric history rows, plus one ``latest_metrics`` upsert per (run, key): the batch's latest by
   (step, timestamp), kept only when it is not older than the stored one, written by the same
   ``MetricWriter`` as ``log_batch`` (multi-row inserts on SQLite);
+- LLM calls as one ``llm_calls`` row each (``_calls.py``), and their latest values upserted
+  into ``latest_metrics`` after the history rows (the newer by (step, timestamp) wins);
 - params with ``ON CONFLICT DO NOTHING`` (the first value wins; never an error), tags upserted;
 - spans upserted (idempotent per (trace_id, span_id)); a trace seen for the first time gets its
   row computed from the batch's spans, a trace that already has a row is recomputed from all of
@@ -29,6 +31,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spanrun.errors import InvalidInputError
+from spanrun.store._calls import (
+    CALL_COLUMNS,
+    calls_by_run,
+    checked_calls,
+    latest_of_calls,
+    unpack_run_batch,
+)
 from spanrun.store._common import ACTIVE, checked_key, chunks
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._schema import SPAN_COLUMNS, TRACE_COLUMNS
@@ -70,6 +79,8 @@ _INT64 = 2**63
 # Bound parameters per statement: SQLite before 3.32 allows 999, later 32766.
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KV_COLUMNS = ["run_id", "key", "value"]
+# An llm_calls row as the bulk writer binds it: run id, then the call row of _calls.py.
+_CALL_TABLE_COLUMNS = ("run_id", "step", "timestamp", *CALL_COLUMNS)
 # What SQLAlchemy compiles for SQLite (a test compares them): written out so that SQLite
 # writers need not load it.
 # What SQLAlchemy compiles for SQLite (a test compares them), in parts for multi-row VALUES:
@@ -122,6 +133,17 @@ class BulkStatements:
         # would: the first param value and the last tag value win.
         self.insert_params = _ManyRows(db, _PARAMS_HEAD, "(?, ?, ?)", _PARAMS_TAIL, 3, params_sql)
         self.upsert_tags = _ManyRows(db, _TAGS_HEAD, "(?, ?, ?)", _TAGS_TAIL, 3, tags_sql)
+        # LLM calls, one row each (see _calls.py).
+        calls_head = f"INSERT INTO llm_calls ({', '.join(_CALL_TABLE_COLUMNS)}) VALUES "
+        calls_row = "(" + ", ".join(["?"] * len(_CALL_TABLE_COLUMNS)) + ")"
+        self.insert_calls = _ManyRows(
+            db,
+            calls_head,
+            calls_row,
+            "",
+            len(_CALL_TABLE_COLUMNS),
+            "" if db.dialect == "sqlite" else _postgres_insert_calls(db),  # type: ignore[arg-type]
+        )
         # run_id and parent_span_id come as "" for NULL (sqlite3 binds None through its
         # adapter lookup too); "" never meant anything else for them.
         spans = ("spans", SPAN_COLUMNS, ("trace_id", "span_id"))
@@ -225,6 +247,14 @@ def _postgres_compile(stmt: Any, columns: Sequence[str]) -> str:
     return str(compiled)
 
 
+def _postgres_insert_calls(db: Database) -> str:
+    import sqlalchemy as sa
+
+    from spanrun.store import _models as m
+
+    return _postgres_compile(sa.insert(m.llm_calls), _CALL_TABLE_COLUMNS)
+
+
 def _postgres_kv_statements(db: Database) -> tuple[str, str]:
     from spanrun.store import _models as m
 
@@ -292,7 +322,8 @@ def _checked_metrics(runs: Mapping[str, Any]) -> dict[str, Sequence[MetricRow]]:
     """Each run's metric tuples, checked; the caller's own sequence when all were fine."""
     checked: dict[str, Sequence[MetricRow]] = {}
     low, high = -_INT64, _INT64
-    for run_id, (metrics, _, _) in runs.items():
+    for run_id, batch in runs.items():
+        metrics = unpack_run_batch(batch)[0]
         rows: list[MetricRow] | None = None  # a converted copy, made at the first odd value
         keys = set()
         for i, metric in enumerate(metrics):
@@ -504,6 +535,8 @@ class PreparedBatch:
     tags: list[tuple[str, str, str]]
     spans: list[tuple[Any, ...]]
     traces: list[tuple[Any, ...]]  # the spans' trace rows, as if none were stored yet
+    calls: list[tuple[Any, ...]] = ()  # type: ignore[assignment]  # llm_calls rows (run id first)
+    calls_latest: dict[str, list[MetricRow]] | None = None  # each run's latest call metrics
 
 
 def prepare_export_batch(
@@ -525,7 +558,22 @@ def prepare_export_batch(
     trace_rows = _new_trace_rows(span_rows)
     if stmts.postgres:
         trace_rows.sort()
-    return PreparedBatch(tuple(runs), metrics, param_rows, tag_rows, span_rows, trace_rows)
+    call_rows: list[tuple[Any, ...]] = []
+    calls_latest: dict[str, list[MetricRow]] = {}
+    for run_id, calls in sorted(calls_by_run(runs).items()):
+        checked = checked_calls(run_id, calls)
+        call_rows += [(run_id, *row) for row in checked]
+        calls_latest[run_id] = latest_of_calls(checked)
+    return PreparedBatch(
+        tuple(runs),
+        metrics,
+        param_rows,
+        tag_rows,
+        span_rows,
+        trace_rows,
+        call_rows,
+        calls_latest,
+    )
 
 
 def write_prepared_batch(
@@ -537,10 +585,11 @@ def write_prepared_batch(
     """
     runs = batch.run_ids
     metrics, param_rows, tag_rows, span_rows = batch.metrics, batch.params, batch.tags, batch.spans
+    call_rows, calls_latest = batch.calls, batch.calls_latest or {}
 
     def write(cursor: Any) -> dict[str, str]:
         skipped: dict[str, str] = {}
-        params, tags = param_rows, tag_rows
+        params, tags, calls, latest = param_rows, tag_rows, call_rows, calls_latest
         if runs:
             stages: dict[str, str] = {}
             for chunk in chunks(sorted(runs)):
@@ -558,11 +607,17 @@ def write_prepared_batch(
             if skipped:  # rare: leave those runs' rows out
                 params = [r for r in params if r[0] not in skipped]
                 tags = [r for r in tags if r[0] not in skipped]
+                calls = [r for r in calls if r[0] not in skipped]
+                latest = {r: rows for r, rows in latest.items() if r not in skipped}
         if metrics:
             live = (
                 {r: rows for r, rows in metrics.items() if r not in skipped} if skipped else metrics
             )
             stmts.metrics.write_runs(cursor, live)
+        if calls:
+            stmts.insert_calls.run(cursor, calls)
+            # After the history rows: the newer of the two wins in latest_metrics.
+            stmts.metrics.upsert_latest(cursor, latest)
         if params:
             stmts.insert_params.run(cursor, params)
         if tags:

@@ -36,13 +36,18 @@ _COLUMNS = ["run_id", "key", "value", "timestamp", "step", "is_nan"]
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _ROWS_PER_STATEMENT = min(512, (_MAX_VARIABLES - 1) // 4)
 _INSERT = 'INSERT INTO metrics (run_id, "key", value, "timestamp", step, is_nan) VALUES '
-_UPSERT_LATEST = (
-    'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) VALUES {} '
+# Keep the value with the greatest (step, timestamp); ties go to the newest. Also where the
+# latest value is recomputed from the metrics history: an LLM call's metrics (_calls.py) may
+# have set a newer one.
+_ON_CONFLICT_NEWER = (
     'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
     '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan '
-    # Keep the value with the greatest (step, timestamp); ties go to the newest.
     "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
     'AND excluded."timestamp" >= latest_metrics."timestamp")'
+)
+_UPSERT_LATEST = (
+    'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) VALUES {} '
+    + _ON_CONFLICT_NEWER
 )
 
 # A key's latest value recomputed from its history (the index's last entry): one statement per
@@ -51,8 +56,7 @@ _LATEST_FROM_HISTORY = (
     'INSERT INTO latest_metrics (run_id, "key", value, "timestamp", step, is_nan) '
     'SELECT run_id, "key", value, "timestamp", step, is_nan FROM metrics '
     'WHERE run_id = ? AND "key" = ? ORDER BY step DESC, "timestamp" DESC, id DESC LIMIT 1 '
-    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
-    '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan'
+    + _ON_CONFLICT_NEWER
 )
 _FEW_KEYS = 8  # a batch this many times larger than its key count uses _LATEST_FROM_HISTORY
 
@@ -66,9 +70,7 @@ _LATEST_OF_PAIRS = (
     'SELECT m.run_id, m."key", m.value, m."timestamp", m.step, m.is_nan FROM (VALUES {}) AS k '
     "JOIN metrics m ON m.id = (SELECT id FROM metrics WHERE run_id = k.column1 "
     'AND "key" = k.column2 ORDER BY step DESC, "timestamp" DESC, id DESC LIMIT 1) '
-    "WHERE true "  # needed before ON CONFLICT after a SELECT (SQLite's parser)
-    'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, '
-    '"timestamp" = excluded."timestamp", step = excluded.step, is_nan = excluded.is_nan'
+    "WHERE true " + _ON_CONFLICT_NEWER  # needed before ON CONFLICT after a SELECT (SQLite's parser)
 )
 _PAIRS_PER_STATEMENT = min(512, (_MAX_VARIABLES - 1) // 2)
 
@@ -125,6 +127,17 @@ def _insert_runs_sql(rows: int) -> str:
     return _INSERT + ",".join(
         f"(?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 4},?{i + 2} IS NULL)"
         for i in range(1, 5 * rows, 5)
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_runs_sql(rows: int) -> str:
+    """:data:`_UPSERT_LATEST` with the run id in every row (several runs, one key each)."""
+    return _UPSERT_LATEST.format(
+        ",".join(
+            f"(?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 4},?{i + 2} IS NULL)"
+            for i in range(1, 5 * rows, 5)
+        )
     )
 
 
@@ -202,6 +215,20 @@ class MetricWriter:
         ]
         for start, size in _pieces(len(pairs) // 2, _PAIRS_PER_STATEMENT):
             cursor.execute(_latest_pairs_sql(size), pairs[2 * start : 2 * (start + size)])
+
+    def upsert_latest(self, cursor: Any, runs: dict[str, Sequence[MetricRow]]) -> None:
+        """Make ``runs``' rows (at most one per key and run) the latest values where they are
+        not older than the stored ones; no history rows."""
+        rows = [(run_id, *row) for run_id, latest in runs.items() for row in latest]
+        if not self.sqlite:
+            cursor.executemany(
+                self._upsert_latest,
+                [(r, k, None if v != v else v, ts, s, v != v) for r, k, v, ts, s in rows],
+            )
+            return
+        chain = itertools.chain.from_iterable
+        for start, size in _pieces(len(rows), _RUNS_ROWS_PER_STATEMENT):
+            cursor.execute(_upsert_runs_sql(size), list(chain(rows[start : start + size])))
 
     def write(self, cursor: Any, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append ``rows`` to the history and update the run's latest values."""

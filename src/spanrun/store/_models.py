@@ -15,6 +15,7 @@ __all__ = [
     "experiment_tags",
     "experiments",
     "latest_metrics",
+    "llm_calls",
     "metadata",
     "metrics",
     "params",
@@ -107,6 +108,30 @@ metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("is_nan", sa.Boolean, nullable=False),
     sa.Index("ix_metrics_run_key_step", "run_id", "key", "step", "timestamp"),
+)
+
+# One row per LLM call counted by the exporter: its per-call metrics and running totals as
+# columns (see _calls.py), instead of a history row per metric. NULL: the call has no such value.
+# Values are doubles, as metric values are (token counts are exact up to 2**53).
+llm_calls = sa.Table(
+    "llm_calls",
+    metadata,
+    sa.Column("id", _BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("input_tokens", sa.Float(precision=53)),
+    sa.Column("output_tokens", sa.Float(precision=53)),
+    sa.Column("total_tokens", sa.Float(precision=53)),
+    sa.Column("latency_ms", sa.Float(precision=53)),
+    sa.Column("time_to_first_token_ms", sa.Float(precision=53)),
+    sa.Column("cost_usd", sa.Float(precision=53)),
+    sa.Column("calls", sa.Float(precision=53)),
+    sa.Column("total_input_tokens", sa.Float(precision=53)),
+    sa.Column("total_output_tokens", sa.Float(precision=53)),
+    sa.Column("cumulative_tokens", sa.Float(precision=53)),
+    sa.Column("total_cost_usd", sa.Float(precision=53)),
+    sa.Index("ix_llm_calls_run_step", "run_id", "step"),
 )
 
 # One row per (run, key): the value with the greatest (step, timestamp), kept up to date on insert.

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 # The Alembic head revision this code expects; opening a store migrates when the database is behind.
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 #: Every table and index of the current schema on SQLite, then the Alembic version table (as
 #: ``_migrate._create_fresh`` creates it), one statement per item.
@@ -96,6 +96,26 @@ SQLITE_DDL: tuple[str, ...] = (
 	PRIMARY KEY (run_id, "key"),
 	FOREIGN KEY(run_id) REFERENCES runs (run_id)
 ) WITHOUT ROWID""",
+    """CREATE TABLE llm_calls (
+	id INTEGER NOT NULL,
+	run_id VARCHAR(32) NOT NULL,
+	step BIGINT NOT NULL,
+	timestamp BIGINT NOT NULL,
+	input_tokens FLOAT,
+	output_tokens FLOAT,
+	total_tokens FLOAT,
+	latency_ms FLOAT,
+	time_to_first_token_ms FLOAT,
+	cost_usd FLOAT,
+	calls FLOAT,
+	total_input_tokens FLOAT,
+	total_output_tokens FLOAT,
+	cumulative_tokens FLOAT,
+	total_cost_usd FLOAT,
+	PRIMARY KEY (id),
+	FOREIGN KEY(run_id) REFERENCES runs (run_id)
+)""",
+    "CREATE INDEX ix_llm_calls_run_step ON llm_calls (run_id, step)",
     """CREATE TABLE metrics (
 	id INTEGER NOT NULL,
 	run_id VARCHAR(32) NOT NULL,
@@ -170,4 +190,5 @@ PLANNER_STATS: tuple[tuple[str, str, str], ...] = (
     ("tags", "ix_tags_key_value", "50000 5000 50 1"),
     ("latest_metrics", "latest_metrics", "50000 5 1"),  # WITHOUT ROWID: the table is its key
     ("metrics", "ix_metrics_run_key_step", "500000 50 10 2 1"),
+    ("llm_calls", "ix_llm_calls_run_step", "100000 100 1"),
 )

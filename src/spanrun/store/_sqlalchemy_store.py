@@ -16,6 +16,7 @@ from spanrun.errors import (
 )
 from spanrun.store import _bulk, _traces
 from spanrun.store import _models as m
+from spanrun.store._calls import call_column
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
@@ -428,16 +429,27 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         mc = m.metrics.c
 
+        query = sa.select(
+            mc.value, mc.is_nan, mc.timestamp, mc.step, sa.literal(0).label("source"), mc.id
+        ).where(mc.run_id == run_id, mc.key == key)
+        column = call_column(key)
+        if column is not None:  # an LLM call metric: also the calls' values (_calls.py)
+            cc = m.llm_calls.c
+            value = cc[column]
+            query = sa.union_all(
+                query,
+                sa.select(value, sa.false(), cc.timestamp, cc.step, sa.literal(1), cc.id).where(
+                    cc.run_id == run_id, value.is_not(None)
+                ),
+            )
+        ordered = query.order_by(sa.text("step, timestamp, source, id"))
+
         def history(conn: sa.Connection) -> list[Metric]:
             self._run_row(conn, run_id)
-            rows = conn.execute(
-                sa.select(mc.value, mc.is_nan, mc.timestamp, mc.step)
-                .where(mc.run_id == run_id, mc.key == key)
-                .order_by(mc.step, mc.timestamp, mc.id)
-            )
+            rows = conn.execute(ordered)
             return [
                 Metric(key=key, value=_metric_value(v, nan), timestamp=ts, step=step)
-                for v, nan, ts, step in rows
+                for v, nan, ts, step, _, _ in rows
             ]
 
         return self._db.read(history)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import abc
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
+from spanrun.store._calls import calls_as_metrics, checked_calls, unpack_run_batch
 from spanrun.tracking.entities import (
     Experiment,
     Metric,
@@ -31,8 +33,18 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 #: What an export batch writes to one run: metrics as (key, value, timestamp_ms, step) tuples,
-#: params and tags as {key: value}.
-RunBatch = tuple[Sequence[tuple[str, float, int, int]], Mapping[str, str], Mapping[str, str]]
+#: params and tags as {key: value}, and optionally LLM calls as ``(step, timestamp_ms, *values)``
+#: rows with the values of ``spanrun.store._calls.CALL_METRICS`` (None where a call has none):
+#: the same as those metrics at that step, stored more compactly by SQL stores.
+RunBatch = (
+    tuple[Sequence[tuple[str, float, int, int]], Mapping[str, str], Mapping[str, str]]
+    | tuple[
+        Sequence[tuple[str, float, int, int]],
+        Mapping[str, str],
+        Mapping[str, str],
+        Sequence[tuple[Any, ...]],
+    ]
+)
 
 
 class Store(abc.ABC):
@@ -174,7 +186,10 @@ class Store(abc.ABC):
         uses ``get_run``, ``log_batch`` (within the per-call limits) and ``log_spans``.
         """
         skipped: dict[str, str] = {}
-        for run_id, (metrics, params, tags) in runs.items():
+        for run_id, batch in runs.items():
+            metrics, params, tags, calls = unpack_run_batch(batch)
+            if calls:
+                metrics = [*metrics, *calls_as_metrics(checked_calls(run_id, calls))]
             try:
                 self._log_run_batch(run_id, metrics, params, tags)
             except (NotFoundError, InvalidStateError) as exc:
