@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -82,6 +83,10 @@ def _encode(rows: Sequence[Sequence[str]]) -> bytes:
 def encode_prediction_rows(rows: Sequence[Sequence[Any]]) -> bytes:
     """The CSV bytes :func:`append_prediction_rows` writes for ``rows`` (lists of cells in
     column order) when the file's header is their columns; pass them as its ``encoded``."""
+    if set(map(type, rows)) <= {list, tuple} and set(
+        map(type, itertools.chain.from_iterable(rows))
+    ) <= {str}:
+        return _encode(rows)  # autolog's rows: text already (one pass in C to tell)
     return _encode([[v if type(v) is str else _cell(v) for v in row] for row in rows])
 
 

@@ -72,13 +72,17 @@ def test_list_rows_need_one_cell_per_column(repo: LocalArtifactRepository) -> No
 
 
 def test_encoded_rows_are_the_bytes_of_the_rows(tmp_path: Path) -> None:
-    rows = [['a,"b"\nc', None, 1.5], ["x", {"k": "ü"}, [1]]]
-    plain = LocalArtifactRepository(str(tmp_path / "plain"))
-    fast = LocalArtifactRepository(str(tmp_path / "fast"))
-    for _ in range(2):  # a new file, then appending to it
-        append_prediction_rows(plain, rows, COLUMNS, "p.csv")
-        append_prediction_rows(fast, rows, COLUMNS, "p.csv", encoded=encode_prediction_rows(rows))
-    assert fast.read_bytes("p.csv") == plain.read_bytes("p.csv")
+    mixed = [['a,"b"\nc', None, 1.5], ["x", {"k": "ü"}, [1]]]
+    text_only = [['a,"b"\nc', "", "1.5"], ("x", "ü\r", "")]  # autolog's rows: all text
+    for name, rows in (("mixed", mixed), ("text", text_only)):
+        plain = LocalArtifactRepository(str(tmp_path / name / "plain"))
+        fast = LocalArtifactRepository(str(tmp_path / name / "fast"))
+        for _ in range(2):  # a new file, then appending to it
+            append_prediction_rows(plain, rows, COLUMNS, "p.csv")
+            encoded = encode_prediction_rows(rows)
+            append_prediction_rows(fast, rows, COLUMNS, "p.csv", encoded=encoded)
+        assert fast.read_bytes("p.csv") == plain.read_bytes("p.csv"), name
+    assert b'{""k"": ""\xc3\xbc""}' in encode_prediction_rows(mixed)  # a dict cell is JSON
 
 
 def test_encoded_rows_are_not_used_for_a_file_in_another_column_order(

@@ -3,6 +3,7 @@ outcome from the Store base class's generic version (log_batch + log_spans)."""
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Callable
 from typing import Any
@@ -186,6 +187,10 @@ def test_llm_calls_of_left_out_runs_and_bad_calls(
         with pytest.raises(InvalidInputError, match="Invalid LLM call"):
             export({ok: ([], {}, {}, [call, bad])})
     assert len(_history(store, ok, "llm.input_tokens")) == 1  # nothing of those batches
-    # Odd numbers (numpy-like, huge ints) are converted, as for metrics.
-    export({ok: ([], {}, {}, [_call(1, 20, input_tokens=2**70, latency_ms=True and 1.5)])})
-    assert _history(store, ok, "llm.input_tokens")[-1] == (float(2**70), 20, 1)
+    # Odd numbers (Decimal, huge ints) are converted, as for metrics; calls out of order.
+    later = _call(3, 30, input_tokens=2**70, latency_ms=decimal.Decimal("1.5"))
+    export({ok: ([], {}, {}, [later, _call(2, 40, input_tokens=1, total_tokens=7)])})
+    assert _history(store, ok, "llm.input_tokens")[-2:] == [(1.0, 40, 2), (float(2**70), 30, 3)]
+    metrics = store.get_run(ok).data.metrics
+    assert (metrics["llm.input_tokens"], metrics["llm.latency_ms"]) == (float(2**70), 1.5)
+    assert metrics["llm.total_tokens"] == 7.0  # the latest call that has one

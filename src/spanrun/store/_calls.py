@@ -76,77 +76,84 @@ def _bad(run_id: str, row: Any, why: str) -> InvalidInputError:
     )
 
 
+_NUMBER_TYPES = {int, float, type(None)}
+
+
 def checked_calls(run_id: str, calls: Sequence[Any]) -> list[CallRow]:
     """The call rows, checked: 64-bit integer step and timestamp, numbers or None (a NaN value
-    counts as none: the call has no such value)."""
-    out: list[CallRow] = []
-    for row in calls:
-        if type(row) is not tuple or len(row) != _WIDTH:
-            if not isinstance(row, Sequence) or len(row) != _WIDTH:
-                raise _bad(run_id, row, f"{_WIDTH} items")
-            row = tuple(row)
-        step, timestamp = row[0], row[1]
-        if not (
-            type(step) is int
-            and type(timestamp) is int
-            and -_INT64 <= step < _INT64
-            and -_INT64 <= timestamp < _INT64
-        ):
-            raise _bad(run_id, row, "step and timestamp must be 64-bit integers")
-        nan = False
-        for value in row[2:]:
-            if value is None:
-                continue
-            kind = type(value)
-            if kind is float:
-                nan = nan or value != value
-            elif kind is not int or not -_INT64 <= value < _INT64:
-                return [*out, *_converted(run_id, calls[len(out) :])]
-        if nan:
-            row = (*row[:2], *(None if v != v else v for v in row[2:]))
-        out.append(row)
-    return out
+    counts as none: the call has no such value). Odd numbers (numpy, Decimal) become floats."""
+    rows = calls if type(calls) is list else list(calls)
+    if not rows:
+        return []
+    # Column by column, with the loops in C (map, set, min/max): an export batch has hundreds
+    # of calls and this runs on the exporter's mapping thread.
+    if set(map(type, rows)) != {tuple} or set(map(len, rows)) != {_WIDTH}:
+        rows = [_shaped(run_id, row) for row in rows]
+    columns = list(zip(*rows, strict=True))
+    for column in columns[:2]:  # step, timestamp
+        if set(map(type, column)) != {int} or min(column) < -_INT64 or max(column) >= _INT64:
+            bad = next(r for r in rows if not _is_int64(r[0]) or not _is_int64(r[1]))
+            raise _bad(run_id, bad, "step and timestamp must be 64-bit integers")
+    odd = False
+    for column in columns[2:]:
+        kinds = set(map(type, column))
+        if not kinds <= _NUMBER_TYPES:
+            odd = True
+        elif int in kinds:
+            ints = [v for v in column if type(v) is int]
+            odd = odd or min(ints) < -_INT64 or max(ints) >= _INT64
+        if float in kinds and any(map(math.isnan, (v for v in column if type(v) is float))):
+            odd = True
+    if odd:
+        return [_converted(run_id, row) for row in rows]
+    return rows
 
 
-def _converted(run_id: str, calls: Sequence[Any]) -> list[CallRow]:
-    """The slow path of :func:`checked_calls`: values that are not plain ints or floats."""
-    out: list[CallRow] = []
-    for row in calls:
-        row = tuple(row)
-        values: list[Any] = []
-        for value in row[2:]:
-            if value is None:
-                values.append(None)
-                continue
-            if isinstance(value, bool):
-                raise _bad(run_id, row, f"{value!r} is not a number")
-            try:
-                number = float(value)
-            except (TypeError, ValueError, OverflowError):
-                raise _bad(run_id, row, f"{value!r} is not a number") from None
-            values.append(None if math.isnan(number) else number)
-        out.extend(checked_calls(run_id, [(*row[:2], *values)]))
-    return out
+def _is_int64(value: Any) -> bool:
+    return type(value) is int and -_INT64 <= value < _INT64
+
+
+def _shaped(run_id: str, row: Any) -> CallRow:
+    if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != _WIDTH:
+        raise _bad(run_id, row, f"{_WIDTH} items")
+    return tuple(row)
+
+
+def _converted(run_id: str, row: CallRow) -> CallRow:
+    """One row's values as plain numbers: ints in range stay, others become floats; NaN is
+    none."""
+    values: list[Any] = []
+    for value in row[2:]:
+        if value is None or (type(value) is int and -_INT64 <= value < _INT64):
+            values.append(value)
+            continue
+        if isinstance(value, bool):
+            raise _bad(run_id, row, f"{value!r} is not a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise _bad(run_id, row, f"{value!r} is not a number") from None
+        values.append(None if math.isnan(number) else number)
+    return (*row[:2], *values)
 
 
 def latest_of_calls(calls: Sequence[CallRow]) -> list[tuple[str, float, int, int]]:
     """Each call metric's latest value among ``calls``, by (step, timestamp); ties go to the
     later row. Metric rows ``(key, value, timestamp, step)``."""
-    order = sorted(range(len(calls)), key=lambda i: (calls[i][0], calls[i][1], i), reverse=True)
-    latest: list[tuple[str, float, int, int]] = []
-    missing = list(range(len(CALL_METRICS)))
-    for i in order:
-        row = calls[i]
-        still = []
-        for column in missing:
-            value = row[2 + column]
-            if value is None:
-                still.append(column)
-            else:
-                latest.append((CALL_METRICS[column], value, row[1], row[0]))
-        missing = still
-        if not missing:
-            break
+    if not calls:
+        return []
+    keys = [(row[0], row[1]) for row in calls]
+    # The exporter's calls come in step order: then the last row is the latest.
+    order = list(range(len(calls)))
+    if keys != sorted(keys):
+        order.sort(key=lambda i: keys[i])  # stable: ties keep their order
+    latest = []
+    for column, key in enumerate(CALL_METRICS, start=2):
+        for i in reversed(order):
+            value = calls[i][column]
+            if value is not None:
+                latest.append((key, value, calls[i][1], calls[i][0]))
+                break
     return latest
 
 
