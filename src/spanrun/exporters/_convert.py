@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Status
 
 from spanrun.tracking.entities import SpanEvent, SpanRecord
 
@@ -94,46 +95,55 @@ def span_to_record(
             hex_span_id(span.context.span_id),
             hex_span_id(parent.span_id) if parent is not None else None,
         )
-    status = span.status
-    start = span.start_time or 0
-    # ReadableSpan.events copies the SDK's event list per access: read the list itself.
-    events = getattr(span, "_events", None)
-    if events is None:
-        events = span.events
-    return _span_record(
+    if type(span) is ReadableSpan:
+        # The SDK's finished span: its fields are read directly, as its properties (a Python
+        # call each) would return them. ReadableSpan.events would also copy the event list.
+        name, kind, start, end = span._name, span._kind, span._start_time, span._end_time
+        status, resource, events = span._status, span._resource, span._events
+    else:
+        name, kind, start, end = span.name, span.kind, span.start_time, span.end_time
+        status, resource = span.status, span.resource
+        events = getattr(span, "_events", None)
+        if events is None:
+            events = span.events
+    start = start or 0
+    if type(status) is Status:  # its properties too
+        status_code, description = status._status_code, status._description
+    else:
+        status_code, description = status.status_code, status.description
+    cached, resource_attributes = _last_resource
+    if resource is not cached:
+        resource_attributes = _resource_attributes(resource)
+    # ``SpanRecord(...)`` with all of its fields, built without its ``__init__``: SpanRecord is
+    # a frozen dataclass whose ``__init__`` sets each of the 14 fields through
+    # ``object.__setattr__`` (~21k instructions per span counted with cachegrind, more than the
+    # rest of the conversion). Spans are converted by the thousand per batch, so the instance's
+    # ``__dict__`` is set in one go instead (~6k); tests check it equals the constructor's result.
+    record = _new(SpanRecord)
+    _set(
+        record,
+        "__dict__",
         {
             "trace_id": ids[0],
             "span_id": ids[1],
             "parent_span_id": ids[2],
-            "name": span.name,
-            "kind": span.kind._name_,  # Enum.name is a slow descriptor
+            "name": name,
+            "kind": kind._name_,  # Enum.name is a slow descriptor
             "start_time_ns": start,
-            "end_time_ns": span.end_time or start,
-            "status_code": status.status_code._name_,
-            "status_message": status.description or "",
+            "end_time_ns": end or start,
+            "status_code": status_code._name_,
+            "status_message": description or "",
             "attributes": attributes if attributes is not None else span_attributes(span),
             "events": tuple(
                 [SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in events]
             )
             if events
             else (),
-            "resource": _resource_attributes(span.resource),
+            "resource": resource_attributes,
             "run_id": run_id,
             "experiment_id": experiment_id,
-        }
+        },
     )
-
-
-def _span_record(fields: dict[str, Any]) -> SpanRecord:
-    """``SpanRecord(**fields)`` for all of its fields, built without its ``__init__``.
-
-    SpanRecord is a frozen dataclass: its ``__init__`` sets each of the 14 fields through
-    ``object.__setattr__`` (~21k instructions per span counted with cachegrind, more than the
-    rest of the conversion). Spans are converted by the thousand per batch, so the instance's
-    ``__dict__`` is set in one go instead (~6k); tests check it equals the constructor's result.
-    """
-    record = _new(SpanRecord)
-    _set(record, "__dict__", fields)
     return record
 
 

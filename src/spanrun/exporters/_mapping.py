@@ -196,6 +196,20 @@ def _parse_json(text: str) -> Any:
     return json.loads(text)
 
 
+def _one_text_part(m: Any) -> str | None:
+    """The text of the usual semconv message, one text part (``_message(m)["content"]``);
+    None when ``m`` has another shape."""
+    if type(m) is dict:
+        parts = m.get("parts")
+        if type(parts) is list and len(parts) == 1:
+            part = parts[0]
+            if type(part) is dict:
+                text = part.get("content")
+                if type(text) is str:
+                    return text
+    return None
+
+
 def _json_messages(raw: Any) -> list[dict[str, str]] | None:
     if raw is None:
         return None
@@ -203,8 +217,27 @@ def _json_messages(raw: Any) -> list[dict[str, str]] | None:
         data = _parse_json(raw) if isinstance(raw, str) else raw
     except ValueError:
         return [{"role": "user", "content": str(raw)}]
+    return _messages(data)
+
+
+def _messages(data: Any) -> list[dict[str, str]]:
+    """The {"role", "content"} messages of parsed message JSON, whatever its shape."""
     if type(data) is list:  # the usual shape, before the slower ABC checks
-        return [_message(m) for m in data]
+        messages = []
+        for m in data:
+            # The usual semconv message, one text part, read here without the calls of
+            # _message and _text (this gives the same dict as they would).
+            if type(m) is dict:
+                parts = m.get("parts")
+                if type(parts) is list and len(parts) == 1:
+                    part = parts[0]
+                    if type(part) is dict:
+                        text = part.get("content")
+                        if type(text) is str:
+                            messages.append({"role": str(m.get("role") or "user"), "content": text})
+                            continue
+            messages.append(_message(m))
+        return messages
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, Sequence) or isinstance(data, str):
@@ -232,13 +265,8 @@ def _event_messages(events: Sequence[Any], name: str, attr: str) -> list[dict[st
     return None
 
 
-def _input_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
-    messages = _json_messages(attrs.get(sc.GEN_AI_INPUT_MESSAGES))
-    if messages is not None:
-        system = attrs.get(sc.GEN_AI_SYSTEM_INSTRUCTIONS)
-        if system:
-            messages = [{"role": "system", "content": _text(_loads(system))}, *messages]
-        return messages
+def _older_input_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
+    """The input messages of a span without ``gen_ai.input.messages``."""
     return (
         _event_messages(events, "gen_ai.content.prompt", "gen_ai.prompt")
         or _indexed_messages(attrs, "gen_ai.prompt", "role", "content")
@@ -246,13 +274,36 @@ def _input_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dic
     )
 
 
-def _output_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
+def _older_output_messages(attrs: Mapping[str, Any], events: Sequence[Any]) -> list[dict[str, str]]:
+    """The output messages of a span whose ``gen_ai.output.messages`` gave none."""
     return (
-        _json_messages(attrs.get(sc.GEN_AI_OUTPUT_MESSAGES))
-        or _event_messages(events, "gen_ai.content.completion", "gen_ai.completion")
+        _event_messages(events, "gen_ai.content.completion", "gen_ai.completion")
         or _indexed_messages(attrs, "gen_ai.completion", "role", "content")
         or _indexed_messages(attrs, "llm.output_messages", "message.role", "message.content")
     )
+
+
+def _output_text(attrs: Mapping[str, Any], events: Sequence[Any]) -> str:
+    """The content of the span's first output message, "" when it has none.
+
+    Only that text is used: for the usual first message (one text part) no message dicts are
+    built; any other shape takes the general path, from the JSON parsed once.
+    """
+    raw = attrs.get(sc.GEN_AI_OUTPUT_MESSAGES)
+    if type(raw) is str:
+        try:
+            data = _parse_json(raw)
+        except ValueError:
+            return raw  # _json_messages' [{"role": "user", "content": raw}]
+        if type(data) is list and data:
+            text = _one_text_part(data[0])
+            if text is not None:
+                return text
+        outputs = _messages(data)
+    else:
+        outputs = _json_messages(raw)
+    outputs = outputs or _older_output_messages(attrs, events)
+    return outputs[0]["content"] if outputs else ""
 
 
 def _loads(value: Any) -> Any:
@@ -264,7 +315,21 @@ def _loads(value: Any) -> Any:
     return value
 
 
+# The text of the float params seen, as ``str(value)`` gives it: that costs ~2.7k
+# instructions (the shortest-repr search) and a program's calls repeat the same few settings.
+# Equal nonzero floats have the same text; 0.0 and -0.0, equal with different texts, are not
+# kept.
+_float_texts: dict[float, str] = {}
+
+
 def _param_text(value: Any) -> str:
+    if type(value) is float and value:
+        text = _float_texts.get(value)
+        if text is None:
+            text = str(value)
+            if len(_float_texts) < 1024:  # bounded: the odd float is converted each time
+                _float_texts[value] = text
+        return text
     if isinstance(value, (list, tuple)):
         return json.dumps(list(value), ensure_ascii=False)
     return str(value)
@@ -302,7 +367,8 @@ def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, st
         invocation = None  # (the None check first: an ABC isinstance check is slow)
     if invocation is None:
         if present:
-            for param, keys in _param_plan(present):
+            plan = _param_plans.get(present) or _param_plan(present)
+            for param, keys in plan:
                 for key in keys:
                     value = attrs[key]
                     if value is not None and value != "":
@@ -325,20 +391,22 @@ def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, st
     return params
 
 
+_json_str = encode_basestring  # a str as a JSON string literal, as json.dumps writes it
+
+
 def _messages_json(messages: list[dict[str, str]]) -> str:
     """``json.dumps(messages, ensure_ascii=False)`` for {"role", "content"} string dicts.
 
     Written out because it runs per call: the same text, several times faster.
     """
+    if len(messages) == 1:  # the usual prompt: one user message, without the join
+        m = messages[0]
+        return f'[{{"role": {_json_str(m["role"])}, "content": {_json_str(m["content"])}}}]'
     return (
         "["
         + ", ".join(
             [
-                '{"role": '
-                + encode_basestring(m["role"])
-                + ', "content": '
-                + encode_basestring(m["content"])
-                + "}"
+                f'{{"role": {_json_str(m["role"])}, "content": {_json_str(m["content"])}}}'
                 for m in messages
             ]
         )
@@ -356,14 +424,15 @@ def read_llm_call(
     ``status_error`` is the span's status description when its status is ERROR ("" when it
     failed without one), None when it did not fail.
     """
-    operation = llm_operation(attrs)
+    get = attrs.get
+    operation = get(sc.GEN_AI_OPERATION_NAME)  # llm_operation's first source, read directly
+    operation = str(operation) if operation else llm_operation(attrs)
     if operation is None:
         return None
     # The latest semconv attribute (each field's first source) usually has the value: it is
     # read directly, the other sources only when it is empty. ``x or _first(...)`` is the same
     # as ``_first(...)``, which returns a falsy first value (0) itself; this saved ~5k of ~77k
     # instructions per call (cachegrind).
-    get = attrs.get
     model = str(
         get(sc.GEN_AI_REQUEST_MODEL)
         or _first(attrs, _REQUEST_MODEL)
@@ -371,16 +440,26 @@ def read_llm_call(
         or ""
     )
     provider = str(get(sc.GEN_AI_PROVIDER_NAME) or _first(attrs, _PROVIDER) or "")
-    input_tokens = _as_int(get(sc.GEN_AI_USAGE_INPUT_TOKENS) or _first(attrs, _INPUT_TOKENS))
-    output_tokens = _as_int(get(sc.GEN_AI_USAGE_OUTPUT_TOKENS) or _first(attrs, _OUTPUT_TOKENS))
+    # Token counts are ints but for odd instrumentations: _as_int only for the others.
+    input_tokens = get(sc.GEN_AI_USAGE_INPUT_TOKENS) or _first(attrs, _INPUT_TOKENS)
+    if type(input_tokens) is not int:
+        input_tokens = _as_int(input_tokens)
+    output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS) or _first(attrs, _OUTPUT_TOKENS)
+    if type(output_tokens) is not int:
+        output_tokens = _as_int(output_tokens)
     total = _as_int(_first(attrs, _TOTAL_TOKENS))
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
     ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # its only source; "" is no number
     ttft_ms = float(ttft) * 1000.0 if isinstance(ttft, (int, float)) else None
 
-    inputs = _input_messages(attrs, events)
-    outputs = _output_messages(attrs, events)
+    inputs = _json_messages(get(sc.GEN_AI_INPUT_MESSAGES))
+    if inputs is None:
+        inputs = _older_input_messages(attrs, events)
+    else:
+        system = get(sc.GEN_AI_SYSTEM_INSTRUCTIONS)
+        if system:
+            inputs = [{"role": "system", "content": _text(_loads(system))}, *inputs]
     user_text = ""
     for message in reversed(inputs):  # the last user message
         if message["role"] == "user":
@@ -388,7 +467,7 @@ def read_llm_call(
             break
     if not user_text:
         user_text = _text(_loads(attrs.get(sc.INPUT_VALUE))) if attrs.get(sc.INPUT_VALUE) else ""
-    out_text = outputs[0]["content"] if outputs else ""
+    out_text = _output_text(attrs, events)
     if not out_text and attrs.get(sc.OUTPUT_VALUE):
         out_text = _text(_loads(attrs.get(sc.OUTPUT_VALUE)))
 
