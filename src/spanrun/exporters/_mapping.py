@@ -225,18 +225,11 @@ def _messages(data: Any) -> list[dict[str, str]]:
     if type(data) is list:  # the usual shape, before the slower ABC checks
         messages = []
         for m in data:
-            # The usual semconv message, one text part, read here without the calls of
-            # _message and _text (this gives the same dict as they would).
-            if type(m) is dict:
-                parts = m.get("parts")
-                if type(parts) is list and len(parts) == 1:
-                    part = parts[0]
-                    if type(part) is dict:
-                        text = part.get("content")
-                        if type(text) is str:
-                            messages.append({"role": str(m.get("role") or "user"), "content": text})
-                            continue
-            messages.append(_message(m))
+            text = _one_text_part(m)  # the usual message: _message's dict, without its calls
+            if text is None:
+                messages.append(_message(m))
+            else:
+                messages.append({"role": str(m.get("role") or "user"), "content": text})
         return messages
     if isinstance(data, Mapping):
         data = [data]
@@ -367,7 +360,7 @@ def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, st
         invocation = None  # (the None check first: an ABC isinstance check is slow)
     if invocation is None:
         if present:
-            plan = _param_plans.get(present) or _param_plan(present)
+            plan = _param_plans.get(present) or _param_plan(present)  # no call when cached
             for param, keys in plan:
                 for key in keys:
                     value = attrs[key]
@@ -447,11 +440,13 @@ def read_llm_call(
     output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS) or _first(attrs, _OUTPUT_TOKENS)
     if type(output_tokens) is not int:
         output_tokens = _as_int(output_tokens)
-    total = _as_int(_first(attrs, _TOTAL_TOKENS))
+    total = _first(attrs, _TOTAL_TOKENS)  # usually absent: no _as_int call then
+    if total is not None and type(total) is not int:
+        total = _as_int(total)
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
     ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # its only source; "" is no number
-    ttft_ms = float(ttft) * 1000.0 if isinstance(ttft, (int, float)) else None
+    ttft_ms = float(ttft) * 1000.0 if ttft is not None and isinstance(ttft, (int, float)) else None
 
     inputs = _json_messages(get(sc.GEN_AI_INPUT_MESSAGES))
     if inputs is None:
