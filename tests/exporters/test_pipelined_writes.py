@@ -4,6 +4,7 @@ in flight at most, batches written in order, and ``force_flush`` waits for the l
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,4 +139,33 @@ def test_a_batch_that_cannot_be_prepared_is_written_in_one_step(store: Store, mo
     assert exporter.force_flush() is True
     assert store.get_run(exporter.session_run_id).data.metrics["llm.calls"] == 2
     assert exporter.dropped_spans == 0
+    exporter.shutdown()
+
+
+def _prediction_rows(store: Store, run_id: str) -> int:
+    from spanrun.artifacts import get_artifact_repository
+
+    repo = get_artifact_repository(store.get_run(run_id).info.artifact_uri)
+    if not repo.exists("llm_predictions.csv"):
+        return 0
+    return len(repo.read_bytes("llm_predictions.csv").decode().splitlines()) - 1  # the header
+
+
+def test_rows_follow_their_transaction_without_a_flush(store: Store) -> None:
+    """Prediction rows are appended once their batch's transaction committed: by the next
+    export (on its thread), else by the idle writer thread; never before the metrics."""
+    exporter = RunExporter(store, run_mode="session", retry_delay_s=0)
+    exporter.export(_finished_spans(_llm_calls(2)))
+    run_id = exporter.session_run_id
+    assert run_id is not None
+    deadline = time.monotonic() + 30
+    while _prediction_rows(store, run_id) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # no force_flush: nothing else is coming
+    assert _prediction_rows(store, run_id) == 2
+    assert store.get_run(run_id).data.metrics["llm.calls"] == 2
+    exporter.export(_finished_spans(_llm_calls(3)))
+    exporter.export(_finished_spans(_llm_calls(1)))  # appends the previous batch's rows
+    assert _prediction_rows(store, run_id) >= 5
+    assert exporter.force_flush()
+    assert _prediction_rows(store, run_id) == 6
     exporter.shutdown()

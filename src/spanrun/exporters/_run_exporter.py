@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,8 @@ RUN_MODE_TAG = "spanrun.run_mode"
 _PENDING_MAX_TRACES = 10_000
 _PENDING_MAX_ROWS = 1_000  # per trace
 _PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows back
+_YIELD_EVERY_S = float(os.environ.get("SPANRUN_YIELD", "0.001"))
+_IDLE_AFTER_S = 0.05  # the writer appends committed rows itself when no batch follows
 T = TypeVar("T")
 
 
@@ -82,13 +84,17 @@ class _Writer:
 
     ``submit`` waits while the previous job still runs, so one batch is written while the
     caller maps the next one: at most one batch is in flight and memory stays bounded. The
-    thread starts on the first job (a forked child makes a new ``_Writer``).
+    thread starts on the first job (a forked child makes a new ``_Writer``). ``idle``, when
+    given, is called on the thread once no job came for ``_IDLE_AFTER_S`` after one ended, and
+    again after as long while it returns True.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, idle: Callable[[], bool] | None = None) -> None:
         self._cond = threading.Condition()
         self._job: Callable[[], object] | None = None
         self._thread: threading.Thread | None = None
+        self._idle = idle
+        self._idle_due = False
 
     def submit(self, job: Callable[[], object]) -> None:
         with self._cond:
@@ -115,8 +121,14 @@ class _Writer:
             while True:
                 with self._cond:
                     while self._job is None:
-                        self._cond.wait()
+                        if not self._idle_due:
+                            self._cond.wait()
+                        elif not self._cond.wait(_IDLE_AFTER_S) and self._job is None:
+                            break
                     job = self._job
+                if job is None:
+                    self._idle_due = self._run_idle()
+                    continue
                 try:
                     job()
                 except Exception:
@@ -126,9 +138,17 @@ class _Writer:
                 finally:
                     with self._cond:
                         self._job = None
+                        self._idle_due = self._idle is not None
                         self._cond.notify_all()
         finally:
             detach(token)
+
+    def _run_idle(self) -> bool:
+        try:
+            return bool(self._idle and self._idle())
+        except Exception:
+            _log.warning("spanrun: writing spans failed (your program is fine)", exc_info=True)
+            return False
 
 
 class _Unknown:
@@ -234,7 +254,9 @@ class RunExporter(SpanExporter):
         # set when a store operation gave up; reset per batch; per thread (mapping, writer)
         self._state = _ThreadState()
         # Mapping (this thread, under _lock) overlaps with the previous batch's store write.
-        self._writer = _Writer()
+        self._writer = self._new_writer()
+        # (ledger, rows, CSV bytes) of committed batches, appended by the mapping thread
+        self._ready_rows: deque[tuple[RunLedger, list[list[str]], bytes | None]] = deque()
         self._count_lock = threading.Lock()
         # Prediction rows of calls inside a larger trace wait for the trace's root span, whose
         # input.value (a chain's input) is the row's user-side input.
@@ -267,7 +289,8 @@ class RunExporter(SpanExporter):
         self._lock = threading.RLock()
         self._count_lock = threading.Lock()
         self._state = _ThreadState()
-        self._writer = _Writer()  # the parent's in-flight batch is the parent's to write
+        self._writer = self._new_writer()  # the parent's in-flight batch is the parent's
+        self._ready_rows = deque()  # and so are its committed rows
         self._open_trace_runs = {}
         self._pending_rows.clear()
 
@@ -297,7 +320,10 @@ class RunExporter(SpanExporter):
         if not self._lock.acquire(timeout=max(0.0, timeout_millis / 1000)):
             return False  # an export is still mapping its batch
         try:
-            return self._writer.wait(max(0.0, deadline - time.monotonic()))
+            if not self._writer.wait(max(0.0, deadline - time.monotonic())):
+                return False
+            self._append_ready_rows()
+            return True
         finally:
             self._lock.release()
 
@@ -314,6 +340,7 @@ class RunExporter(SpanExporter):
         with self._lock:
             self._writer.wait()
             self._state.store_down = False
+            self._append_ready_rows()
             pid = os.getpid()
             to_end = [(run_id, store) for run_id, (_, store) in self._open_trace_runs.items()]
             to_end += [(s[1], store) for store, s in self._sessions.items() if s[0] == pid]
@@ -494,9 +521,11 @@ class RunExporter(SpanExporter):
         prices = self.prices if self.prices else None
         wraps_llm = self._innermost.wraps_llm
         error = StatusCode.ERROR
+        perf_counter = time.perf_counter
+        next_yield = 0.0
         # This loop runs per span (thousands per batch): plain locals and few calls on purpose.
         for index, span in enumerate(spans):
-            if not index & 7:
+            if not index & 7 and perf_counter() >= next_yield:
                 # Hand the GIL over now and then: a user thread whose HTTP read just returned,
                 # or the writer thread back from an SQLite step, would otherwise wait up to the
                 # 5 ms switch interval behind this loop. sleep(0) (50-80 us: timer slack) gives
@@ -505,6 +534,7 @@ class RunExporter(SpanExporter):
                 # and a user thread alongside: 10.5k spans/s, every 32 10.1k, never 9.3k; the
                 # user thread's p99 wake-up delay 5 ms, never 11 ms (2 loaded cores).
                 time.sleep(0)
+                next_yield = perf_counter() + _YIELD_EVERY_S
             context, parent = span.context, span.parent
             trace_id = hex_trace_id(context.trace_id)
             span_id = hex_span_id(context.span_id)
@@ -579,6 +609,9 @@ class RunExporter(SpanExporter):
                 self._write_stage, store, writes, plan, len(records), ended_trace_runs, store_down
             )
         )
+        # The previous batch is committed now: its prediction rows are appended here, while
+        # the writer runs this batch's transaction (see _append_ready_rows).
+        self._append_ready_rows()
         return not store_down
 
     def _write_stage(
@@ -716,8 +749,45 @@ class RunExporter(SpanExporter):
             if ledger.run_id in lost:
                 self._count_drops(calls=max(w.calls, len(w.rows)))
             elif w.rows:
-                ok &= self._write_rows(ledger, w.rows, w.encoded)
+                self._ready_rows.append((ledger, w.rows, w.encoded))
         return ok
+
+    def _new_writer(self) -> _Writer:
+        ref = weakref.WeakMethod(self._append_when_idle)  # the thread must not keep self alive
+
+        def idle() -> bool:
+            method = ref()
+            return method() if method is not None else False
+
+        return _Writer(idle)
+
+    def _append_when_idle(self) -> bool:
+        """The writer thread, idle: append committed rows no later batch has taken along.
+        True: try again later (an export holds the lock; it appends them itself after its
+        batch, unless it was past that point)."""
+        if not self._ready_rows:
+            return False
+        if not self._lock.acquire(blocking=False):
+            return True
+        try:
+            self._append_ready_rows()
+        finally:
+            self._lock.release()
+        return False
+
+    def _append_ready_rows(self) -> None:
+        """Append the prediction rows of batches whose transaction is done (mapping thread).
+
+        On the writer thread each file operation (open, lock, stat, read the header, write:
+        about a dozen per run) gave up the GIL and waited to take it back from the mapping
+        loop; here, between batches, they cost what the system calls cost, and the writer
+        thread is left with the SQL. Rows still follow their batch's metrics: a batch's rows
+        are queued only once its transaction committed.
+        """
+        ready = self._ready_rows
+        while ready:
+            ledger, rows, encoded = ready.popleft()
+            self._write_rows(ledger, rows, encoded)
 
     def _write_rows(
         self, ledger: RunLedger, rows: list[list[str]], encoded: bytes | None = None

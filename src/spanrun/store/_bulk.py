@@ -151,6 +151,11 @@ class BulkStatements:
         self.upsert_spans = _table_rows(db, *spans, ("parent_span_id", "run_id"), upsert=True)
         self.insert_traces = _table_rows(db, *traces, ("run_id",), upsert=False)
         self.upsert_traces = _table_rows(db, *traces, ("run_id",), upsert=True)
+        # SQLite: the batch's trace rows inserted in one statement; a trace already stored (its
+        # spans came in several batches) is recomputed from all its stored spans by the same
+        # statement, instead of asking which are stored first (fewer round trips, each of
+        # which re-takes the GIL from the exporter's mapping thread).
+        self.merge_traces = self.insert_traces.with_tail(_MERGE_TRACES_TAIL)
         mark = self.mark
         # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
         self.aggregate = (
@@ -189,6 +194,12 @@ class _ManyRows:
         self._head, self._row, self._tail = head, row, tail
         self._per_statement = max(1, min(512, (_MAX_VARIABLES - 1) // columns))
         self._texts: dict[int, str] = {}
+
+    def with_tail(self, tail: str) -> _ManyRows:
+        """The same rows with another clause after them (SQLite)."""
+        other = _ManyRows.__new__(_ManyRows)
+        other.__dict__.update(self.__dict__, _tail=tail, _texts={})
+        return other
 
     def _statement(self, rows: int) -> str:
         text = self._texts.get(rows)
@@ -488,6 +499,24 @@ def _new_trace_rows(spans: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+_OF_TRACE = "FROM spans WHERE trace_id = excluded.trace_id"
+_MERGE_TRACES_TAIL = (
+    " ON CONFLICT (trace_id) DO UPDATE SET "
+    f"experiment_id = (SELECT MAX(experiment_id) {_OF_TRACE}), "
+    f"run_id = (SELECT MAX(run_id) {_OF_TRACE}), "
+    # The root: a span without parent, else the earliest whose parent is not stored.
+    "name = coalesce((SELECT s.name FROM spans s WHERE s.trace_id = excluded.trace_id AND "
+    "(s.parent_span_id IS NULL OR NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = "
+    "s.trace_id AND p.span_id = s.parent_span_id)) "
+    "ORDER BY s.parent_span_id IS NOT NULL, s.start_time_ns LIMIT 1), ''), "
+    f"start_time_ns = (SELECT MIN(start_time_ns) {_OF_TRACE}), "
+    f"end_time_ns = (SELECT MAX(end_time_ns) {_OF_TRACE}), "
+    "status = (SELECT CASE WHEN MAX(status_code = 'ERROR') THEN 'ERROR' ELSE 'OK' END "
+    f"{_OF_TRACE}), "
+    f"span_count = (SELECT COUNT(*) {_OF_TRACE})"
+)
+
+
 def _stored_traces(cursor: Any, stmts: BulkStatements, trace_ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in chunks(sorted(trace_ids)):
@@ -504,6 +533,9 @@ def _write_traces(
     trace_rows: list[tuple[Any, ...]],
 ) -> None:
     """``trace_rows``: the rows of the batch's traces as if none were stored yet."""
+    if not stmts.postgres:
+        stmts.merge_traces.run(cursor, trace_rows)
+        return
     stored = _stored_traces(cursor, stmts, {row[0] for row in trace_rows})
     rows = trace_rows
     if stored:  # rare: a trace whose spans came in several batches
