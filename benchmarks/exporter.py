@@ -4,10 +4,12 @@
 
 1. Throughput: finished LLM spans (GenAI semconv attributes, content included, stamped with one
    of 4 runs) are handed to ``RunExporter.export`` in batches of 512 (``--batch``), as the batch
-   processor does by default. Each span becomes 8 metrics (step = call index, running totals),
-   params, a ``llm_predictions.csv`` row and a stored span and trace, one store transaction per
-   batch. Printed: LLM spans/s, median of 3 rounds (each on a fresh database), per wall-clock
-   second and per CPU-second of this process (the steadier figure on a shared machine).
+   processor does by default. Each span becomes 8 metrics (step = call index, running totals;
+   one ``llm_calls`` row), params, a ``llm_predictions.csv`` row and a stored span and trace,
+   one store transaction per batch (batches mapped while the writer thread is busy share its
+   next one). Printed: LLM spans/s, median of 3 rounds (each on a fresh database), per
+   wall-clock second and per CPU-second of this process (the steadier figure on a shared
+   machine).
 2. Burst: 100,000 LLM spans are ended as fast as possible through a TracerProvider with
    spanrun's processors (stamping + bounded batch queue -> RunExporter on SQLite). Printed: the
    peak memory traced by ``tracemalloc`` while the burst is processed, spans stored, spans

@@ -64,7 +64,7 @@ def test_batches_are_written_in_order_one_at_a_time(store: Store, monkeypatch) -
     lock = threading.Lock()
     in_flight = 0
     most_in_flight = 0
-    written: list[int] = []
+    written: list[list[str]] = []
 
     def counting_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
         nonlocal in_flight, most_in_flight
@@ -72,7 +72,7 @@ def test_batches_are_written_in_order_one_at_a_time(store: Store, monkeypatch) -
             in_flight += 1
             most_in_flight = max(most_in_flight, in_flight)
         try:
-            written.append(len(spans))
+            written.append([s.span_id for s in spans])
             return write(runs, spans)
         finally:
             with lock:
@@ -83,7 +83,9 @@ def test_batches_are_written_in_order_one_at_a_time(store: Store, monkeypatch) -
     for batch in batches:
         assert exporter.export(batch) is SpanExportResult.SUCCESS
     assert exporter.force_flush()
-    assert written == [1, 2, 3, 4, 5]
+    # In export order; batches that waited for the writer share its next transaction.
+    exported = [format(s.context.span_id, "016x") for batch in batches for s in batch]
+    assert [span_id for spans in written for span_id in spans] == exported
     assert most_in_flight == 1
     run_id = exporter.session_run_id
     # Steps follow the export order: the metric history is 0..14 with no gap or repeat.
@@ -168,4 +170,37 @@ def test_rows_follow_their_transaction_without_a_flush(store: Store) -> None:
     assert _prediction_rows(store, run_id) >= 5
     assert exporter.force_flush()
     assert _prediction_rows(store, run_id) == 6
+    exporter.shutdown()
+
+
+def test_batches_waiting_for_a_busy_writer_share_a_transaction(store: Store, monkeypatch) -> None:
+    exporter = RunExporter(store, run_mode="session", retry_delay_s=0)
+    release = threading.Event()
+    sizes: list[int] = []
+    write = store.log_export_batch
+
+    def slow_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        sizes.append(len(spans))
+        if len(sizes) == 1:
+            assert release.wait(30)
+        return write(runs, spans)
+
+    patch_export_write(monkeypatch, store, slow_write)
+    exporter.export(_finished_spans(_llm_calls(1)))  # written first, held up
+    started = time.monotonic()
+    for n in (2, 3, 4):  # mapped meanwhile; export() does not wait for the writer
+        assert exporter.export(_finished_spans(_llm_calls(n))) is SpanExportResult.SUCCESS
+    assert time.monotonic() - started < 10
+    assert sizes == [1]
+    release.set()
+    run_id = exporter.session_run_id
+    assert run_id is not None
+    deadline = time.monotonic() + 30
+    while _prediction_rows(store, run_id) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)  # no flush: the idle writer takes the waiting batches itself
+    assert sizes == [1, 9]  # one transaction for the three waiting batches
+    assert _prediction_rows(store, run_id) == 10
+    assert exporter.force_flush()
+    history = store.get_metric_history(run_id, "llm.calls")
+    assert [m.step for m in history] == list(range(10))
     exporter.shutdown()

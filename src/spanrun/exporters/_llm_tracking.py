@@ -61,6 +61,22 @@ class RunWrites:
     encoded: bytes | None = None  # the rows' CSV bytes, once they are final
     calls: int = 0  # LLM calls recorded in this batch
 
+    def absorb(self, later: RunWrites) -> None:
+        """Add a later batch's writes to these (written together in one transaction)."""
+        self.metrics += later.metrics
+        self.call_rows += later.call_rows
+        for key, value in later.params.items():
+            self.params.setdefault(key, value)  # the first value wins, as in the store
+        self.tags.update(later.tags)
+        if not self.rows:
+            self.encoded = later.encoded
+        elif later.rows:
+            both = self.encoded is not None and later.encoded is not None
+            # None: encoded from the rows when written
+            self.encoded = self.encoded + later.encoded if both else None  # type: ignore[operator]
+        self.rows += later.rows
+        self.calls += later.calls
+
 
 @dataclass
 class RunLedger:

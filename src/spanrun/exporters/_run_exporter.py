@@ -54,8 +54,9 @@ RUN_MODE_TAG = "spanrun.run_mode"
 _PENDING_MAX_TRACES = 10_000
 _PENDING_MAX_ROWS = 1_000  # per trace
 _PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows back
-_YIELD_EVERY_S = float(os.environ.get("SPANRUN_YIELD", "0.001"))
-_IDLE_AFTER_S = 0.05  # the writer appends committed rows itself when no batch follows
+_YIELD_EVERY_S = 0.001  # the mapping loop hands the GIL over this often (see _export)
+_IDLE_AFTER_S = 0.02  # the idle writer takes waiting batches and rows itself after this
+_MAX_PENDING_SPANS = 2048  # mapped spans that may wait for the writer (4 default batches)
 T = TypeVar("T")
 
 
@@ -72,6 +73,28 @@ class _StoreWrite:
     runs: dict[str, RunBatch]
     span_count: int
     job: Callable[[], dict[str, str]]  # the transaction (called again to retry)
+
+
+@dataclass
+class _PendingWrite:
+    """Mapped batches waiting for the writer thread (see ``RunExporter._queue_write``)."""
+
+    store: Store
+    writes: dict[str, tuple[RunLedger, RunWrites]]
+    records: list[SpanRecord]
+    ended_trace_runs: list[tuple[str, ReadableSpan]]
+    store_down: bool  # the latest batch's: whether the store failed while it was mapped
+
+    def absorb(self, later: _PendingWrite) -> None:
+        for run_id, (ledger, writes) in later.writes.items():
+            mine = self.writes.get(run_id)
+            if mine is None:
+                self.writes[run_id] = (ledger, writes)
+            else:
+                mine[1].absorb(writes)
+        self.records += later.records
+        self.ended_trace_runs += later.ended_trace_runs
+        self.store_down = later.store_down
 
 
 class _ThreadState(threading.local):
@@ -107,6 +130,11 @@ class _Writer:
                 )
                 self._thread.start()
             self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        """A job is in flight."""
+        return self._job is not None
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until the job in flight (if any) is done; False when ``timeout_s`` ran out."""
@@ -209,9 +237,11 @@ class RunExporter(SpanExporter):
 
     Writes are grouped per export batch: one ``Store.log_export_batch`` (one transaction on the
     SQL store: all runs' metrics, params and tags, the spans and their traces), then one CSV
-    append per run. Store failures are retried ``max_attempts`` times with backoff, then the
-    write is dropped with a warning (counted in ``dropped_spans`` / ``dropped_calls``); a run
-    the store no longer accepts (deleted meanwhile) loses its calls, the rest is written.
+    append per run. A writer thread runs the transaction while the next batch is mapped;
+    batches mapped while it is busy share its next transaction (at most 2,048 spans wait).
+    Store failures are retried ``max_attempts`` times with backoff, then the write is dropped
+    with a warning (counted in ``dropped_spans`` / ``dropped_calls``); a run the store no
+    longer accepts (deleted meanwhile) loses its calls, the rest is written.
     :meth:`export` never raises.
 
     Args:
@@ -255,6 +285,7 @@ class RunExporter(SpanExporter):
         self._state = _ThreadState()
         # Mapping (this thread, under _lock) overlaps with the previous batch's store write.
         self._writer = self._new_writer()
+        self._pending: _PendingWrite | None = None  # mapped, waiting for the writer
         # (ledger, rows, CSV bytes) of committed batches, appended by the mapping thread
         self._ready_rows: deque[tuple[RunLedger, list[list[str]], bytes | None]] = deque()
         self._count_lock = threading.Lock()
@@ -291,6 +322,7 @@ class RunExporter(SpanExporter):
         self._state = _ThreadState()
         self._writer = self._new_writer()  # the parent's in-flight batch is the parent's
         self._ready_rows = deque()  # and so are its committed rows
+        self._pending = None
         self._open_trace_runs = {}
         self._pending_rows.clear()
 
@@ -320,6 +352,11 @@ class RunExporter(SpanExporter):
         if not self._lock.acquire(timeout=max(0.0, timeout_millis / 1000)):
             return False  # an export is still mapping its batch
         try:
+            if self._pending is not None and not self._writer.wait(
+                max(0.0, deadline - time.monotonic())
+            ):
+                return False
+            self._submit_pending()
             if not self._writer.wait(max(0.0, deadline - time.monotonic())):
                 return False
             self._append_ready_rows()
@@ -338,6 +375,7 @@ class RunExporter(SpanExporter):
         Prediction rows still waiting for their trace's root span are written too.
         """
         with self._lock:
+            self._submit_pending()
             self._writer.wait()
             self._state.store_down = False
             self._append_ready_rows()
@@ -528,11 +566,11 @@ class RunExporter(SpanExporter):
             if not index & 7 and perf_counter() >= next_yield:
                 # Hand the GIL over now and then: a user thread whose HTTP read just returned,
                 # or the writer thread back from an SQLite step, would otherwise wait up to the
-                # 5 ms switch interval behind this loop. sleep(0) (50-80 us: timer slack) gives
+                # 5 ms switch interval behind this loop. sleep(0) (~80 us: timer slack) gives
                 # the waiting thread time to take the GIL; os.sched_yield() returns before it
-                # wakes up (measured: slower). Every 8 spans measured best with the writer busy
-                # and a user thread alongside: 10.5k spans/s, every 32 10.1k, never 9.3k; the
-                # user thread's p99 wake-up delay 5 ms, never 11 ms (2 loaded cores).
+                # wakes up, and restarts its wait. Every 1 ms of mapping (checked every 8
+                # spans): the writer thread, left with a dozen SQL steps per batch, waits
+                # little, and the sleeps cost the mapping ~8% instead of ~30% every 8 spans.
                 time.sleep(0)
                 next_yield = perf_counter() + _YIELD_EVERY_S
             context, parent = span.context, span.parent
@@ -602,17 +640,50 @@ class RunExporter(SpanExporter):
         for run_id, _ in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)
         store_down = self._state.store_down
-        # Rows built and checked here too: the writer thread is left with the SQL.
-        plan = self._plan_writes(store, writes, records)
-        self._writer.submit(
-            functools.partial(
-                self._write_stage, store, writes, plan, len(records), ended_trace_runs, store_down
-            )
-        )
-        # The previous batch is committed now: its prediction rows are appended here, while
-        # the writer runs this batch's transaction (see _append_ready_rows).
+        self._queue_write(_PendingWrite(store, writes, records, ended_trace_runs, store_down))
+        # Batches committed meanwhile: their prediction rows are appended here, while the
+        # writer runs the next transaction (see _append_ready_rows).
         self._append_ready_rows()
         return not store_down
+
+    def _queue_write(self, batch: _PendingWrite) -> None:
+        """Hand a mapped batch to the writer thread, or keep it for the next transaction.
+
+        While the writer is busy, batches wait here and are then written together (up to
+        ``_MAX_PENDING_SPANS`` spans; beyond that this waits for the writer): when writing is
+        the slower stage, transactions grow, and each costs less per span (fewer commits, GIL
+        re-takes and index pages). Called with ``_lock`` held.
+        """
+        pending = self._pending
+        if pending is not None and pending.store is not batch.store:
+            self._submit_pending()  # another store (the tracking URI changed): in order
+            pending = None
+        if pending is None:
+            self._pending = pending = batch
+        else:
+            pending.absorb(batch)
+        if not self._writer.busy or len(pending.records) >= _MAX_PENDING_SPANS:
+            self._submit_pending()
+
+    def _submit_pending(self) -> None:
+        """Prepare the waiting batches' rows and give them to the writer (waits while it is
+        busy). Called with ``_lock`` held."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        # Rows built and checked here too: the writer thread is left with the SQL.
+        plan = self._plan_writes(pending.store, pending.writes, pending.records)
+        self._writer.submit(
+            functools.partial(
+                self._write_stage,
+                pending.store,
+                pending.writes,
+                plan,
+                len(pending.records),
+                pending.ended_trace_runs,
+                pending.store_down,
+            )
+        )
 
     def _write_stage(
         self,
@@ -762,14 +833,16 @@ class RunExporter(SpanExporter):
         return _Writer(idle)
 
     def _append_when_idle(self) -> bool:
-        """The writer thread, idle: append committed rows no later batch has taken along.
-        True: try again later (an export holds the lock; it appends them itself after its
-        batch, unless it was past that point)."""
-        if not self._ready_rows:
+        """The writer thread, idle: take the batches waiting for it and append committed rows
+        no later export has taken along. True: try again later (an export holds the lock; it
+        does both itself after its batch, unless it was past that point)."""
+        if not self._ready_rows and self._pending is None:
             return False
         if not self._lock.acquire(blocking=False):
             return True
         try:
+            if self._pending is not None and not self._writer.busy:
+                self._submit_pending()  # this thread runs it next
             self._append_ready_rows()
         finally:
             self._lock.release()
