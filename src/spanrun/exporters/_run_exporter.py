@@ -858,9 +858,18 @@ class RunExporter(SpanExporter):
         are queued only once its transaction committed.
         """
         ready = self._ready_rows
-        while ready:
-            ledger, rows, encoded = ready.popleft()
-            self._write_rows(ledger, rows, encoded)
+        if not ready:
+            return
+        # Files, not the store: a store that failed this thread's last batch does not make
+        # them fail fast, nor does a file that fails mark the store down.
+        state = self._state
+        store_down, state.store_down = state.store_down, False
+        try:
+            while ready:
+                ledger, rows, encoded = ready.popleft()
+                self._write_rows(ledger, rows, encoded)
+        finally:
+            state.store_down = store_down
 
     def _write_rows(
         self, ledger: RunLedger, rows: list[list[str]], encoded: bytes | None = None
