@@ -634,8 +634,8 @@ class RunExporter(SpanExporter):
         self._release_stale_rows(writes)
         for _, done in writes.values():
             if done.rows:
-                # CSV-encoded here, while the writer thread is inside SQLite without the GIL:
-                # the writer is the slower stage, left with the file append alone.
+                # CSV-encoded here, while the writer thread is inside SQLite without the GIL;
+                # appended once the batch's transaction committed (_append_ready_rows).
                 done.encoded = encode_prediction_rows(done.rows)
         for run_id, _ in ended_trace_runs:
             self._open_trace_runs.pop(run_id, None)

@@ -154,7 +154,9 @@ class BulkStatements:
         # SQLite: the batch's trace rows inserted in one statement; a trace already stored (its
         # spans came in several batches) is recomputed from all its stored spans by the same
         # statement, instead of asking which are stored first (fewer round trips, each of
-        # which re-takes the GIL from the exporter's mapping thread).
+        # which re-takes the GIL from the exporter's mapping thread). PostgreSQL keeps asking
+        # first: there the statement's snapshot could miss the spans of a concurrent exporter
+        # writing the same trace, which the unique violation and retry (module docstring) do not.
         self.merge_traces = self.insert_traces.with_tail(_MERGE_TRACES_TAIL)
         mark = self.mark
         # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
