@@ -7,7 +7,7 @@
    processor does by default. Each span becomes 8 metrics (step = call index, running totals;
    one ``llm_calls`` row), params, a ``llm_predictions.csv`` row and a stored span and trace,
    one store transaction per batch (batches mapped while the writer thread is busy share its
-   next one). Printed: LLM spans/s, median of 3 rounds (each on a fresh database), per
+   next one). Printed: LLM spans/s, median of 5 rounds (each on a fresh database), per
    wall-clock second and per CPU-second of this process (the steadier figure on a shared
    machine).
 2. Burst: 100,000 LLM spans are ended as fast as possible through a TracerProvider with
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--queue", default="2048,20000", help="max_queue_size values for the burst, comma-separated"
     )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
