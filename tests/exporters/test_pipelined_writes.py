@@ -166,8 +166,11 @@ def test_rows_follow_their_transaction_without_a_flush(store: Store) -> None:
     assert _prediction_rows(store, run_id) == 2
     assert store.get_run(run_id).data.metrics["llm.calls"] == 2
     exporter.export(_finished_spans(_llm_calls(3)))
-    exporter.export(_finished_spans(_llm_calls(1)))  # appends the previous batch's rows
-    assert _prediction_rows(store, run_id) >= 5
+    exporter.export(_finished_spans(_llm_calls(1)))  # may wait for the writer: still written
+    while _prediction_rows(store, run_id) < 6 and time.monotonic() < deadline + 30:
+        time.sleep(0.01)
+    assert _prediction_rows(store, run_id) == 6
+    assert store.get_run(run_id).data.metrics["llm.calls"] == 6
     assert exporter.force_flush()
     assert _prediction_rows(store, run_id) == 6
     exporter.shutdown()
@@ -179,14 +182,18 @@ def test_batches_waiting_for_a_busy_writer_share_a_transaction(store: Store, mon
     sizes: list[int] = []
     write = store.log_export_batch
 
+    writing = threading.Event()
+
     def slow_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
         sizes.append(len(spans))
         if len(sizes) == 1:
+            writing.set()
             assert release.wait(30)
         return write(runs, spans)
 
     patch_export_write(monkeypatch, store, slow_write)
     exporter.export(_finished_spans(_llm_calls(1)))  # written first, held up
+    assert writing.wait(30)
     started = time.monotonic()
     for n in (2, 3, 4):  # mapped meanwhile; export() does not wait for the writer
         assert exporter.export(_finished_spans(_llm_calls(n))) is SpanExportResult.SUCCESS
