@@ -72,12 +72,32 @@ def _records(rows: Sequence[Row], names: list[str], header: list[str]) -> list[l
     return records
 
 
+def _csv_line(row: Sequence[str]) -> str:
+    """One record as ``csv.writer`` (the default "excel" dialect) writes it, without the line
+    terminator: a cell holding a comma, a quote or a line break is quoted, its quotes doubled;
+    a record of one empty cell is ``""`` (else it would read as no cell at all)."""
+    if len(row) == 1 and row[0] == "":
+        return '""'
+    # One expression, no call per cell: this is the hot part.
+    return ",".join(
+        [
+            c
+            if not ("," in c or '"' in c or "\n" in c or "\r" in c)
+            else '"' + c.replace('"', '""') + '"'
+            for c in row
+        ]
+    )
+
+
 def _encode(rows: Sequence[Sequence[str]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
+    """The CSV bytes of ``rows`` (cells of text), byte for byte what ``csv.writer`` writes
+    (a test checks it) at less than half its cost: it runs per LLM call on the exporter's
+    mapping thread, where csv's per-character scan was a sixth of the work."""
+    lines = [_csv_line(row) for row in rows]
+    lines.append("")
     # A lone surrogate (from a broken decode upstream) is written escaped rather than
     # failing the batch or making the file invalid UTF-8.
-    return buffer.getvalue().encode("utf-8", errors="backslashreplace")
+    return "\r\n".join(lines).encode("utf-8", errors="backslashreplace")
 
 
 def encode_prediction_rows(rows: Sequence[Sequence[Any]]) -> bytes:
