@@ -569,8 +569,8 @@ class PreparedBatch:
     tags: list[tuple[str, str, str]]
     spans: list[tuple[Any, ...]]
     traces: list[tuple[Any, ...]]  # the spans' trace rows, as if none were stored yet
-    calls: list[tuple[Any, ...]] = ()  # type: ignore[assignment]  # llm_calls rows (run id first)
-    calls_latest: dict[str, list[MetricRow]] | None = None  # each run's latest call metrics
+    calls: list[tuple[Any, ...]]  # llm_calls rows (run id first)
+    calls_latest: dict[str, list[MetricRow]]  # each run's latest call metrics
 
 
 def prepare_export_batch(
@@ -619,7 +619,7 @@ def write_prepared_batch(
     """
     runs = batch.run_ids
     metrics, param_rows, tag_rows, span_rows = batch.metrics, batch.params, batch.tags, batch.spans
-    call_rows, calls_latest = batch.calls, batch.calls_latest or {}
+    call_rows, calls_latest = batch.calls, batch.calls_latest
 
     def write(cursor: Any) -> dict[str, str]:
         skipped: dict[str, str] = {}
