@@ -153,6 +153,14 @@ def _prediction_rows(store: Store, run_id: str) -> int:
     return len(repo.read_bytes("llm_predictions.csv").decode().splitlines()) - 1  # the header
 
 
+def _wait_for_rows(store: Store, run_id: str, count: int) -> int:
+    """The run's prediction rows once there are ``count`` (or after 30 s)."""
+    deadline = time.monotonic() + 30
+    while _prediction_rows(store, run_id) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return _prediction_rows(store, run_id)
+
+
 def test_rows_follow_their_transaction_without_a_flush(store: Store) -> None:
     """Prediction rows are appended once their batch's transaction committed: by the next
     export (on its thread), else by the idle writer thread; never before the metrics."""
@@ -160,16 +168,11 @@ def test_rows_follow_their_transaction_without_a_flush(store: Store) -> None:
     exporter.export(_finished_spans(_llm_calls(2)))
     run_id = exporter.session_run_id
     assert run_id is not None
-    deadline = time.monotonic() + 30
-    while _prediction_rows(store, run_id) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)  # no force_flush: nothing else is coming
-    assert _prediction_rows(store, run_id) == 2
+    assert _wait_for_rows(store, run_id, 2) == 2  # no force_flush: nothing else is coming
     assert store.get_run(run_id).data.metrics["llm.calls"] == 2
     exporter.export(_finished_spans(_llm_calls(3)))
     exporter.export(_finished_spans(_llm_calls(1)))  # may wait for the writer: still written
-    while _prediction_rows(store, run_id) < 6 and time.monotonic() < deadline + 30:
-        time.sleep(0.01)
-    assert _prediction_rows(store, run_id) == 6
+    assert _wait_for_rows(store, run_id, 6) == 6
     assert store.get_run(run_id).data.metrics["llm.calls"] == 6
     assert exporter.force_flush()
     assert _prediction_rows(store, run_id) == 6
@@ -202,11 +205,9 @@ def test_batches_waiting_for_a_busy_writer_share_a_transaction(store: Store, mon
     release.set()
     run_id = exporter.session_run_id
     assert run_id is not None
-    deadline = time.monotonic() + 30
-    while _prediction_rows(store, run_id) < 10 and time.monotonic() < deadline:
-        time.sleep(0.01)  # no flush: the idle writer takes the waiting batches itself
+    # No flush: the idle writer takes the waiting batches itself.
+    assert _wait_for_rows(store, run_id, 10) == 10
     assert sizes == [1, 9]  # one transaction for the three waiting batches
-    assert _prediction_rows(store, run_id) == 10
     assert exporter.force_flush()
     history = store.get_metric_history(run_id, "llm.calls")
     assert [m.step for m in history] == list(range(10))
