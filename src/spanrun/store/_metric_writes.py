@@ -121,24 +121,23 @@ def _statements(count: int, most: int) -> int:
     return count // most + (count % most).bit_count()
 
 
-@functools.lru_cache(maxsize=16)
-def _insert_runs_sql(rows: int) -> str:
+def _runs_values(rows: int) -> str:
     """``(?1, ?2, ?3, ?4, ?5, ?3 IS NULL), ...``: run id, key, value, timestamp, step."""
-    return _INSERT + ",".join(
+    return ",".join(
         f"(?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 4},?{i + 2} IS NULL)"
         for i in range(1, 5 * rows, 5)
     )
 
 
 @functools.lru_cache(maxsize=16)
+def _insert_runs_sql(rows: int) -> str:
+    return _INSERT + _runs_values(rows)
+
+
+@functools.lru_cache(maxsize=16)
 def _upsert_runs_sql(rows: int) -> str:
     """:data:`_UPSERT_LATEST` with the run id in every row (several runs, one key each)."""
-    return _UPSERT_LATEST.format(
-        ",".join(
-            f"(?{i},?{i + 1},?{i + 2},?{i + 3},?{i + 4},?{i + 2} IS NULL)"
-            for i in range(1, 5 * rows, 5)
-        )
-    )
+    return _UPSERT_LATEST.format(_runs_values(rows))
 
 
 def _pieces(count: int, most: int = _ROWS_PER_STATEMENT) -> Iterable[tuple[int, int]]:
