@@ -803,7 +803,8 @@ class RunExporter(SpanExporter):
     def _write_batch(
         self, writes: dict[str, tuple[RunLedger, RunWrites]], plan: list[_StoreWrite]
     ) -> bool:
-        """Each store's prepared transaction, then one CSV append per run."""
+        """Each store's prepared transaction; the committed runs' prediction rows are queued
+        for _append_ready_rows."""
         ok = True
         lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
         for write in plan:
