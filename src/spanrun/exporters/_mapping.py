@@ -133,13 +133,19 @@ def _first(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+# A token count beyond this is no count (a broken usage block, ``1e999`` parsed as inf): the
+# call is kept without it. 2**53 keeps running totals exact in float metrics and in int64.
+_MAX_COUNT = 2**53
+_MAX_TTFT_MS = 1e12  # ~30 years
+
+
 def _as_int(value: Any) -> int | None:
-    if type(value) is int:
-        return value
+    """A token count: a non-negative whole number below 2**53, else None."""
     try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
+        number = int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):  # "abc", inf
         return None
+    return number if number is not None and 0 <= number < _MAX_COUNT else None
 
 
 def llm_operation(attrs: Mapping[str, Any]) -> str | None:
@@ -435,18 +441,25 @@ def read_llm_call(
     provider = str(get(sc.GEN_AI_PROVIDER_NAME) or _first(attrs, _PROVIDER) or "")
     # Token counts are ints but for odd instrumentations: _as_int only for the others.
     input_tokens = get(sc.GEN_AI_USAGE_INPUT_TOKENS) or _first(attrs, _INPUT_TOKENS)
-    if type(input_tokens) is not int:
+    if type(input_tokens) is not int or not 0 <= input_tokens < _MAX_COUNT:
         input_tokens = _as_int(input_tokens)
     output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS) or _first(attrs, _OUTPUT_TOKENS)
-    if type(output_tokens) is not int:
+    if type(output_tokens) is not int or not 0 <= output_tokens < _MAX_COUNT:
         output_tokens = _as_int(output_tokens)
     total = _first(attrs, _TOTAL_TOKENS)  # usually absent: no _as_int call then
-    if total is not None and type(total) is not int:
+    if total is not None and (type(total) is not int or not 0 <= total < _MAX_COUNT):
         total = _as_int(total)
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
     ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # its only source; "" is no number
-    ttft_ms = float(ttft) * 1000.0 if ttft is not None and isinstance(ttft, (int, float)) else None
+    ttft_ms = None
+    if ttft is not None and isinstance(ttft, (int, float)):
+        try:
+            ttft_ms = float(ttft) * 1000.0
+        except OverflowError:  # an int beyond floats
+            ttft_ms = None
+        if ttft_ms is not None and not 0.0 <= ttft_ms < _MAX_TTFT_MS:  # NaN, inf, negative
+            ttft_ms = None
 
     inputs = _json_messages(get(sc.GEN_AI_INPUT_MESSAGES))
     if inputs is None:

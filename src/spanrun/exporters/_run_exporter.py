@@ -7,6 +7,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -22,7 +23,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
-from spanrun.errors import NotFoundError, SpanrunError, StoreError
+from spanrun._process import PROCESS_TAG, current_process_tag
+from spanrun._text import storable_text
+from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError, StoreError
 from spanrun.exporters._convert import (
     hex_span_id,
     hex_trace_id,
@@ -57,6 +60,7 @@ _PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows ba
 _YIELD_EVERY_S = 0.0005  # the mapping loop hands the GIL over this often (see _export)
 _IDLE_AFTER_S = 0.02  # the idle writer takes waiting batches and rows itself after this
 _MAX_PENDING_SPANS = 2048  # mapped spans that may wait for the writer (4 default batches)
+_RUN_ID = re.compile(r"[0-9A-Za-z_\-]{1,32}")  # what the stores' run ids look like
 T = TypeVar("T")
 
 
@@ -264,8 +268,6 @@ class RunExporter(SpanExporter):
         retry_delay_s: float = 0.1,
     ) -> None:
         if run_mode not in RUN_MODES:
-            from spanrun.errors import InvalidInputError
-
             raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
         if store is None:
             self._get_store: Callable[[], Store] = _default_store
@@ -446,6 +448,16 @@ class RunExporter(SpanExporter):
             delay *= 2
         return False, None  # pragma: no cover - loop always returns
 
+    def _span_failed(self, span: ReadableSpan, exc: Exception) -> None:
+        """A span that could not be mapped is dropped alone; the rest of its batch goes on."""
+        self._count_drops(spans=1)
+        _log.debug("spanrun: mapping a span failed", exc_info=exc)
+        self._warn_once(
+            f"span failed: {type(exc).__name__}",
+            f"spanrun: dropped a span that could not be mapped ({type(exc).__name__}: {exc}); "
+            "the other spans are kept, your program is fine",
+        )
+
     def _count_drops(self, spans: int = 0, calls: int = 0) -> None:
         # Both the mapping and the writer thread count drops.
         with self._count_lock:
@@ -462,6 +474,9 @@ class RunExporter(SpanExporter):
         if run_id in self._ledgers:
             self._ledgers.move_to_end(run_id)
             return self._ledgers[run_id]
+        if not _RUN_ID.fullmatch(run_id):  # a stamp no store could have made: not asked for
+            self._warn_once("bad run id", f"spanrun: spans name an invalid run id {run_id!r}")
+            return UNKNOWN
         try:
             ok, run = self._retry(
                 f"read run {run_id}", lambda: store.get_run(run_id), raise_not_found=True
@@ -482,10 +497,12 @@ class RunExporter(SpanExporter):
         self, store: Store, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
     ) -> tuple[str, str] | None:
         experiment_id = _current_experiment_id()
+        name = storable_text(name)  # a root span's name, from the user's program
         tags = [
             RunTag("mlflow.runName", name),
             RunTag(RUN_MODE_TAG, mode),
             RunTag("mlflow.source.name", sys.argv[0] if sys.argv else ""),
+            RunTag(PROCESS_TAG, current_process_tag()),  # ended as KILLED once it is gone
             *extra,
         ]
         ok, run = self._retry(
@@ -576,63 +593,70 @@ class RunExporter(SpanExporter):
                 # every 1 ms: 0.6-0.8 ms) at 20-23k spans/s (every 8 spans: 15-16k).
                 time.sleep(0)
                 next_yield = perf_counter() + _YIELD_EVERY_S
-            context, parent = span.context, span.parent
-            trace_id = hex_trace_id(context.trace_id)
-            span_id = hex_span_id(context.span_id)
-            parent_id = hex_span_id(parent.span_id) if parent is not None else None
-            attrs = span_attributes(span)  # a plain dict: fast lookups below
-            ids = self._run_for(store, span, attrs, trace_id, root_names)
-            run_id, experiment_id = ids if ids is not None else (None, None)
+            try:
+                context, parent = span.context, span.parent
+                trace_id = hex_trace_id(context.trace_id)
+                span_id = hex_span_id(context.span_id)
+                parent_id = hex_span_id(parent.span_id) if parent is not None else None
+                attrs = span_attributes(span)  # a plain dict: fast lookups below
+                ids = self._run_for(store, span, attrs, trace_id, root_names)
+                run_id, experiment_id = ids if ids is not None else (None, None)
 
-            span_status = span.status
-            call = read_llm_call(
-                attrs,
-                # span.events copies the SDK's event list: skip that for the usual no events
-                span.events if getattr(span, "_events", True) else (),
-                (span_status.description or "") if span_status.status_code is error else None,
-            )
-            below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
-            ledger = self._ledger(store, run_id) if run_id is not None else None
-            if ledger is UNKNOWN:
-                run_id = experiment_id = None  # keep the trace, unlinked
-                ledger = None
-            if not experiment_id:
-                # Traces without a run still belong to an experiment (the current one), so
-                # they can be found like MLflow's.
-                experiment_id = no_run_experiment or _current_experiment_id()
-                no_run_experiment = experiment_id
-            records.append(
-                span_to_record(span, run_id, experiment_id, (trace_id, span_id, parent_id), attrs)
-            )
-
-            if call is not None and not below_llm and run_id is not None:
-                if not isinstance(ledger, RunLedger):
-                    self._count_drops(calls=1)  # the store failed before the run was read
-                else:
-                    start, end = span.start_time or 0, span.end_time or span.start_time or 0
-                    run_writes = writes.get(ledger.run_id)
-                    if run_writes is None:
-                        run_writes = writes[ledger.run_id] = (ledger, RunWrites())
-                    row = ledger.record(
-                        call,
-                        run_writes[1],
-                        end_ms=end // 1_000_000,
-                        latency_ms=(end - start) / 1e6,
-                        cost=prices.cost(call.model, call.input_tokens, call.output_tokens)
-                        if prices is not None
-                        else None,
-                        trace_id=trace_id,
-                        span_id=span_id,
+                span_status = span.status
+                call = read_llm_call(
+                    attrs,
+                    # span.events copies the SDK's event list: skip that for the usual no events
+                    span.events if getattr(span, "_events", True) else (),
+                    (span_status.description or "") if span_status.status_code is error else None,
+                )
+                below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
+                ledger = self._ledger(store, run_id) if run_id is not None else None
+                if ledger is UNKNOWN:
+                    run_id = experiment_id = None  # keep the trace, unlinked
+                    ledger = None
+                elif ledger is not None:
+                    experiment_id = ledger.experiment_id  # the store's, not the stamp's text
+                if not experiment_id:
+                    # Traces without a run still belong to an experiment (the current one), so
+                    # they can be found like MLflow's.
+                    experiment_id = no_run_experiment or _current_experiment_id()
+                    no_run_experiment = experiment_id
+                records.append(
+                    span_to_record(
+                        span, run_id, experiment_id, (trace_id, span_id, parent_id), attrs
                     )
-                    if parent_id is None:
-                        run_writes[1].rows.append(row)
+                )
+
+                if call is not None and not below_llm and run_id is not None:
+                    if not isinstance(ledger, RunLedger):
+                        self._count_drops(calls=1)  # the store failed before the run was read
                     else:
-                        self._park_row(trace_id, ledger, row, writes)
-            if parent_id is None:
-                if self._pending_rows:
-                    self._release_rows(trace_id, attrs if call is None else None, writes)
-                if run_id is not None and run_id in self._open_trace_runs:
-                    ended_trace_runs.append((run_id, span))
+                        start, end = span.start_time or 0, span.end_time or span.start_time or 0
+                        run_writes = writes.get(ledger.run_id)
+                        if run_writes is None:
+                            run_writes = writes[ledger.run_id] = (ledger, RunWrites())
+                        row = ledger.record(
+                            call,
+                            run_writes[1],
+                            end_ms=end // 1_000_000,
+                            latency_ms=(end - start) / 1e6,
+                            cost=prices.cost(call.model, call.input_tokens, call.output_tokens)
+                            if prices is not None
+                            else None,
+                            trace_id=trace_id,
+                            span_id=span_id,
+                        )
+                        if parent_id is None:
+                            run_writes[1].rows.append(row)
+                        else:
+                            self._park_row(trace_id, ledger, row, writes)
+                if parent_id is None:
+                    if self._pending_rows:
+                        self._release_rows(trace_id, attrs if call is None else None, writes)
+                    if run_id is not None and run_id in self._open_trace_runs:
+                        ended_trace_runs.append((run_id, span))
+            except Exception as exc:  # one odd span costs only itself
+                self._span_failed(span, exc)
 
         self._release_stale_rows(writes)
         for _, done in writes.values():
@@ -718,7 +742,7 @@ class RunExporter(SpanExporter):
                     run_id,
                     status=(RunStatus.FAILED if failed else RunStatus.FINISHED).value,
                     end_time=(root.end_time or 0) // 1_000_000,
-                    run_name=root.name,
+                    run_name=storable_text(root.name),
                 ),
             )
 
@@ -794,11 +818,62 @@ class RunExporter(SpanExporter):
             spans = records if target is store else []
             try:
                 job = target.prepare_export_batch(runs, spans)
+            except InvalidInputError:
+                job = self._plan_without_bad_input(target, runs, spans)
             except Exception:
-                # Bad input: the writer runs the one-step write, which reports it as usual.
+                # Not the input: the writer runs the one-step write, which reports it as usual.
                 job = functools.partial(target.log_export_batch, runs, spans)
             plan.append(_StoreWrite(runs, len(spans), job))
         return plan
+
+    def _plan_without_bad_input(
+        self,
+        target: Store,
+        runs: dict[str, RunBatch],
+        spans: list[SpanRecord],
+    ) -> Callable[[], dict[str, str]]:
+        """The store refused the batch as a whole: leave out only the runs' writes and the spans
+        it refuses on their own, so one odd span never costs its neighbours (rare; preparing is
+        pure Python, a bisection finds k bad spans in about k*log2(n) tries)."""
+        bad_runs: dict[str, str] = {}
+        good_runs: dict[str, RunBatch] = {}
+        for run_id, batch in runs.items():
+            reason = _refusal(target, {run_id: batch}, [])
+            if reason is None:
+                good_runs[run_id] = batch
+            else:
+                bad_runs[run_id] = reason
+        good_spans = self._storable_spans(target, spans)
+        try:
+            job = target.prepare_export_batch(good_runs, good_spans)
+        except Exception:
+            # Refused even so: the one-step write reports it as usual.
+            job = functools.partial(target.log_export_batch, good_runs, good_spans)
+        if not bad_runs:
+            return job
+
+        def job_and_refused_runs() -> dict[str, str]:
+            return {**(job() or {}), **bad_runs}  # refused runs count as skipped: rows too
+
+        return job_and_refused_runs
+
+    def _storable_spans(self, target: Store, spans: list[SpanRecord]) -> list[SpanRecord]:
+        if not spans:
+            return spans
+        reason = _refusal(target, {}, spans)
+        if reason is None:
+            return spans
+        if len(spans) == 1:
+            self._count_drops(spans=1)
+            self._warn_once(
+                f"refused span: {reason[:80]}",
+                f"spanrun: dropped span {spans[0].name!r}: {reason}; the other spans are kept",
+            )
+            return []
+        half = len(spans) // 2
+        return self._storable_spans(target, spans[:half]) + self._storable_spans(
+            target, spans[half:]
+        )
 
     def _write_batch(
         self, writes: dict[str, tuple[RunLedger, RunWrites]], plan: list[_StoreWrite]
@@ -903,6 +978,18 @@ class RunExporter(SpanExporter):
         append_prediction_rows(
             repo, rows, list(PREDICTION_COLUMNS), artifact_file=PREDICTIONS_FILE, encoded=encoded
         )
+
+
+def _refusal(store: Store, runs: dict[str, RunBatch], spans: list[SpanRecord]) -> str | None:
+    """Why ``store`` refuses these writes as bad input, or None when it takes them (or fails
+    for another reason, which the write itself then reports)."""
+    try:
+        store.prepare_export_batch(runs, spans)
+    except InvalidInputError as exc:
+        return str(exc)
+    except Exception:
+        return None
+    return None
 
 
 def _user() -> str:

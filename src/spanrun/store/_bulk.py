@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from spanrun._text import storable_text
 from spanrun.errors import InvalidInputError
 from spanrun.store._calls import (
     CALL_COLUMNS,
@@ -380,7 +381,8 @@ def _kv_rows(runs: Mapping[str, Any], index: int, what: str) -> list[tuple[str, 
     rows = []
     for run_id, batch in runs.items():
         for key, value in batch[index].items():
-            rows.append((run_id, checked_key(key, what), str(value)))
+            # Values from spans: NUL and lone surrogates escaped, never a failed batch.
+            rows.append((run_id, checked_key(key, what), storable_text(str(value))))
     return rows
 
 
@@ -438,16 +440,20 @@ def _span_row(s: SpanRecord, resources: dict[int, tuple[Any, str]]) -> tuple[Any
         if s.events
         else "[]"
     )
+    # The user's program names spans and writes status messages: text either store can hold.
+    name, message = s.name or "", s.status_message or ""
+    if type(name) is not str or type(message) is not str:
+        name, message = str(name), str(message)
     return (  # the spans table's columns, in order
         trace_id,
         span_id,
         parent,
-        s.name or "",
+        storable_text(name),
         s.kind or "INTERNAL",
         start,
         end,
         s.status_code or "UNSET",
-        s.status_message or "",
+        storable_text(message),
         dumps_json(s.attributes if type(s.attributes) is dict else dict(s.attributes)),
         events,
         resource[1],

@@ -246,7 +246,7 @@ def _prompt_tokens(messages: list[Any]) -> int:
 
 
 def _chat_usage(prompt: int, completion: int, d: Directives) -> dict[str, Any]:
-    return {
+    usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion + d.reasoning_tokens,
         "total_tokens": prompt + completion + d.reasoning_tokens,
@@ -258,6 +258,9 @@ def _chat_usage(prompt: int, completion: int, d: Directives) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+    if "prompt_tokens" in d.extra:  # a broken usage block: 1e999 reaches the client as inf
+        usage["prompt_tokens"] = float(d.extra["prompt_tokens"])
+    return usage
 
 
 @dataclass

@@ -28,6 +28,7 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 ``refusal``                 the model refuses
 ``tools=all`` / ``none``    call every offered tool / answer in text despite tools
 ``cached_tokens=N``         usage details (also ``reasoning_tokens=N``)
+``prompt_tokens=1e999``     chat usage with that (odd) prompt token count
 ``content=text``            answer exactly this text
 ``retry``                   let the client retry errors (by default ``x-should-retry: false``)
 ==========================  ====================================================================
