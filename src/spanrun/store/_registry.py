@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from spanrun.errors import InvalidInputError, StoreError
+from spanrun.store._dead_runs import end_dead_runs_once, forget_swept
 from spanrun.store.base import Store
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
         raise InvalidInputError(f"Invalid tracking URI {tracking_uri!r}")
     url = _database_url(tracking_uri.strip())
     key = (url.render_as_string(hide_password=False), artifact_root)
+    created = False
     with _lock:
         store = _stores.get(key)
         if store is None:
@@ -101,7 +103,10 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
 
             store = SqlAlchemyStore(url, root)
             _stores[key] = store
-        return store
+            created = True
+    if created:
+        end_dead_runs_once(store)  # a killed process's RUNNING runs (once per database)
+    return store
 
 
 def _sqlite_file(tracking_uri: str) -> Path | None:
@@ -130,6 +135,7 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
     if path is None:
         return get_store(uri, artifact_root)
     key = (str(path), artifact_root)
+    created = False
     with _lock:
         store = _export_stores.get(key)
         if store is None:
@@ -146,7 +152,10 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
             )
             store = DirectSqliteStore(path, root, delegate=lambda: get_store(uri, artifact_root))
             _export_stores[key] = store
-        return store
+            created = True
+    if created:
+        end_dead_runs_once(store)
+    return store
 
 
 def clear_store_cache() -> None:
@@ -155,6 +164,7 @@ def clear_store_cache() -> None:
         stores = [*_export_stores.values(), *_stores.values()]
         _stores.clear()
         _export_stores.clear()
+    forget_swept()
     for store in stores:
         store.close()
 

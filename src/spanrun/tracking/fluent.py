@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from spanrun._process import PROCESS_TAG, current_process_tag
 from spanrun.errors import InvalidInputError, InvalidStateError
 from spanrun.tracking import _async_logging, _hooks, _uri
 from spanrun.tracking import _validation as check
@@ -252,6 +253,7 @@ class FluentTracker:
             extra_tags[NOTE_TAG] = description
         if run_id is None and not stack:
             run_id = os.environ.get(RUN_ID_ENV) or None
+        extra_tags[PROCESS_TAG] = current_process_tag()  # ended as KILLED once it is gone
         if run_id is not None:
             run = self._resume(client, run_id, experiment_id, run_name, extra_tags, stack)
         else:
