@@ -15,6 +15,7 @@ __all__ = ["COMMANDS", "main", "register_command"]
 COMMANDS: dict[str, str] = {
     "artifacts": "spanrun.cli._artifacts:artifacts",
     "experiments": "spanrun.cli._experiments:experiments",
+    "predictions": "spanrun.cli._predictions:predictions",
     "runs": "spanrun.cli._runs:runs",
     "traces": "spanrun.cli._traces:traces",
 }
