@@ -68,7 +68,7 @@ def test_excel_safe_export_prefixes_formula_cells(cli: Cli, tmp_path: Path) -> N
     assert safe[0] == original[0] == ["inputs", "outputs", "prompts"]
     assert len(safe) == len(original) == 1 + len(HOSTILE) + len(HARMLESS)
     escaped = 0
-    for before_row, after_row in zip(original, safe):
+    for before_row, after_row in zip(original, safe, strict=True):
         for before, after in zip(before_row, after_row, strict=True):
             if before[:1] in ("=", "+", "-", "@", "\t", "\r"):
                 assert after == "'" + before
