@@ -29,7 +29,9 @@ import importlib
 import importlib.util
 import logging
 import os
+import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,6 +104,16 @@ class _Autolog:
         self._content: dict[str, bool | None] = {}
         self._hooks_installed = False
         self._created_provider = False
+        self._mp_exit_registered = False
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._before_fork)
+
+            def before_fork() -> None:
+                method = ref()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(before=before_fork)
 
     # -- public ------------------------------------------------------------------------------
     def autolog(
@@ -222,6 +234,7 @@ class _Autolog:
             add_flush_hook(self._flush_for_end_run)
             atexit.register(self._at_exit)
             self._hooks_installed = True
+            self._before_fork()
         (_log.debug if silent else _log.info)(
             "spanrun autolog: run_mode=%s, store writes off the hot path", run_mode
         )
@@ -329,6 +342,29 @@ class _Autolog:
                 self._hooks_installed = False
 
     # -- hooks -------------------------------------------------------------------------------
+    def _before_fork(self) -> None:
+        """Have children started by multiprocessing run the exit work too.
+
+        A child it forks leaves with ``os._exit``, so ``atexit`` never runs there; its exit
+        function runs its finalizers instead. They are registered from multiprocessing's
+        after-fork hook, since the child clears the finalizers it inherited. (Its trace data is
+        safe regardless: children write each finished trace at once, see
+        ``BoundedBatchSpanProcessor``; this ends the child's session run and flushes the rest.)
+        """
+        mp_util = sys.modules.get("multiprocessing.util")
+        if self._mp_exit_registered or mp_util is None or not self._hooks_installed:
+            return
+        try:
+            mp_util.register_after_fork(self, _Autolog._register_child_exit)
+            self._mp_exit_registered = True
+        except Exception:
+            _log.debug("spanrun: cannot hook multiprocessing's child exit", exc_info=True)
+
+    def _register_child_exit(self) -> None:
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and self._hooks_installed:
+            mp_util.Finalize(None, self._at_exit, exitpriority=10)
+
     def _flush_store(self) -> None:
         # Only the store pipeline: a slow or unreachable collector must not delay the caller.
         if self.processor.parts and self.batch is not None:

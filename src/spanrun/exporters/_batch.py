@@ -4,6 +4,11 @@ Written rather than configured from the SDK's ``BatchSpanProcessor`` because tha
 drop count and logs a warning per dropped span. Here: ``on_end`` (the user's thread) only appends
 to a bounded deque; one worker thread exports batches; when the queue is full the *oldest* span is
 dropped, counted, and a warning is logged at most every few seconds. Safe after ``fork``.
+
+In a child process (forked, or started by ``multiprocessing``) each finished trace is written
+before the call that ended it returns: such children often end without running exit hooks
+(``os._exit``) or are killed as soon as their result is sent (``Pool.terminate``, which a
+``with Pool()`` block calls), so spans left queued there would be lost.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -23,6 +29,23 @@ __all__ = ["BoundedBatchSpanProcessor"]
 
 _log = logging.getLogger(__name__)
 _WARN_EVERY_S = 5.0
+# A child process waits at most this long for its finished trace to be stored (a locked store
+# must not hold its work for longer); what is not stored by then stays queued.
+_WRITE_THROUGH_TIMEOUT_MS = 5_000
+
+
+def _in_child_process() -> bool:
+    """Started by multiprocessing (spawn, forkserver)? Forked children are told by the fork
+    hook. multiprocessing is not imported for this: a child it started has it loaded."""
+    mp = sys.modules.get("multiprocessing")
+    try:
+        if mp is None:
+            return False
+        # While a spawned child imports the main module (where autolog() usually is), its
+        # parent is not known yet, but multiprocessing has named it already.
+        return mp.parent_process() is not None or mp.current_process().name != "MainProcess"
+    except Exception:
+        return False
 
 
 class BoundedBatchSpanProcessor(SpanProcessor):
@@ -57,9 +80,11 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         self._delay_s = schedule_delay_millis / 1000
         self.dropped_spans = 0
         self._shutdown = False
+        #: write each finished trace before returning from the span's end (child processes)
+        self.write_through = _in_child_process()
         self._init_state()
         if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._init_state)
+            ref = weakref.WeakMethod(self._after_fork_in_child)
 
             def _reinit_in_child() -> None:
                 method = ref()
@@ -67,6 +92,10 @@ class BoundedBatchSpanProcessor(SpanProcessor):
                     method()
 
             os.register_at_fork(after_in_child=_reinit_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        self.write_through = True
+        self._init_state()
 
     def _init_state(self) -> None:
         # Fresh locks, queue and worker: after fork the parent's threads do not exist here.
@@ -105,6 +134,11 @@ class BoundedBatchSpanProcessor(SpanProcessor):
             full_batch = len(self._queue) >= self._batch_size
         if warn:
             self._warn_dropped()
+        if self.write_through:
+            parent = span.parent
+            if parent is None or parent.is_remote:  # a trace (or this process's part) ended
+                self.force_flush(_WRITE_THROUGH_TIMEOUT_MS)
+                return
         if full_batch:
             self._wake.set()
 
