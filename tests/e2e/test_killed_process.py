@@ -21,7 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 import spanrun
+from spanrun._process import current_process_tag
 from spanrun.cli import main as cli_main
+from spanrun.store._dead_runs import end_dead_process_runs
+from spanrun.store._registry import clear_store_cache, get_store
 from spanrun.testing.openai_server import OpenAIServer
 
 HOLD = Path(__file__).with_name("_hold_run.py")
@@ -142,3 +145,16 @@ def test_runs_list_json_shows_killed(holder, tracking_uri):
     assert done.returncode == 0, done.stderr
     (run,) = json.loads(done.stdout)
     assert run["info"]["status"] == "KILLED"
+
+
+def test_resumed_run_belongs_to_the_process_that_resumed_it(holder, tracking_uri):
+    holder.kill(holder.start("fluent"))
+    (run_id,) = raw_runs(tracking_uri)
+    assert spanrun.get_run(run_id).info.status == "KILLED"
+    with spanrun.start_run(run_id=run_id):  # this live process takes it over
+        assert raw_runs(tracking_uri)[run_id] == ("RUNNING", current_process_tag())
+        clear_store_cache()
+        reopened = get_store(tracking_uri)  # opened anew: swept, as by another process
+        assert reopened.get_run(run_id).info.status == "RUNNING"
+        assert end_dead_process_runs(reopened) == []
+    assert spanrun.get_run(run_id).info.status == "FINISHED"
