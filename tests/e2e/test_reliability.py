@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 
 import spanrun
@@ -53,3 +54,38 @@ def test_an_infinite_token_count_costs_only_its_own_value(autolog, client, store
     rows = predictions(store, odd)
     assert rows["outputs"].tolist() == ["Echo: odd"]
     assert rows["input_tokens"].tolist() == [""]
+
+
+def test_a_deleted_store_directory_is_recreated_and_logging_goes_on(
+    autolog, client, tmp_path, caplog
+):
+    """The exporter used to go on writing into the deleted SQLite file: 0 of 300 later calls
+    could be found, and nothing was logged."""
+    import logging
+    import shutil
+
+    from spanrun.tracking import _uri
+
+    home = tmp_path / "team-store"
+    home.mkdir()
+    uri = f"sqlite:///{home / 'spanrun.db'}"
+    spanrun.set_tracking_uri(uri)
+    autolog.autolog()
+    for i in range(20):
+        chat(client, f"before {i}")
+    assert autolog.flush()
+    shutil.rmtree(home)
+    with caplog.at_level(logging.WARNING, logger="spanrun"):
+        for i in range(300):
+            chat(client, f"after {i}")
+        assert autolog.flush()
+    warnings = [r for r in caplog.records if "deleted or replaced" in r.getMessage()]
+    assert len(warnings) == 1
+
+    with sqlite3.connect(home / "spanrun.db") as conn:  # in the file there now, for anyone
+        assert conn.execute("SELECT count(*) FROM llm_calls").fetchone() == (300,)
+    fresh = _uri.get_export_store_for_uri(uri)
+    (run,) = fresh.search_runs(["0"])
+    assert run.data.metrics["llm.calls"] == 300
+    rows = predictions(fresh, run.info.run_id)
+    assert rows["inputs"].tolist() == [f"after {i}" for i in range(300)]

@@ -448,6 +448,15 @@ class RunExporter(SpanExporter):
             delay *= 2
         return False, None  # pragma: no cover - loop always returns
 
+    def _forget_runs(self) -> None:
+        """Forget every run known so far: the next spans make new session and trace runs."""
+        self._ledgers.clear()
+        self._sessions.clear()
+        self._trace_runs.clear()
+        self._open_trace_runs.clear()
+        self._pending_rows.clear()
+        self._repos.clear()
+
     def _span_failed(self, span: ReadableSpan, exc: Exception) -> None:
         """A span that could not be mapped is dropped alone; the rest of its batch goes on."""
         self._count_drops(spans=1)
@@ -564,6 +573,8 @@ class RunExporter(SpanExporter):
         """
         self._state.store_down = False
         store = self._get_store()
+        if store.reopen_if_replaced():
+            self._forget_runs()  # they were in the deleted file
         root_names = (
             {hex_trace_id(s.context.trace_id): s.name for s in spans if s.parent is None}
             if self.run_mode == "trace"

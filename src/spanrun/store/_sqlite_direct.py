@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 import sqlite3
@@ -66,6 +67,8 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from spanrun.store._sqlalchemy_store import SqlAlchemyStore
@@ -120,6 +123,15 @@ def _raise_unless_active(run_id: str, stage: str | None) -> None:
         )
 
 
+def _file_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class DirectSqliteStore(Store):
     """A tracking store on the SQLite file ``path`` (see the module docstring).
 
@@ -147,6 +159,8 @@ class DirectSqliteStore(Store):
         self._init_read_state()
         reset_in_forked_child(self)
         self._ensure_schema()
+        self._file_id = _file_id(self.path)  # what reopen_if_replaced compares with
+        self._reopen_lock = threading.Lock()
 
     def _init_read_state(self) -> None:
         self._read_lock = threading.Lock()
@@ -366,6 +380,28 @@ class DirectSqliteStore(Store):
         return stmts
 
     # -- lifecycle -------------------------------------------------------------------------
+    def reopen_if_replaced(self) -> bool:
+        """Reopen (creating it, and its folder, anew) a database file deleted or replaced while
+        open: SQLite would go on writing into the deleted file, and every later call would be
+        lost without a word. One ``stat`` when nothing happened."""
+        if _file_id(self.path) == self._file_id:
+            return False
+        with self._reopen_lock:
+            if _file_id(self.path) == self._file_id:
+                return False  # another thread reopened it meanwhile
+            _log.warning(
+                "spanrun: the database %s was deleted or replaced while in use; spanrun opens "
+                "the one there now (creating it when missing) and goes on logging into it. "
+                "What was in the old file is not in the new one.",
+                self.path,
+            )
+            self.close()
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._bulk = None
+            self._ensure_schema()
+            self._file_id = _file_id(self.path)
+        return True
+
     def close(self) -> None:
         self._writer.close()
         with self._read_lock:
@@ -388,6 +424,7 @@ class DirectSqliteStore(Store):
             _inherited_connections.append(self._read_conn)
         self._init_read_state()
         self._delegate_lock = threading.Lock()
+        self._reopen_lock = threading.Lock()
 
     # -- everything else: the SqlAlchemyStore for the same file ----------------------------
     def _sa_store(self) -> Store:

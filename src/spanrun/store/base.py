@@ -242,5 +242,11 @@ class Store(abc.ABC):
                         raise
 
     # -- lifecycle -------------------------------------------------------------------------
+    def reopen_if_replaced(self) -> bool:
+        """True when the store found its database deleted or replaced since it opened it, and
+        opened (or created) the one there now: the runs it held before are gone. Called by the
+        exporter before each batch, so it must be cheap; this default never finds that."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
