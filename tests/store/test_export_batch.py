@@ -194,3 +194,21 @@ def test_llm_calls_of_left_out_runs_and_bad_calls(
     metrics = store.get_run(ok).data.metrics
     assert (metrics["llm.input_tokens"], metrics["llm.latency_ms"]) == (float(2**70), 1.5)
     assert metrics["llm.total_tokens"] == 7.0  # the latest call that has one
+
+
+def test_span_text_no_store_can_hold_is_stored_alike(
+    store: SqlAlchemyStore, export: Callable[..., Any]
+) -> None:
+    """Issue 10.5: a NUL (which PostgreSQL refuses and SQLite kept) or a lone surrogate (which
+    no UTF-8 database takes) in span data is stored as U+FFFD by every store, never refused."""
+    run_id = store.create_run("0", "u", 1, [], "r").info.run_id
+    odd = _span(
+        T1, "a" * 16, None, 1_000, name="chat\x00x\ud800", status_message="bad\x00", run_id=run_id
+    )
+    skipped = export({run_id: ([], {"llm.model": "m\x00\udcff"}, {"t": "v\x00"})}, [odd])
+    assert skipped == {}
+    (span,) = store.get_trace(T1).spans
+    assert (span.name, span.status_message) == ("chat\ufffdx\ufffd", "bad\ufffd")
+    assert store.get_trace(T1).info.name == "chat\ufffdx\ufffd"
+    data = store.get_run(run_id).data
+    assert (data.params["llm.model"], data.tags["t"]) == ("m\ufffd\ufffd", "v\ufffd")

@@ -7,10 +7,12 @@ Every method raises only :mod:`spanrun.errors` exceptions.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from spanrun._text import storable_text
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.store._calls import calls_as_metrics, checked_calls, unpack_run_batch
 from spanrun.tracking.entities import (
@@ -190,12 +192,24 @@ class Store(abc.ABC):
             metrics, params, tags, calls = unpack_run_batch(batch)
             if calls:
                 metrics = [*metrics, *calls_as_metrics(checked_calls(run_id, calls))]
+            # Span data is never refused for its text: as the SQL stores' own version does.
+            params = {k: storable_text(str(v)) for k, v in params.items()}
+            tags = {k: storable_text(str(v)) for k, v in tags.items()}
             try:
                 self._log_run_batch(run_id, metrics, params, tags)
             except (NotFoundError, InvalidStateError) as exc:
                 skipped[run_id] = str(exc)
         if spans:
-            self.log_spans(spans)
+            self.log_spans(
+                [
+                    dataclasses.replace(
+                        s,
+                        name=storable_text(s.name or ""),
+                        status_message=storable_text(s.status_message or ""),
+                    )
+                    for s in spans
+                ]
+            )
         return skipped
 
     def prepare_export_batch(
