@@ -22,11 +22,14 @@ from spanrun.store._common import (
 from spanrun.store._db import Database
 from spanrun.store._search_filter import parse_filter, parse_order_by
 from spanrun.store._search_sql import (
+    JOINED_CLAUSES,
+    all_of,
     check_max_results,
     compare,
     decode_page_token,
     encode_page_token,
     lifecycle_condition,
+    opaque,
 )
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID
 from spanrun.tracking.entities import Experiment, PagedList, RunTag, ViewType
@@ -164,6 +167,11 @@ class ExperimentMethods:
         stage = lifecycle_condition(exp.c.lifecycle_stage, view_type)
         if stage is not None:
             conditions.append(stage)
+        joined = 0
+        subqueries: list[sa.ColumnElement[bool]] = []
+        tags = m.experiment_tags
+        # As for runs (_search_sql.run_search_query): a few tag clauses are joins, more are
+        # IN subqueries in one opaque term, so any number of clauses works.
         for i, comp in enumerate(parse_filter(filter_string, "experiment")):
             if comp.kind == "attribute":
                 column: Any = exp.c[comp.key]
@@ -171,8 +179,9 @@ class ExperimentMethods:
                 if comp.key == "experiment_id":
                     value = self._experiment_ids_value(comp.value)
                 conditions.append(compare(column, comp.op, value, self.dialect))
-            else:
-                alias = m.experiment_tags.alias(f"t{i}")
+            elif joined < JOINED_CLAUSES:
+                joined += 1
+                alias = tags.alias(f"t{i}")
                 from_ = from_.join(
                     alias,
                     sa.and_(
@@ -181,6 +190,14 @@ class ExperimentMethods:
                         compare(alias.c.value, comp.op, comp.value, self.dialect),
                     ),
                 )
+            else:
+                matching = sa.select(tags.c.experiment_id).where(
+                    tags.c.key == comp.key,
+                    compare(tags.c.value, comp.op, comp.value, self.dialect),
+                )
+                subqueries.append(exp.c.experiment_id.in_(matching))
+        if subqueries:
+            conditions.append(opaque(subqueries))
         order: list[Any] = []
         for i, key in enumerate(parse_order_by(order_by, "experiment")):
             if key.kind == "attribute":
@@ -198,7 +215,7 @@ class ExperimentMethods:
         stmt = (
             sa.select(exp)
             .select_from(from_)
-            .where(*conditions)
+            .where(*all_of(conditions))
             .order_by(*order)
             .offset(offset)
             .limit(max_results + 1)

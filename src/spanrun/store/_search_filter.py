@@ -13,6 +13,11 @@ Grammar (keywords are case-insensitive)::
 
 Quotes inside strings are written twice (``'it''s'``). The parser only builds a list of
 :class:`Comparison`; the SQL is built elsewhere, always with bound parameters.
+
+Limits (each refused with an InvalidFilterError that names it): at most ``MAX_FILTER_CLAUSES``
+clauses and ``MAX_FILTER_VALUES`` values (an IN list counts each item) in a filter, at most
+``MAX_ORDER_BY_KEYS`` order_by keys; no NUL character or lone surrogate anywhere, since no value
+a store keeps can contain one.
 """
 
 from __future__ import annotations
@@ -22,9 +27,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from spanrun._text_checks import bad_character, describe_bad_character
 from spanrun.errors import InvalidFilterError
 
-__all__ = ["Comparison", "OrderKey", "parse_filter", "parse_order_by"]
+__all__ = [
+    "MAX_FILTER_CLAUSES",
+    "MAX_FILTER_VALUES",
+    "MAX_ORDER_BY_KEYS",
+    "Comparison",
+    "OrderKey",
+    "parse_filter",
+    "parse_order_by",
+]
+
+# Far above what people write, and within what both databases take in one statement: SQLite
+# allows 32,766 bound values, and each clause binds its key and value(s).
+MAX_FILTER_CLAUSES = 1000
+MAX_FILTER_VALUES = 10_000
+# Each order_by key on a metric/param/tag is one more table in the join (SQLite allows 64).
+MAX_ORDER_BY_KEYS = 50
 
 Entity = Literal["run", "experiment"]
 Kind = Literal["metric", "param", "tag", "attribute"]
@@ -113,15 +134,32 @@ class OrderKey:
     ascending: bool
 
 
+def _shown(text: str) -> str:
+    """The expression as quoted in an error message (a long one cut short)."""
+    return repr(text) if len(text) <= 200 else repr(text[:200]) + f"... ({len(text)} characters)"
+
+
 def _error(text: str, position: int, message: str) -> InvalidFilterError:
     near = text[position : position + 20] or "end of input"
     return InvalidFilterError(
-        f"Invalid search expression {text!r}: {message} at position {position} (near {near!r})",
+        f"Invalid search expression {_shown(text)}: {message} at position {position} "
+        f"(near {near!r})",
         position=position,
     )
 
 
+def _check_characters(text: str) -> None:
+    index = bad_character(text)
+    if index is not None:
+        raise InvalidFilterError(
+            f"Invalid search expression {_shown(text)}: it contains "
+            + describe_bad_character(text, index),
+            position=index,
+        )
+
+
 def _tokenize(text: str) -> list[_Token]:
+    _check_characters(text)
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
@@ -278,16 +316,28 @@ class _Parser:
         return Comparison(kind, key, op, value, start.position)
 
     def filter(self) -> list[Comparison]:
-        if self.tok.type == "end":
-            return []
-        clauses = [self.clause()]
+        clauses: list[Comparison] = []
+        values = 0
         while self.tok.type != "end":
-            if not (self.tok.type == "word" and self.tok.upper == "AND"):
-                if self.tok.type == "word" and self.tok.upper == "OR":
-                    raise self.fail("OR is not supported; clauses can only be joined with AND")
-                raise self.fail("expected AND or the end of the filter")
-            self.advance()
+            if clauses:
+                if not (self.tok.type == "word" and self.tok.upper == "AND"):
+                    if self.tok.type == "word" and self.tok.upper == "OR":
+                        raise self.fail("OR is not supported; clauses can only be joined with AND")
+                    raise self.fail("expected AND or the end of the filter")
+                self.advance()
+                if len(clauses) == MAX_FILTER_CLAUSES:
+                    raise self.fail(
+                        f"too many clauses (at most {MAX_FILTER_CLAUSES}); split the search or "
+                        "use IN (...) for several values of one key"
+                    )
             clauses.append(self.clause())
+            values += _value_count(clauses[-1])
+            if values > MAX_FILTER_VALUES:
+                raise self.fail(
+                    f"too many values (at most {MAX_FILTER_VALUES}, an IN list counting each "
+                    "item); split the search",
+                    self.tokens[self.i - 1],
+                )
         return clauses
 
     def order_key(self) -> OrderKey:
@@ -300,12 +350,18 @@ class _Parser:
         return OrderKey(kind, key, ascending)
 
 
+def _value_count(comparison: Comparison) -> int:
+    return len(comparison.value) if isinstance(comparison.value, tuple) else 1
+
+
 def parse_filter(text: str | None, entity: Entity = "run") -> list[Comparison]:
     """Parse a filter string; raise InvalidFilterError (with ``.position``) when it is invalid."""
-    if text is None or not text.strip():
+    if text is None:
         return []
     if not isinstance(text, str):
         raise InvalidFilterError(f"filter must be a string, got {type(text).__name__}")
+    if not text.strip():
+        return []
     return _Parser(text, entity).filter()
 
 
@@ -315,6 +371,12 @@ def parse_order_by(clauses: Sequence[str] | None, entity: Entity = "run") -> lis
         return []
     if isinstance(clauses, str):
         clauses = [clauses]
+    if not isinstance(clauses, Sequence):
+        raise InvalidFilterError(f"order_by must be a list of strings, got {clauses!r}")
+    if len(clauses) > MAX_ORDER_BY_KEYS:
+        raise InvalidFilterError(
+            f"order_by has {len(clauses)} keys; at most {MAX_ORDER_BY_KEYS} are allowed"
+        )
     keys = []
     for clause in clauses:
         if not isinstance(clause, str) or not clause.strip():

@@ -17,15 +17,21 @@ from spanrun.tracking.entities import LifecycleStage, ViewType
 
 __all__ = [
     "MAX_RESULTS_LIMIT",
+    "all_of",
     "check_max_results",
     "compare",
     "decode_page_token",
     "encode_page_token",
     "lifecycle_condition",
+    "opaque",
     "run_search_query",
 ]
 
 MAX_RESULTS_LIMIT = 50_000
+# Metric/param/tag clauses of a run filter that become joins; the rest become IN subqueries.
+# PostgreSQL reorders at most 8 joined tables (join_collapse_limit) anyway.
+JOINED_CLAUSES = 8
+_FLAT_CONDITIONS = 64
 
 
 def _like_to_glob(pattern: str) -> str:
@@ -99,10 +105,40 @@ def decode_page_token(token: str | None) -> int:
 
 
 def check_max_results(max_results: int) -> None:
-    if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS_LIMIT:
+    """One page's size: 1 to 50,000, as MLflow's stores allow."""
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 0 < max_results <= MAX_RESULTS_LIMIT
+    ):
         raise InvalidInputError(
-            f"max_results must be an integer between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}"
+            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer "
+            f"between 1 and {MAX_RESULTS_LIMIT}"
         )
+
+
+def all_of(conditions: Sequence[sa.ColumnElement[bool]]) -> list[sa.ColumnElement[bool]]:
+    """Terms for ``.where(*terms)`` meaning ``c1 AND c2 AND ...``.
+
+    A short list is returned as it is. SQLite parses a chain of n ANDs into a tree n deep and
+    refuses trees deeper than 1,000, so a long one becomes two :func:`opaque` halves, each split
+    the same way: the depth stays near log2(n).
+    """
+    if len(conditions) <= _FLAT_CONDITIONS:
+        return list(conditions)
+    middle = len(conditions) // 2
+    return [opaque(conditions[:middle]), opaque(conditions[middle:])]
+
+
+def opaque(conditions: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[bool]:
+    """``(c1 AND c2 ...) IS TRUE``: one term the planner takes as it is.
+
+    In a WHERE clause of ANDed terms it means the same as ``c1 AND c2 ...``; unlike plain
+    parentheses, SQLAlchemy does not flatten it into the surrounding AND. PostgreSQL turns each
+    top-level ``IN (subquery)`` into a semi-join and plans them all as one join problem (seconds
+    at 50 subqueries); inside this term each subquery runs once into a hash table instead.
+    """
+    return sa.and_(*all_of(conditions)).is_(sa.true())
 
 
 _KEYED_TABLES = {"metric": m.latest_metrics, "param": m.params, "tag": m.tags}
@@ -119,8 +155,12 @@ def run_search_query(
 ) -> sa.Select[Any]:
     """SELECT of the matching runs' rows, ordered and paged.
 
-    Each metric/param/tag clause is an inner join on that key (runs lacking the key never
-    match); each order_by key is an outer join, with runs lacking it sorted last.
+    The first ``JOINED_CLAUSES`` metric/param/tag clauses are each an inner join on that key
+    (runs lacking the key never match): the planners order those joins best, so the usual
+    filters of a few clauses run as fast as can be. Further clauses are each an
+    ``run_id IN (subquery)``, together in one :func:`opaque` term: any number of clauses stays
+    within SQLite's 64-table join limit and PostgreSQL's planner does not have to order them.
+    Each order_by key is an outer join, with runs lacking it sorted last.
     """
     runs = m.runs
     from_: Any = runs
@@ -128,17 +168,29 @@ def run_search_query(
     stage = lifecycle_condition(runs.c.lifecycle_stage, view_type)
     if stage is not None:
         conditions.append(stage)
+    joined = 0
+    subqueries: list[sa.ColumnElement[bool]] = []
     for i, comp in enumerate(comparisons):
         if comp.kind == "attribute":
             conditions.append(compare(runs.c[comp.key], comp.op, comp.value, dialect))
             continue
-        alias = _KEYED_TABLES[comp.kind].alias(f"f{i}")
-        on = sa.and_(
-            alias.c.run_id == runs.c.run_id,
-            alias.c.key == comp.key,
-            compare(alias.c.value, comp.op, comp.value, dialect),
+        table = _KEYED_TABLES[comp.kind]
+        if joined < JOINED_CLAUSES:
+            joined += 1
+            alias = table.alias(f"f{i}")
+            on = sa.and_(
+                alias.c.run_id == runs.c.run_id,
+                alias.c.key == comp.key,
+                compare(alias.c.value, comp.op, comp.value, dialect),
+            )
+            from_ = from_.join(alias, on)
+            continue
+        matching = sa.select(table.c.run_id).where(
+            table.c.key == comp.key, compare(table.c.value, comp.op, comp.value, dialect)
         )
-        from_ = from_.join(alias, on)
+        subqueries.append(runs.c.run_id.in_(matching))
+    if subqueries:
+        conditions.append(opaque(subqueries))
     order: list[Any] = []
     for i, key in enumerate(order_keys):
         if key.kind == "attribute":
@@ -158,7 +210,7 @@ def run_search_query(
     return (
         sa.select(runs)
         .select_from(from_)
-        .where(*conditions)
+        .where(*all_of(conditions))
         .order_by(*order)
         .offset(offset)
         .limit(limit)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from spanrun._text_checks import bad_character, describe_bad_character
 from spanrun.errors import InvalidInputError, InvalidParamChangeError, UnsafePathError
 from spanrun.tracking.entities import Metric, Param, RunTag
 
@@ -37,6 +38,7 @@ __all__ = [
     "param",
     "step",
     "tag",
+    "text",
     "timestamp",
 ]
 
@@ -58,6 +60,18 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def text(what: str, value: str, allow_nul: bool = False) -> str:
+    """``value`` unless it holds a NUL (unless ``allow_nul``) or a lone surrogate.
+
+    Neither can be stored in every store (see :mod:`spanrun._text_checks`), so both are refused
+    here, the same way on every backend and before anything is written.
+    """
+    index = bad_character(value, allow_nul)
+    if index is not None:
+        raise InvalidInputError(f"{what} contains {describe_bad_character(value, index)}")
+    return value
+
+
 # Keys already found valid: logging loops repeat a handful of keys, so skip the regex for them.
 _valid_keys: dict[str, None] = {}
 _MAX_CACHED_KEYS = 4096
@@ -77,6 +91,7 @@ def key(kind: str, name: Any) -> str:
             f"the limit is {MAX_KEY_LENGTH}"
         )
     if not _KEY_RE.match(name):
+        text(f"{kind} key {name!r}", name)  # a clearer message for NUL and surrogates
         raise InvalidInputError(
             f"Invalid {kind} key {name!r}: keys may only contain letters, digits, "
             "underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)"
@@ -99,6 +114,7 @@ def _truncation_allowed() -> bool:
 
 
 def _bounded(kind: str, name: str, value: str, limit: int) -> str:
+    text(f"{kind} {name!r} value", value)
     if len(value) <= limit:
         return value
     if _truncation_allowed():
@@ -229,12 +245,13 @@ def artifact_path(path: Any, what: str = "artifact path") -> str:
     """A relative, '/'-separated path that stays inside the run's artifact root."""
     if not isinstance(path, str):
         raise InvalidInputError(f"The {what} must be a string, got {type(path).__name__}")
-    text = path.replace("\\", "/")
-    if "\x00" in text:
+    if "\x00" in path:
         raise UnsafePathError(f"The {what} {path!r} contains a NUL character")
-    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+    text(f"The {what} {path!r}", path)  # a lone surrogate cannot be a file name
+    posix = path.replace("\\", "/")
+    if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix):
         raise UnsafePathError(f"The {what} {path!r} must be relative to the run's artifact root")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
+    parts = [p for p in posix.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise UnsafePathError(f"The {what} {path!r} escapes the run's artifact root ('..')")
     return "/".join(parts)

@@ -51,9 +51,12 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _current_user() -> str:
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except Exception:  # no user name in some containers
         return "unknown"
+    # Read from the environment: undecodable bytes arrive as lone surrogates, which no store
+    # can keep (the "replace" handler turns each into "?").
+    return user.encode("utf-8", "replace").decode("utf-8")
 
 
 def _id(kind: str, value: Any) -> str:
@@ -61,7 +64,13 @@ def _id(kind: str, value: Any) -> str:
         return str(value)  # experiment ids are often passed as ints
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"{kind} must be a non-empty string, got {value!r}")
-    return value
+    return check.text(f"{kind} {value!r}", value)
+
+
+def _experiment_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"Experiment name must be a non-empty string, got {name!r}")
+    return check.text(f"Experiment name {name!r}", name)
 
 
 def _tag_list(tags: Mapping[str, Any] | None) -> list[RunTag]:
@@ -144,8 +153,14 @@ class SpanrunClient:
         tags: Mapping[str, Any] | None = None,
     ) -> str:
         """Create an experiment and return its id (AlreadyExistsError when the name is taken)."""
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInputError(f"Experiment name must be a non-empty string, got {name!r}")
+        name = _experiment_name(name)
+        if artifact_location is not None:
+            if not isinstance(artifact_location, (str, os.PathLike)):
+                raise InvalidInputError(
+                    f"artifact_location must be a path or URI, got {artifact_location!r}"
+                )
+            artifact_location = os.fspath(artifact_location)
+            check.text(f"artifact_location {artifact_location!r}", artifact_location)
         return self.store.create_experiment(name, artifact_location, _tag_list(tags))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -154,7 +169,7 @@ class SpanrunClient:
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         if not isinstance(name, str):
             raise InvalidInputError(f"Experiment name must be a string, got {name!r}")
-        return self.store.get_experiment_by_name(name)
+        return self.store.get_experiment_by_name(check.text(f"Experiment name {name!r}", name))
 
     def search_experiments(
         self,
@@ -175,9 +190,9 @@ class SpanrunClient:
         self.store.restore_experiment(_id("experiment_id", experiment_id))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        if not isinstance(new_name, str) or not new_name.strip():
-            raise InvalidInputError(f"Experiment name must be a non-empty string, got {new_name!r}")
-        self.store.rename_experiment(_id("experiment_id", experiment_id), new_name)
+        self.store.rename_experiment(
+            _id("experiment_id", experiment_id), _experiment_name(new_name)
+        )
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         self.store.set_experiment_tag(_id("experiment_id", experiment_id), check.tag(key, value))
@@ -193,8 +208,10 @@ class SpanrunClient:
         """Create a RUNNING run; a readable name is generated when none is given."""
         tag_list = _tag_list(tags)
         given = {t.key: t.value for t in tag_list}
-        if run_name is not None and not isinstance(run_name, str):
-            raise InvalidInputError(f"run_name must be a string, got {run_name!r}")
+        if run_name is not None:
+            if not isinstance(run_name, str):
+                raise InvalidInputError(f"run_name must be a string, got {run_name!r}")
+            check.text(f"run_name {run_name!r}", run_name)
         if run_name and given.get(RUN_NAME_TAG, run_name) != run_name:
             raise InvalidInputError(
                 f"run_name {run_name!r} and the {RUN_NAME_TAG} tag "
@@ -220,8 +237,10 @@ class SpanrunClient:
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         run_id = _id("run_id", run_id)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise InvalidInputError(f"Run name must be a non-empty string, got {name!r}")
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise InvalidInputError(f"Run name must be a non-empty string, got {name!r}")
+            check.text(f"Run name {name!r}", name)
         self.store.update_run_info(
             run_id, status=None if status is None else _status(status), run_name=name
         )
@@ -375,6 +394,8 @@ class SpanrunClient:
         """Write ``text`` (UTF-8) as the artifact ``artifact_file``."""
         if not isinstance(text, str):
             raise InvalidInputError(f"log_text takes a str, got {type(text).__name__}")
+        # A NUL is fine in a file; a lone surrogate has no UTF-8 encoding.
+        check.text("The text given to log_text", text, allow_nul=True)
         self._write_artifact(run_id, artifact_file, text.encode("utf-8"))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:

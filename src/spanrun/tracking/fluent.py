@@ -185,6 +185,7 @@ class FluentTracker:
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
         """All matching experiments (every page, up to ``max_results``)."""
+        _max_results(max_results, optional=True)
         out: list[Experiment] = []
         token: str | None = None
         while True:
@@ -250,7 +251,8 @@ class FluentTracker:
         client = self.client()
         extra_tags: dict[str, Any] = dict(_mapping("tags", tags or {}))
         if description is not None:
-            extra_tags[NOTE_TAG] = description
+            description = str(description)
+            extra_tags[NOTE_TAG] = check.text(f"description {description!r}", description)
         if run_id is None and not stack:
             run_id = os.environ.get(RUN_ID_ENV) or None
         extra_tags[PROCESS_TAG] = current_process_tag()  # ended as KILLED once it is gone
@@ -490,6 +492,7 @@ class FluentTracker:
             raise InvalidInputError(
                 f"output_format must be 'pandas' or 'list', got {output_format!r}"
             )
+        _max_results(max_results)
         ids = self._search_experiment_ids(experiment_ids, experiment_names, search_all_experiments)
         runs: list[Run] = []
         token: str | None = None
@@ -571,7 +574,18 @@ def _mapping(what: str, value: Any) -> Mapping[str, Any]:
 
 def _source_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
-    return argv0[:500]
+    # A script path with undecodable bytes holds lone surrogates, which no store can keep.
+    return argv0[:500].encode("utf-8", "replace").decode("utf-8")
+
+
+def _max_results(value: Any, optional: bool = False) -> None:
+    """A positive int (MLflow refuses zero and negatives too), or None when ``optional``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            f"Invalid value {value!r} for parameter 'max_results': it must be a positive integer"
+        )
 
 
 tracker = FluentTracker()
