@@ -31,7 +31,6 @@ import logging
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +40,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from spanrun._fork import on_fork
 from spanrun.errors import InvalidInputError, MissingDependencyError
 from spanrun.exporters._batch import BoundedBatchSpanProcessor
 from spanrun.exporters._prices import PricesArg, PriceTable
@@ -105,15 +105,7 @@ class _Autolog:
         self._hooks_installed = False
         self._created_provider = False
         self._mp_exit_registered = False
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._before_fork)
-
-            def before_fork() -> None:
-                method = ref()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(before=before_fork)
+        on_fork(self._before_fork, before=True)
 
     # -- public ------------------------------------------------------------------------------
     def autolog(

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import sys
 import threading
 import time
-import weakref
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+
+from spanrun._fork import on_fork
 
 __all__ = ["BoundedBatchSpanProcessor"]
 
@@ -83,15 +83,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         #: write each finished trace before returning from the span's end (child processes)
         self.write_through = _in_child_process()
         self._init_state()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork_in_child)
-
-            def _reinit_in_child() -> None:
-                method = ref()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=_reinit_in_child)
+        on_fork(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         self.write_through = True

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
+from spanrun._fork import on_fork
 from spanrun._process import PROCESS_TAG, current_process_tag
 from spanrun._text import storable_text
 from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError, StoreError
@@ -306,15 +307,7 @@ class RunExporter(SpanExporter):
         self.dropped_spans = 0
         #: LLM calls whose run writes (metrics/params/rows) were given up
         self.dropped_calls = 0
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork_in_child)
-
-            def _reinit() -> None:
-                method = ref()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=_reinit)
+        on_fork(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         # The parent's export thread may have held the lock at fork time; the child's runs
