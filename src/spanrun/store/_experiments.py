@@ -7,7 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spanrun.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
+from spanrun.errors import (
+    AlreadyExistsError,
+    InvalidFilterError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+)
 from spanrun.store import _models as m
 from spanrun.store._common import (
     ACTIVE,
@@ -233,7 +239,7 @@ class ExperimentMethods:
         values = value if isinstance(value, tuple) else (value,)
         keys = tuple(experiment_key(v) for v in values)
         if any(k is None for k in keys):
-            raise InvalidInputError(f"Invalid experiment id in {value!r}")
+            raise InvalidFilterError(f"Invalid experiment id in the filter: {value!r}")
         return keys if isinstance(value, tuple) else keys[0]
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:

@@ -151,7 +151,12 @@ def metric_value(name: str, value: Any) -> float:
         )
     try:
         return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError) as exc:
+    except OverflowError as exc:  # an int beyond the float range (about 1.8e308)
+        raise InvalidInputError(
+            f"Metric {name!r} value {str(value)[:40]}... is too large for a 64-bit float; "
+            "log float('inf') or a scaled value instead"
+        ) from exc
+    except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"Metric {name!r} value {value!r} is not a real number") from exc
 
 
@@ -183,7 +188,10 @@ def metric(name: Any, value: Any, ts: Any = None, step_: Any = None) -> Metric:
     name = key("Metric", name)
     # Fast paths for plain float/int values and steps: this runs once per logged value.
     kind = type(value)
-    number = float(value) if kind is float or kind is int else metric_value(name, value)
+    try:
+        number = float(value) if kind is float or kind is int else metric_value(name, value)
+    except OverflowError:  # an int too large for a float: the typed error
+        number = metric_value(name, value)
     if ts is None:
         ts = time.time_ns() // 1_000_000
     elif type(ts) is not int:

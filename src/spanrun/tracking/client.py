@@ -85,7 +85,10 @@ def _metric_row(key: Any, value: Any, timestamp: Any, step: Any) -> tuple[str, f
     """``check.metric`` without building a Metric (fast paths for plain ints and floats)."""
     key = check.key("Metric", key)
     kind = type(value)
-    number = float(value) if kind is float or kind is int else check.metric_value(key, value)
+    try:
+        number = float(value) if kind is float or kind is int else check.metric_value(key, value)
+    except OverflowError:  # an int too large for a float: the typed error
+        number = check.metric_value(key, value)
     if timestamp is None:
         timestamp = time.time_ns() // 1_000_000
     elif type(timestamp) is not int or not _INT64_MIN <= timestamp <= _INT64_MAX:
