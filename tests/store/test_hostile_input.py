@@ -134,3 +134,24 @@ def test_max_results_out_of_range_is_refused_on_both_stores(
         store.search_runs(["0"], max_results=max_results)
     with pytest.raises(InvalidInputError, match="max_results"):
         store.search_experiments(max_results=max_results)
+
+
+@pytest.mark.parametrize("op", ["LIKE", "ILIKE"])
+def test_a_backslash_in_a_like_pattern_is_itself_on_both_stores(
+    store: SqlAlchemyStore, op: str
+) -> None:
+    # PostgreSQL took it as an escape character: 'a\' was a StoreError there, fine on SQLite.
+    exp = store.create_experiment("like")
+    ids = {}
+    for value in ["a\\", "a\\b%", "ab"]:
+        run_id = store.create_run(exp, "u", 0, [RunTag("t", value)], None).info.run_id
+        store.log_batch(run_id, params=[Param("p", value)])
+        ids[value] = run_id
+    for prefix in ("params.p", "tags.t"):
+        for pattern, wanted in [
+            ("a\\", ["a\\"]),
+            ("a\\%", ["a\\", "a\\b%"]),
+            ("a_", ["a\\", "ab"]),
+        ]:
+            found = store.search_runs([exp], f"{prefix} {op} '{pattern}'")
+            assert sorted(r.info.run_id for r in found) == sorted(ids[v] for v in wanted)

@@ -11,8 +11,9 @@ Grammar (keywords are case-insensitive)::
     value      := number | 'string' | "string" | "(" string ("," string)* ")"
     order_by   := identifier ["ASC" | "DESC"]
 
-Quotes inside strings are written twice (``'it''s'``). The parser only builds a list of
-:class:`Comparison`; the SQL is built elsewhere, always with bound parameters.
+Quotes inside strings are written twice (``'it''s'``). In LIKE/ILIKE patterns ``%`` and ``_``
+are the wildcards and there is no escape character (a backslash is itself). The parser only
+builds a list of :class:`Comparison`; the SQL is built elsewhere, always with bound parameters.
 
 Limits (each refused with an InvalidFilterError that names it): at most ``MAX_FILTER_CLAUSES``
 clauses and ``MAX_FILTER_VALUES`` values (an IN list counts each item) in a filter, at most

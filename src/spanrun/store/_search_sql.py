@@ -50,7 +50,12 @@ def _like_to_glob(pattern: str) -> str:
 
 
 def compare(column: Any, op: str, value: Any, dialect: str) -> sa.ColumnElement[bool]:
-    """``column <op> value`` as a SQL expression with bound parameters."""
+    """``column <op> value`` as a SQL expression with bound parameters.
+
+    In LIKE and ILIKE patterns only ``%`` and ``_`` are special: a backslash is an ordinary
+    character on every store (PostgreSQL would otherwise take it as an escape and refuse a
+    pattern ending in one).
+    """
     if op == "=":
         return column == value
     if op == "!=":
@@ -66,9 +71,11 @@ def compare(column: Any, op: str, value: Any, dialect: str) -> sa.ColumnElement[
     if op == "LIKE":
         if dialect == "sqlite":
             return column.op("GLOB")(_like_to_glob(value))
-        return column.like(value)
+        return column.like(value, escape="")
     if op == "ILIKE":
-        return column.ilike(value)
+        if dialect == "sqlite":
+            return column.ilike(value)  # lower(x) LIKE lower(y): SQLite has no escape character
+        return column.ilike(value, escape="")
     if op == "IN":
         return column.in_(list(value))
     if op == "NOT IN":
