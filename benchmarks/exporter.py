@@ -36,9 +36,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
+from spanrun.core.entities import RunTag
 from spanrun.exporters import BoundedBatchSpanProcessor, RunExporter, RunStampingProcessor
-from spanrun.store._registry import get_export_store
-from spanrun.tracking.entities import RunTag
+from spanrun.store import get_export_store
 
 BATCH = 512  # the batch processor's default max_export_batch_size
 N_RUNS = 4

@@ -11,18 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from spanrun.errors import (
-    AlreadyExistsError,
-    InvalidInputError,
-    InvalidStateError,
-    NotFoundError,
-    SpanrunError,
-)
-from spanrun.tracking._async_logging import RunOperations
-from spanrun.tracking._hooks import add_flush_hook
-from spanrun.tracking._uri import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
-from spanrun.tracking.client import MlflowClient, SpanrunClient
-from spanrun.tracking.entities import (
+from spanrun.core.entities import (
     Experiment,
     FileInfo,
     Metric,
@@ -37,6 +26,21 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    SpanrunError,
+)
+from spanrun.tracking import (
+    RunOperations,
+    add_flush_hook,
+    get_tracking_uri,
+    is_tracking_uri_set,
+    set_tracking_uri,
+)
+from spanrun.tracking.client import MlflowClient, SpanrunClient
 from spanrun.tracking.fluent import ActiveRun
 from spanrun.tracking.fluent import tracker as _tracker
 

@@ -40,12 +40,18 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from spanrun._fork import on_fork
+from spanrun.core.fork import on_fork
 from spanrun.errors import InvalidInputError, MissingDependencyError
-from spanrun.exporters._batch import BoundedBatchSpanProcessor
-from spanrun.exporters._prices import PricesArg, PriceTable
-from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
-from spanrun.exporters._stamping import RunStampingProcessor
+from spanrun.exporters import (
+    RUN_MODES,
+    BoundedBatchSpanProcessor,
+    PricesArg,
+    PriceTable,
+    RunExporter,
+    RunMode,
+    RunStampingProcessor,
+    program_name,
+)
 
 __all__ = ["LIBRARIES", "autolog", "flush", "get_run_exporter"]
 
@@ -221,7 +227,7 @@ class _Autolog:
                 self.batch.max_queue_size = max_queue_size
         self._set_parts()
         if not self._hooks_installed:
-            from spanrun.tracking._hooks import add_flush_hook
+            from spanrun.tracking import add_flush_hook
 
             add_flush_hook(self._flush_for_end_run)
             atexit.register(self._at_exit)
@@ -327,7 +333,7 @@ class _Autolog:
                 threading.Thread(target=_safe, args=(self.otlp.shutdown,), daemon=True).start()
                 self.otlp, self._otlp_key = None, None
             if self._hooks_installed:
-                from spanrun.tracking._hooks import remove_flush_hook
+                from spanrun.tracking import remove_flush_hook
 
                 remove_flush_hook(self._flush_for_end_run)
                 atexit.unregister(self._at_exit)

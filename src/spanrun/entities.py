@@ -1,5 +1,5 @@
 """MLflow's ``mlflow.entities`` names, so ``from mlflow.entities import Metric`` ports as
 ``from spanrun.entities import Metric``."""
 
-from spanrun.tracking.entities import *  # noqa: F403
-from spanrun.tracking.entities import __all__  # noqa: F401
+from spanrun.core.entities import *  # noqa: F403
+from spanrun.core.entities import __all__  # noqa: F401

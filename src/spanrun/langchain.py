@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace import TracerProvider
 
 from spanrun._autolog import autolog as _autolog
-from spanrun.exporters._prices import PricesArg
-from spanrun.exporters._run_exporter import RunMode
+from spanrun.exporters import PricesArg, RunMode
 
 if TYPE_CHECKING:
     from spanrun.instrumentation.langchain import SpanrunCallbackHandler

@@ -9,8 +9,7 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import TracerProvider
 
 from spanrun._autolog import autolog as _autolog
-from spanrun.exporters._prices import PricesArg
-from spanrun.exporters._run_exporter import RunMode
+from spanrun.exporters import PricesArg, RunMode
 
 __all__ = ["autolog"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from spanrun.artifacts import ArtifactRepository, LocalArtifactRepository, get_artifact_repository
+from spanrun.core.entities import FileInfo
 from spanrun.errors import InvalidInputError, NotFoundError
-from spanrun.tracking.entities import FileInfo
 
 
 def test_write_read_and_list(repo: LocalArtifactRepository, artifact_root: Path) -> None:

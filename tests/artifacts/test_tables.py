@@ -11,8 +11,8 @@ import pytest
 
 import spanrun
 from spanrun.artifacts import get_artifact_repository
+from spanrun.core.vocabulary import LOGGED_ARTIFACTS_TAG
 from spanrun.errors import InvalidInputError, NotFoundError, TableSchemaError
-from spanrun.tracking._tables import LOGGED_ARTIFACTS_TAG
 from spanrun.tracking.client import SpanrunClient
 
 

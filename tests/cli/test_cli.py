@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from spanrun.cli import COMMANDS, main, register_command
-from spanrun.tracking.entities import Metric, Param
+from spanrun.core.entities import Metric, Param
 
 from .conftest import Cli
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from spanrun.tracking.entities import SpanRecord
+from spanrun.core.entities import SpanRecord
 
 from .conftest import Cli
 

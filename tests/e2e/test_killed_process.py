@@ -21,8 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 import spanrun
-from spanrun._process import current_process_tag
 from spanrun.cli import main as cli_main
+from spanrun.core.process import current_process_tag
 from spanrun.store._dead_runs import end_dead_process_runs
 from spanrun.store._registry import clear_store_cache, get_store
 from spanrun.testing.openai_server import OpenAIServer

@@ -11,8 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from spanrun.core.entities import SpanEvent, SpanRecord
 from spanrun.exporters._convert import hex_span_id, hex_trace_id, span_to_record
-from spanrun.tracking.entities import SpanEvent, SpanRecord
 
 
 @pytest.mark.parametrize("value", [0, 1, 0xABC, 2**64 - 1, 2**128 - 1])

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from spanrun.core.entities import Param, RunTag, SpanEvent, SpanRecord
 from spanrun.errors import InvalidInputError
 from spanrun.store import SqlAlchemyStore
 from spanrun.store.base import Store
-from spanrun.tracking.entities import Param, RunTag, SpanEvent, SpanRecord
 
 T1, T2, T3 = "a" * 32, "b" * 32, "c" * 32
 

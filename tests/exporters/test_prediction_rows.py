@@ -101,7 +101,7 @@ def test_csv_bytes_are_those_of_the_csv_module() -> None:
     import io
     import random
 
-    from spanrun.llm import _encode
+    from spanrun.artifacts.predictions import _encode
 
     rng = random.Random(4)
     alphabet = ['"', ",", "\n", "\r", " ", "a", "ü", "\t", "'", ";", "\\"]

@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 import spanrun
 from spanrun.artifacts import get_artifact_repository
-from spanrun.exporters import PREDICTION_COLUMNS, RunExporter
+from spanrun.core.vocabulary import AUTOLOG_PREDICTION_COLUMNS
+from spanrun.exporters import RunExporter
 from spanrun.store.base import Store
 
 from ._genai_spans import chain, llm_call, semconv_attrs
@@ -61,7 +62,7 @@ def test_calls_inside_a_run_become_metrics_params_rows_and_traces(store, make_pi
     assert "spanrun.llm.params_varied" not in data.tags
 
     rows = predictions(store, run_id)
-    assert list(rows.columns) == list(PREDICTION_COLUMNS)
+    assert list(rows.columns) == list(AUTOLOG_PREDICTION_COLUMNS)
     assert rows["inputs"].tolist() == ["q0", "q1", "q2"]
     assert rows["outputs"].tolist() == ["a0", "a1", "a2"]
     assert json.loads(rows["prompts"][0]) == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spanrun.tracking.entities import SpanRecord
+from spanrun.core.entities import SpanRecord
 
 
 def make_span(trace_id: str, span_id: str, parent: str | None, start: int, **kw: Any) -> SpanRecord:

@@ -9,9 +9,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from spanrun.core.entities import Metric, Param, RunTag
 from spanrun.errors import InvalidParamChangeError
 from spanrun.store import SqlAlchemyStore
-from spanrun.tracking.entities import Metric, Param, RunTag
 
 PROCESSES = 8
 THREADS = 4

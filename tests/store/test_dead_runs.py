@@ -1,5 +1,5 @@
 """Ending the RUNNING runs of processes that are gone (``spanrun.store._dead_runs``), and the
-process identity they are judged by (``spanrun._process``), on SQLite and PostgreSQL.
+process identity they are judged by (``spanrun.core.process``), on SQLite and PostgreSQL.
 
 "Gone" processes here are real ones: a ``sleep`` child killed with SIGKILL and reaped.
 """
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from spanrun import _process
-from spanrun._process import PROCESS_TAG, ProcessId, current_process, process_gone, process_tag
+from spanrun.core import process as _process
+from spanrun.core.entities import Metric, RunTag, SpanRecord
+from spanrun.core.process import PROCESS_TAG, ProcessId, current_process, process_gone, process_tag
 from spanrun.store import SqlAlchemyStore, _dead_runs
 from spanrun.store._dead_runs import END_REASON_TAG, end_dead_process_runs
 from spanrun.store._registry import clear_store_cache, get_export_store, get_store
 from spanrun.store._sqlite_direct import DirectSqliteStore
-from spanrun.tracking.entities import Metric, RunTag, SpanRecord
 from tests.store._spans import make_span
 
 

@@ -17,7 +17,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     from spanrun.store import SqlAlchemyStore
-    from spanrun.tracking.entities import Metric, Param
+    from spanrun.core.entities import Metric, Param
 
     store = SqlAlchemyStore(sys.argv[1], sys.argv[2])
     run_id = store.create_run("0", "u", 1, [], "victim").info.run_id

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from spanrun.core.entities import LifecycleStage, RunTag, ViewType
 from spanrun.errors import AlreadyExistsError, InvalidInputError, InvalidStateError, NotFoundError
 from spanrun.store import DEFAULT_EXPERIMENT_ID, SqlAlchemyStore
-from spanrun.tracking.entities import LifecycleStage, RunTag, ViewType
 
 
 def test_default_experiment_exists(store: SqlAlchemyStore) -> None:

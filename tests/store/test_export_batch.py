@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from spanrun.core.entities import Metric, Param, SpanRecord
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import SqlAlchemyStore, Store
 from spanrun.store._calls import CALL_METRICS
-from spanrun.tracking.entities import Metric, Param, SpanRecord
 from tests.store._spans import make_span as _span
 
 T1 = "1" * 32

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from spanrun.core.entities import Metric
 from spanrun.errors import InvalidInputError, StoreError
 from spanrun.store import SqlAlchemyStore, Store, _migrate, get_store
 from spanrun.store._models import SCHEMA_VERSION, metadata
-from spanrun.tracking.entities import Metric
 from tests._fork import in_forked_child
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import spanrun
+from spanrun.core.entities import Metric, Param, RunTag, ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import SqlAlchemyStore
-from spanrun.tracking.entities import Metric, Param, RunTag, ViewType
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from spanrun.core.entities import Metric, Param
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.store import SqlAlchemyStore, _metric_writes
-from spanrun.tracking.entities import Metric, Param
 from tests._fork import in_forked_child
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from spanrun.core.entities import Metric, Param, RunStatus, RunTag
 from spanrun.errors import (
     InvalidInputError,
     InvalidParamChangeError,
@@ -13,7 +14,6 @@ from spanrun.errors import (
     NotFoundError,
 )
 from spanrun.store import SqlAlchemyStore
-from spanrun.tracking.entities import Metric, Param, RunStatus, RunTag
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from spanrun.core.entities import Metric, Param, RunStatus, RunTag, ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import SqlAlchemyStore
-from spanrun.tracking.entities import Metric, Param, RunStatus, RunTag, ViewType
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from spanrun.core.entities import Metric, RunTag, SpanRecord
 from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError, StoreError
 from spanrun.store import SqlAlchemyStore, Store, _bulk, _migrate, _retry, get_store
 from spanrun.store import _models as m
@@ -27,7 +28,6 @@ from spanrun.store._registry import get_export_store
 from spanrun.store._schema import PLANNER_STATS, SCHEMA_VERSION
 from spanrun.store._sqlite_direct import DirectSqliteStore
 from spanrun.tracking import _uri
-from spanrun.tracking.entities import Metric, RunTag, SpanRecord
 from tests._fork import in_forked_child
 from tests.store._spans import make_span
 
@@ -484,7 +484,7 @@ _NO_SQLALCHEMY = textwrap.dedent(
     from spanrun.tracking._uri import get_export_store_for_uri, set_tracking_uri
     from spanrun.store._sqlite_direct import DirectSqliteStore
     from spanrun.store.base import Store
-    from spanrun.tracking.entities import RunTag, SpanRecord
+    from spanrun.core.entities import RunTag, SpanRecord
 
     set_tracking_uri(sys.argv[1])
     store = get_export_store_for_uri()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from spanrun.core.entities import SpanEvent, SpanRecord
 from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
 from spanrun.store import SqlAlchemyStore
-from spanrun.tracking.entities import SpanEvent, SpanRecord
 
 T1 = "0af7651916cd43dd8448eb211c80319c"
 T2 = "1bf7651916cd43dd8448eb211c80319c"

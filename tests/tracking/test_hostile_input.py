@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import spanrun
+from spanrun.core.entities import ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
-from spanrun.tracking.entities import ViewType
 
 SURROGATE = "a\ud800b"  # a lone surrogate, as surrogateescape decoding leaves them
 ESCAPED = "data-\udcff.csv"  # what os.fsdecode makes of the byte 0xff in a file name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import spanrun
+from spanrun.core.entities import Metric, Param, RunTag
 from spanrun.errors import NotFoundError
-from spanrun.tracking.entities import Metric, Param, RunTag
 
 
 def test_metric_history_and_latest_value() -> None:

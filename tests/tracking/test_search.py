@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import spanrun
+from spanrun.core.entities import SpanRecord
 from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
-from spanrun.tracking.entities import SpanRecord
 
 
 @pytest.fixture

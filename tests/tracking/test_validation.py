@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import spanrun
+from spanrun.core.entities import Metric, Param, RunTag
 from spanrun.errors import InvalidInputError, InvalidParamChangeError, UnsafePathError
-from spanrun.tracking.entities import Metric, Param, RunTag
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from typing import Any
 from spanrun.artifacts._paths import normalize_artifact_path
 from spanrun.artifacts._registry import get_artifact_repository
 from spanrun.artifacts._repository import ArtifactRepository
+from spanrun.core.current import lookups
+from spanrun.core.entities import FileInfo
 from spanrun.errors import InvalidInputError
-from spanrun.tracking.entities import FileInfo
 
 __all__ = ["download_artifacts", "list_artifacts", "load_dict", "load_text", "parse_runs_uri"]
 
@@ -33,9 +34,8 @@ def parse_runs_uri(uri: str) -> tuple[str, str]:
 
 
 def _run_repository(run_id: str, tracking_uri: str | None) -> ArtifactRepository:
-    from spanrun.tracking.client import SpanrunClient  # lazy: the client imports artifacts
-
-    return get_artifact_repository(SpanrunClient(tracking_uri).get_artifact_uri(run_id))
+    # Resolved by the tracking layer (registered in spanrun.core.current), which sits above.
+    return get_artifact_repository(lookups.run_artifact_uri(run_id, tracking_uri))
 
 
 def _split_uri(artifact_uri: str, tracking_uri: str | None) -> tuple[ArtifactRepository, str]:

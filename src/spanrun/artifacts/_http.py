@@ -31,8 +31,9 @@ from urllib.parse import quote, urlencode, urlparse
 
 from spanrun.artifacts._paths import normalize_artifact_path
 from spanrun.artifacts._repository import ArtifactRepository
+from spanrun.core.current import lookups
+from spanrun.core.entities import FileInfo
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError, UnsafePathError
-from spanrun.tracking.entities import FileInfo
 
 __all__ = ["ARTIFACTS_ENDPOINT", "HttpArtifactRepository"]
 
@@ -42,9 +43,7 @@ _CHUNK = 1024 * 1024
 
 
 def _tracking_base() -> str:
-    from spanrun.tracking._uri import get_tracking_uri
-
-    uri = get_tracking_uri()
+    uri = lookups.tracking_uri()  # the tracking layer's (spanrun.core.current)
     if urlparse(uri).scheme not in ("http", "https"):
         raise InvalidInputError(
             f"mlflow-artifacts:/ URIs need an http(s) tracking URI, the current one is {uri!r}"

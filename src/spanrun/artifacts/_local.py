@@ -20,8 +20,8 @@ from urllib.request import url2pathname
 
 from spanrun.artifacts._paths import is_within, resolve_under
 from spanrun.artifacts._repository import ArtifactFileHandle, ArtifactRepository
+from spanrun.core.entities import FileInfo
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError
-from spanrun.tracking.entities import FileInfo
 
 try:  # POSIX only; elsewhere locking falls back to in-process locks
     import fcntl

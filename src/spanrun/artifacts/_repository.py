@@ -12,8 +12,8 @@ import os
 import threading
 from collections.abc import Iterator
 
+from spanrun.core.entities import FileInfo
 from spanrun.errors import NotFoundError
-from spanrun.tracking.entities import FileInfo
 
 __all__ = ["ArtifactFileHandle", "ArtifactRepository"]
 

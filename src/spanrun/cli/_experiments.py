@@ -9,7 +9,7 @@ import click
 
 from spanrun.cli._context import SpanrunGroup, get_client, json_option, pick_ids
 from spanrun.cli._output import echo_json, echo_table, format_time
-from spanrun.tracking.entities import Experiment, ViewType
+from spanrun.core.entities import Experiment, ViewType
 
 __all__ = ["experiments"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from spanrun.tracking.entities import Run
+from spanrun.core.entities import Run
 
 __all__ = [
     "echo_json",

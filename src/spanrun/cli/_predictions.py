@@ -17,11 +17,11 @@ from collections.abc import Iterable
 import click
 
 from spanrun.cli._context import SpanrunGroup, get_client, pick_ids
+from spanrun.core.vocabulary import PREDICTIONS_FILE
 from spanrun.errors import NotFoundError
 
 __all__ = ["FORMULA_PREFIXES", "excel_safe_csv", "predictions"]
 
-PREDICTIONS_FILE = "llm_predictions.csv"
 #: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Excel reads a CSV as UTF-8 only when it starts with a byte order mark (else the ANSI code

@@ -17,8 +17,8 @@ from spanrun.cli._output import (
     format_time,
     run_to_dict,
 )
+from spanrun.core.entities import Run, ViewType
 from spanrun.errors import NotFoundError
-from spanrun.tracking.entities import Run, ViewType
 
 __all__ = ["runs"]
 

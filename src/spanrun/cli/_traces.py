@@ -9,7 +9,7 @@ import click
 
 from spanrun.cli._context import SpanrunGroup, get_client, json_option
 from spanrun.cli._output import echo_json, echo_table, format_time
-from spanrun.tracking.entities import SpanRecord, Trace
+from spanrun.core.entities import SpanRecord, Trace
 
 __all__ = ["traces"]
 

@@ -12,17 +12,17 @@ OpenLLMetry or OpenInference are all understood)::
 """
 
 from spanrun.exporters._batch import BoundedBatchSpanProcessor
-from spanrun.exporters._llm_tracking import PREDICTION_COLUMNS
-from spanrun.exporters._prices import PriceTable
-from spanrun.exporters._run_exporter import PREDICTIONS_FILE, RUN_MODES, RunExporter
+from spanrun.exporters._prices import PricesArg, PriceTable
+from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
 from spanrun.exporters._stamping import RunStampingProcessor
 
 __all__ = [
-    "PREDICTIONS_FILE",
-    "PREDICTION_COLUMNS",
     "RUN_MODES",
     "BoundedBatchSpanProcessor",
     "PriceTable",
+    "PricesArg",
     "RunExporter",
+    "RunMode",
     "RunStampingProcessor",
+    "program_name",
 ]

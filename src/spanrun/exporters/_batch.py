@@ -23,7 +23,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from spanrun._fork import on_fork
+from spanrun.core.fork import on_fork
 
 __all__ = ["BoundedBatchSpanProcessor"]
 

@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Status
 
-from spanrun.tracking.entities import SpanEvent, SpanRecord
+from spanrun.core.entities import SpanEvent, SpanRecord
 
 __all__ = [
     "hex_span_id",

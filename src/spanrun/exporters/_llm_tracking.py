@@ -10,36 +10,16 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from spanrun.core.entities import Run
+from spanrun.core.vocabulary import CALL_METRICS, PARAMS_VARIED_TAG
 from spanrun.exporters._mapping import LLMCall
-from spanrun.store._calls import CALL_METRICS
-from spanrun.tracking.entities import Run
 
 __all__ = [
-    "INPUTS_INDEX",
-    "PARAMS_VARIED_TAG",
-    "PREDICTION_COLUMNS",
     "InnermostTracker",
     "RunLedger",
     "RunWrites",
 ]
 
-PREDICTION_COLUMNS: tuple[str, ...] = (
-    "inputs",
-    "outputs",
-    "prompts",
-    "model",
-    "latency_ms",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "trace_id",
-    "span_id",
-    "timestamp",
-    "error",
-)
-#: Where a prediction row (a list of cells in PREDICTION_COLUMNS order) keeps its input.
-INPUTS_INDEX = PREDICTION_COLUMNS.index("inputs")
-PARAMS_VARIED_TAG = "spanrun.llm.params_varied"
 
 # Running totals (the latest value is the run's total so far), the last five of the call metrics.
 # Per-call metrics carry the same numbers for one call: llm.input_tokens, llm.output_tokens,
@@ -57,7 +37,7 @@ class RunWrites:
     call_rows: list[tuple[Any, ...]] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    rows: list[list[str]] = field(default_factory=list)  # cells in PREDICTION_COLUMNS order
+    rows: list[list[str]] = field(default_factory=list)  # cells in AUTOLOG_PREDICTION_COLUMNS order
     encoded: bytes | None = None  # the rows' CSV bytes, once they are final
     calls: int = 0  # LLM calls recorded in this batch
 
@@ -125,7 +105,7 @@ class RunLedger:
         """Add one call's metrics (a call row; step = its index in the run) and params to
         ``writes``.
 
-        Returns the call's prediction row (its cells' text in ``PREDICTION_COLUMNS`` order); the
+        Returns the call's prediction row (cells in ``AUTOLOG_PREDICTION_COLUMNS`` order); the
         caller decides when it is written.
         """
         step = self.calls

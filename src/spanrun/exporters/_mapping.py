@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 
 try:  # parses message JSON ~3x faster than the json module; optional
     import orjson

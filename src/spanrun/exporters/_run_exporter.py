@@ -23,9 +23,21 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
-from spanrun._fork import on_fork
-from spanrun._process import PROCESS_TAG, current_process_tag
-from spanrun._text import storable_text
+from spanrun.artifacts.predictions import append_prediction_rows, encode_prediction_rows
+from spanrun.core.current import lookups
+from spanrun.core.entities import RunStatus, RunTag, SpanRecord
+from spanrun.core.fork import on_fork
+from spanrun.core.process import PROCESS_TAG, current_process_tag
+from spanrun.core.semconv import INPUT_VALUE, SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.core.text import storable_text
+from spanrun.core.vocabulary import (
+    AUTOLOG_PREDICTION_COLUMNS,
+    INPUTS_INDEX,
+    PREDICTIONS_FILE,
+    RUN_MODE_TAG,
+    RUN_NAME_TAG,
+    SOURCE_NAME_TAG,
+)
 from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError, StoreError
 from spanrun.exporters._convert import (
     hex_span_id,
@@ -34,27 +46,20 @@ from spanrun.exporters._convert import (
     span_to_record,
 )
 from spanrun.exporters._llm_tracking import (
-    INPUTS_INDEX,
-    PREDICTION_COLUMNS,
     InnermostTracker,
     RunLedger,
     RunWrites,
 )
 from spanrun.exporters._mapping import read_llm_call
 from spanrun.exporters._prices import PricesArg, PriceTable
-from spanrun.instrumentation._semconv import INPUT_VALUE, SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
-from spanrun.llm import encode_prediction_rows
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunBatch, Store
-from spanrun.tracking.entities import RunStatus, RunTag, SpanRecord
 
-__all__ = ["PREDICTIONS_FILE", "RUN_MODES", "RunExporter", "RunMode"]
+__all__ = ["RUN_MODES", "RunExporter", "RunMode"]
 
 _log = logging.getLogger(__name__)
 
 RunMode = Literal["session", "trace", "none"]
 RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
-PREDICTIONS_FILE = "llm_predictions.csv"
-RUN_MODE_TAG = "spanrun.run_mode"
 _PENDING_MAX_TRACES = 10_000
 _PENDING_MAX_ROWS = 1_000  # per trace
 _PENDING_MAX_AGE_S = 30.0  # a root that stays open longer does not hold rows back
@@ -192,11 +197,10 @@ UNKNOWN = _Unknown()
 
 
 def _current_experiment_id() -> str:
-    """The experiment chosen with ``spanrun.set_experiment``, else the Default one."""
+    """The experiment chosen with ``spanrun.set_experiment``, else the Default one (the
+    tracking layer's answer, through ``spanrun.core.current``)."""
     try:
-        from spanrun.tracking.fluent import tracker
-
-        return str(tracker._active_experiment_id())
+        return str(lookups.active_experiment_id())
     except Exception:
         _log.debug("spanrun: no current experiment, using Default", exc_info=True)
     return DEFAULT_EXPERIMENT_ID
@@ -205,9 +209,8 @@ def _current_experiment_id() -> str:
 def _default_store() -> Store:
     # On a SQLite file, a store that writes without SQLAlchemy: autolog keeps the user's
     # process ~14 MB lighter (issue 3); other URIs get the usual store.
-    from spanrun.tracking._uri import get_export_store_for_uri
-
-    return get_export_store_for_uri()
+    store: Store = lookups.export_store()
+    return store
 
 
 def program_name() -> str:
@@ -501,9 +504,9 @@ class RunExporter(SpanExporter):
         experiment_id = _current_experiment_id()
         name = storable_text(name)  # a root span's name, from the user's program
         tags = [
-            RunTag("mlflow.runName", name),
+            RunTag(RUN_NAME_TAG, name),
             RunTag(RUN_MODE_TAG, mode),
-            RunTag("mlflow.source.name", sys.argv[0] if sys.argv else ""),
+            RunTag(SOURCE_NAME_TAG, sys.argv[0] if sys.argv else ""),
             RunTag(PROCESS_TAG, current_process_tag()),  # ended as KILLED once it is gone
             *extra,
         ]
@@ -971,7 +974,6 @@ class RunExporter(SpanExporter):
         self, ledger: RunLedger, rows: list[list[str]], encoded: bytes | None = None
     ) -> None:
         from spanrun.artifacts import get_artifact_repository
-        from spanrun.llm import append_prediction_rows
 
         repo = self._repos.get(ledger.artifact_uri)
         if repo is None:
@@ -980,7 +982,11 @@ class RunExporter(SpanExporter):
                 self._repos.clear()
             self._repos[ledger.artifact_uri] = repo
         append_prediction_rows(
-            repo, rows, list(PREDICTION_COLUMNS), artifact_file=PREDICTIONS_FILE, encoded=encoded
+            repo,
+            rows,
+            list(AUTOLOG_PREDICTION_COLUMNS),
+            artifact_file=PREDICTIONS_FILE,
+            encoded=encoded,
         )
 
 

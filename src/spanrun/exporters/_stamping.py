@@ -9,7 +9,8 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from spanrun.instrumentation._semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.core.current import lookups
+from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
 
 __all__ = ["RunStampingProcessor", "active_run_ids"]
 
@@ -19,13 +20,9 @@ RunIds = tuple[str, str]  # (run_id, experiment_id)
 
 
 def active_run_ids() -> RunIds | None:
-    """The (run_id, experiment_id) of the active run in this context, or None."""
-    from spanrun.tracking.fluent import tracker
-
-    run = tracker.active_run()
-    if run is None:
-        return None
-    return run.info.run_id, run.info.experiment_id
+    """The (run_id, experiment_id) of the active run in this context, or None (the tracking
+    layer's answer, through ``spanrun.core.current``)."""
+    return lookups.active_run_ids()
 
 
 class RunStampingProcessor(SpanProcessor):

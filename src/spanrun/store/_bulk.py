@@ -30,7 +30,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from spanrun._text import storable_text
+from spanrun.core.entities import SpanRecord
+from spanrun.core.text import storable_text
 from spanrun.errors import InvalidInputError
 from spanrun.store._calls import (
     CALL_COLUMNS,
@@ -42,7 +43,6 @@ from spanrun.store._calls import (
 from spanrun.store._common import ACTIVE, checked_key, chunks
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._schema import SPAN_COLUMNS, TRACE_COLUMNS
-from spanrun.tracking.entities import SpanRecord
 
 if TYPE_CHECKING:
     from spanrun.store._db import Database

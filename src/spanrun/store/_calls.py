@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from spanrun.core.vocabulary import CALL_COLUMNS, CALL_METRICS
 from spanrun.errors import InvalidInputError
 
 __all__ = [
@@ -31,22 +32,6 @@ __all__ = [
     "unpack_run_batch",
 ]
 
-#: The metrics an LLM call row holds, in row order: per-call values, then running totals.
-CALL_METRICS: tuple[str, ...] = (
-    "llm.input_tokens",
-    "llm.output_tokens",
-    "llm.total_tokens",
-    "llm.latency_ms",
-    "llm.time_to_first_token_ms",
-    "llm.cost_usd",
-    "llm.calls",
-    "llm.total_input_tokens",
-    "llm.total_output_tokens",
-    "llm.cumulative_tokens",
-    "llm.total_cost_usd",
-)
-#: The ``llm_calls`` columns of those metrics (the key without ``llm.``), in the same order.
-CALL_COLUMNS: tuple[str, ...] = tuple(key.removeprefix("llm.") for key in CALL_METRICS)
 _COLUMN_OF = dict(zip(CALL_METRICS, CALL_COLUMNS, strict=True))
 _WIDTH = 2 + len(CALL_METRICS)
 _INT64 = 2**63

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from spanrun.core.entities import LifecycleStage, RunStatus, RunTag
+from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import InvalidInputError
-from spanrun.tracking.entities import LifecycleStage, RunStatus, RunTag
 
 __all__ = [
     "ACTIVE",
     "DELETED",
-    "RUN_NAME_TAG",
     "check_length",
     "checked_key",
     "chunks",
@@ -30,7 +30,6 @@ __all__ = [
     "to_uri",
 ]
 
-RUN_NAME_TAG = "mlflow.runName"
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value
 _CHUNK = 500  # ids per IN (...) when loading rows of many runs or experiments

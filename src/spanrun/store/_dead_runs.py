@@ -2,7 +2,7 @@
 
 A process that dies without running its exit handlers (SIGKILL, OOM killer, power loss) leaves
 its runs RUNNING. The runs spanrun starts for a process carry the ``spanrun.process`` tag
-(``spanrun._process``); the first time a process opens a store (``_registry``), RUNNING runs
+(``spanrun.core.process``); the first time a process opens a store (``_registry``), RUNNING runs
 whose recorded process on this host is certainly gone are ended: status KILLED, ``end_time``
 their latest recorded activity, and the tag ``spanrun.end_reason=process_gone``.
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from spanrun._process import PROCESS_TAG, current_process, process_gone
+from spanrun.core.process import PROCESS_TAG, current_process, process_gone
 from spanrun.store._sqlite_conn import connect
 
 if TYPE_CHECKING:

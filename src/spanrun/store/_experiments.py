@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spanrun.core.entities import Experiment, PagedList, RunTag, ViewType
 from spanrun.errors import (
     AlreadyExistsError,
     InvalidFilterError,
@@ -38,7 +39,6 @@ from spanrun.store._search_sql import (
     opaque,
 )
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID
-from spanrun.tracking.entities import Experiment, PagedList, RunTag, ViewType
 
 __all__ = ["ExperimentMethods"]
 

@@ -18,9 +18,9 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from spanrun.core.entities import Metric
 from spanrun.errors import InvalidInputError
 from spanrun.store._common import checked_key
-from spanrun.tracking.entities import Metric
 
 if TYPE_CHECKING:
     from spanrun.store._db import Database

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from spanrun._text_checks import bad_character, describe_bad_character
+from spanrun.core.text import bad_character, describe_bad_character
 from spanrun.errors import InvalidFilterError
 
 __all__ = [

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spanrun.core.entities import LifecycleStage, ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import _models as m
 from spanrun.store._search_filter import Comparison, OrderKey
-from spanrun.tracking.entities import LifecycleStage, ViewType
 
 __all__ = [
     "MAX_RESULTS_LIMIT",

@@ -9,6 +9,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spanrun.core.entities import (
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    SpanRecord,
+    Trace,
+    TraceInfo,
+    ViewType,
+)
+from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import (
     InvalidParamChangeError,
     InvalidStateError,
@@ -20,7 +35,6 @@ from spanrun.store._calls import call_column
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
-    RUN_NAME_TAG,
     checked_key,
     chunks,
     experiment_key,
@@ -43,22 +57,8 @@ from spanrun.store._search_sql import (
 )
 from spanrun.store._sqlite import seed_planner_stats
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
-from spanrun.tracking.entities import (
-    Metric,
-    PagedList,
-    Param,
-    Run,
-    RunData,
-    RunInfo,
-    RunStatus,
-    RunTag,
-    SpanRecord,
-    Trace,
-    TraceInfo,
-    ViewType,
-)
 
-__all__ = ["RUN_NAME_TAG", "SqlAlchemyStore"]
+__all__ = ["SqlAlchemyStore"]
 
 
 def _metric_value(value: float | None, is_nan: bool) -> float:

@@ -28,31 +28,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spanrun.errors import InvalidStateError, NotFoundError
-from spanrun.store._bulk import (
-    BulkStatements,
-    prepare_export_batch,
-    write_export_batch,
-    write_prepared_batch,
-)
-from spanrun.store._common import (
-    ACTIVE,
-    RUN_NAME_TAG,
-    experiment_key,
-    new_run_fields,
-    now_ms,
-    reset_in_forked_child,
-    run_info_values,
-    to_uri,
-)
-from spanrun.store._metric_writes import MetricRow
-from spanrun.store._retry import is_transient, retry_read, retry_write
-from spanrun.store._schema import SCHEMA_VERSION, SQLITE_DDL
-from spanrun.store._sqlite_conn import connect, seed_planner_stats
-from spanrun.store._sqlite_writer import WriteConnection
-from spanrun.store._sqlite_writer import _inherited as _inherited_connections
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
-from spanrun.tracking.entities import (
+from spanrun.core.entities import (
     Experiment,
     Metric,
     PagedList,
@@ -67,6 +43,30 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.vocabulary import RUN_NAME_TAG
+from spanrun.errors import InvalidStateError, NotFoundError
+from spanrun.store._bulk import (
+    BulkStatements,
+    prepare_export_batch,
+    write_export_batch,
+    write_prepared_batch,
+)
+from spanrun.store._common import (
+    ACTIVE,
+    experiment_key,
+    new_run_fields,
+    now_ms,
+    reset_in_forked_child,
+    run_info_values,
+    to_uri,
+)
+from spanrun.store._metric_writes import MetricRow
+from spanrun.store._retry import is_transient, retry_read, retry_write
+from spanrun.store._schema import SCHEMA_VERSION, SQLITE_DDL
+from spanrun.store._sqlite_conn import connect, seed_planner_stats
+from spanrun.store._sqlite_writer import WriteConnection
+from spanrun.store._sqlite_writer import _inherited as _inherited_connections
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
 
 _log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spanrun.core.entities import SpanEvent, SpanRecord, Trace, TraceInfo
 from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
 from spanrun.store import _models as m
-from spanrun.tracking.entities import SpanEvent, SpanRecord, Trace, TraceInfo
 
 __all__ = [
     "TraceStatements",

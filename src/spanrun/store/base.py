@@ -12,10 +12,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from spanrun._text import storable_text
-from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
-from spanrun.store._calls import calls_as_metrics, checked_calls, unpack_run_batch
-from spanrun.tracking.entities import (
+from spanrun.core.entities import (
     Experiment,
     Metric,
     PagedList,
@@ -28,6 +25,9 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.text import storable_text
+from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
+from spanrun.store._calls import calls_as_metrics, checked_calls, unpack_run_batch
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "Store"]
 

@@ -24,11 +24,11 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from spanrun.tracking.entities import Metric
+from spanrun.core.entities import Metric
 
 if TYPE_CHECKING:
+    from spanrun.core.entities import Param, RunTag
     from spanrun.store.base import Store
-    from spanrun.tracking.entities import Param, RunTag
 
 __all__ = ["ASYNC_LOGGING_ENV", "RunOperations", "async_logging_enabled", "get_async_logger"]
 

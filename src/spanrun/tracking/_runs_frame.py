@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from spanrun.tracking.entities import Run
+from spanrun.core.entities import Run
 
 if TYPE_CHECKING:
     import pandas as pd

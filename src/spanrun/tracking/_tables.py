@@ -21,20 +21,20 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from spanrun.core.vocabulary import LOGGED_ARTIFACTS_TAG
 from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError, TableSchemaError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from spanrun.artifacts import ArtifactFileHandle, ArtifactRepository
+    from spanrun.core.entities import Run
     from spanrun.tracking.client import SpanrunClient
-    from spanrun.tracking.entities import Run
 
-__all__ = ["LOGGED_ARTIFACTS_TAG", "load_table", "log_table"]
+__all__ = ["load_table", "log_table"]
 
 _log = logging.getLogger(__name__)
 
-LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 _PREFIX = b'{"columns":'
 _DATA_KEY = b',"data":['
 _HEAD_CHUNK = 64 * 1024

@@ -138,13 +138,13 @@ class _TrackingUriState:
 
 
 def _get_store(uri: str, artifact_root: str | None) -> Store:
-    from spanrun.store._registry import get_store
+    from spanrun.store import get_store
 
     return get_store(uri, artifact_root=artifact_root)
 
 
 def _get_export_store(uri: str, artifact_root: str | None) -> Store:
-    from spanrun.store._registry import get_export_store
+    from spanrun.store import get_export_store
 
     return get_export_store(uri, artifact_root=artifact_root)
 

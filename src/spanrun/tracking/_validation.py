@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from spanrun._text_checks import bad_character, describe_bad_character
+from spanrun.core.entities import Metric, Param, RunTag
+from spanrun.core.text import bad_character, describe_bad_character
 from spanrun.errors import InvalidInputError, InvalidParamChangeError, UnsafePathError
-from spanrun.tracking.entities import Metric, Param, RunTag
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -63,7 +63,7 @@ def now_ms() -> int:
 def text(what: str, value: str, allow_nul: bool = False) -> str:
     """``value`` unless it holds a NUL (unless ``allow_nul``) or a lone surrogate.
 
-    Neither can be stored in every store (see :mod:`spanrun._text_checks`), so both are refused
+    Neither can be stored in every store (see :mod:`spanrun.core.text`), so both are refused
     here, the same way on every backend and before anything is written.
     """
     index = bad_character(value, allow_nul)

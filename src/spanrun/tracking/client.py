@@ -13,17 +13,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from spanrun.errors import InvalidInputError
-from spanrun.tracking import _uri
-from spanrun.tracking import _validation as check
-from spanrun.tracking._artifact_io import dict_bytes, image_bytes
-from spanrun.tracking._async_logging import (
-    RunOperations,
-    async_logging_enabled,
-    get_async_logger,
-)
-from spanrun.tracking._run_names import generate_run_name
-from spanrun.tracking.entities import (
+from spanrun.core.entities import (
     Experiment,
     FileInfo,
     Metric,
@@ -36,6 +26,17 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.vocabulary import PARENT_RUN_TAG, RUN_NAME_TAG, USER_TAG
+from spanrun.errors import InvalidInputError
+from spanrun.tracking import _uri
+from spanrun.tracking import _validation as check
+from spanrun.tracking._artifact_io import dict_bytes, image_bytes
+from spanrun.tracking._async_logging import (
+    RunOperations,
+    async_logging_enabled,
+    get_async_logger,
+)
+from spanrun.tracking._run_names import generate_run_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MlflowClient", "SpanrunClient"]
 
-RUN_NAME_TAG = "mlflow.runName"
-USER_TAG = "mlflow.user"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -235,7 +234,7 @@ class SpanrunClient:
         return self.store.get_run(_id("run_id", run_id))
 
     def get_parent_run(self, run_id: str) -> Run | None:
-        parent = self.get_run(run_id).data.tags.get("mlflow.parentRunId")
+        parent = self.get_run(run_id).data.tags.get(PARENT_RUN_TAG)
         return self.get_run(parent) if parent else None
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:

@@ -22,13 +22,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from spanrun._process import PROCESS_TAG, current_process_tag
-from spanrun.errors import InvalidInputError, InvalidStateError
-from spanrun.tracking import _async_logging, _hooks, _uri
-from spanrun.tracking import _validation as check
-from spanrun.tracking._async_logging import RunOperations
-from spanrun.tracking.client import SpanrunClient
-from spanrun.tracking.entities import (
+from spanrun.core.entities import (
     Experiment,
     LifecycleStage,
     Metric,
@@ -39,6 +33,13 @@ from spanrun.tracking.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.process import PROCESS_TAG, current_process_tag
+from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG
+from spanrun.errors import InvalidInputError, InvalidStateError
+from spanrun.tracking import _async_logging, _hooks, _uri
+from spanrun.tracking import _validation as check
+from spanrun.tracking._async_logging import RunOperations
+from spanrun.tracking.client import SpanrunClient
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,10 +48,6 @@ __all__ = ["ActiveRun", "FluentTracker", "tracker"]
 
 _log = logging.getLogger(__name__)
 
-PARENT_RUN_TAG = "mlflow.parentRunId"
-NOTE_TAG = "mlflow.note.content"
-SOURCE_NAME_TAG = "mlflow.source.name"
-SOURCE_TYPE_TAG = "mlflow.source.type"
 RUN_ID_ENV = "SPANRUN_RUN_ID"
 EXPERIMENT_ID_ENV = "SPANRUN_EXPERIMENT_ID"
 EXPERIMENT_NAME_ENV = "SPANRUN_EXPERIMENT_NAME"

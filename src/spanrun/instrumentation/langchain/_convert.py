@@ -17,7 +17,7 @@ from langchain_core.outputs import ChatGeneration, Generation, LLMResult
 from langchain_core.prompt_values import PromptValue
 from pydantic import BaseModel
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 
 __all__ = [
     "document_dicts",

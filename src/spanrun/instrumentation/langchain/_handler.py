@@ -19,7 +19,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 from spanrun.instrumentation.langchain import _convert as cv
 from spanrun.instrumentation.langchain._context import (
     ScopedSpan,

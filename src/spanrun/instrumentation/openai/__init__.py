@@ -45,7 +45,7 @@ from typing import Any
 import wrapt
 from opentelemetry import trace
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 from spanrun.instrumentation._wrapping import Patcher, Target, internal_errors
 from spanrun.instrumentation.openai import _operations as ops
 from spanrun.instrumentation.openai._invocation import Settings

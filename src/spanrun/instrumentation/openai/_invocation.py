@@ -13,7 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 from spanrun.instrumentation._wrapping import report_internal_error
 from spanrun.instrumentation.openai._operations import Operation
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from spanrun.instrumentation import _semconv as sc
+from spanrun.core import semconv as sc
 from spanrun.instrumentation.openai import _messages as msg
 
 __all__ = ["CHAT", "EMBEDDINGS", "RESPONSES", "TEXT_COMPLETION", "Operation", "is_given"]

@@ -8,7 +8,7 @@ front, so every store behaves the same and the user gets a typed error saying wh
 
 from __future__ import annotations
 
-__all__ = ["bad_character", "describe_bad_character"]
+__all__ = ["bad_character", "describe_bad_character", "storable_text"]
 
 
 def bad_character(text: str, allow_nul: bool = False) -> int | None:
@@ -35,3 +35,20 @@ def describe_bad_character(text: str, index: int) -> str:
         "(text decoded with errors='surrogateescape'?); encode it back to bytes, e.g. "
         "s.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace'), or replace it"
     )
+
+
+# Span data is the exception to refusing such text: it comes from the user's program and must
+# never be refused (one odd span would fail a whole export batch), so the exporter stores it
+# repaired, the same on every store.
+_REPLACEMENT = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """``text`` with each NUL character and lone surrogate replaced by U+FFFD."""
+    if text.isascii():  # the usual case: one fast scan, nothing to encode
+        return text.replace("\x00", _REPLACEMENT) if "\x00" in text else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join(_REPLACEMENT if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text.replace("\x00", _REPLACEMENT) if "\x00" in text else text
