@@ -18,19 +18,12 @@ from spanrun.store._retry import Disconnected as _Disconnected
 from spanrun.store._retry import backoff as _backoff
 from spanrun.store._retry import is_transient as _is_transient
 from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine, is_memory_url
-from spanrun.store._sqlite_writer import WriteConnection
+from spanrun.store._sqlite_writer import WriteConnection, shared_write_connection
 
 __all__ = ["Database"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
-
-
-def _detached_connection(engine: sa.Engine) -> Any:
-    """A DBAPI connection from ``engine`` (configured by its connect hook), ours for good."""
-    fairy = engine.raw_connection()
-    fairy.detach()  # never returned to (or reset by) the pool
-    return fairy.dbapi_connection
 
 
 class Database:
@@ -64,11 +57,11 @@ class Database:
         self.insert = insert
         self._dbapi: Any = self.engine.dialect.loaded_dbapi
         # In-memory SQLite has one shared connection (StaticPool): it stays on the pool.
-        self._writer = (
-            WriteConnection(functools.partial(_detached_connection, self.engine))
-            if self.dialect == "sqlite" and not is_memory_url(url)
-            else None
+        # A SQLite file's writes go through the process's one write connection to it.
+        self._sqlite_path = (
+            str(url.database) if self.dialect == "sqlite" and not is_memory_url(url) else None
         )
+        self._writer: WriteConnection | None = None
         # Hot-path statements are compiled once to SQL text with named parameters and run on
         # the DBAPI cursor: this skips most of SQLAlchemy's per-execution work.
         self._raw_dialect: sa.Dialect = (
@@ -106,6 +99,8 @@ class Database:
         ``_sqlite_writer``); elsewhere on a pooled connection.
         """
         writer = self._writer
+        if writer is None and self._sqlite_path is not None:
+            writer = self._writer = shared_write_connection(self._sqlite_path)
         attempt: Callable[[], T] = (
             functools.partial(writer.run, fn)
             if writer is not None
@@ -192,9 +187,10 @@ class Database:
 
     def dispose(self, close: bool = True) -> None:
         """Close the connections; ``close=False`` (in a forked child) only forgets them."""
-        if self._writer is not None:
+        writer, self._writer = self._writer, None  # taken again by the next write
+        if writer is not None:
             if close:
-                self._writer.close()
+                writer.close()
             else:
-                self._writer.after_fork_in_child()
+                writer.after_fork_in_child()
         self.engine.dispose(close=close)

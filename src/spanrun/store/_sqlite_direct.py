@@ -64,7 +64,7 @@ from spanrun.store._metric_writes import MetricRow
 from spanrun.store._retry import is_transient, retry_read, retry_write
 from spanrun.store._schema import SCHEMA_VERSION, SQLITE_DDL
 from spanrun.store._sqlite_conn import connect, seed_planner_stats
-from spanrun.store._sqlite_writer import WriteConnection
+from spanrun.store._sqlite_writer import WriteConnection, shared_write_connection
 from spanrun.store._sqlite_writer import _inherited as _inherited_connections
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
 
@@ -154,7 +154,7 @@ class DirectSqliteStore(Store):
         self._delegate_factory = delegate
         self._delegate: Store | None = None
         self._delegate_lock = threading.Lock()
-        self._writer = WriteConnection(functools.partial(connect, self.path))
+        self._writer: WriteConnection | None = None  # the file's shared one, on first write
         self._bulk: BulkStatements | None = None
         self._init_read_state()
         reset_in_forked_child(self)
@@ -233,7 +233,10 @@ class DirectSqliteStore(Store):
     def write_raw(self, fn: Callable[[Any], T], *, retry_integrity: bool = False) -> T:
         """``fn(cursor)`` in a ``BEGIN IMMEDIATE`` transaction on the write connection,
         retried and translated as ``Database.write_raw``."""
-        return retry_write(functools.partial(self._writer.run, fn), retry_integrity=retry_integrity)
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = shared_write_connection(self.path)
+        return retry_write(functools.partial(writer.run, fn), retry_integrity=retry_integrity)
 
     def _read(self, fn: Callable[[sqlite3.Cursor], T]) -> T:
         """``fn(cursor)`` in a read transaction (one snapshot) on this store's read connection."""
@@ -395,7 +398,11 @@ class DirectSqliteStore(Store):
                 "What was in the old file is not in the new one.",
                 self.path,
             )
-            self.close()
+            # The write connection is shared with the other stores on this file: reconnected,
+            # not closed.
+            if self._writer is not None:
+                self._writer.reconnect()
+            self._close_reads()
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             self._bulk = None
             self._ensure_schema()
@@ -403,7 +410,12 @@ class DirectSqliteStore(Store):
         return True
 
     def close(self) -> None:
-        self._writer.close()
+        writer, self._writer = self._writer, None  # taken again by the next write
+        if writer is not None:
+            writer.close()
+        self._close_reads()
+
+    def _close_reads(self) -> None:
         with self._read_lock:
             conn, self._read_conn, self._read_pid = self._read_conn, None, -1
             if conn is not None:
@@ -419,7 +431,8 @@ class DirectSqliteStore(Store):
     def _after_fork_in_child(self) -> None:
         # The parent's connections must not be used (or closed) by the child; a delegate
         # SqlAlchemyStore resets itself through its own fork hook.
-        self._writer.after_fork_in_child()
+        if self._writer is not None:
+            self._writer.after_fork_in_child()
         if self._read_conn is not None:
             _inherited_connections.append(self._read_conn)
         self._init_read_state()

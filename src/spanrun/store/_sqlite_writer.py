@@ -20,6 +20,7 @@ its commit returns, which is what survives kill -9.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -28,7 +29,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["WriteConnection"]
+__all__ = ["WriteConnection", "shared_write_connection"]
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class WriteConnection:
         that this object owns."""
         self._connect = connect
         self._closed = False
+        self._users = 1  # stores sharing it (shared_write_connection); closed by the last
         self._init_state()
 
     def _init_state(self) -> None:
@@ -128,11 +130,29 @@ class WriteConnection:
                     with contextlib.suppress(Exception):
                         conn.close()
 
+    def reconnect(self) -> None:
+        """Drop the connections; the next transaction opens new ones (the file was replaced)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                self._close()
+        self._close_checkpoint_connection()
+
     def close(self) -> None:
+        """Close, unless other stores still share this connection."""
+        with _shared_lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            for key, writer in list(_shared.items()):
+                if writer is self:
+                    del _shared[key]
         self._closed = True
         with self._lock:
             if self._pid == os.getpid():
                 self._close()
+        self._close_checkpoint_connection()
+
+    def _close_checkpoint_connection(self) -> None:
         with self._checkpoint_lock:
             conn, self._checkpoint_conn = self._checkpoint_conn, None
             if conn is not None:
@@ -142,6 +162,41 @@ class WriteConnection:
     def after_fork_in_child(self) -> None:
         _inherited.extend(c for c in (self._conn, self._checkpoint_conn) if c is not None)
         self._init_state()  # new locks: another thread may have held one at fork time
+
+
+# One write connection per SQLite file and process (key: the file's real path), shared by every
+# store on that file: autolog's exporter store and the fluent API's store then queue on one lock
+# instead of two connections contending for SQLite's write lock in its busy handler.
+_shared: dict[str, WriteConnection] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_write_connection(path: str) -> WriteConnection:
+    """The process's write connection to the SQLite file ``path`` (made on first use); each
+    caller owns one reference, released with ``close()``."""
+    from spanrun.store._sqlite_conn import connect  # the one way connections are configured
+
+    key = os.path.realpath(path)
+    with _shared_lock:
+        writer = _shared.get(key)
+        if writer is not None:
+            writer._users += 1
+            return writer
+        writer = _shared[key] = WriteConnection(functools.partial(connect, key))
+        return writer
+
+
+def _reset_shared_after_fork() -> None:
+    # The parent's threads may have held these locks at fork time; the child opens its own
+    # connections (what it inherited is kept in _inherited, never used or closed).
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for writer in _shared.values():
+        writer.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_reset_shared_after_fork)
 
 
 class _CheckpointThread:
