@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --with-postgres
 .venv/bin/ruff check src tests benchmarks examples scripts
 .venv/bin/ruff format --check src tests benchmarks examples scripts
+.venv/bin/mypy
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 bash scripts/langchain_compat.sh
 if [ -f scripts/openai_compat.sh ]; then

@@ -32,13 +32,13 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from spanrun.core.fork import on_fork
 from spanrun.errors import InvalidInputError, MissingDependencyError
@@ -52,6 +52,14 @@ from spanrun.exporters import (
     RunStampingProcessor,
     program_name,
 )
+
+if TYPE_CHECKING:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
 
 __all__ = ["LIBRARIES", "autolog", "flush", "get_run_exporter"]
 
@@ -431,22 +439,31 @@ def _resource() -> Resource:
     return Resource.create({} if named else {"service.name": program_name()})
 
 
-def _otlp_exporter(endpoint: str | None, protocol: str) -> Any:
+def _otlp_exporter(endpoint: str | None, protocol: str) -> SpanExporter:
     """The official OTLP span exporter; only what the user passed is passed on."""
+    exporter_class: type[GrpcSpanExporter] | type[HttpSpanExporter]
     try:
         if protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as grpc_exporter,
+            )
+
+            exporter_class = grpc_exporter
         else:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+                OTLPSpanExporter as http_exporter,
+            )
+
+            exporter_class = http_exporter
     except ImportError as exc:
         raise MissingDependencyError(
             f"OTLP export needs opentelemetry-exporter-otlp: pip install 'spanrun[otlp]' ({exc})"
         ) from None
     if endpoint is None:
-        return OTLPSpanExporter()
+        return exporter_class()
     if protocol != "grpc" and not endpoint.rstrip("/").endswith("/v1/traces"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
-    return OTLPSpanExporter(endpoint=endpoint)
+    return exporter_class(endpoint=endpoint)
 
 
 _state = _Autolog()

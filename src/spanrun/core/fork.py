@@ -16,7 +16,7 @@ def on_fork(method: Callable[[], object], *, before: bool = False) -> None:
     Nothing happens where there is no fork (Windows)."""
     if not hasattr(os, "register_at_fork"):
         return
-    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+    ref = weakref.WeakMethod(method)
 
     def hook() -> None:
         bound = ref()

@@ -174,7 +174,8 @@ def _tool_functions(tools: Any) -> list[tuple[str, Any]]:
     for tool in tools or []:
         if not isinstance(tool, dict):
             continue
-        fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+        nested = tool.get("function")
+        fn: dict[str, Any] = nested if isinstance(nested, dict) else tool
         name = fn.get("name")
         if name:
             out.append((name, fn.get("parameters")))
@@ -280,6 +281,7 @@ def plan_chat(body: dict[str, Any], d: Directives) -> ChatPlan:
     choices = []
     completion_tokens = 0
     for i in range(n):
+        choice: dict[str, Any]
         if d.refusal:
             choice = {"content": None, "refusal": REFUSAL_TEXT, "tool_calls": None}
             choice["finish_reason"] = "stop"
@@ -508,6 +510,7 @@ def responses_json(body: dict[str, Any], d: Directives) -> dict[str, Any]:
             )
         completion = sum(_count_tokens(o["arguments"]) for o in output)
     else:
+        part: dict[str, Any]
         if d.refusal:
             part = {"type": "refusal", "refusal": REFUSAL_TEXT}
             completion = _count_tokens(REFUSAL_TEXT)

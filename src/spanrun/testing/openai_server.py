@@ -116,8 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
             if d.chunk_delay and sent:
                 out.flush()
                 time.sleep(d.chunk_delay)
-            payload = data if isinstance(data, str) else json.dumps(data)
-            text = f"event: {name}\ndata: {payload}\n\n" if name else f"data: {payload}\n\n"
+            line = data if isinstance(data, str) else json.dumps(data)
+            text = f"event: {name}\ndata: {line}\n\n" if name else f"data: {line}\n\n"
             self._write_chunk(text.encode())
         out.write(b"0\r\n\r\n")
 

@@ -50,4 +50,7 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
     for prefix in ("metrics", "params", "tags"):
         for key in sorted(groups[prefix]):
             data[f"{prefix}.{key}"] = groups[prefix][key]
-    return pd.DataFrame(data)
+    # Annotated: pandas-stubs 3 (Python >= 3.11) types its constructors as Any when mypy checks
+    # for Python 3.10.
+    frame: pd.DataFrame = pd.DataFrame(data)
+    return frame

@@ -369,4 +369,6 @@ def load_table(
         frames.append(frame)
     if not frames:
         raise NotFoundError(f"No run has a table named {artifact_file!r}")
-    return pd.concat(frames, ignore_index=True)
+    # Annotated: pandas-stubs 3 (Python >= 3.11) types concat as Any when mypy checks for 3.10.
+    table: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return table

@@ -167,17 +167,20 @@ def step(name: str, value: Any) -> int:
         raise InvalidInputError(
             f"Metric {name!r} step must be an integer, got {type(value).__name__}: {value!r}"
         )
-    value = int(value)
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise InvalidInputError(f"Metric {name!r} step {value} is outside the 64-bit range")
-    return value
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise InvalidInputError(f"Metric {name!r} step {number} is outside the 64-bit range")
+    return number
 
 
 def timestamp(name: str, value: Any) -> int:
     """A timestamp in milliseconds since the epoch (now when None)."""
     if value is None:
         return now_ms()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    # Checked without narrowing ``value``: typeshed's numbers.Real has no __int__, although
+    # every registered Real (float, Fraction, numpy floats) converts with int().
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not real or not math.isfinite(value):
         raise InvalidInputError(
             f"Metric {name!r} timestamp must be an integer number of milliseconds, got {value!r}"
         )
@@ -225,8 +228,8 @@ def batch(
     for t in tags:
         if not isinstance(t, RunTag):
             raise InvalidInputError(f"log_batch tags must be RunTag objects, got {t!r}")
-        checked = tag(t.key, t.value)
-        checked_tags[checked.key] = checked  # the last value of a repeated tag wins
+        checked_tag = tag(t.key, t.value)
+        checked_tags[checked_tag.key] = checked_tag  # the last value of a repeated tag wins
     return checked_metrics, list(checked_params.values()), list(checked_tags.values())
 
 

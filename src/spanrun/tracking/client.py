@@ -41,6 +41,7 @@ from spanrun.tracking._run_names import generate_run_name
 if TYPE_CHECKING:
     import pandas as pd
 
+    from spanrun.artifacts import ArtifactRepository
     from spanrun.store.base import Store
 
 __all__ = ["MlflowClient", "SpanrunClient"]
@@ -276,7 +277,7 @@ class SpanrunClient:
     ) -> PagedList[Run]:
         """One page of runs matching the filter (see the filter grammar in the README)."""
         if isinstance(experiment_ids, (str, int)):
-            experiment_ids = [experiment_ids]  # type: ignore[list-item]
+            experiment_ids = [experiment_ids]
         ids = [_id("experiment_id", e) for e in experiment_ids]
         return self.store.search_runs(
             ids, filter_string or "", _view_type(run_view_type), max_results, order_by, page_token
@@ -363,7 +364,7 @@ class SpanrunClient:
                 self._artifact_uris[run_id] = uri
         return uri
 
-    def _repo(self, run_id: str) -> Any:
+    def _repo(self, run_id: str) -> ArtifactRepository:
         from spanrun.artifacts import get_artifact_repository
 
         return get_artifact_repository(self.get_artifact_uri(run_id))
