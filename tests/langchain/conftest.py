@@ -9,8 +9,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from spanrun.core import internal_errors
 from spanrun.instrumentation.langchain import SpanrunCallbackHandler
 from spanrun.testing.fixtures import openai_server  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_internal_error_sites() -> None:
+    # The policy logs each site at WARNING once per process: tests asserting that warning
+    # must not depend on which test hit the site first.
+    internal_errors.reset()
 
 
 @pytest.fixture

@@ -10,9 +10,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import openai
+from spanrun.core import internal_errors
 from spanrun.instrumentation.openai import OpenAIInstrumentor
 from spanrun.testing.fixtures import openai_server  # noqa: F401 - re-exported fixture
 from spanrun.testing.openai_server import OpenAIServer
+
+
+@pytest.fixture(autouse=True)
+def _fresh_internal_error_sites() -> None:
+    # The policy logs each site at WARNING once per process: tests asserting that warning
+    # must not depend on which test hit the site first.
+    internal_errors.reset()
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """Shared helpers for monkeypatching instrumentations (wrapt based).
 
-- :func:`internal_errors`: run our own logic so that its exceptions are logged and swallowed;
-  the user's program never sees them (set ``SPANRUN_RAISE_INTERNAL_ERRORS=1`` to re-raise
-  while developing).
+- :func:`report_internal_error`, :func:`internal_errors`: :mod:`spanrun.core.internal_errors`
+  (the one policy: logged once per site and swallowed, re-raised under
+  ``SPANRUN_RAISE_INTERNAL_ERRORS``), logged under ``spanrun.instrumentation``.
 - :func:`is_suppressed`: OTel's suppress-instrumentation context key.
 - :class:`Patcher`: wraps and unwraps methods on classes from one table of targets, importing
   nothing eagerly (modules not imported yet are wrapped when imported); each (class, method)
@@ -14,47 +14,33 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import wrapt
 from opentelemetry import context as otel_context
 
+from spanrun.core import internal_errors as _policy
+
 __all__ = ["Patcher", "Target", "internal_errors", "is_suppressed", "report_internal_error"]
 
 logger = logging.getLogger("spanrun.instrumentation")
 
-_RAISE_ENV = "SPANRUN_RAISE_INTERNAL_ERRORS"
 _SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
 _get_value = otel_context.get_value
 
 
-def _raise_internal() -> bool:
-    return os.environ.get(_RAISE_ENV, "").strip().lower() in {"1", "true", "yes"}
-
-
 def report_internal_error(what: str) -> None:
-    """Log the exception being handled as an internal error (call from an ``except`` block)."""
-    logger.warning(
-        "spanrun: internal error while %s; your code still runs, with less telemetry",
-        what,
-        exc_info=True,
-    )
-    if _raise_internal():
-        raise
+    """Report the exception being handled (call from an ``except`` block); see the policy."""
+    _policy.report(what, logger=logger)
 
 
-@contextlib.contextmanager
-def internal_errors(what: str) -> Iterator[None]:
-    """Swallow (and log) any exception raised by our own code in the block."""
-    try:
-        yield
-    except Exception:
-        report_internal_error(what)
+def internal_errors(what: str) -> contextlib.AbstractContextManager[None]:
+    """A block of our own code whose exceptions go to :func:`report_internal_error`."""
+    return _policy.internal_errors(what, logger=logger)
 
 
 def is_suppressed() -> bool:

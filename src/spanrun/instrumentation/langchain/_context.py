@@ -23,6 +23,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanContext, Status, StatusCode
 from opentelemetry.util.types import Attributes, AttributeValue
 
+from spanrun.core.internal_errors import report as report_internal_error
+
 try:  # The public detach() logs every failure with a traceback; failures are expected here.
     from opentelemetry.context import _RUNTIME_CONTEXT as _RUNTIME
 
@@ -122,7 +124,7 @@ def attach_span(span: Span) -> ScopedSpan:
         scoped._token = context_api.attach(attached)
         scoped._context = attached
     except Exception:  # pragma: no cover - attach only fails on a broken runtime context
-        logger.debug("could not attach the LangChain span", exc_info=True)
+        report_internal_error("making a LangChain span current", logger=logger)
     return scoped
 
 

@@ -20,6 +20,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from spanrun.core import semconv as sc
+from spanrun.core.internal_errors import raise_enabled
+from spanrun.core.internal_errors import report as report_internal_error
 from spanrun.instrumentation.langchain import _convert as cv
 from spanrun.instrumentation.langchain._context import (
     ScopedSpan,
@@ -43,27 +45,18 @@ _SUPPRESS_KEY = getattr(context_api, "_SUPPRESS_INSTRUMENTATION_KEY", None)
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
-_failures = 0
-
-
 def _never_raises(method: _F) -> _F:
-    """Callbacks must never break the user's chain: log (rate-limited) and carry on."""
+    """Callbacks must never break the user's chain: our errors follow the one policy
+    (:mod:`spanrun.core.internal_errors`: logged once per site, re-raised only when
+    ``SPANRUN_RAISE_INTERNAL_ERRORS`` is set)."""
+    what = f"tracing a LangChain {method.__name__}"
 
     @wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        global _failures
         try:
             method(*args, **kwargs)
         except Exception:
-            _failures += 1
-            if _failures <= 10 or _failures % 1000 == 0:
-                logger.warning(
-                    "spanrun: tracing a LangChain %s failed (%d so far); your code still runs, "
-                    "with less telemetry",
-                    method.__name__,
-                    _failures,
-                    exc_info=True,
-                )
+            report_internal_error(what, logger=logger)
 
     return wrapper  # type: ignore[return-value]
 
@@ -147,7 +140,6 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
             (with a warning), so runs that never end cannot grow memory without bound.
     """
 
-    raise_error = False
     # Run in the caller's task and context (not an executor thread) so that the span made
     # current in on_*_start is current for the model's own call.
     run_inline = True
@@ -165,7 +157,19 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         )
         self._content = sc.content_capture_enabled(log_content)
         self._runs = _OpenRuns(max(1, max_open_runs))
+        self._raise_error: bool | None = None
         self.enabled = True
+
+    @property
+    def raise_error(self) -> bool:
+        """Whether LangChain re-raises an error of ours: by default only when
+        ``SPANRUN_RAISE_INTERNAL_ERRORS`` is set (the callbacks re-raise only then)."""
+        override = self._raise_error
+        return raise_enabled() if override is None else override
+
+    @raise_error.setter
+    def raise_error(self, value: bool) -> None:
+        self._raise_error = value
 
     @property
     def open_runs(self) -> int:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import wrapt
 from opentelemetry.trace import TracerProvider
 
+from spanrun.core.internal_errors import report as report_internal_error
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -51,7 +53,7 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
                     return
         instance.add_handler(ours, inherit=True)
     except Exception:
-        logger.warning("spanrun: could not add the LangChain handler", exc_info=True)
+        report_internal_error("adding the LangChain handler", logger=logger)
 
 
 def _ours(function: Any) -> bool:
@@ -150,7 +152,7 @@ class LangChainInstrumentor:
                     owner._handler = SpanrunCallbackHandler(provider, log_content)
                 _patch(module)
         except Exception:
-            logger.warning("spanrun: could not instrument LangChain", exc_info=True)
+            report_internal_error("instrumenting LangChain", logger=logger)
 
     def uninstrument(self) -> None:
         """Stop tracing LangChain; harmless when not instrumented."""
