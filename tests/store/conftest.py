@@ -1,7 +1,8 @@
 """Fixtures for the store tests: a fresh store per test on SQLite and on PostgreSQL.
 
-One PostgreSQL server per session (spanrun.testing.postgres); each test gets its own database
-in it. Without PostgreSQL binaries the PostgreSQL half is skipped, or fails when CI is set.
+The PostgreSQL server is the session's one (``postgres_uri``, tests/_postgres.py); the store
+tests get a database of their own in it. Without PostgreSQL binaries the PostgreSQL half is
+skipped, or fails when CI is set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import sqlalchemy as sa
 from spanrun.store import SqlAlchemyStore
 from spanrun.store._models import metadata
 from spanrun.store._registry import clear_store_cache
-from spanrun.testing.postgres import PostgresNotAvailableError, postgres_server
 
 _db_numbers = itertools.count()
 
@@ -26,17 +26,6 @@ _db_numbers = itertools.count()
 def _forget_cached_stores() -> Iterator[None]:
     yield
     clear_store_cache()
-
-
-@pytest.fixture(scope="session")
-def postgres_uri() -> Iterator[str]:
-    try:
-        with postgres_server() as uri:
-            yield uri
-    except PostgresNotAvailableError as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {e}")
-        pytest.skip(str(e))
 
 
 def new_postgres_database(server_uri: str) -> str:

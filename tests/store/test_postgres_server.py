@@ -19,7 +19,8 @@ def test_server_starts_and_cleans_up() -> None:
             pytest.fail(f"PostgreSQL is required in CI: {e}")
         pytest.skip(str(e))
     before = set(glob.glob("/tmp/spanrun-pg-*"))
-    with postgres_server("other_db") as uri:
+    # private: a server of its own, not the test session's shared one
+    with postgres_server("other_db", private=True) as uri:
         assert uri.startswith("postgresql://spanrun@127.0.0.1:") and uri.endswith("/other_db")
         with psycopg.connect(uri) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("other_db",)
