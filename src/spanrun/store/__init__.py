@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
 
 if TYPE_CHECKING:
-    from spanrun.store._registry import get_export_store, get_store
+    from spanrun.store._registry import clear_store_cache, get_export_store, get_store
     from spanrun.store._sqlalchemy_store import SqlAlchemyStore
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT_NAME",
     "SqlAlchemyStore",
     "Store",
+    "clear_store_cache",
     "get_export_store",
     "get_store",
 ]
@@ -47,7 +48,7 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = SqlAlchemyStore
         return SqlAlchemyStore
-    if name in ("get_store", "get_export_store"):
+    if name in ("get_store", "get_export_store", "clear_store_cache"):
         from spanrun.store import _registry
 
         found = getattr(_registry, name)

@@ -28,6 +28,9 @@ ARTIFACTS_DIR_NAME = "spanrun-artifacts"
 _lock = threading.RLock()
 _stores: dict[tuple[str, str | None], Store] = {}
 _export_stores: dict[tuple[str, str | None], Store] = {}
+# The one store cache of the process, also by the URI as the caller wrote it: the fluent API
+# asks for its store at every call, and parsing the URI each time would cost more than a lookup.
+_by_given_uri: dict[tuple[str, str | None, bool], Store] = {}
 
 
 def _database_url(tracking_uri: str) -> sa.URL:
@@ -83,6 +86,10 @@ def _default_artifact_root(url: sa.URL) -> str:
     return str(Path(ARTIFACTS_DIR_NAME).resolve())
 
 
+def _is_key(value: object) -> bool:
+    return type(value) is str
+
+
 def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     """The store for ``tracking_uri`` (one per URI and artifact root in this process).
 
@@ -90,6 +97,11 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     ``postgresql://...`` (psycopg 3). The default artifact root is a ``spanrun-artifacts``
     folder beside the SQLite file, or ``./spanrun-artifacts`` for other databases.
     """
+    known = (
+        _by_given_uri.get((tracking_uri, artifact_root, False)) if _is_key(tracking_uri) else None
+    )
+    if known is not None:
+        return known
     if not isinstance(tracking_uri, str) or not tracking_uri.strip():
         raise InvalidInputError(f"Invalid tracking URI {tracking_uri!r}")
     url = _database_url(tracking_uri.strip())
@@ -104,6 +116,7 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
             store = SqlAlchemyStore(url, root)
             _stores[key] = store
             created = True
+        _by_given_uri[(tracking_uri, artifact_root, False)] = store
     if created:
         end_dead_runs_once(store)  # a killed process's RUNNING runs (once per database)
     return store
@@ -128,6 +141,11 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
     not import SQLAlchemy for what the exporter does (its other methods go to the
     ``get_store`` store of the same URI); for anything else ``get_store(...)`` itself.
     """
+    known = (
+        _by_given_uri.get((tracking_uri, artifact_root, True)) if _is_key(tracking_uri) else None
+    )
+    if known is not None:
+        return known
     if not isinstance(tracking_uri, str) or not tracking_uri.strip():
         raise InvalidInputError(f"Invalid tracking URI {tracking_uri!r}")
     uri = tracking_uri.strip()
@@ -153,6 +171,7 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
             store = DirectSqliteStore(path, root, delegate=lambda: get_store(uri, artifact_root))
             _export_stores[key] = store
             created = True
+        _by_given_uri[(tracking_uri, artifact_root, True)] = store
     if created:
         end_dead_runs_once(store)
     return store
@@ -164,6 +183,7 @@ def clear_store_cache() -> None:
         stores = [*_export_stores.values(), *_stores.values()]
         _stores.clear()
         _export_stores.clear()
+        _by_given_uri.clear()
     forget_swept()
     for store in stores:
         store.close()
@@ -176,6 +196,7 @@ def _clear_after_fork() -> None:
     _lock = threading.RLock()
     _stores.clear()
     _export_stores.clear()
+    _by_given_uri.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -7,12 +7,9 @@ The default is resolved against the working directory at the moment it is first 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spanrun.store.base import Store
@@ -63,14 +60,11 @@ def _invalid(message: str) -> Exception:
 
 
 class _TrackingUriState:
-    """The process-wide tracking URI and one cached store per URI."""
+    """The process-wide tracking URI (its stores are cached by ``spanrun.store``)."""
 
     def __init__(self) -> None:
         self._uri: str | None = None
         self._default: tuple[str, str] | None = None
-        self._stores: dict[tuple[str, str | None], Store] = {}
-        self._export_stores: dict[tuple[str, str | None], Store] = {}
-        self._lock = threading.Lock()
 
     def set_tracking_uri(self, uri: str | os.PathLike[str]) -> None:
         """Send tracking data to ``uri`` (``sqlite:///...``, ``postgresql://...``, ``http://...``
@@ -94,59 +88,49 @@ class _TrackingUriState:
         return default[0]
 
     def get_store(self, uri: str | None = None) -> Store:
-        """The (cached) store for ``uri`` or the current tracking URI."""
-        return self._cached(uri, self._stores, _get_store)
+        """The store for ``uri`` or the current tracking URI (cached by ``spanrun.store``)."""
+        return _get_store(*self._locate(uri))
 
     def get_export_store(self, uri: str | None = None) -> Store:
-        """The (cached) store the run exporter writes to, for ``uri`` or the current tracking
-        URI: as :meth:`get_store`, but on a SQLite file one that does not import SQLAlchemy
-        (``spanrun.store._registry.get_export_store``)."""
-        return self._cached(uri, self._export_stores, _get_export_store)
+        """The store the run exporter writes to, for ``uri`` or the current tracking URI: as
+        :meth:`get_store`, but on a SQLite file one that does not import SQLAlchemy
+        (``spanrun.store.get_export_store``)."""
+        return _get_export_store(*self._locate(uri))
 
-    def _cached(
-        self,
-        uri: str | None,
-        cache: dict[tuple[str, str | None], Store],
-        factory: Callable[[str, str | None], Store],
-    ) -> Store:
+    def _locate(self, uri: str | None) -> tuple[str, str | None]:
         uri = self.get_tracking_uri() if uri is None else _normalize(uri)
         # Only the implicit default puts artifacts next to the working directory; for a URI the
         # user chose, the store decides (it knows where its database lives).
         default = self._default
-        artifact_root = default[1] if default is not None and uri == default[0] else None
-        key = (uri, artifact_root)
-        store = cache.get(key)
-        if store is not None:
-            return store
-        with self._lock:
-            store = cache.get(key)
-            if store is None:
-                store = factory(uri, artifact_root)
-                cache[key] = store
-        return store
+        return uri, (default[1] if default is not None and uri == default[0] else None)
 
     def reset(self) -> None:
-        """Forget the URI and close cached stores (used by tests)."""
-        with self._lock:
-            stores = [*self._export_stores.values(), *self._stores.values()]
-            self._stores, self._export_stores = {}, {}
-            self._uri = None
-            self._default = None
-        for store in stores:
-            with contextlib.suppress(Exception):  # closing is best effort
-                store.close()
+        """Forget the URI and close every cached store (used by tests)."""
+        self._uri = None
+        self._default = None
+        _registry().clear_store_cache()
 
 
 def _get_store(uri: str, artifact_root: str | None) -> Store:
-    from spanrun.store import get_store
-
-    return get_store(uri, artifact_root=artifact_root)
+    return _registry().get_store(uri, artifact_root)
 
 
 def _get_export_store(uri: str, artifact_root: str | None) -> Store:
-    from spanrun.store import get_export_store
+    return _registry().get_export_store(uri, artifact_root)
 
-    return get_export_store(uri, artifact_root=artifact_root)
+
+_store_module: Any = None
+
+
+def _registry() -> Any:
+    """``spanrun.store``, imported on first use (``import spanrun`` stays light); kept here
+    because the fluent API asks for its store at every call."""
+    global _store_module
+    if _store_module is None:
+        import spanrun.store
+
+        _store_module = spanrun.store
+    return _store_module
 
 
 _state = _TrackingUriState()
