@@ -13,3 +13,4 @@ bash scripts/langchain_compat.sh
 if [ -f scripts/openai_compat.sh ]; then
   bash scripts/openai_compat.sh
 fi
+bash scripts/otel_compat.sh

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import Status
 
 from spanrun.core.entities import SpanEvent, SpanRecord
+from spanrun.exporters._sdk_fast import SpanFields, read_span, span_attributes
 
 __all__ = [
+    "fields_to_record",
     "hex_span_id",
     "hex_trace_id",
     "plain_attributes",
@@ -48,20 +49,6 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: list(v) if type(v) is tuple else v for k, v in items}
 
 
-def span_attributes(span: ReadableSpan) -> dict[str, Any]:
-    """The span's attributes as a plain dict, to be read only (sequences may be tuples).
-
-    For SDK spans this is the span's own dict, not a copy: a finished span's attributes no
-    longer change, and copying them for every span cost more than reading them.
-    """
-    # ReadableSpan.attributes wraps its BoundedAttributes in a read-only proxy per access.
-    attributes = getattr(span, "_attributes", None) or span.attributes
-    raw = getattr(attributes, "_dict", None)
-    if type(raw) is dict:
-        return raw
-    return plain_attributes(attributes)
-
-
 _last_resource: tuple[object, dict[str, Any]] = (None, {})
 
 
@@ -88,29 +75,28 @@ def span_to_record(
     ``ids`` (trace, span, parent hex ids) and ``attributes`` (from :func:`plain_attributes`) may
     be passed when the caller computed them already.
     """
+    fields = read_span(span)
     if ids is None:
-        parent = span.parent
+        context, parent = fields[0], fields[1]
         ids = (
-            hex_trace_id(span.context.trace_id),
-            hex_span_id(span.context.span_id),
+            hex_trace_id(context.trace_id),
+            hex_span_id(context.span_id),
             hex_span_id(parent.span_id) if parent is not None else None,
         )
-    if type(span) is ReadableSpan:
-        # The SDK's finished span: its fields are read directly, as its properties (a Python
-        # call each) would return them. ReadableSpan.events would also copy the event list.
-        name, kind, start, end = span._name, span._kind, span._start_time, span._end_time
-        status, resource, events = span._status, span._resource, span._events
-    else:
-        name, kind, start, end = span.name, span.kind, span.start_time, span.end_time
-        status, resource = span.status, span.resource
-        events = getattr(span, "_events", None)
-        if events is None:
-            events = span.events
+    return fields_to_record(fields, ids, run_id, experiment_id, attributes)
+
+
+def fields_to_record(
+    fields: SpanFields,
+    ids: tuple[str, str, str | None],
+    run_id: str | None,
+    experiment_id: str | None,
+    attributes: dict[str, Any] | None = None,
+) -> SpanRecord:
+    """:func:`span_to_record` of a span already read with :func:`read_span` (the exporter's
+    mapping loop reads each span once)."""
+    _, _, name, kind, start, end, status_code, description, resource, events, own = fields
     start = start or 0
-    if type(status) is Status:  # its properties too
-        status_code, description = status._status_code, status._description
-    else:
-        status_code, description = status.status_code, status.description
     cached, resource_attributes = _last_resource
     if resource is not cached:
         resource_attributes = _resource_attributes(resource)
@@ -133,7 +119,7 @@ def span_to_record(
             "end_time_ns": end or start,
             "status_code": status_code._name_,
             "status_message": description or "",
-            "attributes": attributes if attributes is not None else span_attributes(span),
+            "attributes": attributes if attributes is not None else own,
             "events": tuple(
                 [SpanEvent(e.name, e.timestamp, plain_attributes(e.attributes)) for e in events]
             )

@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from json.encoder import encode_basestring
+from typing import Any, cast
 
 from spanrun.core import semconv as sc
 
@@ -177,7 +177,7 @@ def _text(content: Any) -> str:
     if isinstance(content, (dict, Mapping)):
         for key in ("content", "text", "result"):
             if isinstance(content.get(key), str):
-                return content[key]
+                return cast(str, content[key])
         return json.dumps(content, ensure_ascii=False)
     if isinstance(content, Sequence):
         return "".join(_text(p) for p in content)
@@ -244,7 +244,9 @@ def _messages(data: Any) -> list[dict[str, str]]:
     return [_message(m) for m in data]
 
 
-def _indexed_messages(attrs: Mapping[str, Any], prefix: str, role_key: str, content_key: str):
+def _indexed_messages(
+    attrs: Mapping[str, Any], prefix: str, role_key: str, content_key: str
+) -> list[dict[str, str]]:
     """OpenLLMetry/OpenInference flattened lists: ``<prefix>.<i>.<role_key>`` ..."""
     out: list[dict[str, str]] = []
     i = 0
@@ -298,7 +300,7 @@ def _output_text(attrs: Mapping[str, Any], events: Sequence[Any]) -> str:
             text = _one_text_part(data[0])
             if text is not None:
                 return text
-        outputs = _messages(data)
+        outputs: list[dict[str, str]] | None = _messages(data)
     else:
         outputs = _json_messages(raw)
     outputs = outputs or _older_output_messages(attrs, events)

@@ -23,7 +23,7 @@ from spanrun.errors import InvalidInputError
 
 __all__ = ["PriceTable", "PricesArg"]
 
-PricesArg = Mapping[str, Mapping[str, float]] | str | os.PathLike | None
+PricesArg = Mapping[str, Mapping[str, float]] | str | os.PathLike[str] | None
 _VERSION_SUFFIX = re.compile(r"-[\d][\d-]*")
 
 

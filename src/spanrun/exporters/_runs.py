@@ -1,0 +1,214 @@
+"""Which run a span belongs to: stamped runs, session and trace runs, and the ledger cache."""
+
+from __future__ import annotations
+
+import enum
+import getpass
+import logging
+import os
+import re
+import sys
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from spanrun.core.current import lookups
+from spanrun.core.entities import RunTag
+from spanrun.core.process import PROCESS_TAG, current_process_tag
+from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
+from spanrun.core.text import storable_text
+from spanrun.core.vocabulary import RUN_MODE_TAG, RUN_NAME_TAG, SOURCE_NAME_TAG
+from spanrun.errors import NotFoundError
+from spanrun.exporters._drops import Drops
+from spanrun.exporters._llm_tracking import RunLedger
+from spanrun.exporters._retry import RetryPolicy
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
+
+__all__ = [
+    "UNKNOWN",
+    "RunResolver",
+    "Unknown",
+    "current_experiment_id",
+    "program_name",
+]
+
+_log = logging.getLogger("spanrun.exporters._run_exporter")  # the logger users already filter
+_RUN_ID = re.compile(r"[0-9A-Za-z_\-]{1,32}")  # what the stores' run ids look like
+_MAX_KNOWN = 10_000  # ledgers and trace -> run entries kept (the oldest are forgotten)
+
+
+class Unknown(enum.Enum):
+    """Marks a run id the store does not know (stamped by another store's run, or deleted)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN: Final = Unknown.UNKNOWN
+
+
+def current_experiment_id() -> str:
+    """The experiment chosen with ``spanrun.set_experiment``, else the Default one (the
+    tracking layer's answer, through ``spanrun.core.current``)."""
+    try:
+        return str(lookups.active_experiment_id())
+    except Exception:
+        _log.debug("spanrun: no current experiment, using Default", exc_info=True)
+    return DEFAULT_EXPERIMENT_ID
+
+
+def program_name() -> str:
+    """The session run's name: the program's file stem (``python train.py`` -> ``train``)."""
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    stem = Path(argv0).stem if argv0 not in ("", "-c", "-") else ""
+    return stem or "python"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+class RunResolver:
+    """Finds (or creates) the run of each span, and caches what is known of each run.
+
+    A span's run is the one stamped on it (``spanrun.run_id``), else the one already known for
+    its trace, else by ``run_mode``: the process's session run for the store (created on first
+    use), a new run per trace (named after the root span, ended by the exporter when the root
+    arrives; kept in :attr:`open_trace_runs` until then), or none. Store operations go through
+    ``retry``; what cannot be done is reported through ``drops``. Used under the exporter's lock.
+    """
+
+    def __init__(self, run_mode: str, retry: RetryPolicy, drops: Drops) -> None:
+        self.run_mode = run_mode
+        self._retry = retry
+        self._drops = drops
+        self.ledgers: OrderedDict[str, RunLedger | Unknown] = OrderedDict()
+        self.trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        # Session runs per store (the tracking URI may change) and process: store -> (pid,
+        # run_id, experiment_id). Open trace runs: run_id -> (trace_id, store).
+        self.sessions: dict[Store, tuple[int, str, str]] = {}
+        self.open_trace_runs: dict[str, tuple[str, Store]] = {}
+
+    def after_fork_in_child(self) -> None:
+        # The child's session run is its own (per pid); trace runs stay the parent's to end.
+        self.open_trace_runs.clear()
+
+    def forget(self) -> None:
+        """Forget every run known so far: the next spans make new session and trace runs."""
+        self.ledgers.clear()
+        self.sessions.clear()
+        self.trace_runs.clear()
+        self.open_trace_runs.clear()
+
+    def session_run_id(self, store: Store) -> str | None:
+        """This process's session run on ``store`` (None until created)."""
+        session = self.sessions.get(store)
+        return session[1] if session is not None and session[0] == os.getpid() else None
+
+    def take_runs_to_end(self) -> list[tuple[str, Store]]:
+        """The open trace runs and this process's session runs, forgotten as open."""
+        pid = os.getpid()
+        to_end = [(run_id, store) for run_id, (_, store) in self.open_trace_runs.items()]
+        to_end += [(s[1], store) for store, s in self.sessions.items() if s[0] == pid]
+        self.open_trace_runs.clear()
+        self.sessions.clear()
+        return to_end
+
+    def run_for(
+        self,
+        store: Store,
+        span: ReadableSpan,
+        attrs: dict[str, Any],
+        trace_id: str,
+        root_names: dict[str, str],
+    ) -> tuple[str, str] | None:
+        """(run_id, experiment_id) of the span's run, or None (no run, or it could not be
+        created). ``root_names``: root span names per trace id of the batch (trace mode)."""
+        run_id = attrs.get(SPANRUN_RUN_ID)
+        if run_id:
+            ids = (str(run_id), str(attrs.get(SPANRUN_EXPERIMENT_ID) or ""))
+            self.remember_trace(trace_id, ids)
+            return ids
+        known = self.trace_runs.get(trace_id)
+        if known is not None:
+            return known
+        if self.run_mode == "session":
+            session = self.sessions.get(store)
+            if session is None or session[0] != os.getpid():
+                start_ms = (span.start_time or 0) // 1_000_000
+                created = self.create_run(store, program_name(), start_ms, "session")
+                if created is None:
+                    return None
+                self.sessions[store] = session = (os.getpid(), *created)
+            return session[1], session[2]
+        if self.run_mode == "trace":
+            start_ms = (span.start_time or 0) // 1_000_000
+            name = root_names.get(trace_id) or span.name
+            created = self.create_run(
+                store, name, start_ms, "trace", [RunTag("spanrun.trace_id", trace_id)]
+            )
+            if created is None:
+                return None
+            self.remember_trace(trace_id, created)
+            self.open_trace_runs[created[0]] = (trace_id, store)
+            return created
+        return None
+
+    def remember_trace(self, trace_id: str, ids: tuple[str, str]) -> None:
+        self.trace_runs[trace_id] = ids
+        if len(self.trace_runs) > _MAX_KNOWN:
+            self.trace_runs.popitem(last=False)
+
+    def ledger(self, store: Store, run_id: str) -> RunLedger | Unknown | None:
+        """The run's ledger; UNKNOWN when the store has no such run; None when it failed."""
+        ledgers = self.ledgers
+        if run_id in ledgers:
+            ledgers.move_to_end(run_id)
+            return ledgers[run_id]
+        if not _RUN_ID.fullmatch(run_id):  # a stamp no store could have made: not asked for
+            self._drops.warn_once("bad run id", f"spanrun: spans name an invalid run id {run_id!r}")
+            return UNKNOWN
+        try:
+            ok, run = self._retry.run(
+                f"read run {run_id}", lambda: store.get_run(run_id), raise_not_found=True
+            )
+        except NotFoundError as exc:
+            self._drops.warn_once(
+                run_id, f"spanrun: spans name run {run_id!r}, unknown here: {exc}"
+            )
+            ledger: RunLedger | Unknown = UNKNOWN
+        else:
+            if not ok or run is None:
+                return None  # not cached: asked again once the store is back
+            ledger = RunLedger.from_run(run, store)
+        ledgers[run_id] = ledger
+        if len(ledgers) > _MAX_KNOWN:
+            ledgers.popitem(last=False)
+        return ledger
+
+    def create_run(
+        self, store: Store, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
+    ) -> tuple[str, str] | None:
+        """A new run in the current experiment; (run_id, experiment_id), None when failed."""
+        experiment_id = current_experiment_id()
+        name = storable_text(name)  # a root span's name, from the user's program
+        tags = [
+            RunTag(RUN_NAME_TAG, name),
+            RunTag(RUN_MODE_TAG, mode),
+            RunTag(SOURCE_NAME_TAG, sys.argv[0] if sys.argv else ""),
+            RunTag(PROCESS_TAG, current_process_tag()),  # ended as KILLED once it is gone
+            *extra,
+        ]
+        ok, run = self._retry.run(
+            f"create the {mode} run",
+            lambda: store.create_run(experiment_id, _user(), start_ms, tags, name),
+        )
+        if not ok or run is None:
+            return None
+        self.ledgers[run.info.run_id] = RunLedger.from_run(run, store)
+        return run.info.run_id, run.info.experiment_id
