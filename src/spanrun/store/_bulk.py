@@ -255,7 +255,8 @@ def _postgres_compile(stmt: Any, columns: Sequence[str]) -> str:
     # Positional parameters: the rows are tuples (cheaper to build and bind than dicts).
     from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-    compiled = stmt.compile(dialect=psycopg_dialect(paramstyle="format"), column_keys=list(columns))
+    dialect = psycopg_dialect(paramstyle="format")  # type: ignore[no-untyped-call]
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
     # The tuples are built in ``columns`` order.
     assert list(compiled.positiontup) == list(columns), compiled.positiontup
     return str(compiled)

@@ -82,7 +82,7 @@ _INT64 = 2**63
 def int64(value: object, what: str) -> int:
     """``value`` as a 64-bit integer (a time in ms), or a typed error naming ``what``."""
     try:
-        number = int(value)  # type: ignore[call-overload]
+        number: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         number = _INT64
     if not -_INT64 <= number < _INT64:

@@ -84,7 +84,7 @@ class Database:
             # Imported here: SQLite users need not load PostgreSQL's dialect.
             from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-            dialect = psycopg_dialect(paramstyle="format")
+            dialect = psycopg_dialect(paramstyle="format")  # type: ignore[no-untyped-call]
         compiled: Any = stmt.compile(  # type: ignore[attr-defined]
             dialect=dialect, column_keys=list(columns)
         )

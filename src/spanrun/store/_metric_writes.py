@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spanrun.core.entities import Metric
@@ -215,7 +215,7 @@ class MetricWriter:
         for start, size in _pieces(len(pairs) // 2, _PAIRS_PER_STATEMENT):
             cursor.execute(_latest_pairs_sql(size), pairs[2 * start : 2 * (start + size)])
 
-    def upsert_latest(self, cursor: Any, runs: dict[str, Sequence[MetricRow]]) -> None:
+    def upsert_latest(self, cursor: Any, runs: Mapping[str, Sequence[MetricRow]]) -> None:
         """Make ``runs``' rows (at most one per key and run) the latest values where they are
         not older than the stored ones; no history rows."""
         rows = [(run_id, *row) for run_id, latest in runs.items() for row in latest]

@@ -56,6 +56,11 @@ def compare(column: Any, op: str, value: Any, dialect: str) -> sa.ColumnElement[
     character on every store (PostgreSQL would otherwise take it as an escape and refuse a
     pattern ending in one).
     """
+    condition: sa.ColumnElement[bool] = _compare(column, op, value, dialect)
+    return condition
+
+
+def _compare(column: Any, op: str, value: Any, dialect: str) -> Any:
     if op == "=":
         return column == value
     if op == "!=":
@@ -84,6 +89,11 @@ def compare(column: Any, op: str, value: Any, dialect: str) -> sa.ColumnElement[
 
 
 def lifecycle_condition(column: Any, view_type: ViewType) -> sa.ColumnElement[bool] | None:
+    condition: sa.ColumnElement[bool] | None = _lifecycle_condition(column, view_type)
+    return condition
+
+
+def _lifecycle_condition(column: Any, view_type: ViewType) -> Any:
     try:
         view_type = ViewType(view_type)
     except ValueError:

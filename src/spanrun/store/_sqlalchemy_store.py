@@ -429,7 +429,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         mc = m.metrics.c
 
-        query = sa.select(
+        query: sa.Select[Any] | sa.CompoundSelect[Any] = sa.select(
             mc.value, mc.is_nan, mc.timestamp, mc.step, sa.literal(0).label("source"), mc.id
         ).where(mc.run_id == run_id, mc.key == key)
         column = call_column(key)

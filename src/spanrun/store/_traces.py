@@ -42,7 +42,7 @@ def _dumps(value: Any) -> str:
 
 def _time_ns(value: object, span_name: str) -> int:
     try:
-        number = int(value)  # type: ignore[call-overload]
+        number: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         number = -1
     if not 0 <= number < 2**63:

@@ -112,11 +112,13 @@ class _TrackingUriState:
 
 
 def _get_store(uri: str, artifact_root: str | None) -> Store:
-    return _registry().get_store(uri, artifact_root)
+    store: Store = _registry().get_store(uri, artifact_root)
+    return store
 
 
 def _get_export_store(uri: str, artifact_root: str | None) -> Store:
-    return _registry().get_export_store(uri, artifact_root)
+    store: Store = _registry().get_export_store(uri, artifact_root)
+    return store
 
 
 _store_module: Any = None
