@@ -271,3 +271,20 @@ def test_bad_start_run_arguments_are_typed_errors() -> None:
     with pytest.raises(NotFoundError):
         spanrun.start_run(experiment_id="12345")
     assert spanrun.active_run() is None
+
+
+def test_naming_a_run_leaves_the_users_random_seed_alone():
+    """Issue 11: one of two run-name generators used the global random module."""
+    import random
+
+    from spanrun.core.run_names import generate_run_name
+    from spanrun.tracking import get_store_for_uri
+
+    random.seed(1234)
+    expected = [random.random() for _ in range(3)]
+    random.seed(1234)
+    generate_run_name()
+    with spanrun.start_run():  # named by the client
+        pass
+    get_store_for_uri().create_run("0", "u", 1, [], None)  # named by the store
+    assert [random.random() for _ in range(3)] == expected

@@ -95,7 +95,7 @@ def new_run_fields(
 ) -> tuple[str, str, int, dict[str, str]]:
     """A new run's (run_id, name, start_time, tags), checked; the name is also a tag."""
     tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
-    from spanrun.store._run_names import random_run_name
+    from spanrun.core.run_names import generate_run_name as random_run_name
 
     name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
     check_length(name, 250, "Run name")

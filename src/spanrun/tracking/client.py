@@ -26,6 +26,7 @@ from spanrun.core.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.run_names import generate_run_name
 from spanrun.core.vocabulary import PARENT_RUN_TAG, RUN_NAME_TAG, USER_TAG
 from spanrun.errors import InvalidInputError
 from spanrun.tracking import _uri
@@ -36,7 +37,6 @@ from spanrun.tracking._async_logging import (
     async_logging_enabled,
     get_async_logger,
 )
-from spanrun.tracking._run_names import generate_run_name
 
 if TYPE_CHECKING:
     import pandas as pd

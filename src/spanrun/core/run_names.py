@@ -1,4 +1,5 @@
-"""Readable generated run names, MLflow-style: ``adjective-noun-123``."""
+"""Readable generated run names, MLflow-style: ``adjective-noun-123`` (one generator for every
+store and the client; its own random source, so naming a run never moves the user's seed)."""
 
 from __future__ import annotations
 
