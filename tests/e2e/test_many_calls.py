@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from spanrun.store.base import Store
 from spanrun.testing.openai_server import OpenAIServer
 
@@ -25,6 +27,7 @@ def count_traces(store: Store, run_id: str) -> int:
             return total
 
 
+@pytest.mark.slow
 def test_ten_thousand_calls_then_normal_exit(store, tracking_uri, openai_server: OpenAIServer):
     env = {**os.environ, "SPANRUN_TRACKING_URI": tracking_uri}
     script = Path(__file__).with_name("_many_calls.py")
