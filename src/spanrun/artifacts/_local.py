@@ -49,7 +49,9 @@ _FILE_MODE = 0o666 & ~_UMASK
 
 def local_path_from_uri(uri: str) -> str:
     """The absolute local path of a ``file:`` URI or a plain path."""
-    parsed = urlparse(uri)
+    # urlparse drops tab, CR and LF anywhere in a URL; in a file name they are characters, so
+    # they are percent-encoded first (url2pathname decodes them back).
+    parsed = urlparse(uri.replace("\t", "%09").replace("\r", "%0D").replace("\n", "%0A"))
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise InvalidInputError(f"Only local file URIs are supported, got host in {uri!r}")
