@@ -3,7 +3,6 @@
 - :func:`report_internal_error`, :func:`internal_errors`: :mod:`spanrun.core.internal_errors`
   (the one policy: logged once per site and swallowed, re-raised under
   ``SPANRUN_RAISE_INTERNAL_ERRORS``), logged under ``spanrun.instrumentation``.
-- :func:`is_suppressed`: OTel's suppress-instrumentation context key.
 - :class:`Patcher`: wraps and unwraps methods on classes from one table of targets, importing
   nothing eagerly (modules not imported yet are wrapped when imported); each (class, method)
   is wrapped at most once.
@@ -21,16 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import wrapt
-from opentelemetry import context as otel_context
 
 from spanrun.core import internal_errors as _policy
 
-__all__ = ["Patcher", "Target", "internal_errors", "is_suppressed", "report_internal_error"]
+__all__ = ["Patcher", "Target", "internal_errors", "report_internal_error"]
 
 logger = logging.getLogger("spanrun.instrumentation")
-
-_SUPPRESS_KEY = getattr(otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation")
-_get_value = otel_context.get_value
 
 
 def report_internal_error(what: str) -> None:
@@ -41,11 +36,6 @@ def report_internal_error(what: str) -> None:
 def internal_errors(what: str) -> contextlib.AbstractContextManager[None]:
     """A block of our own code whose exceptions go to :func:`report_internal_error`."""
     return _policy.internal_errors(what, logger=logger)
-
-
-def is_suppressed() -> bool:
-    """True when OTel's suppress-instrumentation key is set in the current context."""
-    return bool(_get_value(_SUPPRESS_KEY))
 
 
 @dataclass(frozen=True)

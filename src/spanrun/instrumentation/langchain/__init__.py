@@ -36,6 +36,9 @@ unchanged (a stream closed early is not a failure). Tool spans carry no
 
 Content (messages, inputs, outputs, tool arguments, documents, templates) is recorded unless
 ``log_content=False`` or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` says otherwise.
+OTel's suppress-instrumentation key is honoured. spanrun's own errors never break a chain: they
+are logged once per site (``spanrun.core.internal_errors``); ``SPANRUN_RAISE_INTERNAL_ERRORS=1``
+re-raises them (the handler's ``raise_error`` follows it), for debugging spanrun itself.
 """
 
 from __future__ import annotations

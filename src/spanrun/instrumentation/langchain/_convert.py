@@ -161,6 +161,7 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 def _semconv_message(message: BaseMessage) -> dict[str, Any]:
     role = _role(message)
+    parts: list[dict[str, Any]]
     if isinstance(message, ToolMessage):
         parts = [
             {"type": "tool_call_response", "id": message.tool_call_id, "response": message.content}
@@ -169,7 +170,11 @@ def _semconv_message(message: BaseMessage) -> dict[str, Any]:
         parts = _content_parts(message.content)
     if isinstance(message, AIMessage):
         for call in message.tool_calls:
-            part = {"type": "tool_call", "id": call.get("id"), "name": call["name"]}
+            part: dict[str, Any] = {
+                "type": "tool_call",
+                "id": call.get("id"),
+                "name": call["name"],
+            }
             part["arguments"] = call["args"]
             parts.append(part)
     data: dict[str, Any] = {"role": role, "parts": parts}

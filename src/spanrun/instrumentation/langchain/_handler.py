@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from typing import Any, TypeVar
@@ -15,13 +13,21 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
-from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from spanrun.core import semconv as sc
 from spanrun.core.internal_errors import raise_enabled
 from spanrun.core.internal_errors import report as report_internal_error
+from spanrun.instrumentation._lifecycle import (
+    LLM_SPAN_KIND,
+    Invocation,
+    Telemetry,
+    is_suppressed,
+    llm_attributes,
+    llm_span_name,
+)
 from spanrun.instrumentation.langchain import _convert as cv
 from spanrun.instrumentation.langchain._context import (
     ScopedSpan,
@@ -41,7 +47,6 @@ PROMPT_INPUT_VARIABLES = "langchain.prompt.input_variables"
 RETRIEVED_DOCUMENT_COUNT = "langchain.retriever.document_count"
 EVICTED = "spanrun.langchain.evicted"
 
-_SUPPRESS_KEY = getattr(context_api, "_SUPPRESS_INSTRUMENTATION_KEY", None)
 _F = TypeVar("_F", bound=Callable[..., None])
 
 
@@ -67,13 +72,12 @@ _CLAIMS: dict[UUID, _OpenRuns] = {}
 
 
 class _Run:
-    __slots__ = ("scoped", "span", "started", "streamed")
+    __slots__ = ("inv", "scoped", "span")
 
-    def __init__(self, span: Span, scoped: ScopedSpan) -> None:
-        self.span = span
+    def __init__(self, inv: Invocation, scoped: ScopedSpan) -> None:
+        self.inv = inv
+        self.span: Span = inv.span
         self.scoped = scoped
-        self.started = 0.0
-        self.streamed = False
 
 
 class _OpenRuns:
@@ -89,7 +93,7 @@ class _OpenRuns:
         return len(self._runs)
 
     def get(self, run_id: UUID | None) -> _Run | None:
-        return self._runs.get(run_id) if run_id is not None else None  # type: ignore[arg-type]
+        return self._runs.get(run_id) if run_id is not None else None
 
     def pop(self, run_id: UUID) -> _Run | None:
         with self._lock:
@@ -152,10 +156,10 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         max_open_runs: int = DEFAULT_MAX_OPEN_RUNS,
     ) -> None:
         super().__init__()
-        self._tracer = trace.get_tracer(
-            "spanrun.instrumentation.langchain", _version(), tracer_provider=tracer_provider
+        self._telemetry = Telemetry.create(
+            "spanrun.instrumentation.langchain", tracer_provider, log_content
         )
-        self._content = sc.content_capture_enabled(log_content)
+        self._content = self._telemetry.capture
         self._runs = _OpenRuns(max(1, max_open_runs))
         self._raise_error: bool | None = None
         self.enabled = True
@@ -186,16 +190,19 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         kind: SpanKind,
         attributes: dict[str, Any],
     ) -> _Run | None:
-        if not self.enabled or (_SUPPRESS_KEY is not None and context_api.get_value(_SUPPRESS_KEY)):
+        if not self.enabled or is_suppressed():
             return None
         if _CLAIMS.setdefault(run_id, self._runs) is not self._runs:
             return None  # another spanrun handler records this run
+        inv = None
         try:
-            span = self._start_span(parent_run_id, name, kind, attributes)
-        except BaseException:
-            _CLAIMS.pop(run_id, None)
-            raise
-        run = _Run(span, attach_span(span))
+            inv = self._start_span(parent_run_id, name, kind, attributes)
+        finally:
+            if inv is None:
+                _CLAIMS.pop(run_id, None)
+        if inv is None:
+            return None
+        run = _Run(inv, attach_span(inv.span))
         evicted = self._runs.add(run_id, run)
         if evicted is not None:
             self._evict(evicted)
@@ -203,7 +210,8 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
 
     def _start_span(
         self, parent_run_id: UUID | None, name: str, kind: SpanKind, attributes: dict[str, Any]
-    ) -> Span:
+    ) -> Invocation | None:
+        context: Context | None
         parent = self._runs.get(parent_run_id)
         if parent is None and parent_run_id is not None:
             parent = _claimed_run(parent_run_id)
@@ -216,12 +224,11 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
             current = trace.get_current_span()
             outer = outside_langchain(current)
             context = None if outer is current else trace.set_span_in_context(outer)
-        return self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        return self._telemetry.start(name, kind, attributes, context)
 
     def _evict(self, run: _Run) -> None:
         run.scoped.release()  # its context may still be attached somewhere: make it inert
-        run.span.set_attribute(EVICTED, True)
-        run.span.end()
+        run.inv.finish({EVICTED: True})
         if self._runs.evicted == 1 or self._runs.evicted % 1000 == 0:
             logger.warning(
                 "spanrun: %d LangChain runs were still open; ended the oldest (%d so far). "
@@ -240,15 +247,12 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         if run is None:
             return
         detach_span(run.scoped)
-        span = run.span
-        if attributes:
-            span.set_attributes(attributes)
-        if error is not None and not isinstance(error, GeneratorExit):
+        if error is None or isinstance(error, GeneratorExit):
             # GeneratorExit means the caller stopped reading a stream: not a failure.
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-            span.set_attribute(sc.ERROR_TYPE, type(error).__qualname__)
-            span.record_exception(error, escaped=True)
-        span.end()
+            run.inv.finish(attributes)
+        else:
+            description = f"{type(error).__name__}: {error}"
+            run.inv.fail(error, attributes, description=description, escaped=True)
 
     # -- chains, prompts, parsers ------------------------------------------------------------
 
@@ -312,16 +316,14 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         content: Callable[[], str] | None,
     ) -> None:
         params = kwargs.get("invocation_params") or {}
+        model = cv.model_name(metadata, params) or None
+        # The run type right after the operation name, as spans always had it (update() keeps
+        # the operation name where it is).
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: operation,
             RUN_TYPE: "llm" if operation == "text_completion" else "chat_model",
         }
-        provider = cv.provider_name(metadata, params)
-        if provider:
-            attrs[sc.GEN_AI_PROVIDER_NAME] = provider
-        model = cv.model_name(metadata, params)
-        if model:
-            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        attrs.update(llm_attributes(operation, cv.provider_name(metadata, params) or None, model))
         attrs.update(cv.request_attributes(params, metadata))
         if self._content and content is not None:
             attrs[sc.GEN_AI_INPUT_MESSAGES] = content()
@@ -329,9 +331,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
             if tools:
                 attrs[sc.GEN_AI_TOOL_DEFINITIONS] = cv.to_json(tools)
         label = model or _run_name(serialized, kwargs, "model")
-        run = self._start(run_id, parent_run_id, f"{operation} {label}", SpanKind.CLIENT, attrs)
-        if run is not None:
-            run.started = time.perf_counter()
+        self._start(run_id, parent_run_id, llm_span_name(operation, label), LLM_SPAN_KIND, attrs)
 
     @_never_raises
     def on_chat_model_start(
@@ -369,15 +369,14 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         )  # fmt: skip
 
     @_never_raises
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
-        if run is None or run.streamed:
+        if run is None or not run.inv.chunk_seen():
             return
-        run.streamed = True
-        run.span.set_attributes(
+        run.inv.record(
             {
                 sc.GEN_AI_REQUEST_STREAM: True,
-                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: time.perf_counter() - run.started,
+                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: run.inv.time_to_first_chunk(),
             }
         )
 
@@ -484,13 +483,6 @@ def _claimed_run(run_id: UUID) -> _Run | None:
     """The run another spanrun handler is recording (its parent for a run only we see)."""
     runs = _CLAIMS.get(run_id)
     return runs.get(run_id) if runs is not None else None
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("spanrun")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
 
 
 def _run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], default: str) -> str:

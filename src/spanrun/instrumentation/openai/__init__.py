@@ -36,8 +36,8 @@ that used them *before* ``instrument()``, those two forms stay uninstrumented.
 
 from __future__ import annotations
 
+import functools
 import importlib
-import importlib.metadata
 import sys
 import threading
 from typing import Any
@@ -45,10 +45,9 @@ from typing import Any
 import wrapt
 from opentelemetry import trace
 
-from spanrun.core import semconv as sc
+from spanrun.instrumentation._lifecycle import Telemetry
 from spanrun.instrumentation._wrapping import Patcher, Target, internal_errors
 from spanrun.instrumentation.openai import _operations as ops
-from spanrun.instrumentation.openai._invocation import Settings
 from spanrun.instrumentation.openai._wrappers import (
     SdkTypes,
     SettingsHolder,
@@ -90,8 +89,12 @@ _METHODS: tuple[tuple[str, str, str, str, ops.Operation], ...] = (
 def _targets(holder: SettingsHolder) -> list[Target]:
     targets = []
     for module, sync_cls, async_cls, method, op in _METHODS:
-        targets.append(Target(module, sync_cls, method, lambda op=op: sync_wrapper(holder, op)))
-        targets.append(Target(module, async_cls, method, lambda op=op: async_wrapper(holder, op)))
+        targets.append(
+            Target(module, sync_cls, method, functools.partial(sync_wrapper, holder, op))
+        )
+        targets.append(
+            Target(module, async_cls, method, functools.partial(async_wrapper, holder, op))
+        )
     return targets
 
 
@@ -105,13 +108,6 @@ def _resolve_sdk_types() -> None:
     SdkTypes.legacy_raw = (legacy.LegacyAPIResponse,)
     SdkTypes.raw = (response.APIResponse,)
     SdkTypes.async_raw = (response.AsyncAPIResponse,)
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("spanrun")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
 
 
 class OpenAIInstrumentor:
@@ -148,9 +144,9 @@ class OpenAIInstrumentor:
     ) -> None:
         """Patch the client now, or when ``openai`` is imported. A second call only updates
         the settings (provider, content capture); it never patches twice."""
-        tracer = trace.get_tracer(_TRACER_NAME, _version(), tracer_provider=tracer_provider)
+        telemetry = Telemetry.create(_TRACER_NAME, tracer_provider, log_content)
         with self._lock:
-            self._holder.settings = Settings(tracer, sc.content_capture_enabled(log_content))
+            self._holder.settings = telemetry
             if not self._hook_registered:
                 # Runs now when openai is already imported, else right after its import.
                 wrapt.when_imported("openai")(self._on_openai_import)

@@ -38,7 +38,8 @@ def _as_dict(obj: Any) -> dict[str, Any] | None:
         return obj
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
-        return dump(exclude_none=True)
+        dumped: dict[str, Any] = dump(exclude_none=True)
+        return dumped
     return None
 
 

@@ -9,20 +9,25 @@ attributes. The span ends exactly once: on exhaustion, error, ``close()``, conte
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from spanrun.instrumentation._wrapping import report_internal_error
-from spanrun.instrumentation.openai._invocation import Invocation
+from spanrun.instrumentation.openai._invocation import OpenAIInvocation
 
 __all__ = ["AsyncRawResponseProxy", "AsyncStreamProxy", "RawResponseProxy", "StreamProxy"]
 
+if TYPE_CHECKING:  # generic in wrapt 2's stubs; wrapt 1 (still supported) is not subscriptable
+    _ObjectProxy = wrapt.ObjectProxy[Any]
+else:
+    _ObjectProxy = wrapt.ObjectProxy
 
-class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+
+class _StreamProxyBase(_ObjectProxy):
     """What the sync and async stream proxies share: per-chunk recording and ending once."""
 
-    def __init__(self, stream: Any, inv: Invocation, state: Any) -> None:
+    def __init__(self, stream: Any, inv: OpenAIInvocation, state: Any) -> None:
         super().__init__(stream)
         self._self_inv = inv
         self._self_state = state
@@ -44,7 +49,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def _self_exit(self, exc: BaseException | None) -> None:
         if exc is not None:
-            self._self_inv.fail(exc, self._self_state)
+            self._self_inv.fail_stream(exc, self._self_state)
         else:
             self._self_inv.finish_stream(self._self_state)
 
@@ -67,7 +72,7 @@ class StreamProxy(_StreamProxyBase):
             self._self_inv.finish_stream(self._self_state)
             raise
         except BaseException as exc:
-            self._self_inv.fail(exc, self._self_state)
+            self._self_inv.fail_stream(exc, self._self_state)
             raise
         self._self_record(chunk)
         return chunk
@@ -107,7 +112,7 @@ class AsyncStreamProxy(_StreamProxyBase):
             self._self_inv.finish_stream(self._self_state)
             raise
         except BaseException as exc:
-            self._self_inv.fail(exc, self._self_state)
+            self._self_inv.fail_stream(exc, self._self_state)
             raise
         self._self_record(chunk)
         return chunk
@@ -134,10 +139,10 @@ class AsyncStreamProxy(_StreamProxyBase):
             self._self_exit(exc)
 
 
-class _RawResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+class _RawResponseProxyBase(_ObjectProxy):
     """What the sync and async raw-response proxies share: the span follows ``parse()``."""
 
-    def __init__(self, raw: Any, inv: Invocation, handle: Any) -> None:
+    def __init__(self, raw: Any, inv: OpenAIInvocation, handle: Any) -> None:
         super().__init__(raw)
         self._self_inv = inv
         self._self_handle = handle

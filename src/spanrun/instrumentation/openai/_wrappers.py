@@ -10,8 +10,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from spanrun.instrumentation._wrapping import is_suppressed, report_internal_error
-from spanrun.instrumentation.openai._invocation import Invocation, Settings, start
+from spanrun.instrumentation._lifecycle import Telemetry, is_suppressed
+from spanrun.instrumentation._wrapping import report_internal_error
+from spanrun.instrumentation.openai._invocation import OpenAIInvocation, start
 from spanrun.instrumentation.openai._operations import Operation
 from spanrun.instrumentation.openai._proxies import (
     AsyncRawResponseProxy,
@@ -40,10 +41,10 @@ class SdkTypes:
 class SettingsHolder:
     """The active settings; ``None`` after uninstrument (a leftover wrapper passes through)."""
 
-    settings: Settings | None = None
+    settings: Telemetry | None = None
 
 
-def _handle(inv: Invocation, result: Any) -> Any:
+def _handle(inv: OpenAIInvocation, result: Any) -> Any:
     """Attach the span's ending to whatever the SDK returned; never raises."""
     try:
         if isinstance(result, SdkTypes.stream):
@@ -56,7 +57,8 @@ def _handle(inv: Invocation, result: Any) -> Any:
             if getattr(result, "_stream", False):
                 return RawResponseProxy(result, inv, _handle)
             # The body is already read: parse now (the SDK caches it for the user's parse()).
-            inv.succeed(result.parse())
+            raw: Any = result
+            inv.succeed(raw.parse())
             return result
         if isinstance(result, SdkTypes.raw):
             return RawResponseProxy(result, inv, _handle)
