@@ -43,7 +43,7 @@ FACADE = {"__init__", "__main__", "_autolog", "llm", "openai", "langchain"}
 
 
 def package_of(module: str) -> str:
-    """``spanrun.store._bulk`` -> ``store``; ``spanrun._autolog`` -> ``""`` (the facade)."""
+    """``spanrun.store._export_batch`` -> ``store``; ``spanrun._autolog`` -> ``""`` (the facade)."""
     parts = module.split(".")
     if len(parts) < 2:
         return ""
@@ -119,8 +119,8 @@ def test_imports_point_down_and_at_public_modules_only():
         ("spanrun.exporters._run_exporter", "from spanrun.tracking import set_tracking_uri"),
         ("spanrun.instrumentation.openai", "import spanrun.store"),
         ("spanrun.core.text", "from spanrun.store import Store"),
-        ("spanrun.exporters._mapping", "from spanrun.store._calls import checked_calls"),
-        ("spanrun.exporters._mapping", "from spanrun.store import _calls"),
+        ("spanrun.exporters._mapping", "from spanrun.store._llm_calls import checked_calls"),
+        ("spanrun.exporters._mapping", "from spanrun.store import _llm_calls"),
         ("spanrun.cli._runs", "from spanrun.exporters._batch import BoundedBatchSpanProcessor"),
     ],
 )
@@ -134,7 +134,7 @@ def test_the_contract_catches_a_wrong_import(module, source):
     [
         ("spanrun.tracking.client", "from spanrun.store import Store"),
         ("spanrun.exporters._run_exporter", "from spanrun.core.vocabulary import RUN_NAME_TAG"),
-        ("spanrun.store._bulk", "from spanrun.store._calls import checked_calls"),
+        ("spanrun.store._export_batch", "from spanrun.store._llm_calls import checked_calls"),
         ("spanrun.cli._runs", "from spanrun.tracking import SpanrunClient"),
         ("spanrun.openai", "from spanrun._autolog import autolog"),
     ],

@@ -21,7 +21,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from spanrun.core.entities import Metric, RunTag, SpanRecord
 from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError, StoreError
-from spanrun.store import SqlAlchemyStore, Store, _bulk, _migrate, _retry, get_store
+from spanrun.store import SqlAlchemyStore, Store, _migrate, _retry, get_store
+from spanrun.store import _export_batch as _bulk
 from spanrun.store import _models as m
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._registry import get_export_store

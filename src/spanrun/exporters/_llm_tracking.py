@@ -33,7 +33,7 @@ class RunWrites:
     """Everything one export batch writes to one run (the shapes of ``Store.log_export_batch``)."""
 
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, ms, step
-    # The LLM calls: (step, timestamp_ms, values of spanrun.store._calls.CALL_METRICS)
+    # The LLM calls: (step, timestamp_ms, values of spanrun.core.vocabulary.CALL_METRICS)
     call_rows: list[tuple[Any, ...]] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -124,7 +124,7 @@ class RunLedger:
             self.tokens += total_tokens
         if cost is not None:
             self.cost += cost
-        # One row with every metric of the call at its step (spanrun.store._calls.CALL_METRICS
+        # One row with every metric of the call at its step (spanrun.core.vocabulary.CALL_METRICS
         # order): the store keeps it as one row, not a history row per metric.
         writes.call_rows.append(
             (

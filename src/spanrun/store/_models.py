@@ -111,7 +111,8 @@ metrics = sa.Table(
 )
 
 # One row per LLM call counted by the exporter: its per-call metrics and running totals as
-# columns (see _calls.py), instead of a history row per metric. NULL: the call has no such value.
+# columns (see _llm_calls.py), instead of a history row per metric. NULL: the call has no
+# such value.
 # Values are doubles, as metric values are (token counts are exact up to 2**53).
 llm_calls = sa.Table(
     "llm_calls",

@@ -29,9 +29,9 @@ from spanrun.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from spanrun.store import _bulk, _traces
+from spanrun.store import _export_batch as _bulk
 from spanrun.store import _models as m
-from spanrun.store._calls import call_column
+from spanrun.store import _traces
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
@@ -46,6 +46,7 @@ from spanrun.store._common import (
 )
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
+from spanrun.store._llm_calls import call_column
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
 from spanrun.store._search_filter import parse_filter, parse_order_by
@@ -495,20 +496,20 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
-        """One transaction for the whole batch (see ``spanrun.store._bulk``)."""
-        return _bulk.write_export_batch(self._db, self._bulk_stmts(), runs, spans)
+        """One transaction for the whole batch (see ``spanrun.store._export_batch``)."""
+        return _export_batch.write_export_batch(self._db, self._bulk_stmts(), runs, spans)
 
     def prepare_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> Callable[[], dict[str, str]]:
         stmts = self._bulk_stmts()
-        batch = _bulk.prepare_export_batch(stmts, runs, spans)
-        return functools.partial(_bulk.write_prepared_batch, self._db, stmts, batch)
+        batch = _export_batch.prepare_export_batch(stmts, runs, spans)
+        return functools.partial(_export_batch.write_prepared_batch, self._db, stmts, batch)
 
-    def _bulk_stmts(self) -> _bulk.BulkStatements:
+    def _bulk_stmts(self) -> _export_batch.BulkStatements:
         stmts = self.__dict__.get("_bulk_statements")
         if stmts is None:
-            stmts = self._bulk_statements = _bulk.BulkStatements(self._db)
+            stmts = self._bulk_statements = _export_batch.BulkStatements(self._db)
         return stmts
 
     def get_trace(self, trace_id: str) -> Trace:

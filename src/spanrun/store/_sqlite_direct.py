@@ -11,7 +11,7 @@ of RSS. The run exporter needs only a few store methods (``create_run``, ``get_r
   first, which migrates it (or refuses a newer one);
 - writes run on the shared ``WriteConnection`` (``BEGIN IMMEDIATE``, background WAL
   checkpoints) with the shared retry of ``_retry``; export batches through the shared
-  ``_bulk.write_export_batch``;
+  ``_export_batch.write_export_batch``;
 - every other ``Store`` method goes to a ``SqlAlchemyStore`` for the same file and artifact
   root, made on first use, so a process that only autologs never imports SQLAlchemy.
 """
@@ -45,12 +45,6 @@ from spanrun.core.entities import (
 )
 from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import InvalidStateError, NotFoundError
-from spanrun.store._bulk import (
-    BulkStatements,
-    prepare_export_batch,
-    write_export_batch,
-    write_prepared_batch,
-)
 from spanrun.store._common import (
     ACTIVE,
     experiment_key,
@@ -59,6 +53,12 @@ from spanrun.store._common import (
     reset_in_forked_child,
     run_info_values,
     to_uri,
+)
+from spanrun.store._export_batch import (
+    BulkStatements,
+    prepare_export_batch,
+    write_export_batch,
+    write_prepared_batch,
 )
 from spanrun.store._metric_writes import MetricRow
 from spanrun.store._retry import is_transient, retry_read, retry_write
@@ -366,7 +366,7 @@ class DirectSqliteStore(Store):
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
-        """One transaction for the whole batch (see ``spanrun.store._bulk``)."""
+        """One transaction for the whole batch (see ``spanrun.store._export_batch``)."""
         return write_export_batch(self, self._bulk_stmts(), runs, spans)
 
     def prepare_export_batch(

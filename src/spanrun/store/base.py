@@ -27,7 +27,7 @@ from spanrun.core.entities import (
 )
 from spanrun.core.text import storable_text
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
-from spanrun.store._calls import calls_as_metrics, checked_calls, unpack_run_batch
+from spanrun.store._llm_calls import calls_as_metrics, checked_calls, unpack_run_batch
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "Store"]
 
@@ -36,7 +36,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 
 #: What an export batch writes to one run: metrics as (key, value, timestamp_ms, step) tuples,
 #: params and tags as {key: value}, and optionally LLM calls as ``(step, timestamp_ms, *values)``
-#: rows with the values of ``spanrun.store._calls.CALL_METRICS`` (None where a call has none):
+#: rows with the values of ``spanrun.store._llm_calls.CALL_METRICS`` (None where a call has none):
 #: the same as those metrics at that step, stored more compactly by SQL stores.
 RunBatch = (
     tuple[Sequence[tuple[str, float, int, int]], Mapping[str, str], Mapping[str, str]]

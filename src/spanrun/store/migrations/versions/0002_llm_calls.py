@@ -1,4 +1,4 @@
-"""LLM calls: one row per call with its metrics as columns (spanrun.store._calls).
+"""LLM calls: one row per call with its metrics as columns (spanrun.store._llm_calls).
 
 Revision ID: 0002
 Revises: 0001

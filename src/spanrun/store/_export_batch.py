@@ -9,7 +9,7 @@ one transaction of prebuilt positional statements run on the DBAPI cursor:
 - metric history rows, plus one ``latest_metrics`` upsert per (run, key): the batch's latest by
   (step, timestamp), kept only when it is not older than the stored one, written by the same
   ``MetricWriter`` as ``log_batch`` (multi-row inserts on SQLite);
-- LLM calls as one ``llm_calls`` row each (``_calls.py``), and their latest values upserted
+- LLM calls as one ``llm_calls`` row each (``_llm_calls.py``), and their latest values upserted
   into ``latest_metrics`` after the history rows (the newer by (step, timestamp) wins);
 - params with ``ON CONFLICT DO NOTHING`` (the first value wins; never an error), tags upserted;
 - spans upserted (idempotent per (trace_id, span_id)); a trace seen for the first time gets its
@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from spanrun.core.entities import SpanRecord
 from spanrun.core.text import storable_text
 from spanrun.errors import InvalidInputError
-from spanrun.store._calls import (
+from spanrun.store._common import ACTIVE, checked_key, chunks
+from spanrun.store._llm_calls import (
     CALL_COLUMNS,
     calls_by_run,
     checked_calls,
     latest_of_calls,
     unpack_run_batch,
 )
-from spanrun.store._common import ACTIVE, checked_key, chunks
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._schema import SPAN_COLUMNS, TRACE_COLUMNS
 
@@ -80,7 +80,7 @@ _INT64 = 2**63
 # Bound parameters per statement: SQLite before 3.32 allows 999, later 32766.
 _MAX_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 _KV_COLUMNS = ["run_id", "key", "value"]
-# An llm_calls row as the bulk writer binds it: run id, then the call row of _calls.py.
+# An llm_calls row as the bulk writer binds it: run id, then the call row of _llm_calls.py.
 _CALL_TABLE_COLUMNS = ("run_id", "step", "timestamp", *CALL_COLUMNS)
 # What SQLAlchemy compiles for SQLite (a test compares them): written out so that SQLite
 # writers need not load it.
@@ -134,7 +134,7 @@ class BulkStatements:
         # would: the first param value and the last tag value win.
         self.insert_params = _ManyRows(db, _PARAMS_HEAD, "(?, ?, ?)", _PARAMS_TAIL, 3, params_sql)
         self.upsert_tags = _ManyRows(db, _TAGS_HEAD, "(?, ?, ?)", _TAGS_TAIL, 3, tags_sql)
-        # LLM calls, one row each (see _calls.py).
+        # LLM calls, one row each (see _llm_calls.py).
         calls_head = f"INSERT INTO llm_calls ({', '.join(_CALL_TABLE_COLUMNS)}) VALUES "
         calls_row = "(" + ", ".join(["?"] * len(_CALL_TABLE_COLUMNS)) + ")"
         self.insert_calls = _ManyRows(
