@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from spanrun.core.entities import Metric, Param, SpanRecord
+from spanrun.core.vocabulary import CALL_METRICS
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import SqlAlchemyStore, Store
-from spanrun.store._calls import CALL_METRICS
 from tests.store._spans import make_span as _span
 
 T1 = "1" * 32

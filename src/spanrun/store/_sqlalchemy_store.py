@@ -29,9 +29,8 @@ from spanrun.errors import (
     InvalidStateError,
     NotFoundError,
 )
-from spanrun.store import _export_batch as _bulk
+from spanrun.store import _export_batch, _traces
 from spanrun.store import _models as m
-from spanrun.store import _traces
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
@@ -497,7 +496,10 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
         """One transaction for the whole batch (see ``spanrun.store._export_batch``)."""
-        return _export_batch.write_export_batch(self._db, self._bulk_stmts(), runs, spans)
+        skipped: dict[str, str] = _export_batch.write_export_batch(
+            self._db, self._bulk_stmts(), runs, spans
+        )
+        return skipped
 
     def prepare_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
