@@ -255,7 +255,7 @@ def test_attribute_json_reads_back_as_the_json_module_writes_it():
     import json
     import uuid
 
-    from spanrun.store._bulk import dumps_json
+    from spanrun.store._export_batch import dumps_json
 
     class Level(enum.IntEnum):
         HIGH = 2
