@@ -160,7 +160,7 @@ class BulkStatements:
         # writing the same trace, which the unique violation and retry (module docstring) do not.
         self.merge_traces = self.insert_traces.with_tail(_MERGE_TRACES_TAIL)
         mark = self.mark
-        # A trace row recomputed from all its stored spans (see _traces.TraceStatements).
+        # A trace row recomputed from all its stored spans.
         self.aggregate = (
             "SELECT MIN(start_time_ns), MAX(end_time_ns), COUNT(*), "
             "MAX(CASE WHEN status_code = 'ERROR' THEN 1 ELSE 0 END), MAX(run_id), "

@@ -125,7 +125,6 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             m.experiments.c.experiment_id == sa.bindparam("experiment_id")
         )
         self._run_stmt = sa.select(m.runs).where(m.runs.c.run_id == sa.bindparam("run_id"))
-        self._trace_statements = _traces.TraceStatements(self._insert)
         self._insert_run = sa.insert(m.runs)
         # SET takes the columns given with each execution.
         self._update_run = sa.update(m.runs).where(m.runs.c.run_id == sa.bindparam("b_run_id"))
@@ -489,8 +488,8 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def log_spans(self, spans: Sequence[SpanRecord]) -> None:
         if not spans:
             return
-        rows = _traces.span_rows(spans)
-        self._db.write(lambda conn: _traces.write_spans(conn, self._trace_statements, rows))
+        # One path for spans, checked and aggregated into traces as export batches are.
+        self.log_export_batch({}, spans)
 
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
