@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from spanrun.exporters._convert import span_to_record
+from spanrun.exporters._convert import plain_attributes, span_to_record
 from spanrun.exporters._sdk_fast import (
+    attributes_dict,
     read_span,
     read_span_public,
     read_status,
@@ -105,3 +108,12 @@ def test_records_are_the_same_on_both_paths() -> None:
     for span in _spans():
         record = span_to_record(span, "run", "0")
         assert record == span_to_record(_as_readable(span), "run", "0")
+
+
+def test_attribute_mappings_read_without_a_copy_only_when_the_sdk_made_them() -> None:
+    bounded = BoundedAttributes(attributes={"a": (1, 2), "b": "x"})
+    assert attributes_dict(bounded) is bounded._dict
+    proxy = MappingProxyType({"a": (1, 2), "b": "x"})
+    assert attributes_dict(proxy) == {"a": (1, 2), "b": "x"}
+    assert attributes_dict(None) == {} == attributes_dict({})
+    assert plain_attributes(bounded) == plain_attributes(proxy) == {"a": [1, 2], "b": "x"}

@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from spanrun.core.entities import SpanEvent, SpanRecord
-from spanrun.exporters._sdk_fast import SpanFields, read_span, span_attributes
+from spanrun.exporters._sdk_fast import SpanFields, attributes_dict, read_span, span_attributes
 
 __all__ = [
     "fields_to_record",
@@ -42,11 +42,8 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     """OTel attribute values as JSON-ready values (sequences become lists)."""
     if not attributes:
         return {}
-    # The SDK's BoundedAttributes keeps a plain dict; reading it directly avoids the slow
-    # Mapping-ABC iteration (a lock per item). Any other mapping takes the general path.
-    raw = getattr(attributes, "_dict", None)
-    items = raw.items() if type(raw) is dict else attributes.items()
-    return {k: list(v) if type(v) is tuple else v for k, v in items}
+    # attributes_dict: the SDK's BoundedAttributes' own dict (no lock per item), else a copy.
+    return {k: list(v) if type(v) is tuple else v for k, v in attributes_dict(attributes).items()}
 
 
 _last_resource: tuple[object, dict[str, Any]] = (None, {})

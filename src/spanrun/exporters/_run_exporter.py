@@ -46,7 +46,16 @@ _log = logging.getLogger(__name__)
 
 RunMode = Literal["session", "trace", "none"]
 RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
-_YIELD_EVERY_S = 0.0005  # the mapping loop hands the GIL over this often (see _export)
+# The mapping loop hands the GIL over this often: a user thread whose HTTP read just returned,
+# or the writer thread back from an SQLite step, would otherwise wait up to the 5 ms switch
+# interval behind it. sleep(0) (~80 us: timer slack) gives the waiting thread time to take the
+# GIL; os.sched_yield() returns before it wakes up, and restarts its wait. Every 0.5 ms of
+# mapping (checked every 8 spans) rather than every 8 spans: the writer thread, left with a
+# dozen SQL steps per transaction, waits little, and the sleeps cost the mapping ~15% instead
+# of ~30%. Measured with the exporter saturated and a user thread waking every 2 ms: its median
+# wake-up delay 0.5 ms (every 8 spans: 0.25 ms, every 1 ms: 0.6-0.8 ms) at 20-23k spans/s
+# (every 8 spans: 15-16k).
+_YIELD_EVERY_S = 0.0005
 
 
 def _default_store() -> Store:
@@ -282,30 +291,21 @@ class RunExporter(SpanExporter):
         next_yield = 0.0
         for index, span in enumerate(spans):
             if not index & 7 and perf_counter() >= next_yield:
-                # Hand the GIL over now and then: a user thread whose HTTP read just returned,
-                # or the writer thread back from an SQLite step, would otherwise wait up to the
-                # 5 ms switch interval behind this loop. sleep(0) (~80 us: timer slack) gives
-                # the waiting thread time to take the GIL; os.sched_yield() returns before it
-                # wakes up, and restarts its wait. Every 0.5 ms of mapping (checked every 8
-                # spans) rather than every 8 spans: the writer thread, left with a dozen SQL
-                # steps per transaction, waits little, and the sleeps cost the mapping ~15%
-                # instead of ~30%. Measured with the exporter saturated and a user thread
-                # waking every 2 ms: its median wake-up delay 0.5 ms (every 8 spans: 0.25 ms,
-                # every 1 ms: 0.6-0.8 ms) at 20-23k spans/s (every 8 spans: 15-16k).
-                time.sleep(0)
+                time.sleep(0)  # hand the GIL over (see _YIELD_EVERY_S)
                 next_yield = perf_counter() + _YIELD_EVERY_S
             try:
-                fields = read_span(span)  # one call for every field read below
-                context, parent, attrs = fields[0], fields[1], fields[10]
+                fields = read_span(span)  # every field read below, in one call
+                context, parent, _, _, start, end, status_code, description, _, events, attrs = (
+                    fields
+                )
                 trace_id = hex_trace_id(context.trace_id)
                 span_id = hex_span_id(context.span_id)
                 parent_id = hex_span_id(parent.span_id) if parent is not None else None
                 ids = run_for(store, span, attrs, trace_id, root_names)
                 run_id, experiment_id = ids if ids is not None else (None, None)
 
-                status_code = fields[6]
                 call = read_llm_call(
-                    attrs, fields[9], (fields[7] or "") if status_code is error else None
+                    attrs, events, (description or "") if status_code is error else None
                 )
                 below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
                 ledger = ledger_of(store, run_id) if run_id is not None else None
@@ -327,7 +327,7 @@ class RunExporter(SpanExporter):
                     if not isinstance(ledger, RunLedger):
                         self._drops.count(calls=1)  # the store failed before the run was read
                     else:
-                        start, end = fields[4] or 0, fields[5] or fields[4] or 0
+                        start, end = start or 0, end or start or 0
                         run_writes = writes.get(ledger.run_id)
                         if run_writes is None:
                             run_writes = writes[ledger.run_id] = (ledger, RunWrites())
