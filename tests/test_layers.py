@@ -119,8 +119,11 @@ def test_imports_point_down_and_at_public_modules_only():
         ("spanrun.exporters._run_exporter", "from spanrun.tracking import set_tracking_uri"),
         ("spanrun.instrumentation.openai", "import spanrun.store"),
         ("spanrun.core.text", "from spanrun.store import Store"),
-        ("spanrun.exporters._mapping", "from spanrun.store._llm_calls import checked_calls"),
-        ("spanrun.exporters._mapping", "from spanrun.store import _llm_calls"),
+        (
+            "spanrun.exporters._llm_call_reader",
+            "from spanrun.store._llm_calls import checked_calls",
+        ),
+        ("spanrun.exporters._llm_call_reader", "from spanrun.store import _llm_calls"),
         ("spanrun.cli._runs", "from spanrun.exporters._batch import BoundedBatchSpanProcessor"),
     ],
 )

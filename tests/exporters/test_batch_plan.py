@@ -9,7 +9,7 @@ from spanrun.core.entities import SpanRecord
 from spanrun.errors import InvalidInputError, StoreError
 from spanrun.exporters._batch_plan import PendingWrite, plan_writes, refusal, storable_spans
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import RunLedger, RunWrites
+from spanrun.exporters._run_ledger import RunLedger, RunWrites
 
 
 class FakeStore:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from spanrun.core.vocabulary import INPUTS_INDEX
-from spanrun.exporters._llm_tracking import RunLedger, RunWrites
 from spanrun.exporters._pending_rows import BatchWrites, PendingRows, add_rows
+from spanrun.exporters._run_ledger import RunLedger, RunWrites
 
 A, B = RunLedger("a", "0", "uri-a"), RunLedger("b", "0", "uri-b")
 

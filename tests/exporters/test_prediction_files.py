@@ -8,9 +8,9 @@ import pandas as pd
 
 from spanrun.core.vocabulary import AUTOLOG_PREDICTION_COLUMNS, PREDICTIONS_FILE
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import RunLedger
 from spanrun.exporters._prediction_files import PredictionFiles
 from spanrun.exporters._retry import RetryPolicy
+from spanrun.exporters._run_ledger import RunLedger
 
 
 def _files(attempts: int = 2) -> tuple[PredictionFiles, RetryPolicy, Drops]:

@@ -404,7 +404,7 @@ def test_a_run_deleted_meanwhile_loses_its_calls_and_the_rest_is_written(
 
 
 def test_prompts_cell_is_the_json_module_text():
-    from spanrun.exporters._mapping import _messages_json
+    from spanrun.exporters._llm_call_reader import _messages_json
 
     odd = ["plain", 'quo"te \\ back', "naïve — 日本 😀", "\x00\x1f\n\t", "\ud800 lone", ""]
     messages = [{"role": role, "content": text} for role in ("user", "ünï") for text in odd]

@@ -10,8 +10,8 @@ from spanrun.core.entities import RunTag
 from spanrun.core.vocabulary import RUN_MODE_TAG
 from spanrun.errors import StoreError
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import RunLedger
 from spanrun.exporters._retry import RetryPolicy
+from spanrun.exporters._run_ledger import RunLedger
 from spanrun.exporters._runs import UNKNOWN, RunResolver, program_name
 from spanrun.store.base import Store
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from spanrun.core.semconv import INPUT_VALUE
 from spanrun.core.vocabulary import INPUTS_INDEX
-from spanrun.exporters._llm_tracking import RunLedger, RunWrites
+from spanrun.exporters._run_ledger import RunLedger, RunWrites
 
 __all__ = ["BatchWrites", "PendingRows", "add_rows"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from spanrun.artifacts.predictions import append_prediction_rows
 from spanrun.core.vocabulary import AUTOLOG_PREDICTION_COLUMNS, PREDICTIONS_FILE
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import RunLedger
 from spanrun.exporters._retry import RetryPolicy
+from spanrun.exporters._run_ledger import RunLedger
 
 __all__ = ["PredictionFiles"]
 

@@ -1,7 +1,7 @@
 """``RunExporter``: an OpenTelemetry ``SpanExporter`` that turns GenAI spans into runs.
 
 The exporter's parts, each in its own module: ``_sdk_fast`` (reading SDK spans), ``_runs``
-(which run a span belongs to), ``_llm_tracking`` (per-run LLM accounting), ``_pending_rows``
+(which run a span belongs to), ``_run_ledger`` (per-run LLM accounting), ``_pending_rows``
 (rows waiting for their root span), ``_batch_plan`` (merged batches, one prepared write per
 store), ``_write_pipeline`` and ``_writer`` (the writer thread), ``_prediction_files`` (CSV
 appends), ``_retry`` and ``_drops`` (failures). This module maps each batch.
@@ -29,12 +29,12 @@ from spanrun.errors import InvalidInputError
 from spanrun.exporters._batch_plan import PendingWrite
 from spanrun.exporters._convert import fields_to_record, hex_span_id, hex_trace_id
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import InnermostTracker, RunLedger, RunWrites
-from spanrun.exporters._mapping import read_llm_call
+from spanrun.exporters._llm_call_reader import read_llm_call
 from spanrun.exporters._pending_rows import BatchWrites, PendingRows
 from spanrun.exporters._prediction_files import PredictionFiles
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._retry import RetryPolicy
+from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
 from spanrun.exporters._runs import UNKNOWN, RunResolver, current_experiment_id, program_name
 from spanrun.exporters._sdk_fast import read_span
 from spanrun.exporters._write_pipeline import WritePipeline
@@ -78,8 +78,8 @@ class RunExporter(SpanExporter):
        FAILED when the root span failed) when the root span arrives; ``"none"`` - no run, the
        trace alone is stored.
 
-    For each LLM call (a span with a GenAI operation, see ``spanrun.exporters._mapping``; when an
-    LLM span wraps another one only the innermost counts) the run gets metrics whose step is the
+    For each LLM call (a span with a GenAI operation, see ``_llm_call_reader``; when an LLM span
+    wraps another one only the innermost counts) the run gets metrics whose step is the
     call's index in the run, running totals, ``llm.*`` params from the first call (a later
     different value sets the tag ``spanrun.llm.params_varied=true``), and a row in
     ``llm_predictions.csv``. Every span is stored with ``Store.log_spans``.

@@ -23,8 +23,8 @@ from spanrun.core.text import storable_text
 from spanrun.core.vocabulary import RUN_MODE_TAG, RUN_NAME_TAG, SOURCE_NAME_TAG
 from spanrun.errors import NotFoundError
 from spanrun.exporters._drops import Drops
-from spanrun.exporters._llm_tracking import RunLedger
 from spanrun.exporters._retry import RetryPolicy
+from spanrun.exporters._run_ledger import RunLedger
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
 
 __all__ = [

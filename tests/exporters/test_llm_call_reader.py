@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from spanrun.exporters._mapping import llm_operation, read_llm_call
+from spanrun.exporters._llm_call_reader import llm_operation, read_llm_call
 
 
 def test_latest_semconv():
@@ -164,7 +164,7 @@ def test_malformed_content_never_raises():
 
 
 def test_first_source_read_directly_keeps_the_fallback_rules():
-    from spanrun.exporters._mapping import FIELD_SOURCES
+    from spanrun.exporters._llm_call_reader import FIELD_SOURCES
 
     # read_llm_call reads these first sources directly before the others
     assert [FIELD_SOURCES[f][0] for f in ("request_model", "provider")] == [

@@ -12,7 +12,7 @@ from typing import Any
 
 from spanrun.core.entities import Run
 from spanrun.core.vocabulary import CALL_METRICS, PARAMS_VARIED_TAG
-from spanrun.exporters._mapping import LLMCall
+from spanrun.exporters._llm_call_reader import LLMCall
 
 __all__ = [
     "InnermostTracker",
