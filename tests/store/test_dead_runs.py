@@ -24,7 +24,7 @@ from spanrun.core.process import PROCESS_TAG, ProcessId, current_process, proces
 from spanrun.store import SqlAlchemyStore, _dead_runs
 from spanrun.store._dead_runs import END_REASON_TAG, end_dead_process_runs
 from spanrun.store._registry import clear_store_cache, get_export_store, get_store
-from spanrun.store._sqlite_direct import DirectSqliteStore
+from spanrun.store.sqlite._store import DirectSqliteStore
 from tests.store._spans import make_span
 
 

@@ -33,7 +33,7 @@ def test_both_stores_on_one_file_write_through_one_connection(tmp_path):
 
 
 def test_closing_one_store_keeps_the_other_writing(tmp_path):
-    from spanrun.store._sqlite_direct import DirectSqliteStore
+    from spanrun.store.sqlite._store import DirectSqliteStore
 
     path = tmp_path / "two.db"
     first = DirectSqliteStore(path, str(tmp_path / "artifacts"))

@@ -26,8 +26,8 @@ from spanrun.store import _export_batch as _bulk
 from spanrun.store import _models as m
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._registry import get_export_store
-from spanrun.store._schema import PLANNER_STATS, SCHEMA_VERSION
-from spanrun.store._sqlite_direct import DirectSqliteStore
+from spanrun.store.sqlite._ddl import PLANNER_STATS, SCHEMA_VERSION
+from spanrun.store.sqlite._store import DirectSqliteStore
 from spanrun.tracking import _uri
 from tests._fork import in_forked_child
 from tests.store._spans import make_span
@@ -483,7 +483,7 @@ _NO_SQLALCHEMY = textwrap.dedent(
     """
     import sys
     from spanrun.tracking._uri import get_export_store_for_uri, set_tracking_uri
-    from spanrun.store._sqlite_direct import DirectSqliteStore
+    from spanrun.store.sqlite._store import DirectSqliteStore
     from spanrun.store.base import Store
     from spanrun.core.entities import RunTag, SpanRecord
 

@@ -17,8 +17,8 @@ from spanrun.store._retry import MAX_ATTEMPTS, retry_write
 from spanrun.store._retry import Disconnected as _Disconnected
 from spanrun.store._retry import backoff as _backoff
 from spanrun.store._retry import is_transient as _is_transient
-from spanrun.store._sqlite import WRITE_OPTION, create_sqlite_engine, is_memory_url
-from spanrun.store._sqlite_writer import WriteConnection, shared_write_connection
+from spanrun.store.sqlite._engine import WRITE_OPTION, create_sqlite_engine, is_memory_url
+from spanrun.store.sqlite._write_connection import WriteConnection, shared_write_connection
 
 __all__ = ["Database"]
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spanrun.core.process import PROCESS_TAG, current_process, process_gone
-from spanrun.store._sqlite_conn import connect
+from spanrun.store.sqlite._connect import connect
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

@@ -42,7 +42,7 @@ from spanrun.store._llm_calls import (
     unpack_run_batch,
 )
 from spanrun.store._metric_writes import MetricRow, MetricWriter
-from spanrun.store._schema import SPAN_COLUMNS, TRACE_COLUMNS
+from spanrun.store.sqlite._ddl import SPAN_COLUMNS, TRACE_COLUMNS
 
 if TYPE_CHECKING:
     from spanrun.store._db import Database

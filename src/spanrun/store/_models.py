@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from spanrun.store._schema import SCHEMA_VERSION
+from spanrun.store.sqlite._ddl import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -38,7 +38,7 @@ def _database_url(tracking_uri: str) -> sa.URL:
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
 
-    from spanrun.store._sqlite import is_memory_url
+    from spanrun.store.sqlite._engine import is_memory_url
 
     scheme = tracking_uri.split(":", 1)[0].lower() if ":" in tracking_uri else ""
     if scheme in ("http", "https"):
@@ -79,7 +79,7 @@ def _database_url(tracking_uri: str) -> sa.URL:
 
 
 def _default_artifact_root(url: sa.URL) -> str:
-    from spanrun.store._sqlite import is_memory_url
+    from spanrun.store.sqlite._engine import is_memory_url
 
     if url.get_backend_name() == "sqlite" and not is_memory_url(url):
         return str(Path(url.database or "").parent / ARTIFACTS_DIR_NAME)
@@ -137,7 +137,7 @@ def _sqlite_file(tracking_uri: str) -> Path | None:
 def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     """The store the run exporter writes to for ``tracking_uri`` (one per URI and root).
 
-    For a SQLite file a :class:`~spanrun.store._sqlite_direct.DirectSqliteStore`, which does
+    For a SQLite file a :class:`~spanrun.store.sqlite._store.DirectSqliteStore`, which does
     not import SQLAlchemy for what the exporter does (its other methods go to the
     ``get_store`` store of the same URI); for anything else ``get_store(...)`` itself.
     """
@@ -161,7 +161,7 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"Cannot create the folder of {path}: {e}") from e
-            from spanrun.store._sqlite_direct import DirectSqliteStore
+            from spanrun.store.sqlite._store import DirectSqliteStore
 
             root = (
                 artifact_root

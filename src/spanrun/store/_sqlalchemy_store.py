@@ -55,8 +55,8 @@ from spanrun.store._search_sql import (
     encode_page_token,
     run_search_query,
 )
-from spanrun.store._sqlite import seed_planner_stats
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
+from spanrun.store.sqlite._engine import seed_planner_stats
 
 __all__ = ["SqlAlchemyStore"]
 

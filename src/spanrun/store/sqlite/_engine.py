@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import StaticPool
 
-from spanrun.store._sqlite_conn import BUSY_TIMEOUT_S, configure
-from spanrun.store._sqlite_conn import seed_planner_stats as seed_raw
+from spanrun.store.sqlite._connect import BUSY_TIMEOUT_S, configure
+from spanrun.store.sqlite._connect import seed_planner_stats as seed_raw
 
 __all__ = [
     "BUSY_TIMEOUT_S",

@@ -1,7 +1,7 @@
 """Opening a stdlib ``sqlite3`` connection configured the way every spanrun connection is.
 
 One definition for both stores: ``SqlAlchemyStore``'s engine calls :func:`configure` from its
-connect hook, and ``DirectSqliteStore`` calls :func:`connect`. See ``_sqlite.py`` for why
+connect hook, and ``DirectSqliteStore`` calls :func:`connect`. See ``_engine.py`` for why
 (WAL, ``synchronous=NORMAL``, a 60 s busy timeout, ``BEGIN IMMEDIATE`` for writes).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from spanrun.store._schema import PLANNER_STATS
+from spanrun.store.sqlite._ddl import PLANNER_STATS
 
 __all__ = ["BUSY_TIMEOUT_S", "configure", "connect", "seed_planner_stats"]
 

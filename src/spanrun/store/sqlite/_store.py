@@ -5,7 +5,7 @@ of RSS. The run exporter needs only a few store methods (``create_run``, ``get_r
 ``update_run_info``, ``log_export_batch``); this store implements those on the stdlib
 ``sqlite3`` module, with the same rows, semantics and errors as ``SqlAlchemyStore``:
 
-- opening builds a new database from the static DDL of ``_schema`` (stamped at
+- opening builds a new database from the static DDL of ``_ddl`` (stamped at
   ``SCHEMA_VERSION``, planner statistics seeded, the Default experiment created), exactly what
   ``SqlAlchemyStore`` builds; a database at another revision is handed to a ``SqlAlchemyStore``
   first, which migrates it (or refuses a newer one);
@@ -62,11 +62,11 @@ from spanrun.store._export_batch import (
 )
 from spanrun.store._metric_writes import MetricRow
 from spanrun.store._retry import is_transient, retry_read, retry_write
-from spanrun.store._schema import SCHEMA_VERSION, SQLITE_DDL
-from spanrun.store._sqlite_conn import connect, seed_planner_stats
-from spanrun.store._sqlite_writer import WriteConnection, shared_write_connection
-from spanrun.store._sqlite_writer import _inherited as _inherited_connections
 from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
+from spanrun.store.sqlite._connect import connect, seed_planner_stats
+from spanrun.store.sqlite._ddl import SCHEMA_VERSION, SQLITE_DDL
+from spanrun.store.sqlite._write_connection import WriteConnection, shared_write_connection
+from spanrun.store.sqlite._write_connection import _inherited as _inherited_connections
 
 _log = logging.getLogger(__name__)
 

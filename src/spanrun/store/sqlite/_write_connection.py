@@ -174,7 +174,7 @@ _shared_lock = threading.Lock()
 def shared_write_connection(path: str) -> WriteConnection:
     """The process's write connection to the SQLite file ``path`` (made on first use); each
     caller owns one reference, released with ``close()``."""
-    from spanrun.store._sqlite_conn import connect  # the one way connections are configured
+    from spanrun.store.sqlite._connect import connect  # the one way connections are configured
 
     key = os.path.realpath(path)
     with _shared_lock:

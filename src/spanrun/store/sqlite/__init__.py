@@ -1,0 +1,9 @@
+"""SQLite, the embedded default: everything that is SQLite's alone.
+
+- ``_connect``: how every connection is configured (WAL, ``synchronous=NORMAL``, busy timeout);
+- ``_engine``: the SQLAlchemy engine on a SQLite file (``BEGIN IMMEDIATE`` for writes);
+- ``_write_connection``: the process's one write connection per file, WAL checkpoints off the
+  hot path;
+- ``_ddl``: the schema as static DDL (checked against the Alembic migrations by the tests);
+- ``_store``: ``DirectSqliteStore``, autolog's exporter store on the stdlib ``sqlite3``.
+"""
