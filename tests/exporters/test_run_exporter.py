@@ -257,7 +257,10 @@ def test_unknown_run_keeps_the_trace_unlinked(store, make_pipeline, caplog):
     assert "nope" in caplog.text
 
 
-def test_export_never_raises_and_reports_failure(tmp_path):
+def test_export_never_raises_and_reports_failure(tmp_path, monkeypatch):
+    # As users run it: our internal errors are swallowed (the suite re-raises them otherwise).
+    monkeypatch.delenv("SPANRUN_RAISE_INTERNAL_ERRORS", raising=False)
+
     def broken_store() -> Store:
         raise RuntimeError("no store today")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from spanrun.core import internal_errors
+
 __all__ = ["Drops"]
 
 _log = logging.getLogger("spanrun.exporters._run_exporter")  # the logger users already filter
@@ -42,9 +44,8 @@ class Drops:
     def span_failed(self, exc: Exception) -> None:
         """A span that could not be mapped is dropped alone; the rest of its batch goes on."""
         self.count(spans=1)
-        _log.debug("spanrun: mapping a span failed", exc_info=exc)
-        self.warn_once(
-            f"span failed: {type(exc).__name__}",
-            f"spanrun: dropped a span that could not be mapped ({type(exc).__name__}: {exc}); "
-            "the other spans are kept, your program is fine",
-        )
+        # Hostile span data is handled where it is read; an exception here is a bug of ours.
+        try:
+            raise exc
+        except Exception:
+            internal_errors.report("mapping a span (dropped alone; the rest of its batch is kept)")

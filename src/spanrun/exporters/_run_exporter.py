@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
 
 from spanrun.artifacts.predictions import encode_prediction_rows
+from spanrun.core import internal_errors
 from spanrun.core.current import lookups
 from spanrun.core.entities import RunStatus, SpanRecord
 from spanrun.core.fork import on_fork
@@ -196,11 +197,8 @@ class RunExporter(SpanExporter):
             return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
         except Exception:
             self._drops.count(spans=len(spans))
-            _log.warning(
-                "spanrun: could not export %d spans; they are dropped (your program is fine)",
-                len(spans),
-                exc_info=True,
-            )
+            # A bug of ours (store failures are handled inside): the one policy for those.
+            internal_errors.report(f"exporting spans ({len(spans)} dropped)", logger=_log)
             return SpanExportResult.FAILURE
         finally:
             detach(token)

@@ -9,6 +9,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from spanrun.core import internal_errors
 from spanrun.core.current import lookups
 from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
 
@@ -56,9 +57,7 @@ class RunStampingProcessor(SpanProcessor):
                 span.set_attribute(SPANRUN_EXPERIMENT_ID, ids[1])
         except Exception:
             # Stamping must never break span creation in the user's program.
-            if not self._failed:
-                self._failed = True
-                _log.warning("spanrun: could not read the active run for a span", exc_info=True)
+            internal_errors.report("stamping a span with the active run", logger=_log)
 
     def on_end(self, span: ReadableSpan) -> None:
         pass
