@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from spanrun.errors import InvalidStateError
+
 __all__ = ["TrackingLookups", "lookups", "register"]
 
 
@@ -26,8 +28,6 @@ def _default_experiment() -> str:
 
 
 def _unregistered(*_: Any) -> Any:
-    from spanrun.errors import InvalidStateError
-
     raise InvalidStateError("spanrun.tracking is not loaded: import spanrun first")
 
 

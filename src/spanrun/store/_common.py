@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from spanrun.core.entities import LifecycleStage, RunStatus, RunTag
+from spanrun.core.run_names import generate_run_name
 from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import InvalidInputError
 
@@ -95,9 +96,8 @@ def new_run_fields(
 ) -> tuple[str, str, int, dict[str, str]]:
     """A new run's (run_id, name, start_time, tags), checked; the name is also a tag."""
     tag_map = {checked_key(t.key, "tag"): str(t.value) for t in tags}
-    from spanrun.core.run_names import generate_run_name as random_run_name
 
-    name = run_name or tag_map.get(RUN_NAME_TAG) or random_run_name()
+    name = run_name or tag_map.get(RUN_NAME_TAG) or generate_run_name()
     check_length(name, 250, "Run name")
     check_length(user_id or "", 256, "User id")
     start = now_ms() if start_time is None else int64(start_time, "start_time")

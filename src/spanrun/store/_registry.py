@@ -86,10 +86,6 @@ def _default_artifact_root(url: sa.URL) -> str:
     return str(Path(ARTIFACTS_DIR_NAME).resolve())
 
 
-def _is_key(value: object) -> bool:
-    return type(value) is str
-
-
 def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     """The store for ``tracking_uri`` (one per URI and artifact root in this process).
 
@@ -98,7 +94,9 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     folder beside the SQLite file, or ``./spanrun-artifacts`` for other databases.
     """
     known = (
-        _by_given_uri.get((tracking_uri, artifact_root, False)) if _is_key(tracking_uri) else None
+        _by_given_uri.get((tracking_uri, artifact_root, False))
+        if type(tracking_uri) is str
+        else None
     )
     if known is not None:
         return known
@@ -142,7 +140,9 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
     ``get_store`` store of the same URI); for anything else ``get_store(...)`` itself.
     """
     known = (
-        _by_given_uri.get((tracking_uri, artifact_root, True)) if _is_key(tracking_uri) else None
+        _by_given_uri.get((tracking_uri, artifact_root, True))
+        if type(tracking_uri) is str
+        else None
     )
     if known is not None:
         return known
