@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from spanrun.store.base import Store
+from spanrun.store.base import RunWriter
 
 
 def patch_export_write(
-    monkeypatch: pytest.MonkeyPatch, store: Store, write: Callable[..., Any]
+    monkeypatch: pytest.MonkeyPatch, store: RunWriter, write: Callable[..., Any]
 ) -> None:
     """Make ``write(runs, spans)`` the store's batch write, in both forms the exporter uses:
     ``log_export_batch`` and the job that ``prepare_export_batch`` returns."""

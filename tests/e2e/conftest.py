@@ -9,7 +9,7 @@ import pytest
 
 import openai
 from spanrun._autolog import _Autolog
-from spanrun.store.base import Store
+from spanrun.store.base import RunWriter, Store
 from spanrun.testing.fixtures import openai_server  # noqa: F401
 from spanrun.testing.openai_server import OpenAIServer
 from spanrun.tracking import _uri
@@ -17,8 +17,14 @@ from spanrun.tracking import _uri
 
 @pytest.fixture
 def store(tracking_uri: str) -> Store:
-    """The store autolog's exporter writes to (on SQLite, the SQLAlchemy-free one; its other
-    methods are the SQLAlchemy store's), so fault tests patch what the exporter calls."""
+    """The tracking store of the test's URI, to read what autolog logged."""
+    return _uri.get_store_for_uri(tracking_uri)
+
+
+@pytest.fixture
+def export_writer(tracking_uri: str) -> RunWriter:
+    """The run writer autolog's exporter writes through (on SQLite, the SQLAlchemy-free one), so
+    fault tests patch what the exporter calls."""
     return _uri.get_export_store_for_uri(tracking_uri)
 
 

@@ -46,16 +46,16 @@ def baseline(client) -> list[Any]:
     return workload(client)  # before autolog: the plain client
 
 
-def test_store_raising_on_every_write(autolog, client, store, baseline, monkeypatch, caplog):
+def test_store_raising_on_every_write(
+    autolog, client, export_writer, baseline, monkeypatch, caplog
+):
     autolog.autolog(run_mode="none")
     autolog.exporter.retry_delay_s = 0.001
 
     def fail(*args: Any, **kwargs: Any) -> None:
         raise StoreError("disk on fire")
 
-    monkeypatch.setattr(store, "log_spans", fail)
-    monkeypatch.setattr(store, "log_batch", fail)
-    patch_export_write(monkeypatch, store, fail)
+    patch_export_write(monkeypatch, export_writer, fail)
     with spanrun.start_run(), caplog.at_level(logging.WARNING, logger="spanrun"):
         assert workload(client) == baseline
     assert autolog.exporter.dropped_spans == 4
@@ -63,10 +63,12 @@ def test_store_raising_on_every_write(autolog, client, store, baseline, monkeypa
     assert "gave up" in caplog.text
 
 
-def test_store_failing_a_few_times_is_retried(autolog, client, store, baseline, monkeypatch):
+def test_store_failing_a_few_times_is_retried(
+    autolog, client, store, export_writer, baseline, monkeypatch
+):
     autolog.autolog(run_mode="none")
     autolog.exporter.retry_delay_s = 0.001
-    real = store.log_export_batch
+    real = export_writer.log_export_batch
     failures = iter([StoreError("busy"), StoreError("busy")])
 
     def flaky(runs: Any, spans: Any) -> Any:
@@ -75,7 +77,7 @@ def test_store_failing_a_few_times_is_retried(autolog, client, store, baseline, 
             raise error
         return real(runs, spans)
 
-    patch_export_write(monkeypatch, store, flaky)
+    patch_export_write(monkeypatch, export_writer, flaky)
     with spanrun.start_run() as run:
         assert workload(client) == baseline
     assert len(store.search_traces(run_id=run.info.run_id)) == 4
@@ -99,12 +101,12 @@ def test_store_locked_by_another_process(autolog, client, store, baseline, track
     assert len(predictions(store, run.info.run_id)) == 4
 
 
-def test_store_read_only(autolog, client, store, baseline, caplog):
+def test_store_read_only(autolog, client, store, export_writer, baseline, caplog):
     autolog.autolog(run_mode="session")
     autolog.exporter.retry_delay_s = 0.001
 
     # The exporter's write connection refuses writes from now on (root ignores chmod).
-    store.write_raw(lambda cursor: cursor.execute("PRAGMA query_only = 1"))
+    export_writer._db.write_raw(lambda cursor: cursor.execute("PRAGMA query_only = 1"))
     try:
         with caplog.at_level(logging.WARNING, logger="spanrun"):
             assert workload(client) == baseline
@@ -112,7 +114,7 @@ def test_store_read_only(autolog, client, store, baseline, caplog):
         assert "readonly" in caplog.text.replace("read-only", "readonly").replace(" ", "")
         assert autolog.exporter.dropped_spans == 4
     finally:
-        store.close()  # the next write opens a new (writable) connection
+        export_writer.close()  # the next write opens a new (writable) connection
     # Writable again: new calls are stored, in the session run created now.
     assert client.embeddings.create(model="text-embedding-3-small", input=["c"]).data
     assert autolog.flush()

@@ -84,7 +84,7 @@ def test_a_deleted_store_directory_is_recreated_and_logging_goes_on(
 
     with sqlite3.connect(home / "spanrun.db") as conn:  # in the file there now, for anyone
         assert conn.execute("SELECT count(*) FROM llm_calls").fetchone() == (300,)
-    fresh = _uri.get_export_store_for_uri(uri)
+    fresh = _uri.get_store_for_uri(uri)
     (run,) = fresh.search_runs(["0"])
     assert run.data.metrics["llm.calls"] == 300
     rows = predictions(fresh, run.info.run_id)

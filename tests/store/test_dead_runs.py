@@ -24,7 +24,7 @@ from spanrun.core.process import PROCESS_TAG, ProcessId, current_process, proces
 from spanrun.store import SqlAlchemyStore, _dead_runs
 from spanrun.store._dead_runs import END_REASON_TAG, end_dead_process_runs
 from spanrun.store._registry import clear_store_cache, get_export_store, get_store
-from spanrun.store.sqlite._store import DirectSqliteStore
+from spanrun.store._run_writer import SqlRunWriter
 from tests.store._spans import make_span
 
 
@@ -168,7 +168,7 @@ def test_opening_a_store_sweeps_once_per_process(tmp_path: Path, dead_tag: str) 
     second = new_run(store, dead_tag)
     clear_store_cache()  # as a new process would: opening the database sweeps
     exporter_store = get_export_store(uri)
-    assert isinstance(exporter_store, DirectSqliteStore)
+    assert isinstance(exporter_store, SqlRunWriter)
     assert status(exporter_store, first) == "KILLED"
     assert status(exporter_store, second) == "KILLED"
     third = new_run(exporter_store, dead_tag)

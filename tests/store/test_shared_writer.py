@@ -15,15 +15,19 @@ def test_both_stores_on_one_file_write_through_one_connection(tmp_path):
     assert fluent is not export
     run = export.create_run("0", "u", 1, [], "exporter's")
     fluent.log_batch(run.info.run_id, metrics=[Metric("m", 1.0, 1, 0)])
-    writers = {id(fluent._db._writer), id(export._writer)}  # type: ignore[attr-defined]
+    writers = {id(fluent._db._writer), id(export._db._writer)}  # type: ignore[attr-defined]
     assert len(writers) == 1
 
     # Threads of both stores queue on the one connection; nothing is lost.
-    def log(store, key):
+    def log_fluent():
         for step in range(50):
-            store.log_batch(run.info.run_id, metrics=[Metric(key, float(step), 1, step)])
+            fluent.log_batch(run.info.run_id, metrics=[Metric("a", float(step), 1, step)])
 
-    threads = [threading.Thread(target=log, args=(s, k)) for s, k in ((fluent, "a"), (export, "b"))]
+    def log_export():
+        for step in range(50):
+            export.log_export_batch({run.info.run_id: ([("b", float(step), 1, step)], {}, {})})
+
+    threads = [threading.Thread(target=log_fluent), threading.Thread(target=log_export)]
     for t in threads:
         t.start()
     for t in threads:
@@ -33,13 +37,14 @@ def test_both_stores_on_one_file_write_through_one_connection(tmp_path):
 
 
 def test_closing_one_store_keeps_the_other_writing(tmp_path):
-    from spanrun.store.sqlite._store import DirectSqliteStore
+    from spanrun.store._run_writer import SqlRunWriter
+    from spanrun.store.sqlite._database import SqliteDatabase
 
     path = tmp_path / "two.db"
-    first = DirectSqliteStore(path, str(tmp_path / "artifacts"))
-    second = DirectSqliteStore(path, str(tmp_path / "artifacts"))
+    first = SqlRunWriter(SqliteDatabase(path, str(tmp_path / "artifacts")))
+    second = SqlRunWriter(SqliteDatabase(path, str(tmp_path / "artifacts")))
     run = first.create_run("0", "u", 1, [], "r")
-    assert first._writer is second._writer or second._writer is None
+    assert first._db._writer is second._db._writer or second._db._writer is None
     first.close()
     second.update_run_info(run.info.run_id, status="FINISHED", end_time=2)
     assert second.get_run(run.info.run_id).info.status == "FINISHED"

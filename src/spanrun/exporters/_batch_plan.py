@@ -17,7 +17,7 @@ from spanrun.core.entities import SpanRecord
 from spanrun.errors import InvalidInputError
 from spanrun.exporters._drops import Drops
 from spanrun.exporters._pending_rows import BatchWrites
-from spanrun.store.base import RunBatch, Store
+from spanrun.store.base import RunBatch, RunWriter
 
 __all__ = ["PendingWrite", "StoreWrite", "plan_writes", "refusal", "storable_spans"]
 
@@ -35,7 +35,7 @@ class StoreWrite:
 class PendingWrite:
     """Mapped batches waiting for the writer thread, merged into one transaction."""
 
-    store: Store
+    store: RunWriter
     writes: BatchWrites
     records: list[SpanRecord]
     ended_trace_runs: list[tuple[str, ReadableSpan]]
@@ -55,13 +55,13 @@ class PendingWrite:
 
 
 def plan_writes(
-    store: Store, writes: BatchWrites, records: list[SpanRecord], drops: Drops
+    store: RunWriter, writes: BatchWrites, records: list[SpanRecord], drops: Drops
 ) -> list[StoreWrite]:
     """One prepared store write per store: all its runs' writes, and (on ``store``) the spans.
 
     A run lives in the store its ledger was read from (the tracking URI may have changed).
     """
-    per_store: dict[Store, dict[str, RunBatch]] = {}
+    per_store: dict[RunWriter, dict[str, RunBatch]] = {}
     if records:
         per_store[store] = {}
     for ledger, w in writes.values():
@@ -83,7 +83,7 @@ def plan_writes(
 
 
 def _plan_without_bad_input(
-    target: Store, runs: dict[str, RunBatch], spans: list[SpanRecord], drops: Drops
+    target: RunWriter, runs: dict[str, RunBatch], spans: list[SpanRecord], drops: Drops
 ) -> Callable[[], dict[str, str]]:
     """The store refused the batch as a whole: leave out only the runs' writes and the spans
     it refuses on their own, so one odd span never costs its neighbours (rare; preparing is
@@ -111,7 +111,7 @@ def _plan_without_bad_input(
     return job_and_refused_runs
 
 
-def storable_spans(target: Store, spans: list[SpanRecord], drops: Drops) -> list[SpanRecord]:
+def storable_spans(target: RunWriter, spans: list[SpanRecord], drops: Drops) -> list[SpanRecord]:
     """The spans ``target`` takes; each one it refuses alone is dropped (counted, warned)."""
     if not spans:
         return spans
@@ -129,7 +129,7 @@ def storable_spans(target: Store, spans: list[SpanRecord], drops: Drops) -> list
     return storable_spans(target, spans[:half], drops) + storable_spans(target, spans[half:], drops)
 
 
-def refusal(store: Store, runs: dict[str, RunBatch], spans: list[SpanRecord]) -> str | None:
+def refusal(store: RunWriter, runs: dict[str, RunBatch], spans: list[SpanRecord]) -> str | None:
     """Why ``store`` refuses these writes as bad input, or None when it takes them (or fails
     for another reason, which the write itself then reports)."""
     try:

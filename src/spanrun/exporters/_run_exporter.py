@@ -39,7 +39,7 @@ from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
 from spanrun.exporters._runs import UNKNOWN, RunResolver, current_experiment_id, program_name
 from spanrun.exporters._sdk_fast import read_span
 from spanrun.exporters._write_pipeline import WritePipeline
-from spanrun.store.base import Store
+from spanrun.store.base import RunWriter
 
 __all__ = ["RUN_MODES", "RunExporter", "RunMode", "program_name"]
 
@@ -59,10 +59,10 @@ RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
 _YIELD_EVERY_S = 0.0005
 
 
-def _default_store() -> Store:
+def _default_store() -> RunWriter:
     # On a SQLite file, a store that writes without SQLAlchemy: autolog keeps the user's
     # process ~14 MB lighter (issue 3); other URIs get the usual store.
-    store: Store = lookups.export_store()
+    store: RunWriter = lookups.export_store()
     return store
 
 
@@ -110,7 +110,7 @@ class RunExporter(SpanExporter):
 
     def __init__(
         self,
-        store: Store | Callable[[], Store] | None = None,
+        store: RunWriter | Callable[[], RunWriter] | None = None,
         *,
         run_mode: RunMode = "session",
         prices: PriceTable | PricesArg = None,
@@ -120,8 +120,8 @@ class RunExporter(SpanExporter):
         if run_mode not in RUN_MODES:
             raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
         if store is None:
-            self._get_store: Callable[[], Store] = _default_store
-        elif isinstance(store, Store):
+            self._get_store: Callable[[], RunWriter] = _default_store
+        elif isinstance(store, RunWriter):
             self._get_store = lambda: store
         else:
             self._get_store = store

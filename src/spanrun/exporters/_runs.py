@@ -25,7 +25,7 @@ from spanrun.errors import NotFoundError
 from spanrun.exporters._drops import Drops
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import RunLedger
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, Store
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunWriter
 
 __all__ = [
     "UNKNOWN",
@@ -91,8 +91,8 @@ class RunResolver:
         self.trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         # Session runs per store (the tracking URI may change) and process: store -> (pid,
         # run_id, experiment_id). Open trace runs: run_id -> (trace_id, store).
-        self.sessions: dict[Store, tuple[int, str, str]] = {}
-        self.open_trace_runs: dict[str, tuple[str, Store]] = {}
+        self.sessions: dict[RunWriter, tuple[int, str, str]] = {}
+        self.open_trace_runs: dict[str, tuple[str, RunWriter]] = {}
 
     def after_fork_in_child(self) -> None:
         # The child's session run is its own (per pid); trace runs stay the parent's to end.
@@ -105,12 +105,12 @@ class RunResolver:
         self.trace_runs.clear()
         self.open_trace_runs.clear()
 
-    def session_run_id(self, store: Store) -> str | None:
+    def session_run_id(self, store: RunWriter) -> str | None:
         """This process's session run on ``store`` (None until created)."""
         session = self.sessions.get(store)
         return session[1] if session is not None and session[0] == os.getpid() else None
 
-    def take_runs_to_end(self) -> list[tuple[str, Store]]:
+    def take_runs_to_end(self) -> list[tuple[str, RunWriter]]:
         """The open trace runs and this process's session runs, forgotten as open."""
         pid = os.getpid()
         to_end = [(run_id, store) for run_id, (_, store) in self.open_trace_runs.items()]
@@ -121,7 +121,7 @@ class RunResolver:
 
     def run_for(
         self,
-        store: Store,
+        store: RunWriter,
         span: ReadableSpan,
         attrs: dict[str, Any],
         trace_id: str,
@@ -164,7 +164,7 @@ class RunResolver:
         if len(self.trace_runs) > _MAX_KNOWN:
             self.trace_runs.popitem(last=False)
 
-    def ledger(self, store: Store, run_id: str) -> RunLedger | Unknown | None:
+    def ledger(self, store: RunWriter, run_id: str) -> RunLedger | Unknown | None:
         """The run's ledger; UNKNOWN when the store has no such run; None when it failed."""
         ledgers = self.ledgers
         if run_id in ledgers:
@@ -192,7 +192,7 @@ class RunResolver:
         return ledger
 
     def create_run(
-        self, store: Store, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
+        self, store: RunWriter, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
     ) -> tuple[str, str] | None:
         """A new run in the current experiment; (run_id, experiment_id), None when failed."""
         experiment_id = current_experiment_id()

@@ -25,7 +25,7 @@ from spanrun.exporters._pending_rows import BatchWrites
 from spanrun.exporters._prediction_files import PredictionFiles
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._writer import Writer
-from spanrun.store.base import Store
+from spanrun.store.base import RunWriter
 
 __all__ = ["MAX_PENDING_SPANS", "WritePipeline"]
 
@@ -129,7 +129,7 @@ class WritePipeline:
 
     def _write_stage(
         self,
-        store: Store,
+        store: RunWriter,
         writes: BatchWrites,
         plan: list[StoreWrite],
         span_count: int,

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunWriter, Store
 
 if TYPE_CHECKING:
     from spanrun.store._registry import clear_store_cache, get_export_store, get_store
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
+    "RunWriter",
     "SqlAlchemyStore",
     "Store",
     "clear_store_cache",

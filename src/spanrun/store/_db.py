@@ -185,6 +185,25 @@ class Database:
                 raise StoreError(f"Database error: {e}") from e
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def read_raw(self, fn: Callable[[Any], T]) -> T:
+        """Like :meth:`read`, but ``fn`` gets a DBAPI cursor of the read transaction."""
+
+        def on_cursor(conn: sa.Connection) -> T:
+            cursor: Any = conn.connection.cursor()
+            try:
+                return fn(cursor)
+            finally:
+                cursor.close()
+
+        return self.read(on_cursor)
+
+    def reopen_if_replaced(self) -> bool:
+        """Never: ``SqlAlchemyStore`` does not watch its file (autolog's exporter does)."""
+        return False
+
+    def close(self) -> None:
+        self.dispose()
+
     def dispose(self, close: bool = True) -> None:
         """Close the connections; ``close=False`` (in a forked child) only forgets them."""
         writer, self._writer = self._writer, None  # taken again by the next write

@@ -29,7 +29,7 @@ from spanrun.store.sqlite._connect import connect
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from spanrun.store.base import Store
+    from spanrun.store.base import RunWriter
 
 __all__ = ["END_REASON_TAG", "end_dead_process_runs", "end_dead_runs_once", "forget_swept"]
 
@@ -139,9 +139,9 @@ def _sweep_engine(engine: sa.Engine) -> list[str]:
     return ended
 
 
-def _target(store: Store) -> tuple[str, Callable[[], list[str]]] | None:
+def _target(store: RunWriter) -> tuple[str, Callable[[], list[str]]] | None:
     """(database key, sweep) for the SQL stores; None for others (in-memory, REST)."""
-    path = getattr(store, "path", None)  # DirectSqliteStore
+    path = getattr(store, "path", None)  # the exporter's SqlRunWriter on a SqliteDatabase
     if isinstance(path, str):
         return path, lambda: _sweep_sqlite(path)
     engine = getattr(store, "engine", None)  # SqlAlchemyStore
@@ -171,7 +171,7 @@ def _sweep(target: tuple[str, Callable[[], list[str]]]) -> list[str]:
     return ended
 
 
-def end_dead_process_runs(store: Store) -> list[str]:
+def end_dead_process_runs(store: RunWriter) -> list[str]:
     """End as KILLED the RUNNING runs of ``store`` whose process on this host is gone.
 
     Returns the ids of the runs it ended. Never raises (a failure is logged).
@@ -184,7 +184,7 @@ def end_dead_process_runs(store: Store) -> list[str]:
     return [] if target is None else _sweep(target)
 
 
-def end_dead_runs_once(store: Store) -> None:
+def end_dead_runs_once(store: RunWriter) -> None:
     """:func:`end_dead_process_runs`, the first time this process opens ``store``'s database."""
     try:
         target = _target(store)

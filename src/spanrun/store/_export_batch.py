@@ -68,7 +68,7 @@ T = TypeVar("T")
 
 
 class Writer(Protocol):
-    """What :func:`write_export_batch` writes through: a ``Database`` or ``DirectSqliteStore``."""
+    """What :func:`write_export_batch` writes through: a ``Database`` or ``SqliteDatabase``."""
 
     @property
     def dialect(self) -> str: ...

@@ -1,5 +1,5 @@
 """``get_store``: the store for a tracking URI, cached per process; ``get_export_store``: the
-same for the run exporter, without SQLAlchemy on SQLite files.
+run writer for the run exporter, without SQLAlchemy on SQLite files.
 
 SQLAlchemy is imported only on the ``get_store`` path (this module is loaded by autolog's
 exporter, which must not pay for it).
@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from spanrun.errors import InvalidInputError, StoreError
 from spanrun.store._dead_runs import end_dead_runs_once, forget_swept
-from spanrun.store.base import Store
+from spanrun.store.base import RunWriter, Store
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -24,13 +24,14 @@ __all__ = ["clear_store_cache", "get_export_store", "get_store"]
 
 ARTIFACTS_DIR_NAME = "spanrun-artifacts"
 
-# Re-entrant: a DirectSqliteStore opening an older database asks get_store for its delegate.
+# Re-entrant: an export writer opening an older database asks get_store to migrate it.
 _lock = threading.RLock()
 _stores: dict[tuple[str, str | None], Store] = {}
-_export_stores: dict[tuple[str, str | None], Store] = {}
+_export_stores: dict[tuple[str, str | None], RunWriter] = {}
 # The one store cache of the process, also by the URI as the caller wrote it: the fluent API
 # asks for its store at every call, and parsing the URI each time would cost more than a lookup.
-_by_given_uri: dict[tuple[str, str | None, bool], Store] = {}
+_by_given_uri: dict[tuple[str, str | None], Store] = {}
+_writers_by_given_uri: dict[tuple[str, str | None], RunWriter] = {}
 
 
 def _database_url(tracking_uri: str) -> sa.URL:
@@ -93,11 +94,7 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
     ``postgresql://...`` (psycopg 3). The default artifact root is a ``spanrun-artifacts``
     folder beside the SQLite file, or ``./spanrun-artifacts`` for other databases.
     """
-    known = (
-        _by_given_uri.get((tracking_uri, artifact_root, False))
-        if type(tracking_uri) is str
-        else None
-    )
+    known = _by_given_uri.get((tracking_uri, artifact_root)) if type(tracking_uri) is str else None
     if known is not None:
         return known
     if not isinstance(tracking_uri, str) or not tracking_uri.strip():
@@ -114,7 +111,7 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
             store = SqlAlchemyStore(url, root)
             _stores[key] = store
             created = True
-        _by_given_uri[(tracking_uri, artifact_root, False)] = store
+        _by_given_uri[(tracking_uri, artifact_root)] = store
     if created:
         end_dead_runs_once(store)  # a killed process's RUNNING runs (once per database)
     return store
@@ -132,15 +129,15 @@ def _sqlite_file(tracking_uri: str) -> Path | None:
     return Path(database).expanduser().resolve()
 
 
-def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
-    """The store the run exporter writes to for ``tracking_uri`` (one per URI and root).
+def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> RunWriter:
+    """The run writer the run exporter writes to for ``tracking_uri`` (one per URI and root).
 
-    For a SQLite file a :class:`~spanrun.store.sqlite._store.DirectSqliteStore`, which does
-    not import SQLAlchemy for what the exporter does (its other methods go to the
-    ``get_store`` store of the same URI); for anything else ``get_store(...)`` itself.
+    For a SQLite file a ``SqlRunWriter`` on a ``SqliteDatabase``, which does not import
+    SQLAlchemy (it writes through the same connection as the ``get_store`` store of the file);
+    for anything else ``get_store(...)`` itself.
     """
     known = (
-        _by_given_uri.get((tracking_uri, artifact_root, True))
+        _writers_by_given_uri.get((tracking_uri, artifact_root))
         if type(tracking_uri) is str
         else None
     )
@@ -161,17 +158,20 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"Cannot create the folder of {path}: {e}") from e
-            from spanrun.store.sqlite._store import DirectSqliteStore
+            from spanrun.store._run_writer import SqlRunWriter
+            from spanrun.store.sqlite._database import SqliteDatabase
 
             root = (
                 artifact_root
                 if artifact_root is not None
                 else str(path.parent / ARTIFACTS_DIR_NAME)
             )
-            store = DirectSqliteStore(path, root, delegate=lambda: get_store(uri, artifact_root))
+            store = SqlRunWriter(
+                SqliteDatabase(path, root, migrate=lambda: get_store(uri, artifact_root))
+            )
             _export_stores[key] = store
             created = True
-        _by_given_uri[(tracking_uri, artifact_root, True)] = store
+        _writers_by_given_uri[(tracking_uri, artifact_root)] = store
     if created:
         end_dead_runs_once(store)
     return store
@@ -180,10 +180,11 @@ def get_export_store(tracking_uri: str, artifact_root: str | None = None) -> Sto
 def clear_store_cache() -> None:
     """Close and forget every cached store (tests use this to avoid leaking state)."""
     with _lock:
-        stores = [*_export_stores.values(), *_stores.values()]
+        stores: list[RunWriter] = [*_export_stores.values(), *_stores.values()]
         _stores.clear()
         _export_stores.clear()
         _by_given_uri.clear()
+        _writers_by_given_uri.clear()
     forget_swept()
     for store in stores:
         store.close()
@@ -197,6 +198,7 @@ def _clear_after_fork() -> None:
     _stores.clear()
     _export_stores.clear()
     _by_given_uri.clear()
+    _writers_by_given_uri.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,6 +1,6 @@
 """Bounded retry and error translation of raw write transactions (no SQLAlchemy needed).
 
-Shared by ``Database.write_raw`` (SqlAlchemyStore) and ``DirectSqliteStore``: lock timeouts
+Shared by ``Database.write_raw`` (SqlAlchemyStore) and ``SqliteDatabase``: lock timeouts
 ("database is locked"), deadlocks and serialization failures are retried with backoff, a
 dropped connection at once, a unique-key race (``retry_integrity``) twice; whatever is left is
 raised as :class:`~spanrun.errors.StoreError`. spanrun's own errors pass through untouched.

@@ -1,8 +1,11 @@
-"""The tracking store on SQLAlchemy: SQLite (embedded default) and PostgreSQL."""
+"""The tracking store on SQLAlchemy: SQLite (embedded default) and PostgreSQL.
+
+Runs are created, read, updated and checked, and export batches written, by the one
+``SqlRunWriter`` (``_run_writer.py``) over this store's ``Database``; this module adds
+experiments, deletion, ``log_batch``, history, search and traces."""
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -16,31 +19,27 @@ from spanrun.core.entities import (
     Run,
     RunData,
     RunInfo,
-    RunStatus,
     RunTag,
     SpanRecord,
     Trace,
     TraceInfo,
     ViewType,
 )
-from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import (
     InvalidParamChangeError,
     InvalidStateError,
     NotFoundError,
 )
-from spanrun.store import _export_batch, _traces
 from spanrun.store import _models as m
+from spanrun.store import _traces
 from spanrun.store._common import (
     ACTIVE,
     DELETED,
     checked_key,
     chunks,
     experiment_key,
-    new_run_fields,
     now_ms,
     reset_in_forked_child,
-    run_info_values,
     to_uri,
 )
 from spanrun.store._db import Database
@@ -48,6 +47,7 @@ from spanrun.store._experiments import ExperimentMethods
 from spanrun.store._llm_calls import call_column
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
+from spanrun.store._run_writer import SqlRunWriter
 from spanrun.store._search_filter import parse_filter, parse_order_by
 from spanrun.store._search_sql import (
     check_max_results,
@@ -82,6 +82,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self._insert = self._db.insert
         self._build_statements()
         ensure_schema(self._db, self._initialize)
+        self._runs = SqlRunWriter(self._db)
         reset_in_forked_child(self)
 
     @property
@@ -93,10 +94,6 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         # compiled to SQL text once and run on the DBAPI cursor.
         positional = self._db.compile_positional
         kv_cols = ["run_id", "key", "value"]
-        self._sql_run_stage = positional(
-            sa.select(m.runs.c.lifecycle_stage).where(m.runs.c.run_id == sa.bindparam("run_id")),
-            ["run_id"],
-        )
         self._sql_param_value = positional(
             sa.select(m.params.c.value).where(
                 m.params.c.run_id == sa.bindparam("run_id"), m.params.c.key == sa.bindparam("key")
@@ -117,18 +114,17 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             set_={"value": tag_ins.excluded.value},
         )
         self._sql_upsert_tags = positional(self._upsert_tags, kv_cols)
-        self._run_stage_stmt = sa.select(m.runs.c.lifecycle_stage).where(
-            m.runs.c.run_id == sa.bindparam("run_id")
-        )
         # Prebuilt (not rebuilt per call) so SQLAlchemy skips building and hashing them again.
         self._experiment_stmt = sa.select(m.experiments).where(
             m.experiments.c.experiment_id == sa.bindparam("experiment_id")
         )
         self._run_stmt = sa.select(m.runs).where(m.runs.c.run_id == sa.bindparam("run_id"))
-        self._insert_run = sa.insert(m.runs)
-        # SET takes the columns given with each execution.
-        self._update_run = sa.update(m.runs).where(m.runs.c.run_id == sa.bindparam("b_run_id"))
-        self._insert_tags = sa.insert(m.tags)
+        self._sql_delete_tag = positional(
+            sa.delete(m.tags).where(
+                m.tags.c.run_id == sa.bindparam("run_id"), m.tags.c.key == sa.bindparam("key")
+            ),
+            ["run_id", "key"],
+        )
 
     def _initialize(self, conn: sa.Connection) -> None:
         if self.dialect == "sqlite":
@@ -167,47 +163,19 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
-        run_id, name, start_time, tag_map = new_run_fields(run_name, user_id, start_time, tags)
+        return self._runs.create_run(experiment_id, user_id, start_time, tags, run_name)
 
-        def create(conn: sa.Connection) -> Run:
-            exp = self._experiment_row(conn, experiment_id)
-            if exp.lifecycle_stage != ACTIVE:
-                raise InvalidStateError(
-                    f"Cannot create a run in deleted experiment {experiment_id!r}"
-                )
-            info = RunInfo(
-                run_id=run_id,
-                experiment_id=str(exp.experiment_id),
-                run_name=name,
-                status=RunStatus.RUNNING.value,
-                start_time=start_time,
-                end_time=None,
-                artifact_uri=f"{exp.artifact_location}/{run_id}/artifacts",
-                lifecycle_stage=ACTIVE,
-                user_id=user_id or "",
-            )
-            conn.execute(
-                self._insert_run,
-                {
-                    "run_id": run_id,
-                    "experiment_id": exp.experiment_id,
-                    "run_name": name,
-                    "user_id": info.user_id,
-                    "status": info.status,
-                    "start_time": start_time,
-                    "end_time": None,
-                    "lifecycle_stage": ACTIVE,
-                    "artifact_uri": info.artifact_uri,
-                    "deleted_time": None,
-                },
-            )
-            conn.execute(
-                self._insert_tags,
-                [{"run_id": run_id, "key": k, "value": v} for k, v in tag_map.items()],
-            )
-            return Run(info=info, data=RunData(tags=dict(tag_map)))
+    def get_run(self, run_id: str) -> Run:
+        return self._runs.get_run(run_id)
 
-        return self._db.write(create)
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        return self._runs.update_run_info(run_id, status, end_time, run_name)
 
     def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
         """Build Run objects for run rows with three batched queries (params, tags, metrics).
@@ -272,43 +240,6 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             raise NotFoundError(f"Run {run_id!r} not found")
         return row
 
-    def _check_active(self, conn: sa.Connection, run_id: str) -> None:
-        stage = conn.execute(self._run_stage_stmt, {"run_id": run_id}).scalar()
-        self._raise_unless_active(run_id, stage)
-
-    @staticmethod
-    def _raise_unless_active(run_id: str, stage: str | None) -> None:
-        if stage is None:
-            raise NotFoundError(f"Run {run_id!r} not found")
-        if stage != ACTIVE:
-            raise InvalidStateError(
-                f"Run {run_id!r} is deleted; restore it before logging to it or changing it"
-            )
-
-    def get_run(self, run_id: str) -> Run:
-        return self._db.read(lambda conn: self._load_runs(conn, [self._run_row(conn, run_id)])[0])
-
-    def update_run_info(
-        self,
-        run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-    ) -> RunInfo:
-        values = run_info_values(status, end_time, run_name)
-
-        def update(conn: sa.Connection) -> RunInfo:
-            self._check_active(conn, run_id)
-            if values:
-                conn.execute(self._update_run, {"b_run_id": run_id, **values})
-            if run_name:
-                conn.execute(
-                    self._upsert_tags, [{"run_id": run_id, "key": RUN_NAME_TAG, "value": run_name}]
-                )
-            return self._run_info(self._run_row(conn, run_id))
-
-        return self._db.write(update)
-
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         def update(conn: sa.Connection) -> None:
             row = self._run_row(conn, run_id)
@@ -364,7 +295,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         ]
 
         def write(cursor: Any) -> None:
-            self._check_active_raw(cursor, run_id)
+            self._runs.check_active(cursor, run_id)
             if param_map:
                 self._write_params(cursor, run_id, param_map)
             if tag_rows:
@@ -383,16 +314,11 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         """
 
         def write(cursor: Any) -> None:
-            self._check_active_raw(cursor, run_id)
+            self._runs.check_active(cursor, run_id)
             self._metric_writer.write(cursor, run_id, rows)
 
         if rows:
             self._db.write_raw(write)
-
-    def _check_active_raw(self, cursor: Any, run_id: str) -> None:
-        cursor.execute(self._sql_run_stage, (run_id,))
-        found = cursor.fetchone()
-        self._raise_unless_active(run_id, found[0] if found else None)
 
     def _write_params(self, cursor: Any, run_id: str, param_map: dict[str, str]) -> None:
         rows = [(run_id, key, value) for key, value in param_map.items()]
@@ -415,15 +341,13 @@ class SqlAlchemyStore(ExperimentMethods, Store):
                 )
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        def delete(conn: sa.Connection) -> None:
-            self._check_active(conn, run_id)
-            result = conn.execute(
-                sa.delete(m.tags).where(m.tags.c.run_id == run_id, m.tags.c.key == key)
-            )
-            if result.rowcount == 0:
+        def delete(cursor: Any) -> None:
+            self._runs.check_active(cursor, run_id)
+            cursor.execute(self._sql_delete_tag, (run_id, key))
+            if cursor.rowcount == 0:
                 raise NotFoundError(f"No tag {key!r} on run {run_id!r}")
 
-        self._db.write(delete)
+        self._db.write_raw(delete)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         mc = m.metrics.c
@@ -494,24 +418,12 @@ class SqlAlchemyStore(ExperimentMethods, Store):
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
-        """One transaction for the whole batch (see ``spanrun.store._export_batch``)."""
-        skipped: dict[str, str] = _export_batch.write_export_batch(
-            self._db, self._bulk_stmts(), runs, spans
-        )
-        return skipped
+        return self._runs.log_export_batch(runs, spans)
 
     def prepare_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> Callable[[], dict[str, str]]:
-        stmts = self._bulk_stmts()
-        batch = _export_batch.prepare_export_batch(stmts, runs, spans)
-        return functools.partial(_export_batch.write_prepared_batch, self._db, stmts, batch)
-
-    def _bulk_stmts(self) -> _export_batch.BulkStatements:
-        stmts = self.__dict__.get("_bulk_statements")
-        if stmts is None:
-            stmts = self._bulk_statements = _export_batch.BulkStatements(self._db)
-        return stmts
+        return self._runs.prepare_export_batch(runs, spans)
 
     def get_trace(self, trace_id: str) -> Trace:
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))

@@ -1,7 +1,9 @@
-"""The Store interface: everything the client needs from a backend.
+"""The store interfaces: ``RunWriter`` (what the run exporter writes through) and ``Store``
+(everything the client needs from a backend, a ``RunWriter`` plus reads, search and the rest).
 
-Implementations: ``SqlAlchemyStore`` (SQLite, PostgreSQL) and, later, ``RestStore``.
-Every method raises only :mod:`spanrun.errors` exceptions.
+Implementations: ``SqlRunWriter`` (every SQL database; on its own, autolog's exporter on a
+SQLite file), ``SqlAlchemyStore`` (SQLite, PostgreSQL: a ``SqlRunWriter`` plus SQLAlchemy reads
+and search) and, later, ``RestStore``. Every method raises only :mod:`spanrun.errors` exceptions.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from spanrun.core.text import storable_text
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.store._llm_calls import calls_as_metrics, checked_calls, unpack_run_batch
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "Store"]
+__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "RunWriter", "Store"]
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -49,7 +51,70 @@ RunBatch = (
 )
 
 
-class Store(abc.ABC):
+class RunWriter(abc.ABC):
+    """What the run exporter needs from a store: runs to create, read and end, and export
+    batches to write. Every ``Store`` is one."""
+
+    # -- runs ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run: ...
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Raise NotFoundError when unknown (deleted runs are returned, lifecycle 'deleted')."""
+
+    @abc.abstractmethod
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo: ...
+
+    @abc.abstractmethod
+    def log_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> dict[str, str]:
+        """Write what one exporter batch produced: each run's metrics, params and tags, and spans.
+
+        Same meaning as ``log_batch`` per run and ``log_spans``, except that a param already
+        logged is kept (the first value wins; a different value is not an error). Runs that are
+        unknown or deleted are left out and returned as ``{run_id: reason}``; the rest is
+        written, in one transaction where the store has them.
+        """
+
+    def prepare_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> Callable[[], dict[str, str]]:
+        """``log_export_batch`` in two steps: check and build rows now, write when called.
+
+        The returned function does the writing (and may be called again to retry). The run
+        exporter prepares on its mapping thread and writes on its writer thread, so that the
+        writer, the slower stage, is left with the database work. Raises what
+        ``log_export_batch`` raises for bad input. This default prepares nothing.
+        """
+        return functools.partial(self.log_export_batch, runs, spans)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def reopen_if_replaced(self) -> bool:
+        """True when the store found its database deleted or replaced since it opened it, and
+        opened (or created) the one there now: the runs it held before are gone. Called by the
+        exporter before each batch, so it must be cheap; this default never finds that."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+class Store(RunWriter):
     """Abstract tracking store. ``artifact_root`` is where new experiments put artifacts."""
 
     artifact_root: str
@@ -88,30 +153,6 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None: ...
-
-    # -- runs ------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def create_run(
-        self,
-        experiment_id: str,
-        user_id: str,
-        start_time: int,
-        tags: Sequence[RunTag],
-        run_name: str | None,
-    ) -> Run: ...
-
-    @abc.abstractmethod
-    def get_run(self, run_id: str) -> Run:
-        """Raise NotFoundError when unknown (deleted runs are returned, lifecycle 'deleted')."""
-
-    @abc.abstractmethod
-    def update_run_info(
-        self,
-        run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-    ) -> RunInfo: ...
 
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None: ...
@@ -179,14 +220,9 @@ class Store(abc.ABC):
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
     ) -> dict[str, str]:
-        """Write what one exporter batch produced: each run's metrics, params and tags, and spans.
-
-        Same meaning as ``log_batch`` per run and ``log_spans``, except that a param already
-        logged is kept (the first value wins; a different value is not an error). Runs that are
-        unknown or deleted are left out and returned as ``{run_id: reason}``; the rest is
-        written. Stores should override this to write it all in one transaction; this default
-        uses ``get_run``, ``log_batch`` (within the per-call limits) and ``log_spans``.
-        """
+        """As ``RunWriter.log_export_batch``. Stores should override this to write it all in
+        one transaction; this default uses ``get_run``, ``log_batch`` (within the per-call
+        limits) and ``log_spans``."""
         skipped: dict[str, str] = {}
         for run_id, batch in runs.items():
             metrics, params, tags, calls = unpack_run_batch(batch)
@@ -211,18 +247,6 @@ class Store(abc.ABC):
                 ]
             )
         return skipped
-
-    def prepare_export_batch(
-        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
-    ) -> Callable[[], dict[str, str]]:
-        """``log_export_batch`` in two steps: check and build rows now, write when called.
-
-        The returned function does the writing (and may be called again to retry). The run
-        exporter prepares on its mapping thread and writes on its writer thread, so that the
-        writer, the slower stage, is left with the database work. Raises what
-        ``log_export_batch`` raises for bad input. This default prepares nothing.
-        """
-        return functools.partial(self.log_export_batch, runs, spans)
 
     def _log_run_batch(
         self,
@@ -254,13 +278,3 @@ class Store(abc.ABC):
                 except InvalidParamChangeError:
                     if attempt:
                         raise
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def reopen_if_replaced(self) -> bool:
-        """True when the store found its database deleted or replaced since it opened it, and
-        opened (or created) the one there now: the runs it held before are gone. Called by the
-        exporter before each batch, so it must be cheap; this default never finds that."""
-        return False
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections."""

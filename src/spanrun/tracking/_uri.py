@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spanrun.store.base import Store
+    from spanrun.store.base import RunWriter, Store
 
 __all__ = [
     "TRACKING_URI_ENV",
@@ -91,7 +91,7 @@ class _TrackingUriState:
         """The store for ``uri`` or the current tracking URI (cached by ``spanrun.store``)."""
         return _get_store(*self._locate(uri))
 
-    def get_export_store(self, uri: str | None = None) -> Store:
+    def get_export_store(self, uri: str | None = None) -> RunWriter:
         """The store the run exporter writes to, for ``uri`` or the current tracking URI: as
         :meth:`get_store`, but on a SQLite file one that does not import SQLAlchemy
         (``spanrun.store.get_export_store``)."""
@@ -116,8 +116,8 @@ def _get_store(uri: str, artifact_root: str | None) -> Store:
     return store
 
 
-def _get_export_store(uri: str, artifact_root: str | None) -> Store:
-    store: Store = _registry().get_export_store(uri, artifact_root)
+def _get_export_store(uri: str, artifact_root: str | None) -> RunWriter:
+    store: RunWriter = _registry().get_export_store(uri, artifact_root)
     return store
 
 

@@ -5,5 +5,6 @@
 - ``_write_connection``: the process's one write connection per file, WAL checkpoints off the
   hot path;
 - ``_ddl``: the schema as static DDL (checked against the Alembic migrations by the tests);
-- ``_store``: ``DirectSqliteStore``, autolog's exporter store on the stdlib ``sqlite3``.
+- ``_database``: ``SqliteDatabase``, transactions on the stdlib ``sqlite3`` for the run writer
+  of autolog's exporter (no SQLAlchemy in the user's process).
 """

@@ -1,7 +1,7 @@
 """Opening a stdlib ``sqlite3`` connection configured the way every spanrun connection is.
 
 One definition for both stores: ``SqlAlchemyStore``'s engine calls :func:`configure` from its
-connect hook, and ``DirectSqliteStore`` calls :func:`connect`. See ``_engine.py`` for why
+connect hook, and ``SqliteDatabase`` calls :func:`connect`. See ``_engine.py`` for why
 (WAL, ``synchronous=NORMAL``, a 60 s busy timeout, ``BEGIN IMMEDIATE`` for writes).
 """
 

@@ -1,8 +1,8 @@
 """The tracking database's schema as plain SQLite text, for paths that must not load SQLAlchemy.
 
 ``_models.py`` (SQLAlchemy Core) and the Alembic migrations stay the source of truth; this is
-the SQLite DDL they produce, written out so that ``DirectSqliteStore`` can build a new database
-with the stdlib ``sqlite3`` module alone. ``tests/store/test_sqlite_direct.py`` checks that it
+the SQLite DDL they produce, written out so that ``SqliteDatabase`` can build a new database
+with the stdlib ``sqlite3`` module alone. ``tests/store/test_sqlite_run_writer.py`` checks that it
 builds exactly the schema the migrations build. Change it together with a new migration.
 """
 

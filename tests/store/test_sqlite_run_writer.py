@@ -1,5 +1,6 @@
-"""DirectSqliteStore: the exporter's SQLite store without SQLAlchemy builds, reads and writes
-exactly what SqlAlchemyStore does, and never imports SQLAlchemy or Alembic for it."""
+"""The exporter's run writer on a SQLite file without SQLAlchemy (``SqlRunWriter`` on a
+``SqliteDatabase``) builds, reads and writes exactly what SqlAlchemyStore does, and never
+imports SQLAlchemy or Alembic for it."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from spanrun.core.entities import Metric, RunTag, SpanRecord
 from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError, StoreError
-from spanrun.store import SqlAlchemyStore, Store, _migrate, _retry, get_store
+from spanrun.store import RunWriter, SqlAlchemyStore, Store, _migrate, _retry, get_store
 from spanrun.store import _export_batch as _bulk
 from spanrun.store import _models as m
 from spanrun.store._metric_writes import MetricRow, MetricWriter
 from spanrun.store._registry import get_export_store
+from spanrun.store._run_writer import SqlRunWriter
+from spanrun.store.sqlite._database import SqliteDatabase
 from spanrun.store.sqlite._ddl import PLANNER_STATS, SCHEMA_VERSION
-from spanrun.store.sqlite._store import DirectSqliteStore
 from spanrun.tracking import _uri
 from tests._fork import in_forked_child
 from tests.store._spans import make_span
@@ -36,6 +38,17 @@ T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def direct_writer(
+    path: Path | str, artifact_root: str, migrate: Callable[[], object] | None = None
+) -> SqlRunWriter:
+    """What get_export_store builds for a SQLite file."""
+    return SqlRunWriter(SqliteDatabase(path, artifact_root, migrate))
+
+
+def _no_migration() -> None:
+    raise AssertionError("asked for a migration")
+
+
 def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
@@ -100,8 +113,8 @@ def _span(trace_id: str, span_id: str, parent: str | None, start: int, **kw: Any
 
 
 @pytest.fixture
-def direct(tmp_path: Path) -> Iterator[DirectSqliteStore]:
-    store = DirectSqliteStore(tmp_path / "direct.db", str(tmp_path / "artifacts"))
+def direct(tmp_path: Path) -> Iterator[SqlRunWriter]:
+    store = direct_writer(tmp_path / "direct.db", str(tmp_path / "artifacts"))
     yield store
     store.close()
 
@@ -109,7 +122,7 @@ def direct(tmp_path: Path) -> Iterator[DirectSqliteStore]:
 # -- schema ----------------------------------------------------------------------------------
 def test_static_ddl_builds_the_migrations_schema(tmp_path: Path) -> None:
     root = str(tmp_path / "artifacts")
-    DirectSqliteStore(tmp_path / "direct.db", root).close()
+    direct_writer(tmp_path / "direct.db", root).close()
     SqlAlchemyStore(f"sqlite:///{tmp_path / 'models.db'}", root).close()
     # Replaying the Alembic migrations on an empty file, then opening it (Default experiment).
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'alembic.db'}")
@@ -140,16 +153,17 @@ def test_static_ddl_builds_the_migrations_schema(tmp_path: Path) -> None:
     ]
 
 
-def test_connection_pragmas(direct: DirectSqliteStore) -> None:
+def test_connection_pragmas(direct: SqlRunWriter) -> None:
     def pragmas(cursor: sqlite3.Cursor) -> list[Any]:
         names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
         return [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
 
-    assert direct.write_raw(pragmas) == ["wal", 1, 1, 60_000]
-    assert direct._read(pragmas) == ["wal", 1, 1, 60_000]
+    db = direct._db
+    assert db.write_raw(pragmas) == ["wal", 1, 1, 60_000]
+    assert db.read_raw(pragmas) == ["wal", 1, 1, 60_000]
 
 
-def test_hand_written_sqlite_statements_match_sqlalchemy(direct: DirectSqliteStore) -> None:
+def test_hand_written_sqlite_statements_match_sqlalchemy(direct: SqlRunWriter) -> None:
     qmark = sqlite_dialect(paramstyle="qmark")
     kv = ["run_id", "key", "value"]
     ins = sqlite_insert(m.params)
@@ -191,7 +205,7 @@ def test_each_store_opens_the_others_database_without_migrating(
         raise AssertionError("migrated again")
 
     root = str(tmp_path / "artifacts")
-    first = DirectSqliteStore(tmp_path / "a.db", root)
+    first = direct_writer(tmp_path / "a.db", root)
     run_a = first.create_run("0", "u", 5, [RunTag("k", "v")], "from-direct").info.run_id
     first.close()
     monkeypatch.setattr(_migrate, "_upgrade", no_migration)
@@ -200,9 +214,9 @@ def test_each_store_opens_the_others_database_without_migrating(
     assert sa_store.get_run(run_a).data.tags == {"k": "v", "mlflow.runName": "from-direct"}
     sa_store.log_batch(run_a, metrics=[Metric("m", 2.0, 7, 1)])
     sa_store.close()
-    again = DirectSqliteStore(tmp_path / "a.db", root)
+    # Opening a current database needs no SqlAlchemyStore.
+    again = direct_writer(tmp_path / "a.db", root, _no_migration)
     assert again.get_run(run_a).data.metrics == {"m": 2.0}
-    assert again._delegate is None  # opening a current database needs no SqlAlchemyStore
     again.close()
 
     monkeypatch.undo()
@@ -210,16 +224,15 @@ def test_each_store_opens_the_others_database_without_migrating(
     run_b = made_by_sa.create_run("0", "u", 5, [], "from-sa").info.run_id
     made_by_sa.close()
     schema = _schema(tmp_path / "b.db")
-    direct = DirectSqliteStore(tmp_path / "b.db", root)
+    direct = direct_writer(tmp_path / "b.db", root, _no_migration)
     assert direct.get_run(run_b).info.run_name == "from-sa"
-    assert direct._delegate is None
     direct.close()
     assert _schema(tmp_path / "b.db") == schema
 
 
 def test_runs_created_by_both_stores_are_identical(tmp_path: Path) -> None:
     root = str(tmp_path / "artifacts")
-    direct = DirectSqliteStore(tmp_path / "s.db", root)
+    direct = direct_writer(tmp_path / "s.db", root)
     sa_store = SqlAlchemyStore(f"sqlite:///{tmp_path / 's.db'}", root)
     exp = sa_store.create_experiment("exp", artifact_location=str(tmp_path / "elsewhere"))
     cases: list[tuple[Any, ...]] = [
@@ -267,7 +280,7 @@ def _error(call: Callable[[], Any]) -> tuple[type[BaseException], str]:
 
 def test_errors_are_typed_as_in_sqlalchemy_store(tmp_path: Path) -> None:
     root = str(tmp_path / "artifacts")
-    direct = DirectSqliteStore(tmp_path / "e.db", root)
+    direct = direct_writer(tmp_path / "e.db", root)
     sa_store = SqlAlchemyStore(f"sqlite:///{tmp_path / 'e.db'}", root)
     gone = sa_store.create_run("0", "u", 1, [], "gone").info.run_id
     sa_store.delete_run(gone)
@@ -315,11 +328,11 @@ def test_errors_are_typed_as_in_sqlalchemy_store(tmp_path: Path) -> None:
 
 
 def test_lock_errors_are_retried_and_others_become_store_errors(
-    direct: DirectSqliteStore, monkeypatch: pytest.MonkeyPatch
+    direct: SqlRunWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_retry, "backoff", lambda attempt: None)
     run = direct.create_run("0", "u", 1, [], "r").info.run_id
-    real_run = direct._writer.run
+    real_run = direct._db._writer.run  # type: ignore[attr-defined]
     failures = [sqlite3.OperationalError("database is locked")] * 3
 
     def flaky(fn: Callable[[Any], Any]) -> Any:
@@ -327,7 +340,7 @@ def test_lock_errors_are_retried_and_others_become_store_errors(
             raise failures.pop()
         return real_run(fn)
 
-    monkeypatch.setattr(direct._writer, "run", flaky)
+    monkeypatch.setattr(direct._db._writer, "run", flaky)  # type: ignore[attr-defined]
     assert direct.log_export_batch({run: ([("m", 1.0, 1, 0)], {}, {})}) == {}
     assert failures == [] and direct.get_run(run).data.metrics == {"m": 1.0}
     failures[:] = [sqlite3.OperationalError("disk I/O error")]
@@ -383,7 +396,7 @@ def test_export_batches_write_identical_rows(tmp_path: Path) -> None:
     seed.close()
     _copy(tmp_path / "seed.db", tmp_path / "direct.db")
     _copy(tmp_path / "seed.db", tmp_path / "sa.db")
-    direct = DirectSqliteStore(tmp_path / "direct.db", root)
+    direct = direct_writer(tmp_path / "direct.db", root)
     sa_store = SqlAlchemyStore(f"sqlite:///{tmp_path / 'sa.db'}", root)
     for batch, spans in _batches(runs, gone):
         skipped = direct.log_export_batch(batch, spans)
@@ -400,16 +413,15 @@ def test_export_batches_write_identical_rows(tmp_path: Path) -> None:
     assert ("renamed",) in [(s[3],) for s in mine["spans"]]
 
 
-def test_other_methods_go_to_a_sqlalchemy_store(direct: DirectSqliteStore) -> None:
-    assert isinstance(direct, Store)
+def test_the_export_writer_is_a_run_writer_only(direct: SqlRunWriter, tmp_path: Path) -> None:
+    assert isinstance(direct, RunWriter) and not isinstance(direct, Store)
     assert {direct: 1}[direct] == 1  # hashable: the exporter keys its sessions by store
-    assert direct._delegate is None
-    exp = direct.create_experiment("via-delegate")
+    sa_store = SqlAlchemyStore(f"sqlite:///{tmp_path / 'direct.db'}", str(tmp_path / "artifacts"))
+    exp = sa_store.create_experiment("elsewhere")
     run = direct.create_run(exp, "u", 1, [], "r").info.run_id
-    direct.log_batch(run, metrics=[Metric("m", 1.0, 1, 0)])
-    assert [r.info.run_id for r in direct.search_runs([exp])] == [run]
-    assert isinstance(direct._delegate, SqlAlchemyStore)
-    assert direct.engine is direct._delegate.engine  # extras of SqlAlchemyStore, too
+    direct.log_export_batch({run: ([("m", 1.0, 1, 0)], {}, {})})
+    assert [r.info.run_id for r in sa_store.search_runs([exp])] == [run]
+    sa_store.close()
     direct.close()
     assert direct.get_run(run).data.metrics == {"m": 1.0}  # usable after close, as the others
 
@@ -421,10 +433,10 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match="newer than this spanrun"):
-        DirectSqliteStore(tmp_path / "n.db", str(tmp_path))
+        direct_writer(tmp_path / "n.db", str(tmp_path))
 
 
-def test_survives_fork(direct: DirectSqliteStore) -> None:
+def test_survives_fork(direct: SqlRunWriter) -> None:
     run_id = direct.create_run("0", "u", 1, [], "r").info.run_id
     direct.get_run(run_id)  # the parent has a read connection too
 
@@ -441,15 +453,15 @@ def test_survives_fork(direct: DirectSqliteStore) -> None:
 def test_get_export_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     store = get_export_store("sqlite:///rel/one.db")
-    assert isinstance(store, DirectSqliteStore)
+    assert isinstance(store, SqlRunWriter)
     assert store.path == str(tmp_path / "rel" / "one.db")
     assert get_export_store(f"sqlite:///{tmp_path / 'rel' / 'one.db'}") is store
-    assert store.artifact_root == get_store("sqlite:///rel/one.db").artifact_root
+    assert store._db.artifact_root == get_store("sqlite:///rel/one.db").artifact_root  # type: ignore[attr-defined]
     run = store.create_run("0", "u", 1, [], "r").info.run_id
-    store.search_runs(["0"])  # delegated: to the get_store store of the same URI
-    assert store._delegate is get_store("sqlite:///rel/one.db")
+    assert get_store("sqlite:///rel/one.db").get_run(run).info.run_name == "r"
     elsewhere = get_export_store("sqlite:///rel/one.db", artifact_root=str(tmp_path / "x"))
-    assert elsewhere is not store and elsewhere.artifact_root == (tmp_path / "x").as_uri()
+    assert isinstance(elsewhere, SqlRunWriter) and elsewhere is not store
+    assert elsewhere._db.artifact_root == (tmp_path / "x").as_uri()  # type: ignore[attr-defined]
     assert elsewhere.get_run(run).info.run_name == "r"
     memory = get_export_store("sqlite://")
     assert isinstance(memory, SqlAlchemyStore) and memory is get_store("sqlite://")
@@ -465,14 +477,14 @@ def test_get_export_store_for_uri_follows_the_tracking_uri(
     _uri._state.reset()
     monkeypatch.chdir(tmp_path)
     store = _uri.get_export_store_for_uri()
-    assert isinstance(store, DirectSqliteStore)
+    assert isinstance(store, SqlRunWriter)
     assert store.path == str(tmp_path / "spanrun.db")
-    assert store.artifact_root == _uri.get_store_for_uri().artifact_root
-    assert store.artifact_root == (tmp_path / "spanrun-artifacts").as_uri()
+    assert store._db.artifact_root == _uri.get_store_for_uri().artifact_root  # type: ignore[attr-defined]
+    assert store._db.artifact_root == (tmp_path / "spanrun-artifacts").as_uri()  # type: ignore[attr-defined]
     assert _uri.get_export_store_for_uri() is store
     _uri.set_tracking_uri(tmp_path / "other.db")
     other = _uri.get_export_store_for_uri()
-    assert isinstance(other, DirectSqliteStore) and other.path == str(tmp_path / "other.db")
+    assert isinstance(other, SqlRunWriter) and other.path == str(tmp_path / "other.db")
     # The default database named explicitly is still the default (same artifact root).
     assert _uri.get_export_store_for_uri(str(tmp_path / "spanrun.db")) is store
     assert _uri.get_export_store_for_uri() is other
@@ -483,13 +495,13 @@ _NO_SQLALCHEMY = textwrap.dedent(
     """
     import sys
     from spanrun.tracking._uri import get_export_store_for_uri, set_tracking_uri
-    from spanrun.store.sqlite._store import DirectSqliteStore
-    from spanrun.store.base import Store
+    from spanrun.store._run_writer import SqlRunWriter
+    from spanrun.store.base import RunWriter
     from spanrun.core.entities import RunTag, SpanRecord
 
     set_tracking_uri(sys.argv[1])
     store = get_export_store_for_uri()
-    assert isinstance(store, DirectSqliteStore) and isinstance(store, Store)
+    assert isinstance(store, SqlRunWriter) and isinstance(store, RunWriter)
     run = store.create_run("0", "me", None, [RunTag("a", "b")], None).info.run_id
     span = SpanRecord(
         trace_id="1" * 32, span_id="2" * 16, parent_span_id=None, name="chat m", kind="CLIENT",
@@ -533,8 +545,8 @@ def test_many_runs_metric_writes_equal_per_run_writes(tmp_path: Path) -> None:
     seed.close()
     _copy(tmp_path / "seed.db", tmp_path / "per_run.db")
     _copy(tmp_path / "seed.db", tmp_path / "shared.db")
-    per_run = DirectSqliteStore(tmp_path / "per_run.db", root)
-    shared = DirectSqliteStore(tmp_path / "shared.db", root)
+    per_run = SqliteDatabase(tmp_path / "per_run.db", root)
+    shared = SqliteDatabase(tmp_path / "shared.db", root)
     writer = MetricWriter(shared)
     rng = random.Random(7)
     values = [0.5, -1.0, math.nan, math.inf, -math.inf, 3]
