@@ -6,10 +6,12 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from spanrun.core import internal_errors
 from spanrun.exporters import BoundedBatchSpanProcessor
 
 
@@ -89,3 +91,35 @@ def test_shutdown_flushes_and_is_idempotent():
     assert [s.name for s in exporter.get_finished_spans()] == ["last"]
     tracer.start_span("after").end()  # ignored, no error
     assert processor.force_flush() is True
+
+
+class BrokenExporter(InMemorySpanExporter):
+    """An exporter with a bug: every export raises."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        raise RuntimeError("bug in an exporter")
+
+
+def test_an_exporter_bug_is_logged_once_for_users(caplog, monkeypatch):
+    monkeypatch.delenv(internal_errors.RAISE_ENV, raising=False)  # as users run
+    internal_errors.reset()
+    _, processor, tracer = make(BrokenExporter())
+    with caplog.at_level(logging.DEBUG, logger="spanrun"):
+        for _ in range(3):
+            tracer.start_span("s").end()
+            assert processor.force_flush(5_000)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "internal error while exporting a batch of spans" in warnings[0].getMessage()
+    assert internal_errors.error_counts()["exporting a batch of spans"] == 3
+    processor.shutdown()
+
+
+def test_an_exporter_bug_reaches_the_caller_of_force_flush_under_the_test_suite():
+    internal_errors.reset()
+    _, processor, tracer = make(BrokenExporter())
+    tracer.start_span("s").end()
+    with pytest.raises(RuntimeError, match="bug in an exporter"):
+        processor.force_flush(5_000)
+    assert processor.force_flush(5_000)  # raised once; the worker thread lives on
+    processor.shutdown()

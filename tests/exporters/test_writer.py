@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 
+from spanrun.core import internal_errors
 from spanrun.exporters._writer import IDLE_AFTER_S, Writer
 
 
@@ -46,14 +48,27 @@ def test_submit_waits_for_the_job_in_flight_and_wait_times_out() -> None:
     assert writer.wait(5)
 
 
-def test_a_failing_job_is_logged_and_the_thread_goes_on(caplog) -> None:
+def test_a_failing_job_is_logged_and_the_thread_goes_on(caplog, monkeypatch) -> None:
+    monkeypatch.delenv(internal_errors.RAISE_ENV, raising=False)  # as users run
+    internal_errors.reset()
     writer = Writer()
     ran: list[str] = []
     writer.submit(lambda: 1 / 0)
     writer.submit(lambda: ran.append("next"))
     assert writer.wait(5)
     assert ran == ["next"]
-    assert "writing spans failed" in caplog.text
+    assert "internal error while writing spans" in caplog.text
+    internal_errors.raise_deferred()  # nothing kept for users: it does not raise
+
+
+def test_a_failing_job_is_raised_on_the_callers_thread_under_the_test_suite() -> None:
+    internal_errors.reset()
+    writer = Writer()
+    writer.submit(lambda: 1 / 0)
+    assert writer.wait(5)
+    with pytest.raises(ZeroDivisionError):
+        internal_errors.raise_deferred()
+    internal_errors.raise_deferred()  # once only
 
 
 def test_wait_from_a_job_does_not_wait_on_itself() -> None:

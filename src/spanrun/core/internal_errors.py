@@ -14,6 +14,9 @@ The rules, for every layer (instrumentation, exporters, ...):
 3. When ``SPANRUN_RAISE_INTERNAL_ERRORS`` is true (``1``, ``true``, ``yes``, ``on``), the error
    is logged and then re-raised, so bugs surface. spanrun's own test suite sets it (as
    pydantic/logfire re-raises under pytest); read at each error, never on the hot path.
+   On spanrun's own threads (the exporter's worker and writer), raising would only end the
+   thread: :func:`report_in_background` keeps the exception instead, and the next
+   ``force_flush`` on the caller's thread re-raises it (:func:`raise_deferred`).
 
 Expected conditions that are not bugs (a store that is down, a full queue, a run that never
 ended) are not internal errors: their code logs its own warning.
@@ -31,8 +34,10 @@ __all__ = [
     "RAISE_ENV",
     "error_counts",
     "internal_errors",
+    "raise_deferred",
     "raise_enabled",
     "report",
+    "report_in_background",
     "reset",
 ]
 
@@ -43,6 +48,8 @@ _MAX_SITES = 1024  # sites are code locations, so few; the cap only guards dynam
 _logger = logging.getLogger("spanrun")
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
+# Exceptions of spanrun's own threads kept for the caller's thread (rule 3): the first one only.
+_deferred: list[Exception] = []
 
 
 def raise_enabled() -> bool:
@@ -84,6 +91,29 @@ def internal_errors(what: str, *, logger: logging.Logger | None = None) -> Itera
         report(what, logger=logger)
 
 
+def report_in_background(what: str, *, logger: logging.Logger | None = None) -> None:
+    """:func:`report` for spanrun's own threads: logs the same way and never raises there; when
+    :func:`raise_enabled`, the exception is kept for :func:`raise_deferred`."""
+    try:
+        report(what, logger=logger)
+    except Exception as exc:
+        with _lock:
+            if not _deferred:
+                _deferred.append(exc)
+
+
+def raise_deferred() -> None:
+    """Re-raise (once) the first exception :func:`report_in_background` kept; call it on the
+    caller's thread (``force_flush``). Does nothing when none was kept."""
+    if not _deferred:  # the usual case: no lock
+        return
+    with _lock:
+        if not _deferred:
+            return
+        exc = _deferred.pop()
+    raise exc
+
+
 def error_counts() -> dict[str, int]:
     """How many internal errors each site has reported in this process (a copy)."""
     with _lock:
@@ -94,3 +124,4 @@ def reset() -> None:
     """Forget the sites seen (their next error is logged at WARNING again); for tests."""
     with _lock:
         _counts.clear()
+        _deferred.clear()

@@ -23,6 +23,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from spanrun.core import internal_errors
 from spanrun.core.fork import on_fork
 
 __all__ = ["BoundedBatchSpanProcessor"]
@@ -170,7 +171,7 @@ class BoundedBatchSpanProcessor(SpanProcessor):
                 try:
                     self.exporter.export(batch)
                 except Exception:
-                    _log.warning("spanrun: span exporter failed", exc_info=True)
+                    internal_errors.report_in_background("exporting a batch of spans", logger=_log)
                 with self._done:
                     self._handled += len(batch)
                     self._done.notify_all()
@@ -204,10 +205,12 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         if self._dropped_since_warning:
             self._warn_dropped()
         try:
-            return self.exporter.force_flush(max(0, int((deadline - time.monotonic()) * 1000)))
+            flushed = self.exporter.force_flush(max(0, int((deadline - time.monotonic()) * 1000)))
         except Exception:
-            _log.warning("spanrun: flushing the span exporter failed", exc_info=True)
-            return False
+            internal_errors.report_in_background("flushing the span exporter", logger=_log)
+            flushed = False
+        internal_errors.raise_deferred()  # a bug met on the worker thread, in spanrun's tests
+        return flushed
 
     def shutdown(self) -> None:
         """Flush what is queued, stop the worker and shut the exporter down (idempotent)."""
@@ -221,4 +224,4 @@ class BoundedBatchSpanProcessor(SpanProcessor):
         try:
             self.exporter.shutdown()
         except Exception:
-            _log.warning("spanrun: span exporter shutdown failed", exc_info=True)
+            internal_errors.report_in_background("shutting the span exporter down", logger=_log)

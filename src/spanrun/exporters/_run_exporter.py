@@ -209,9 +209,11 @@ class RunExporter(SpanExporter):
         if not self._lock.acquire(timeout=max(0.0, timeout_millis / 1000)):
             return False  # an export is still mapping its batch
         try:
-            return self._pipeline.flush(deadline)
+            flushed = self._pipeline.flush(deadline)
         finally:
             self._lock.release()
+        internal_errors.raise_deferred()  # a bug met on the writer thread, in spanrun's tests
+        return flushed
 
     def shutdown(self) -> None:
         self._shutdown = True

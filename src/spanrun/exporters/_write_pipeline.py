@@ -17,6 +17,7 @@ import weakref
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from spanrun.core import internal_errors
 from spanrun.core.entities import RunStatus
 from spanrun.core.text import storable_text
 from spanrun.exporters._batch_plan import PendingWrite, StoreWrite, plan_writes
@@ -143,10 +144,8 @@ class WritePipeline:
             self._write_batch(writes, plan)
         except Exception:
             self._drops.count(spans=span_count)
-            _log.warning(
-                "spanrun: could not write %d spans; they are dropped (your program is fine)",
-                span_count,
-                exc_info=True,
+            internal_errors.report_in_background(
+                "writing a batch of spans (dropped; later batches are written)", logger=_log
             )
         for run_id, root in ended_trace_runs:
             failed = root.status.status_code is StatusCode.ERROR

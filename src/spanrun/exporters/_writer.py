@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 
+from spanrun.core import internal_errors
+
 __all__ = ["IDLE_AFTER_S", "Writer"]
 
 _log = logging.getLogger("spanrun.exporters._run_exporter")  # the logger users already filter
@@ -74,9 +76,7 @@ class Writer:
                 try:
                     job()
                 except Exception:
-                    _log.warning(
-                        "spanrun: writing spans failed (your program is fine)", exc_info=True
-                    )
+                    internal_errors.report_in_background("writing spans", logger=_log)
                 finally:
                     with self._cond:
                         self._job = None
@@ -89,5 +89,5 @@ class Writer:
         try:
             return bool(self._idle and self._idle())
         except Exception:
-            _log.warning("spanrun: writing spans failed (your program is fine)", exc_info=True)
+            internal_errors.report_in_background("idle work of the writer thread", logger=_log)
             return False
