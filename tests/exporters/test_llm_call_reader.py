@@ -149,6 +149,26 @@ def test_non_llm_spans_and_errors():
     assert bare.total_tokens is None and bare.params == {}
 
 
+def test_the_error_column_names_the_type_once():
+    def error(error_type: str | None, description: str) -> str:
+        attrs = {"gen_ai.operation.name": "chat"}
+        if error_type is not None:
+            attrs["error.type"] = error_type
+        call = read_llm_call(attrs, (), description)
+        assert call is not None
+        return call.error
+
+    # GenAI instrumentations: description = the message.
+    assert error("ValueError", "boom") == "ValueError: boom"
+    # The OTel SDK's start_as_current_span: description = "<Type>: <message>".
+    assert error("ValueError", "ValueError: boom") == "ValueError: boom"
+    assert error("openai.NotFoundError", "NotFoundError: gone") == "openai.NotFoundError: gone"
+    assert error("ValueError", "") == "ValueError"
+    assert error("ValueError", "ValueError") == "ValueError"
+    assert error(None, "boom") == "boom"
+    assert error("_OTHER", "x: y") == "_OTHER: x: y"
+
+
 def test_malformed_content_never_raises():
     call = read_llm_call(
         {

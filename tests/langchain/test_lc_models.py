@@ -112,6 +112,7 @@ def test_model_error_is_recorded_and_reraised(handler, exporter) -> None:
 
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "provider down"  # the message; the type is error.type
     assert span.attributes["error.type"] == "ConnectionError"
     (event,) = span.events
     assert event.name == "exception"

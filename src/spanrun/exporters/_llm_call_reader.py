@@ -355,6 +355,24 @@ def _param_plan(present: frozenset[str]) -> _ParamPlan:
     return plan
 
 
+def _error_text(error_type: Any, description: str) -> str:
+    """The prediction row's ``error``: "<error.type>: <status description>", once.
+
+    The description is the exception's message (GenAI instrumentations) or already
+    "<Type>: <message>" (the OTel SDK's ``start_as_current_span`` records that): the type is
+    not written twice.
+    """
+    if not error_type:
+        return description or "error"
+    kind = str(error_type)
+    short = kind.rsplit(".", 1)[-1]
+    if not description or description in (kind, short):
+        return kind
+    if description.startswith((f"{kind}: ", f"{short}: ")):
+        return f"{kind}: {description.split(': ', 1)[1]}"
+    return f"{kind}: {description}"
+
+
 def _params(attrs: Mapping[str, Any], model: str, provider: str) -> dict[str, str]:
     params: dict[str, str] = {}
     if model:
@@ -481,10 +499,9 @@ def read_llm_call(
     if not out_text and attrs.get(sc.OUTPUT_VALUE):
         out_text = _text(_loads(attrs.get(sc.OUTPUT_VALUE)))
 
-    error = ""
-    if status_error is not None:
-        error_type = _first(attrs, _ERROR_TYPE)
-        error = ": ".join(str(x) for x in (error_type, status_error) if x) or "error"
+    error = (
+        _error_text(_first(attrs, _ERROR_TYPE), status_error) if status_error is not None else ""
+    )
     # Positional: a keyword call to this 12-field dataclass cost twice as much (~10k
     # instructions instead of ~5k); the fields' names are in the comments, in their order.
     return LLMCall(

@@ -251,8 +251,9 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
             # GeneratorExit means the caller stopped reading a stream: not a failure.
             run.inv.finish(attributes)
         else:
-            description = f"{type(error).__name__}: {error}"
-            run.inv.fail(error, attributes, description=description, escaped=True)
+            # Status description = the message, error.type = the type: as the OpenAI spans
+            # (and the OTel GenAI instrumentations) record a failure.
+            run.inv.fail(error, attributes, escaped=True)
 
     # -- chains, prompts, parsers ------------------------------------------------------------
 
