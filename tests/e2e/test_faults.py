@@ -106,7 +106,7 @@ def test_store_read_only(autolog, client, store, export_writer, baseline, caplog
     autolog.exporter.retry_delay_s = 0.001
 
     # The exporter's write connection refuses writes from now on (root ignores chmod).
-    export_writer._db.write_raw(lambda cursor: cursor.execute("PRAGMA query_only = 1"))
+    export_writer.database.write_raw(lambda cursor: cursor.execute("PRAGMA query_only = 1"))
     try:
         with caplog.at_level(logging.WARNING, logger="spanrun"):
             assert workload(client) == baseline

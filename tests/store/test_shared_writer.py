@@ -15,7 +15,7 @@ def test_both_stores_on_one_file_write_through_one_connection(tmp_path):
     assert fluent is not export
     run = export.create_run("0", "u", 1, [], "exporter's")
     fluent.log_batch(run.info.run_id, metrics=[Metric("m", 1.0, 1, 0)])
-    writers = {id(fluent._db._writer), id(export._db._writer)}  # type: ignore[attr-defined]
+    writers = {id(fluent._db._writer), id(export.database._writer)}  # type: ignore[attr-defined]
     assert len(writers) == 1
 
     # Threads of both stores queue on the one connection; nothing is lost.
@@ -44,7 +44,7 @@ def test_closing_one_store_keeps_the_other_writing(tmp_path):
     first = SqlRunWriter(SqliteDatabase(path, str(tmp_path / "artifacts")))
     second = SqlRunWriter(SqliteDatabase(path, str(tmp_path / "artifacts")))
     run = first.create_run("0", "u", 1, [], "r")
-    assert first._db._writer is second._db._writer or second._db._writer is None
+    assert first.database._writer is second.database._writer or second.database._writer is None
     first.close()
     second.update_run_info(run.info.run_id, status="FINISHED", end_time=2)
     assert second.get_run(run.info.run_id).info.status == "FINISHED"

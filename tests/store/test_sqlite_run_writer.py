@@ -158,7 +158,7 @@ def test_connection_pragmas(direct: SqlRunWriter) -> None:
         names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
         return [cursor.execute(f"PRAGMA {name}").fetchone()[0] for name in names]
 
-    db = direct._db
+    db = direct.database
     assert db.write_raw(pragmas) == ["wal", 1, 1, 60_000]
     assert db.read_raw(pragmas) == ["wal", 1, 1, 60_000]
 
@@ -332,7 +332,7 @@ def test_lock_errors_are_retried_and_others_become_store_errors(
 ) -> None:
     monkeypatch.setattr(_retry, "backoff", lambda attempt: None)
     run = direct.create_run("0", "u", 1, [], "r").info.run_id
-    real_run = direct._db._writer.run  # type: ignore[attr-defined]
+    real_run = direct.database._writer.run  # type: ignore[attr-defined]
     failures = [sqlite3.OperationalError("database is locked")] * 3
 
     def flaky(fn: Callable[[Any], Any]) -> Any:
@@ -340,7 +340,7 @@ def test_lock_errors_are_retried_and_others_become_store_errors(
             raise failures.pop()
         return real_run(fn)
 
-    monkeypatch.setattr(direct._db._writer, "run", flaky)  # type: ignore[attr-defined]
+    monkeypatch.setattr(direct.database._writer, "run", flaky)  # type: ignore[attr-defined]
     assert direct.log_export_batch({run: ([("m", 1.0, 1, 0)], {}, {})}) == {}
     assert failures == [] and direct.get_run(run).data.metrics == {"m": 1.0}
     failures[:] = [sqlite3.OperationalError("disk I/O error")]
@@ -456,12 +456,12 @@ def test_get_export_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert isinstance(store, SqlRunWriter)
     assert store.path == str(tmp_path / "rel" / "one.db")
     assert get_export_store(f"sqlite:///{tmp_path / 'rel' / 'one.db'}") is store
-    assert store._db.artifact_root == get_store("sqlite:///rel/one.db").artifact_root  # type: ignore[attr-defined]
+    assert store.database.artifact_root == get_store("sqlite:///rel/one.db").artifact_root  # type: ignore[attr-defined]
     run = store.create_run("0", "u", 1, [], "r").info.run_id
     assert get_store("sqlite:///rel/one.db").get_run(run).info.run_name == "r"
     elsewhere = get_export_store("sqlite:///rel/one.db", artifact_root=str(tmp_path / "x"))
     assert isinstance(elsewhere, SqlRunWriter) and elsewhere is not store
-    assert elsewhere._db.artifact_root == (tmp_path / "x").as_uri()  # type: ignore[attr-defined]
+    assert elsewhere.database.artifact_root == (tmp_path / "x").as_uri()  # type: ignore[attr-defined]
     assert elsewhere.get_run(run).info.run_name == "r"
     memory = get_export_store("sqlite://")
     assert isinstance(memory, SqlAlchemyStore) and memory is get_store("sqlite://")
@@ -479,8 +479,8 @@ def test_get_export_store_for_uri_follows_the_tracking_uri(
     store = _uri.get_export_store_for_uri()
     assert isinstance(store, SqlRunWriter)
     assert store.path == str(tmp_path / "spanrun.db")
-    assert store._db.artifact_root == _uri.get_store_for_uri().artifact_root  # type: ignore[attr-defined]
-    assert store._db.artifact_root == (tmp_path / "spanrun-artifacts").as_uri()  # type: ignore[attr-defined]
+    assert store.database.artifact_root == _uri.get_store_for_uri().artifact_root  # type: ignore[attr-defined]
+    assert store.database.artifact_root == (tmp_path / "spanrun-artifacts").as_uri()  # type: ignore[attr-defined]
     assert _uri.get_export_store_for_uri() is store
     _uri.set_tracking_uri(tmp_path / "other.db")
     other = _uri.get_export_store_for_uri()

@@ -86,8 +86,8 @@ class SqlRunWriter(RunWriter):
     """Runs and export batches on the database behind ``db`` (see the module docstring)."""
 
     def __init__(self, db: Transactions) -> None:
-        self._db = db
-        self.dialect = db.dialect
+        #: The transactions it runs on (a ``SqliteDatabase`` or SQLAlchemy's ``Database``).
+        self.database = db
         #: The SQLite file written, when it is one and this writer holds it without SQLAlchemy.
         self.path: str | None = getattr(db, "path", None)
         p = "%s" if db.dialect == "postgresql" else "?"
@@ -112,6 +112,10 @@ class SqlRunWriter(RunWriter):
         self._sql_latest = f'SELECT "key", value, is_nan FROM latest_metrics WHERE run_id = {p}'
         self._p = p
         self._bulk: BulkStatements | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.database.dialect
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(
@@ -158,7 +162,7 @@ class SqlRunWriter(RunWriter):
                 )
             return Run(info=info, data=RunData(tags=dict(tag_map)))
 
-        return self._db.write_raw(create)
+        return self.database.write_raw(create)
 
     def get_run(self, run_id: str) -> Run:
         def get(cursor: Any) -> Run:
@@ -178,7 +182,7 @@ class SqlRunWriter(RunWriter):
             }
             return Run(info=_run_info(row), data=RunData(metrics=metrics, params=params, tags=tags))
 
-        return self._db.read_raw(get)
+        return self.database.read_raw(get)
 
     def check_active(self, cursor: Any, run_id: str) -> None:
         """Raise unless ``run_id`` is an active run (inside a write transaction)."""
@@ -209,7 +213,7 @@ class SqlRunWriter(RunWriter):
             cursor.execute(self._sql_run, (run_id,))
             return _run_info(cursor.fetchone())
 
-        return self._db.write_raw(update)
+        return self.database.write_raw(update)
 
     # -- export batches ----------------------------------------------------------------------
     def log_export_batch(
@@ -228,20 +232,20 @@ class SqlRunWriter(RunWriter):
     ) -> Callable[[], dict[str, str]]:
         stmts = self._bulk_statements()
         batch = prepare_export_batch(stmts, runs, spans)
-        return functools.partial(write_prepared_batch, self._db, stmts, batch)
+        return functools.partial(write_prepared_batch, self.database, stmts, batch)
 
     def _bulk_statements(self) -> BulkStatements:
         stmts = self._bulk
         if stmts is None:
-            stmts = self._bulk = BulkStatements(self._db)
+            stmts = self._bulk = BulkStatements(self.database)
         return stmts
 
     # -- lifecycle ---------------------------------------------------------------------------
     def reopen_if_replaced(self) -> bool:
-        if not self._db.reopen_if_replaced():
+        if not self.database.reopen_if_replaced():
             return False
         self._bulk = None  # built for the old file's connection
         return True
 
     def close(self) -> None:
-        self._db.close()
+        self.database.close()

@@ -1,13 +1,13 @@
 """The tracking store on SQLAlchemy: SQLite (embedded default) and PostgreSQL.
 
 Runs are created, read, updated and checked, and export batches written, by the one
-``SqlRunWriter`` (``_run_writer.py``) over this store's ``Database``; this module adds
-experiments, deletion, ``log_batch``, history, search and traces."""
+``SqlRunWriter`` (``_run_writer.py``, a base class here) over this store's ``Database``; this
+module adds experiments, deletion, ``log_batch``, history, search and traces."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +55,7 @@ from spanrun.store._search_sql import (
     encode_page_token,
     run_search_query,
 )
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunBatch, Store
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
 from spanrun.store.sqlite._engine import seed_planner_stats
 
 __all__ = ["SqlAlchemyStore"]
@@ -65,7 +65,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
 
-class SqlAlchemyStore(ExperimentMethods, Store):
+class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
     """Tracking store on a SQL database (``sqlite:///...`` or ``postgresql+psycopg://...``).
 
     Creating one checks the schema version with one query and migrates only a new or older
@@ -82,7 +82,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         self._insert = self._db.insert
         self._build_statements()
         ensure_schema(self._db, self._initialize)
-        self._runs = SqlRunWriter(self._db)
+        SqlRunWriter.__init__(self, self._db)
         reset_in_forked_child(self)
 
     @property
@@ -154,29 +154,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         # The parent's pooled connections must not be used (or closed) by the child.
         self._db.dispose(close=False)
 
-    # -- runs ------------------------------------------------------------------------------
-    def create_run(
-        self,
-        experiment_id: str,
-        user_id: str,
-        start_time: int,
-        tags: Sequence[RunTag],
-        run_name: str | None,
-    ) -> Run:
-        return self._runs.create_run(experiment_id, user_id, start_time, tags, run_name)
-
-    def get_run(self, run_id: str) -> Run:
-        return self._runs.get_run(run_id)
-
-    def update_run_info(
-        self,
-        run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-    ) -> RunInfo:
-        return self._runs.update_run_info(run_id, status, end_time, run_name)
-
+    # -- runs (create, get, update: SqlRunWriter's) --------------------------------------
     def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
         """Build Run objects for run rows with three batched queries (params, tags, metrics).
 
@@ -295,7 +273,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         ]
 
         def write(cursor: Any) -> None:
-            self._runs.check_active(cursor, run_id)
+            self.check_active(cursor, run_id)
             if param_map:
                 self._write_params(cursor, run_id, param_map)
             if tag_rows:
@@ -314,7 +292,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
         """
 
         def write(cursor: Any) -> None:
-            self._runs.check_active(cursor, run_id)
+            self.check_active(cursor, run_id)
             self._metric_writer.write(cursor, run_id, rows)
 
         if rows:
@@ -342,7 +320,7 @@ class SqlAlchemyStore(ExperimentMethods, Store):
 
     def delete_tag(self, run_id: str, key: str) -> None:
         def delete(cursor: Any) -> None:
-            self._runs.check_active(cursor, run_id)
+            self.check_active(cursor, run_id)
             cursor.execute(self._sql_delete_tag, (run_id, key))
             if cursor.rowcount == 0:
                 raise NotFoundError(f"No tag {key!r} on run {run_id!r}")
@@ -414,16 +392,6 @@ class SqlAlchemyStore(ExperimentMethods, Store):
             return
         # One path for spans, checked and aggregated into traces as export batches are.
         self.log_export_batch({}, spans)
-
-    def log_export_batch(
-        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
-    ) -> dict[str, str]:
-        return self._runs.log_export_batch(runs, spans)
-
-    def prepare_export_batch(
-        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
-    ) -> Callable[[], dict[str, str]]:
-        return self._runs.prepare_export_batch(runs, spans)
 
     def get_trace(self, trace_id: str) -> Trace:
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))
