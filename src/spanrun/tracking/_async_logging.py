@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spanrun.core.entities import Metric
+from spanrun.core.settings import env_setting
 
 if TYPE_CHECKING:
     from spanrun.core.entities import Param, RunTag
@@ -44,7 +45,8 @@ def async_logging_enabled(synchronous: bool | None) -> bool:
     """Whether a call with this ``synchronous`` argument should be queued."""
     if synchronous is not None:
         return not synchronous
-    return os.environ.get(ASYNC_LOGGING_ENV, "").strip().lower() in ("1", "true", "yes")
+    found = env_setting("ENABLE_ASYNC_LOGGING")  # else MLflow's MLFLOW_ENABLE_ASYNC_LOGGING
+    return found is not None and found[1].strip().lower() in ("1", "true", "yes")
 
 
 class _Item(NamedTuple):

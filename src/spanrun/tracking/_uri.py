@@ -1,7 +1,8 @@
 """Where tracking data goes: the tracking URI and the store behind it.
 
-Resolution order (design.md §2): :func:`set_tracking_uri`, else ``SPANRUN_TRACKING_URI``, else
-the embedded default ``sqlite:///<cwd>/spanrun.db`` with artifacts in ``<cwd>/spanrun-artifacts``.
+Resolution order (design.md §2): :func:`set_tracking_uri`, else ``SPANRUN_TRACKING_URI`` (or
+MLflow's ``MLFLOW_TRACKING_URI`` when that is unset), else the embedded default
+``sqlite:///<cwd>/spanrun.db`` with artifacts in ``<cwd>/spanrun-artifacts``.
 The default is resolved against the working directory at the moment it is first needed.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from spanrun.core.settings import env_setting
 
 if TYPE_CHECKING:
     from spanrun.store.base import RunWriter, Store
@@ -72,15 +75,16 @@ class _TrackingUriState:
         self._uri = _normalize(uri)
 
     def is_tracking_uri_set(self) -> bool:
-        return self._uri is not None or bool(os.environ.get(TRACKING_URI_ENV))
+        return self._uri is not None or env_setting("TRACKING_URI") is not None
 
     def get_tracking_uri(self) -> str:
-        """The URI in use: the one set, else ``SPANRUN_TRACKING_URI``, else the embedded default."""
+        """The URI in use: the one set, else ``SPANRUN_TRACKING_URI`` (else
+        ``MLFLOW_TRACKING_URI``), else the embedded default."""
         if self._uri is not None:
             return self._uri
-        env = os.environ.get(TRACKING_URI_ENV)
-        if env:
-            return _normalize(env)
+        env = env_setting("TRACKING_URI")
+        if env is not None:
+            return _normalize(env[1])
         default = self._default
         if default is None:
             # Resolved once, so a later chdir() doesn't split a program's data in two.

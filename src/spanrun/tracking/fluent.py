@@ -34,6 +34,7 @@ from spanrun.core.entities import (
     ViewType,
 )
 from spanrun.core.process import PROCESS_TAG, current_process_tag
+from spanrun.core.settings import env_setting, env_setting_group
 from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG
 from spanrun.errors import InvalidInputError, InvalidStateError
 from spanrun.tracking import _async_logging, _hooks, _uri
@@ -150,12 +151,12 @@ class FluentTracker:
     def _active_experiment_id(self) -> str:
         if self._experiment_id is not None:
             return self._experiment_id
-        env_id = os.environ.get(EXPERIMENT_ID_ENV)
-        if env_id:
-            return env_id
-        env_name = os.environ.get(EXPERIMENT_NAME_ENV)
-        if env_name:
-            return self.set_experiment(env_name).experiment_id
+        # SPANRUN_EXPERIMENT_ID/_NAME, else MLflow's MLFLOW_EXPERIMENT_ID/_NAME (ported code).
+        env = env_setting_group("EXPERIMENT_ID", "EXPERIMENT_NAME")
+        if "EXPERIMENT_ID" in env:
+            return env["EXPERIMENT_ID"][1]
+        if "EXPERIMENT_NAME" in env:
+            return self.set_experiment(env["EXPERIMENT_NAME"][1]).experiment_id
         from spanrun.store.base import DEFAULT_EXPERIMENT_ID  # lazy: keeps `import spanrun` light
 
         return DEFAULT_EXPERIMENT_ID
@@ -251,7 +252,8 @@ class FluentTracker:
             description = str(description)
             extra_tags[NOTE_TAG] = check.text(f"description {description!r}", description)
         if run_id is None and not stack:
-            run_id = os.environ.get(RUN_ID_ENV) or None
+            found = env_setting("RUN_ID")  # SPANRUN_RUN_ID, else MLFLOW_RUN_ID
+            run_id = found[1] if found else None
         extra_tags[PROCESS_TAG] = current_process_tag()  # ended as KILLED once it is gone
         if run_id is not None:
             run = self._resume(client, run_id, experiment_id, run_name, extra_tags, stack)
