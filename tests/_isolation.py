@@ -45,6 +45,17 @@ def reset_tracking() -> None:
         _async_logging.flush()
     tracker.reset()
     _uri._state.reset()
+    reset_global_tracer_provider()
+
+
+def reset_global_tracer_provider() -> None:
+    """Forget OpenTelemetry's global TracerProvider (autolog installs one when none is set), as
+    OpenTelemetry's own tests do: OTel allows setting it once per process."""
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.util._once import Once
+
+    otel_trace._TRACER_PROVIDER_SET_ONCE = Once()
+    otel_trace._TRACER_PROVIDER = None
 
 
 @pytest.fixture(autouse=True)

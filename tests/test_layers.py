@@ -39,7 +39,16 @@ LAYERS: dict[str, int] = {
     "testing": 5,
 }
 # Top-level modules of the facade: one package ("") for the rule.
-FACADE = {"__init__", "__main__", "_autolog", "llm", "openai", "langchain"}
+FACADE = {
+    "__init__",
+    "__main__",
+    "_autolog",
+    "_mlflow_names",
+    "_tracing",
+    "llm",
+    "openai",
+    "langchain",
+}
 
 
 def package_of(module: str) -> str:

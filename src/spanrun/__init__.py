@@ -80,8 +80,10 @@ __all__ = [
     "end_run",
     "flush_async_logging",
     "get_artifact_uri",
+    "get_current_active_span",
     "get_experiment",
     "get_experiment_by_name",
+    "get_last_active_trace_id",
     "get_metric_history",
     "get_parent_run",
     "get_run",
@@ -112,6 +114,9 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
+    "trace",
+    "update_current_trace",
 ]
 
 # The fluent API: bound methods of the default tracker (state lives on that object).
@@ -154,16 +159,27 @@ set_tags = _tracker.set_tags
 start_run = _tracker.start_run
 
 _LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts")
+# Names whose modules import OpenTelemetry: loaded on first use, so `import spanrun` stays light.
+_LAZY_NAMES = {
+    "autolog": "spanrun._autolog",
+    "trace": "spanrun._tracing",
+    "start_span": "spanrun._tracing",
+    "get_last_active_trace_id": "spanrun._tracing",
+    "get_current_active_span": "spanrun._tracing",
+    "update_current_trace": "spanrun._tracing",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Submodules that pull in heavy or optional libraries load on first access.
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"spanrun.{name}")
-    if name == "autolog":
-        return importlib.import_module("spanrun._autolog").autolog
-    raise AttributeError(f"module 'spanrun' has no attribute {name!r}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    from spanrun._mlflow_names import unsupported
+
+    raise unsupported(name)
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES, "autolog"})
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_NAMES})

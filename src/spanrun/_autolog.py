@@ -3,9 +3,11 @@
 What ``autolog()`` sets up, once per process however often it is called:
 
 - a TracerProvider: the user's own when the global one is an SDK ``TracerProvider``, otherwise a
-  private one (not installed globally, so a provider the user sets later is not refused) whose
-  resource honours ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (service name defaults to
-  the program name);
+  new one, installed as the global provider when none is set (as logfire's ``configure`` does),
+  so the program's own spans (``trace.get_tracer(...)``) and other instrumentations join the
+  same traces. Its resource honours ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (service
+  name defaults to the program name). A provider the user sets later is refused by
+  OpenTelemetry (one global per process): spanrun says so in a warning;
 - one span processor holding: the run-stamping processor, a bounded batch processor feeding
   :class:`~spanrun.exporters.RunExporter`, and, when asked, the official OTLP exporter;
 - the instrumentors of every supported library that is installed (``openai``, ``langchain``);
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
         OTLPSpanExporter as HttpSpanExporter,
     )
 
-__all__ = ["LIBRARIES", "autolog", "flush", "get_run_exporter"]
+__all__ = ["LIBRARIES", "autolog", "flush", "get_run_exporter", "tracer_provider"]
 
 _log = logging.getLogger("spanrun.autolog")
 
@@ -196,6 +198,15 @@ class _Autolog:
         """The exporter autolog feeds (None before ``autolog()``)."""
         return self.exporter
 
+    def tracer_provider(self) -> TracerProvider:
+        """The provider autolog's processor is on; set up (without instrumenting any library)
+        when ``autolog()`` has not been called, for spanrun's manual spans."""
+        with self._lock:
+            if self.provider is None or not self.processor.parts:  # never set up, or disabled
+                self.autolog(libraries=(), silent=True)
+            assert self.provider is not None
+            return self.provider
+
     # -- setup -------------------------------------------------------------------------------
     def _setup_pipeline(
         self,
@@ -211,6 +222,7 @@ class _Autolog:
         created = provider is None
         if provider is None:
             provider = TracerProvider(resource=_resource(), shutdown_on_exit=False)
+            _install_globally(provider)
         if provider is not self.provider:
             if self.provider is not None:
                 # Moving to another provider: stop feeding the old one.
@@ -425,6 +437,41 @@ def _safe(fn: Any) -> None:
         _log.debug("spanrun: cleanup step failed", exc_info=True)
 
 
+class _LateProviderWarning(logging.Filter):
+    """Explains OpenTelemetry's "Overriding of current TracerProvider is not allowed" when the
+    provider refused is the user's, set after autolog installed its own."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        super().__init__()
+        self.provider = provider
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.getMessage().startswith("Overriding of current TracerProvider")
+            and trace.get_tracer_provider() is self.provider
+        ):
+            _log.warning(
+                "spanrun: spanrun.autolog() had already installed the global "
+                "TracerProvider, so OpenTelemetry kept it and ignored the one set now: its "
+                "span processors and exporters get no spans. Set your provider before "
+                "autolog() (spanrun then adds its processor to yours) or pass it as "
+                "autolog(tracer_provider=...)."
+            )
+        return True
+
+
+def _install_globally(provider: TracerProvider) -> None:
+    """Make ``provider`` the global TracerProvider when none is set (a no-op otherwise)."""
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return  # set already (a non-SDK provider: spanrun's stays private)
+    trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is provider:
+        otel_logger = logging.getLogger(trace.__name__)
+        for old in [f for f in otel_logger.filters if isinstance(f, _LateProviderWarning)]:
+            otel_logger.removeFilter(old)
+        otel_logger.addFilter(_LateProviderWarning(provider))
+
+
 def _sdk_global_provider() -> TracerProvider | None:
     provider = trace.get_tracer_provider()
     return provider if isinstance(provider, TracerProvider) else None
@@ -470,3 +517,4 @@ _state = _Autolog()
 autolog = _state.autolog
 flush = _state.flush
 get_run_exporter = _state.get_run_exporter
+tracer_provider = _state.tracer_provider

@@ -12,7 +12,8 @@ Every error spanrun raises on purpose derives from :class:`SpanrunError`::
     ├── InvalidStateError                                deleted run/experiment, active-run misuse
     ├── AlreadyExistsError                               experiment name taken
     ├── StoreError                                       the backing store failed (I/O, DB)
-    └── MissingDependencyError     (also ImportError)    an optional extra is not installed
+    ├── MissingDependencyError     (also ImportError)    an optional extra is not installed
+    └── UnsupportedError           (also AttributeError) an MLflow API spanrun does not have
 
 Each error carries an MLflow-compatible ``error_code`` so the REST server can map it.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "StoreError",
     "TableSchemaError",
     "UnsafePathError",
+    "UnsupportedError",
 ]
 
 
@@ -98,3 +100,11 @@ class MissingDependencyError(SpanrunError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
 
     error_code = "INTERNAL_ERROR"
+
+
+class UnsupportedError(SpanrunError, AttributeError):
+    """An MLflow API that spanrun does not offer; the message says what to use instead.
+
+    Also an AttributeError, so ``hasattr(spanrun, name)`` stays False for it."""
+
+    error_code = "FEATURE_DISABLED"

@@ -44,8 +44,10 @@ EXPECTED_ALL = [
     "end_run",
     "flush_async_logging",
     "get_artifact_uri",
+    "get_current_active_span",
     "get_experiment",
     "get_experiment_by_name",
+    "get_last_active_trace_id",
     "get_metric_history",
     "get_parent_run",
     "get_run",
@@ -76,6 +78,9 @@ EXPECTED_ALL = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "start_span",
+    "trace",
+    "update_current_trace",
 ]
 
 

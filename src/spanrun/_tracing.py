@@ -1,0 +1,349 @@
+"""Manual tracing, MLflow-compatible and OTel-native: ``@spanrun.trace``, ``spanrun.start_span``.
+
+The spans are plain OpenTelemetry spans from autolog's TracerProvider (set up on first use
+when ``autolog()`` has not been called: the spans go to runs like any other), so they nest with
+autologged LLM spans and with the spans of any other instrumentation in one trace. What a span
+records, as MLflow does: the function's arguments (``input.value``) and its return value
+(``output.value``), as JSON (a single string argument or result as itself, so a traced
+function that calls an LLM gives the prediction row its own input), the span type
+(``spanrun.span_type``: ``LLM``, ``CHAIN``, ``AGENT``, ``TOOL``, ``RETRIEVER``, ...), and
+exceptions (status ERROR, ``error.type``, an exception event), which propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar, overload
+
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from spanrun.core import internal_errors
+from spanrun.core.semconv import ERROR_TYPE, INPUT_VALUE, OUTPUT_VALUE
+
+__all__ = [
+    "SPAN_TYPE",
+    "LiveSpan",
+    "get_current_active_span",
+    "get_last_active_trace_id",
+    "start_span",
+    "trace",
+    "update_current_trace",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The span type attribute (MLflow's SpanType values).
+SPAN_TYPE = "spanrun.span_type"
+#: Prefix of the trace tags set with :func:`update_current_trace` (on the trace's root span).
+TRACE_TAG_PREFIX = "spanrun.trace.tag."
+_MIME_SUFFIX = ".mime_type"
+
+_last_trace_id: list[str] = []  # of the last root span ended here ([] before any)
+_roots: dict[int, Span] = {}  # trace id -> its open root span started here
+_roots_lock = threading.Lock()
+
+
+def _tracer() -> otel_trace.Tracer:
+    from spanrun._autolog import tracer_provider
+
+    return tracer_provider().get_tracer("spanrun.tracing")
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=repr, ensure_ascii=False)
+    except (TypeError, ValueError):  # circular structures
+        return repr(value)
+
+
+def _value_attributes(key: str, value: Any) -> dict[str, str]:
+    text = _json(value)
+    if isinstance(value, str):
+        return {key: text}
+    return {key: text, key.replace(".value", _MIME_SUFFIX): "application/json"}
+
+
+class LiveSpan:
+    """A span being recorded (what :func:`start_span` yields): MLflow's ``LiveSpan`` methods over
+    an OpenTelemetry span (``.otel_span``)."""
+
+    def __init__(self, span: Span) -> None:
+        self.otel_span = span
+
+    @property
+    def trace_id(self) -> str:
+        return format(self.otel_span.get_span_context().trace_id, "032x")
+
+    @property
+    def span_id(self) -> str:
+        return format(self.otel_span.get_span_context().span_id, "016x")
+
+    def set_inputs(self, inputs: Any) -> None:
+        self.otel_span.set_attributes(_value_attributes(INPUT_VALUE, inputs))
+
+    def set_outputs(self, outputs: Any) -> None:
+        self.otel_span.set_attributes(_value_attributes(OUTPUT_VALUE, outputs))
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.otel_span.set_attribute(key, _otel_value(value))
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_status(self, status: str, description: str | None = None) -> None:
+        """``"OK"``, ``"ERROR"`` or ``"UNSET"``."""
+        self.otel_span.set_status(Status(StatusCode[status.upper()], description))
+
+    def record_exception(self, exc: BaseException) -> None:
+        _fail(self.otel_span, exc)
+
+
+def _otel_value(value: Any) -> Any:
+    """An attribute value OpenTelemetry takes: scalars and lists of one scalar type as they
+    are, everything else as JSON."""
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return _json(value)
+
+
+def _fail(span: Span, exc: BaseException) -> None:
+    span.set_attribute(ERROR_TYPE, type(exc).__qualname__)
+    span.set_status(Status(StatusCode.ERROR, str(exc) or type(exc).__qualname__))
+    span.record_exception(exc)
+
+
+@contextlib.contextmanager
+def start_span(
+    name: str = "span", span_type: str = "UNKNOWN", attributes: Mapping[str, Any] | None = None
+) -> Iterator[LiveSpan]:
+    """A span around a block, child of the current span (MLflow's ``mlflow.start_span``).
+
+    The block's exception is recorded on the span and propagates unchanged.
+    """
+    live = LiveSpan(_start(name, span_type, attributes))
+    with _in_span(live):
+        yield live
+
+
+def _start(name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Span:
+    parent = otel_trace.get_current_span().get_span_context()
+    span = _tracer().start_span(str(name))
+    try:
+        span.set_attribute(SPAN_TYPE, str(span_type))
+        if attributes:
+            LiveSpan(span).set_attributes(attributes)
+        if not parent.is_valid or parent.is_remote:  # a root span of this process
+            with _roots_lock:
+                _roots[span.get_span_context().trace_id] = span
+    except Exception:
+        internal_errors.report("starting a manual span")
+    return span
+
+
+def _end(span: Span) -> None:
+    context = span.get_span_context()
+    with _roots_lock:
+        root = _roots.get(context.trace_id) is span
+        if root:
+            del _roots[context.trace_id]
+    span.end()
+    if root and context.is_valid:
+        _last_trace_id[:] = [format(context.trace_id, "032x")]
+
+
+def _safely(fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        internal_errors.report("recording a manual span")
+
+
+def _inputs(signature: inspect.Signature | None, args: Any, kwargs: Any) -> Any:
+    if signature is None:
+        return {"args": list(args), **kwargs}
+    try:
+        bound = signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), **kwargs}
+    values = dict(bound.arguments)
+    values.pop("self", None)
+    values.pop("cls", None)
+    if len(values) == 1:
+        (only,) = values.values()
+        if isinstance(only, str):
+            return only  # a question, a prompt: the prediction row's input as it is
+    return values
+
+
+@overload
+def trace(func: F) -> F: ...
+@overload
+def trace(
+    func: None = None,
+    *,
+    name: str | None = None,
+    span_type: str = "UNKNOWN",
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+def trace(
+    func: F | None = None,
+    *,
+    name: str | None = None,
+    span_type: str = "UNKNOWN",
+    attributes: Mapping[str, Any] | None = None,
+) -> F | Callable[[F], F]:
+    """Trace a function (sync, async, generator or async generator) as a span: its arguments,
+    its result (for generators, the list of items yielded) and its exception (re-raised
+    unchanged). ``@spanrun.trace`` or ``@spanrun.trace(name=..., span_type=...,
+    attributes=...)``, as MLflow's ``@mlflow.trace``."""
+
+    def decorate(fn: F) -> F:
+        span_name = str(name or getattr(fn, "__qualname__", None) or "span")
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+
+        def opened(args: Any, kwargs: Any) -> LiveSpan:
+            live = LiveSpan(_start(span_name, span_type, attributes))
+            _safely(live.set_inputs, _inputs(signature, args, kwargs))
+            return live
+
+        # Generators: the span is current only while the generator's own code runs, never
+        # while the consumer holds an item (their context is not ours to change).
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def traced_agen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                live = opened(args, kwargs)
+                span, items = live.otel_span, []
+                inner: Any = None
+                try:
+                    with _current(span):
+                        inner = fn(*args, **kwargs)
+                    while True:
+                        with _current(span):
+                            try:
+                                item = await inner.__anext__()
+                            except StopAsyncIteration:
+                                break
+                        items.append(item)
+                        yield item
+                    _safely(live.set_outputs, items)
+                except BaseException as exc:
+                    if not isinstance(exc, GeneratorExit):
+                        _safely(_fail, span, exc)
+                    raise
+                finally:
+                    if inner is not None:
+                        await inner.aclose()
+                    _end(span)
+
+            return traced_agen  # type: ignore[return-value]
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def traced_gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                live = opened(args, kwargs)
+                span, items = live.otel_span, []
+                inner: Any = None
+                try:
+                    with _current(span):
+                        inner = fn(*args, **kwargs)
+                    while True:
+                        with _current(span):
+                            try:
+                                item = next(inner)
+                            except StopIteration:
+                                break
+                        items.append(item)
+                        yield item
+                    _safely(live.set_outputs, items)
+                except BaseException as exc:
+                    if not isinstance(exc, GeneratorExit):  # the consumer stopped early
+                        _safely(_fail, span, exc)
+                    raise
+                finally:
+                    if inner is not None:
+                        inner.close()
+                    _end(span)
+
+            return traced_gen  # type: ignore[return-value]
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def traced_async(*args: Any, **kwargs: Any) -> Any:
+                live = opened(args, kwargs)
+                with _in_span(live):
+                    result = await fn(*args, **kwargs)
+                    _safely(live.set_outputs, result)
+                    return result
+
+            return traced_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            live = opened(args, kwargs)
+            with _in_span(live):
+                result = fn(*args, **kwargs)
+                _safely(live.set_outputs, result)
+                return result
+
+        return traced  # type: ignore[return-value]
+
+    return decorate(func) if func is not None else decorate
+
+
+def _current(span: Span) -> contextlib.AbstractContextManager[Span]:
+    return otel_trace.use_span(span, end_on_exit=False, record_exception=False)
+
+
+@contextlib.contextmanager
+def _in_span(live: LiveSpan) -> Iterator[None]:
+    """Make ``live`` current for the block; record its exception; end it."""
+    span = live.otel_span
+    with _current(span):
+        try:
+            yield
+        except BaseException as exc:
+            _safely(_fail, span, exc)
+            raise
+        finally:
+            _end(span)
+
+
+def get_last_active_trace_id() -> str | None:
+    """The id (32 hex digits) of the last trace whose root span, started with
+    :func:`trace` or :func:`start_span` in this process, has ended; None before any."""
+    return _last_trace_id[0] if _last_trace_id else None
+
+
+def get_current_active_span() -> LiveSpan | None:
+    """The current span (of any instrumentation) while one is recording, else None."""
+    span = otel_trace.get_current_span()
+    return LiveSpan(span) if span.is_recording() else None
+
+
+def update_current_trace(tags: Mapping[str, Any] | None = None) -> None:
+    """Tag the current trace: the tags go on its root span (``spanrun.trace.tag.<key>``) when
+    it was started here with :func:`trace` / :func:`start_span`, else on the current span."""
+    current = otel_trace.get_current_span()
+    if not current.is_recording() or not tags:
+        return
+    with _roots_lock:
+        target = _roots.get(current.get_span_context().trace_id, current)
+    for key, value in tags.items():
+        target.set_attribute(TRACE_TAG_PREFIX + str(key), str(value))

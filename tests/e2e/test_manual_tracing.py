@@ -1,0 +1,179 @@
+"""Manual tracing (issue 14): @spanrun.trace and spanrun.start_span are plain OTel spans that
+nest with autologged LLM spans and with the program's own OTel spans in one trace, map to runs
+like any other span, and record inputs, outputs and errors as MLflow does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import trace as otel_trace
+from opentelemetry.sdk.trace import TracerProvider
+
+import spanrun
+from spanrun import _autolog
+from spanrun.errors import UnsupportedError
+from tests.e2e._helpers import chat, predictions
+
+
+@pytest.fixture
+def fresh_autolog(monkeypatch: pytest.MonkeyPatch) -> Iterator[_autolog._Autolog]:
+    """spanrun.autolog and the manual-tracing provider on a new state, undone after the test."""
+    state = _autolog._Autolog()
+    for name in ("autolog", "flush", "get_run_exporter", "tracer_provider"):
+        monkeypatch.setattr(_autolog, name, getattr(state, name))
+    monkeypatch.setattr(_autolog, "_state", state)
+    yield state
+    state.autolog(disable=True)
+
+
+def _spans(store: Any, trace_id: str) -> dict[str, Any]:
+    return {s.name: s for s in store.get_trace(trace_id).spans}
+
+
+def test_a_traced_function_nests_llm_and_own_spans_in_one_trace(fresh_autolog, client, store):
+    spanrun.autolog()
+    tracer = otel_trace.get_tracer("my.app")  # the program's own spans: plain OTel
+
+    @spanrun.trace(span_type="CHAIN", attributes={"team": "search"})
+    def answer(question: str) -> str:
+        with tracer.start_as_current_span("retrieve"):
+            pass
+        with spanrun.start_span("post-process", span_type="PARSER") as span:
+            span.set_inputs({"draft": "x"})
+            span.set_outputs("done")
+        return chat(client, f"Context. {question}")
+
+    with spanrun.start_run() as run:
+        reply = answer("What is OTel?")
+    assert reply
+    trace_id = spanrun.get_last_active_trace_id()
+    assert trace_id is not None and len(trace_id) == 32
+    assert fresh_autolog.flush()
+
+    spans = _spans(store, trace_id)
+    root = spans["test_a_traced_function_nests_llm_and_own_spans_in_one_trace.<locals>.answer"]
+    assert root.parent_span_id is None and root.run_id == run.info.run_id
+    assert root.attributes["spanrun.span_type"] == "CHAIN"
+    assert root.attributes["team"] == "search"
+    assert root.attributes["input.value"] == "What is OTel?"
+    assert root.attributes["output.value"] == reply
+    children = {n for n, s in spans.items() if s.parent_span_id == root.span_id}
+    assert children == {"retrieve", "post-process", "chat gpt-4o-mini"}
+    assert spans["post-process"].attributes["output.value"] == "done"
+    assert json.loads(spans["post-process"].attributes["input.value"]) == {"draft": "x"}
+    # The LLM call inside the traced function: its prediction row's input is the function's.
+    rows = predictions(store, run.info.run_id)
+    assert rows["inputs"].tolist() == ["What is OTel?"]
+    assert rows["outputs"].tolist() == [reply]
+
+
+def test_manual_spans_without_autolog_go_to_runs(fresh_autolog, store):
+    @spanrun.trace
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    with spanrun.start_run() as run:
+        assert add(2, b=3) == 5
+    assert fresh_autolog.flush()
+    (info,) = store.search_traces(run_id=run.info.run_id)
+    (span,) = store.get_trace(info.trace_id).spans
+    assert json.loads(span.attributes["input.value"]) == {"a": 2, "b": 3}
+    assert span.attributes["output.value"] == "5"
+
+
+def test_errors_are_recorded_and_propagate_unchanged(fresh_autolog, store):
+    class Boom(Exception):
+        pass
+
+    @spanrun.trace(name="fails")
+    def fails() -> None:
+        raise Boom("no luck")
+
+    with spanrun.start_run(), pytest.raises(Boom, match="no luck"):
+        fails()
+    assert fresh_autolog.flush()
+    (span,) = store.get_trace(spanrun.get_last_active_trace_id()).spans
+    assert span.status_code == "ERROR" and span.status_message == "no luck"
+    assert span.attributes["error.type"].endswith("Boom")
+    assert [e.name for e in span.events] == ["exception"]
+
+
+def test_generators_and_async(fresh_autolog, store):
+    @spanrun.trace
+    def count(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    @spanrun.trace
+    async def double(x: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * x
+
+    @spanrun.trace
+    async def agen(n: int) -> Any:
+        for i in range(n):
+            yield i
+
+    async def consume() -> list[int]:
+        return [i async for i in agen(2)]
+
+    with spanrun.start_run() as run:
+        assert list(count(3)) == [0, 1, 2]
+        assert otel_trace.get_current_span().is_recording() is False  # nothing left current
+        gen = count(10)
+        assert next(gen) == 0
+        gen.close()  # stopped early: the span ends, without an error
+        assert asyncio.run(double(4)) == 8
+        assert asyncio.run(consume()) == [0, 1]
+    assert fresh_autolog.flush()
+    spans = [
+        s
+        for info in store.search_traces(run_id=run.info.run_id)
+        for s in store.get_trace(info.trace_id).spans
+    ]
+    outputs = sorted(s.attributes.get("output.value", "-") for s in spans)
+    assert outputs == sorted(["[0, 1, 2]", "-", "8", "[0, 1]"])
+    assert all(s.status_code != "ERROR" for s in spans)
+
+
+def test_update_current_trace_tags_the_root(fresh_autolog, store):
+    with spanrun.start_run(), spanrun.start_span("root"), spanrun.start_span("child"):
+        spanrun.update_current_trace(tags={"user": "u1"})
+        live = spanrun.get_current_active_span()
+        assert live is not None and live.trace_id == spanrun.get_current_active_span().trace_id
+    assert fresh_autolog.flush()
+    spans = _spans(store, spanrun.get_last_active_trace_id())
+    assert spans["root"].attributes["spanrun.trace.tag.user"] == "u1"
+    assert "spanrun.trace.tag.user" not in spans["child"].attributes
+    assert spanrun.get_current_active_span() is None
+
+
+def test_autolog_installs_its_provider_globally_and_warns_about_a_later_one(fresh_autolog, caplog):
+    spanrun.autolog()
+    assert otel_trace.get_tracer_provider() is fresh_autolog.provider
+    with caplog.at_level(logging.WARNING):
+        otel_trace.set_tracer_provider(TracerProvider())
+    assert otel_trace.get_tracer_provider() is fresh_autolog.provider
+    assert "autolog() had already installed the global TracerProvider" in caplog.text
+
+
+def test_a_provider_set_before_autolog_is_used(fresh_autolog):
+    mine = TracerProvider()
+    otel_trace.set_tracer_provider(mine)
+    spanrun.autolog()
+    assert fresh_autolog.provider is mine
+
+
+def test_mlflow_names_spanrun_lacks_raise_a_typed_error():
+    with pytest.raises(UnsupportedError, match="model registry"):
+        spanrun.register_model  # noqa: B018
+    with pytest.raises(AttributeError):
+        spanrun.sklearn  # noqa: B018
+    assert not hasattr(spanrun, "evaluate")
+    with pytest.raises(AttributeError) as info:
+        spanrun.no_such_thing  # noqa: B018
+    assert not isinstance(info.value, UnsupportedError)
