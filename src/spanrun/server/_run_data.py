@@ -112,18 +112,29 @@ def _metric_history(ctx: ServerContext, params: Params) -> dict[str, Any]:
 
 
 def _sampled_steps(steps: list[int], start: int, end: int, limit: int) -> set[int]:
-    """At most ``limit`` of the sorted distinct ``steps`` in [start, end], evenly spread."""
+    """At most ``limit`` (+1, the last) of the sorted distinct ``steps`` in [start, end]."""
     first = bisect.bisect_left(steps, start)
     last = bisect.bisect_right(steps, end)
     if last - first <= limit:
         return set(steps[first:last])
     interval = (last - first) / limit
-    return {steps[first + int(i * interval)] for i in range(limit)}
+    return {steps[first + int(i * interval)] for i in range(limit)} | {steps[last - 1]}
+
+
+def _evenly_spaced(total: int, count: int) -> list[int]:
+    """At most ``count`` indices into ``total`` items, spread evenly, first and last kept."""
+    if total <= count:
+        return list(range(total))
+    if count == 1:
+        return [total - 1]
+    spacing = (total - 1) / (count - 1)
+    return sorted({round(i * spacing) for i in range(count)})
 
 
 def _history_bulk_interval(ctx: ServerContext, params: Params) -> dict[str, Any]:
-    """MLflow's sampling: per run, up to ``max_results`` steps of the range spread evenly over
-    the steps any of the runs logged, plus each run's first and last step in the range."""
+    """MLflow's sampling: up to ``max_results`` steps of the range, spread evenly over the steps
+    any of the runs logged, plus each run's first and last step in the range; per run at most
+    that many values (evenly spread when a step holds many)."""
     run_ids = params.string_list("run_ids") or []
     if not run_ids:
         raise InvalidInputError("Missing value for required parameter 'run_ids'.")
@@ -150,14 +161,18 @@ def _history_bulk_interval(ctx: ServerContext, params: Params) -> dict[str, Any]
             f"end_step must be greater than start_step. Found start_step={start} and "
             f"end_step={end}."
         )
-    sampled = _sampled_steps(all_steps, start, end, limit)
+    keep = _sampled_steps(all_steps, start, end, limit)
+    for history in histories.values():
+        own = [m.step for m in history if start <= m.step <= end]
+        if own:
+            keep |= {min(own), max(own)}
+    per_run = max(limit, len(keep))
     metrics: list[dict[str, Any]] = []
     for run_id in run_ids:
-        history = histories[run_id]
-        own = [m.step for m in history if start <= m.step <= end]
-        keep = sampled | ({min(own), max(own)} if own else set())
-        chosen = sorted((m for m in history if m.step in keep), key=lambda m: (m.step, m.timestamp))
-        metrics.extend(metric_json(m, run_id) for m in chosen[:limit])
+        chosen = sorted(
+            (m for m in histories[run_id] if m.step in keep), key=lambda m: (m.step, m.timestamp)
+        )
+        metrics.extend(metric_json(chosen[i], run_id) for i in _evenly_spaced(len(chosen), per_run))
     return {"metrics": metrics}
 
 
