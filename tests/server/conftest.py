@@ -191,3 +191,12 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server on SQLite per module (for what does not depend on the database)."""
+    tmp = tmp_path_factory.mktemp("sqlite-server")
+    running = start_server(tmp, f"sqlite:///{tmp / 'server.db'}")
+    yield running
+    running.stop()

@@ -55,8 +55,8 @@ def normalize_untrusted_path(path: str | None) -> str:
 
     The path is percent-decoded until it no longer changes (so ``%2e%2e`` and ``%252e%252e``
     are seen as ``..``); then any ``..`` component (even one that would stay inside the root),
-    backslash, ``#``, ``?``, control character, absolute path or drive is refused with
-    UnsafePathError rather than normalised away.
+    backslash, ``#``, ``?``, control character, invalid UTF-8 (or its replacement character),
+    absolute path or drive is refused with UnsafePathError rather than normalised away.
     """
     if path is None:
         return ""
@@ -75,6 +75,8 @@ def normalize_untrusted_path(path: str | None) -> str:
         raise UnsafePathError(f"Artifact path is encoded too many times: {path!r}")
     if any(ord(c) < 32 or ord(c) == 127 for c in decoded):
         raise UnsafePathError(f"Artifact path contains a control character: {path!r}")
+    if "\ufffd" in decoded:  # what servers decode invalid UTF-8 (e.g. overlong "%c0%ae") to
+        raise UnsafePathError(f"Artifact path is not valid UTF-8: {path!r}")
     if any(c in decoded for c in "\\#?"):
         raise UnsafePathError(f"Artifact path contains a backslash, '#' or '?': {path!r}")
     if ".." in decoded.split("/"):
