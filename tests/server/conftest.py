@@ -82,8 +82,9 @@ def server_command(*args: str) -> list[str]:
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPANRUN_SERVER_")}
+    # The checkout's sources, and the checkout itself for test extensions (tests.server...).
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+        [str(REPO / "src"), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
     env.update(extra or {})
     return env
@@ -134,8 +135,8 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"spanrun server exited ({process.returncode}):\n{server.log()}")
         try:
-            if server.http.get("/health").status_code == 200:
-                return server
+            server.http.get("/health")  # any answer (a 403 for a foreign Host too) means up
+            return server
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
