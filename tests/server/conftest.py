@@ -99,9 +99,10 @@ def start_server(
     host: str = "127.0.0.1",
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    artifacts: Path | None = None,
 ) -> ServerProcess:
     port = free_port()
-    artifacts = tmp / "server-artifacts"
+    artifacts = artifacts or tmp / "server-artifacts"
     log_path = tmp / f"server-{port}.log"
     args = [
         "server",

@@ -1,7 +1,9 @@
 """MLflow's endpoints for what a run holds: metrics, params, tags, batches, metric history.
 
 ``runs/log-inputs`` is accepted and answers ``{}`` without storing anything: spanrun has no
-dataset inputs (the run must exist, as MLflow checks).
+dataset inputs (the run must exist, as MLflow checks). ``logged-models/search`` answers that
+there are none (spanrun keeps no logged models); MLflow 3's client asks it when listing a run's
+artifacts in a folder.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ def _log_inputs(ctx: ServerContext, params: Params) -> dict[str, Any]:
     ctx.client.get_run(params.run_id())  # NotFoundError for an unknown run, as MLflow
     params.objects("datasets")  # type-checked, then dropped: spanrun keeps no dataset inputs
     return {}
+
+
+def _search_logged_models(ctx: ServerContext, params: Params) -> dict[str, Any]:
+    params.string_list("experiment_ids")  # type-checked; there are no models to find
+    return {"models": []}
 
 
 def _page_offset(token: str | None) -> int:
@@ -183,6 +190,7 @@ RUN_DATA_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/runs/delete-tag", ("POST",), _delete_tag),
     ("/runs/log-batch", ("POST",), _log_batch),
     ("/runs/log-inputs", ("POST",), _log_inputs),
+    ("/logged-models/search", ("POST",), _search_logged_models),
     ("/metrics/get-history", ("GET",), _metric_history),
     ("/metrics/get-history-bulk-interval", ("GET",), _history_bulk_interval),
 ]
