@@ -94,7 +94,9 @@ def _call_row(where: str, row: list[Any]) -> tuple[Any, ...]:
 
 
 def _log_export_batch(ctx: ServerContext, params: Params) -> dict[str, Any]:
-    runs_raw = params.raw("runs") or {}
+    runs_raw = params.raw("runs")
+    if runs_raw is None:
+        runs_raw = {}
     if not isinstance(runs_raw, dict):
         raise InvalidInputError("'runs' must be an object keyed by run id")
     runs: dict[str, Any] = {}
