@@ -176,6 +176,10 @@ def test_runs_lifecycle(server: ServerProcess) -> None:
     got = server.ok("GET", "runs/get", params={"run_uuid": run_id})["run"]
     assert {"key": "mlflow.runName", "value": "renamed"} in got["data"]["tags"]  # type: ignore[index]
 
+    # Only what is given changes: an end time alone keeps the status.
+    server.ok("POST", "runs/update", json={"run_id": run_id, "status": "RUNNING"})
+    kept = server.ok("POST", "runs/update", json={"run_id": run_id, "end_time": 5})["run_info"]
+    assert (kept["status"], kept["end_time"], kept["run_name"]) == ("RUNNING", 5, "renamed")  # type: ignore[index]
     server.ok("POST", "runs/delete", json={"run_id": run_id})
     assert (
         server.ok("GET", "runs/get", params={"run_id": run_id})["run"]["info"]["lifecycle_stage"]

@@ -82,7 +82,9 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False),
     st.text(max_size=30),
-    st.sampled_from(["0", "1", "NaN", "Infinity", "ALL", "ACTIVE_ONLY", "FINISHED", "../x"]),
+    st.sampled_from(
+        ["0", "1", "NaN", "Infinity", "ALL", "ACTIVE_ONLY", "FINISHED", "../x", "a\x00b", "\ud800"]
+    ),
 )
 json_values = st.recursive(
     scalars,
@@ -100,7 +102,8 @@ bodies = st.one_of(
     st.binary(max_size=200),
 )
 queries = st.dictionaries(
-    st.sampled_from(FIELDS), st.one_of(st.text(max_size=20), st.sampled_from(["0", "-1", "%2e%2e"]))
+    st.sampled_from(FIELDS),
+    st.one_of(st.text(max_size=20), st.sampled_from(["0", "-1", "%2e%2e", "a\x00b", "x%00"])),
 )
 paths = st.one_of(
     st.text(max_size=30),
@@ -109,8 +112,8 @@ paths = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzz_run(sqlite_server: ServerProcess) -> str:
-    run = sqlite_server.ok("POST", "runs/create", json={"experiment_id": "0"})["run"]
+def fuzz_run(server: ServerProcess) -> str:
+    run = server.ok("POST", "runs/create", json={"experiment_id": "0"})["run"]
     return str(run["info"]["run_id"])  # type: ignore[index]
 
 
@@ -128,7 +131,7 @@ def fuzz_run(sqlite_server: ServerProcess) -> str:
     content_type=st.sampled_from(["application/json", "application/json", "text/plain", ""]),
 )
 def test_no_route_answers_500(
-    sqlite_server: ServerProcess,
+    server: ServerProcess,
     fuzz_run: str,
     route: tuple[str, str],
     body: bytes,
@@ -145,7 +148,7 @@ def test_no_route_answers_500(
             body = b'{"run_id": "' + fuzz_run.encode() + b'", ' + body[1:]
     headers = {"Content-Type": content_type} if content_type else {}
     try:
-        response = sqlite_server.http.request(
+        response = server.http.request(
             method,
             url,
             params=query,

@@ -17,12 +17,14 @@ from typing import Any
 
 import orjson
 
+from spanrun.core.text import bad_character, describe_bad_character
 from spanrun.errors import InvalidInputError
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "Params",
+    "checked_text",
     "key_values",
     "parse_json_object",
     "to_float",
@@ -60,6 +62,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidInputError(
             f"The request body must be a JSON object, got {type(value).__name__}"
         )
+    return value
+
+
+def checked_text(name: str, value: str) -> str:
+    """``value`` if a store can keep it (no NUL, no lone surrogate), else InvalidInputError."""
+    index = bad_character(value)
+    if index is not None:
+        raise InvalidInputError(f"{name} contains {describe_bad_character(value, index)}")
     return value
 
 

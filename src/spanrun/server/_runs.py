@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from spanrun.core.entities import RunStatus
 from spanrun.core.vocabulary import USER_TAG
+from spanrun.errors import InvalidInputError
 from spanrun.server._context import ServerContext
 from spanrun.server._experiments import max_results, view_type
 from spanrun.server._params import Params, key_values
@@ -33,16 +35,20 @@ def _get(ctx: ServerContext, params: Params) -> dict[str, Any]:
 
 
 def _update(ctx: ServerContext, params: Params) -> dict[str, Any]:
+    """As MLflow: each of status, end_time and run_name changes only when given."""
     run_id = params.run_id()
     status = params.optional_string("status")
     end_time = params.integer("end_time")
     name = params.optional_string("run_name")
-    if end_time is not None:
-        ctx.client.set_terminated(run_id, status, end_time)
-        if name is not None:
-            ctx.client.update_run(run_id, name=name)
-    elif status is not None or name is not None:
-        ctx.client.update_run(run_id, status=status, name=name)
+    if status is not None and status not in RunStatus.__members__:
+        raise InvalidInputError(
+            f"Invalid run status {status!r}; use one of {', '.join(RunStatus.__members__)}"
+        )
+    ctx.client.get_run(run_id)  # the id checked, NotFoundError when unknown
+    if status is not None or end_time is not None:
+        ctx.store.update_run_info(run_id, status=status, end_time=end_time)
+    if name is not None:
+        ctx.client.update_run(run_id, name=name)  # also the mlflow.runName tag
     return {"run_info": run_info_json(ctx.client.get_run(run_id).info, ctx.client_uri)}
 
 

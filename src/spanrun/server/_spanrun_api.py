@@ -17,12 +17,13 @@ from typing import Any
 
 import spanrun
 from spanrun.core.entities import SpanRecord
+from spanrun.core.text import storable_text
 from spanrun.errors import InvalidInputError
 from spanrun.server._context import ServerContext
 from spanrun.server._experiments import max_results
-from spanrun.server._params import Params, to_float, to_int
+from spanrun.server._params import Params, checked_text, to_float, to_int
 from spanrun.server._routing import Handler
-from spanrun.server._wire import span_from_json, trace_info_json, trace_json
+from spanrun.server._wire import hex_id, span_from_json, trace_info_json, trace_json
 
 __all__ = ["OTLP_TRACES_PATH", "SPANRUN_PREFIX", "SPANRUN_ROUTES"]
 
@@ -60,11 +61,12 @@ def _log_spans(ctx: ServerContext, params: Params) -> dict[str, Any]:
 
 
 def _string_map(where: str, value: Any) -> dict[str, str]:
+    """Keys must be storable as they are; values are kept with bad characters replaced."""
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise InvalidInputError(f"{where} must be an object of strings")
-    return value
+    return {checked_text(f"{where} key", k): storable_text(v) for k, v in value.items()}
 
 
 def _rows(where: str, value: Any) -> list[list[Any]]:
@@ -79,7 +81,7 @@ def _metric_row(where: str, row: list[Any]) -> tuple[str, float, int, int]:
     if len(row) != 4 or not isinstance(row[0], str):
         raise InvalidInputError(f"{where} must be [key, value, timestamp_ms, step]")
     return (
-        row[0],
+        checked_text(f"{where}[0]", row[0]),
         to_float(f"{where}[1]", row[1]),
         to_int(f"{where}[2]", row[2]),
         to_int(f"{where}[3]", row[3]),
@@ -102,6 +104,7 @@ def _log_export_batch(ctx: ServerContext, params: Params) -> dict[str, Any]:
     runs: dict[str, Any] = {}
     for run_id, batch in runs_raw.items():
         where = f"runs[{run_id!r}]"
+        checked_text(where, run_id)
         if not isinstance(batch, dict):
             raise InvalidInputError(f"{where} must be an object")
         metrics = [
@@ -120,7 +123,8 @@ def _log_export_batch(ctx: ServerContext, params: Params) -> dict[str, Any]:
 
 
 def _get_trace(ctx: ServerContext, params: Params) -> dict[str, Any]:
-    return {"trace": trace_json(ctx.store.get_trace(params.required("trace_id")))}
+    trace_id = hex_id("trace_id", params.required("trace_id"), 32)
+    return {"trace": trace_json(ctx.store.get_trace(trace_id))}
 
 
 def _search_traces(ctx: ServerContext, params: Params) -> dict[str, Any]:

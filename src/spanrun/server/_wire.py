@@ -27,13 +27,15 @@ from spanrun.core.entities import (
     Trace,
     TraceInfo,
 )
+from spanrun.core.text import storable_text
 from spanrun.errors import InvalidInputError
-from spanrun.server._params import to_int
+from spanrun.server._params import checked_text, to_int
 
 __all__ = [
     "double",
     "experiment_json",
     "file_info_json",
+    "hex_id",
     "metric_json",
     "run_info_json",
     "run_json",
@@ -160,18 +162,45 @@ def _hex_id(where: str, value: Any, length: int, *, optional: bool = False) -> s
     return text
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with every string (keys too) storable: NULs and lone surrogates replaced, as
+    the stores do for span text (span data is kept, never refused for its text)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable_text(str(k)): _storable(v) for k, v in value.items()}
+    return value
+
+
 def _dict(where: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise InvalidInputError(f"{where} must be an object, got {type(value).__name__}")
-    return value
+    stored: dict[str, Any] = _storable(value)
+    return stored
+
+
+def _id(where: str, value: Any) -> str | None:
+    text = _string(where, value, optional=True)
+    return None if text is None else checked_text(where, text)
+
+
+def hex_id(where: str, value: Any, length: int) -> str:
+    """A trace (32) or span (16) id: hex digits, lowercased."""
+    text = _string(where, value) or ""
+    lowered = text.lower()
+    if len(lowered) != length or any(c not in "0123456789abcdef" for c in lowered):
+        raise InvalidInputError(f"{where} must be {length} hex digits, got {text!r}")
+    return lowered
 
 
 def _event_from_json(where: str, value: Any) -> SpanEvent:
     event = _dict(where, value)
     return SpanEvent(
-        name=_string(f"{where}.name", event.get("name")) or "",
+        name=storable_text(_string(f"{where}.name", event.get("name")) or ""),
         timestamp_ns=to_int(f"{where}.timestamp_ns", event.get("timestamp_ns")),
         attributes=_dict(f"{where}.attributes", event.get("attributes")),
     )
@@ -200,15 +229,17 @@ def span_from_json(where: str, value: Any) -> SpanRecord:
         parent_span_id=_hex_id(
             f"{where}.parent_span_id", span.get("parent_span_id"), 16, optional=True
         ),
-        name=_string(f"{where}.name", span.get("name", "")) or "",
+        name=storable_text(_string(f"{where}.name", span.get("name", "")) or ""),
         kind=kind,
         start_time_ns=to_int(f"{where}.start_time_ns", span.get("start_time_ns")),
         end_time_ns=to_int(f"{where}.end_time_ns", span.get("end_time_ns")),
         status_code=status,
-        status_message=_string(f"{where}.status_message", span.get("status_message", "")) or "",
+        status_message=storable_text(
+            _string(f"{where}.status_message", span.get("status_message", "")) or ""
+        ),
         attributes=_dict(f"{where}.attributes", span.get("attributes")),
         events=tuple(_event_from_json(f"{where}.events[{i}]", e) for i, e in enumerate(events)),
         resource=_dict(f"{where}.resource", span.get("resource")),
-        run_id=_string(f"{where}.run_id", span.get("run_id"), optional=True),
-        experiment_id=_string(f"{where}.experiment_id", span.get("experiment_id"), optional=True),
+        run_id=_id(f"{where}.run_id", span.get("run_id")),
+        experiment_id=_id(f"{where}.experiment_id", span.get("experiment_id")),
     )
