@@ -100,26 +100,34 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     artifacts: Path | None = None,
+    command: tuple[str, ...] | None = None,
 ) -> ServerProcess:
+    """Start ``spanrun server`` (or ``spanrun <command> --port <port>``) in ``tmp``."""
     port = free_port()
     artifacts = artifacts or tmp / "server-artifacts"
     log_path = tmp / f"server-{port}.log"
-    args = [
-        "server",
-        "--backend-store-uri",
-        backend_store_uri,
-        "--artifacts-destination",
-        str(artifacts),
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        *extra_args,
-    ]
+    args = (
+        [*command, "--port", str(port)]
+        if command
+        else [
+            "server",
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(artifacts),
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            *extra_args,
+        ]
+    )
     if token:
         args += ["--auth-token", token]
+    if command:
+        args += list(extra_args)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             server_command(*args),
