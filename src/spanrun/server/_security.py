@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spanrun.server._errors import error_response
+from spanrun.server._errors import error_response, exception_response
 
 __all__ = ["LOOPBACK_HOSTS", "BodyTooLargeError", "SecurityMiddleware", "host_name"]
 
@@ -97,7 +97,27 @@ class SecurityMiddleware:
                     headers={"Connection": "close"},
                 )(scope, receive, send)
                 return
-        await self.app(scope, _limited(receive, limit), send)
+        await self._guarded(scope, _limited(receive, limit), send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; an exception it lets out (an extension's bug) becomes a 500 here, so
+        the connection stays usable (Starlette's outermost handler re-raises to the server,
+        which then drops the keep-alive connection)."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started or scope["type"] != "http":
+                raise
+            where = f"{scope.get('method')} {scope.get('path')}"
+            await exception_response(exc, where)(scope, receive, send)
 
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> Response | None:
         if not self._any_host and host_name(headers.get("host", "")) not in self._hosts:
