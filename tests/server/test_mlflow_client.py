@@ -42,14 +42,16 @@ def mlflow_python() -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture
-def shared_store_server(tmp_path: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(params=[None, "mlflow-token"], ids=["no-token", "token"])
+def shared_store_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """A server whose artifacts are where a local process would put them for the same
-    SQLite file (``spanrun-artifacts`` beside it), so both see the same runs and files."""
+    SQLite file (``spanrun-artifacts`` beside it), so both see the same runs and files;
+    with and without a token (the MLflow client sends MLFLOW_TRACKING_TOKEN as a bearer)."""
     running = start_server(
         tmp_path,
         f"sqlite:///{tmp_path / 'shared.db'}",
         artifacts=tmp_path / "spanrun-artifacts",
+        token=request.param,
     )
     yield running
     running.stop()
@@ -91,6 +93,8 @@ def test_stock_mlflow_client_end_to_end(
         DO_NOT_TRACK="1",
         MLFLOW_HTTP_REQUEST_MAX_RETRIES="0",
     )
+    if server.token:
+        env["MLFLOW_TRACKING_TOKEN"] = server.token
     done = subprocess.run(
         [mlflow_python, str(SCRIPT), autolog_run_id, str(work)],
         capture_output=True,
