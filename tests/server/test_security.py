@@ -167,7 +167,9 @@ def test_body_limits(server_factory: Callable[..., ServerProcess]) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert streamed.status_code == 413, streamed.text
-    assert http.post("/test-ext/echo", content=chunks(20_000)).status_code == 413
+    overflow = http.post("/test-ext/echo", content=chunks(20_000))
+    assert overflow.status_code == 413
+    assert overflow.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"  # an extension's too
     assert http.post("/test-ext/echo", content=chunks(5_000)).json() == {"size": 5_000}
 
     base = "/api/2.0/mlflow-artifacts/artifacts/0/limits"

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -135,7 +136,7 @@ def create_app(
                 upload_prefixes=_UPLOAD_PREFIXES,
             )
         ],
-        exception_handlers={Exception: _error_handler, 404: _error_handler, 405: _error_handler},
+        exception_handlers={HTTPException: _error_handler, Exception: _error_handler},
         lifespan=lifespan,
     )
     app.state.spanrun = context

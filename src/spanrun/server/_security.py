@@ -72,7 +72,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)  # lifespan
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        refusal = self._refusal(scope, headers)
+        refusal = self._refusal(headers)
         if refusal is not None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -84,7 +84,7 @@ class SecurityMiddleware:
             limit = self._max_upload
         declared = headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 await error_response("BAD_REQUEST", "Invalid Content-Length", 400)(
                     scope, receive, send
                 )
@@ -119,7 +119,7 @@ class SecurityMiddleware:
             where = f"{scope.get('method')} {scope.get('path')}"
             await exception_response(exc, where)(scope, receive, send)
 
-    def _refusal(self, scope: Scope, headers: dict[str, str]) -> Response | None:
+    def _refusal(self, headers: dict[str, str]) -> Response | None:
         if not self._any_host and host_name(headers.get("host", "")) not in self._hosts:
             return error_response(
                 "PERMISSION_DENIED",
