@@ -34,6 +34,13 @@ def _span(trace_id: str, span_id: str, parent: str | None, **fields: Any) -> dic
     }
 
 
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def _run(server: ServerProcess) -> tuple[str, str]:
     run = server.ok("POST", "runs/create", json={"experiment_id": "0"})["run"]
     return run["info"]["run_id"], run["info"]["experiment_id"]  # type: ignore[index]
@@ -122,6 +129,10 @@ def test_log_export_batch(server: ServerProcess) -> None:
         ("spans/log", {"spans": [_span("a" * 32, "a" * 16, None, attributes=[1])]}),
         ("spans/log", {"spans": [_span("a" * 32, "a" * 16, None, events=[{"name": 1}])]}),
         ("spans/log", {"spans": [_span("a" * 32, "a" * 16, None, surprise=1)]}),
+        (
+            "spans/log",
+            {"spans": [_span("a" * 32, "a" * 16, None, attributes={"deep": _nested(600)})]},
+        ),
         ("runs/log-export-batch", {"runs": []}),
         ("runs/log-export-batch", {"runs": {"r": []}}),
         ("runs/log-export-batch", {"runs": {"r": {"metrics": [["k", 1]]}}}),

@@ -23,6 +23,7 @@ from spanrun.errors import InvalidInputError
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "MAX_JSON_DEPTH",
     "Params",
     "checked_text",
     "key_values",
@@ -44,6 +45,24 @@ def _invalid(name: str, value: Any, expected: str) -> InvalidInputError:
     )
 
 
+#: Deeper JSON is refused: no request of the API nests more than a few levels (span
+#: attributes are flat in OpenTelemetry), and deep values would exhaust recursion later.
+MAX_JSON_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists/objects more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The JSON object of a request body (``{}`` when empty); InvalidInputError otherwise."""
     if not body.strip():
@@ -62,6 +81,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise InvalidInputError(
             f"The request body must be a JSON object, got {type(value).__name__}"
         )
+    if _too_deep(value, MAX_JSON_DEPTH):
+        raise InvalidInputError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels")
     return value
 
 
