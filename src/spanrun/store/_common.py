@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from spanrun.core.entities import LifecycleStage, RunStatus, RunTag
 from spanrun.core.run_names import generate_run_name
+from spanrun.core.text import bad_character
 from spanrun.core.vocabulary import RUN_NAME_TAG
 from spanrun.errors import InvalidInputError
 
@@ -74,7 +75,17 @@ def checked_key(key: object, what: str) -> str:
     # reaching the database as a confusing driver error.
     if not isinstance(key, str) or not key or len(key) > 250:
         raise InvalidInputError(f"Invalid {what} key {key!r}: a string of 1 to 250 characters")
+    if bad_character(key) is not None:  # PostgreSQL refuses NUL; no store keeps a surrogate
+        raise InvalidInputError(f"Invalid {what} key {key!r}: NUL or a lone surrogate")
     return key
+
+
+def checked_id(value: str, what: str) -> str:
+    """``value`` (a run, experiment, trace or span id) if every store can hold it, else
+    InvalidInputError (PostgreSQL refuses NUL, no store keeps a lone surrogate)."""
+    if bad_character(value) is not None:
+        raise InvalidInputError(f"Invalid {what} {value!r}: NUL or a lone surrogate")
+    return value
 
 
 _INT64 = 2**63

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from spanrun.core.entities import SpanRecord
-from spanrun.core.text import storable_text
+from spanrun.core.text import bad_character, storable_text
 from spanrun.errors import InvalidInputError
-from spanrun.store._common import ACTIVE, checked_key, chunks
+from spanrun.store._common import ACTIVE, checked_id, checked_key, chunks
 from spanrun.store._llm_calls import (
     CALL_COLUMNS,
     calls_by_run,
@@ -415,8 +415,12 @@ def _span_row(s: SpanRecord, resources: dict[int, tuple[Any, str]]) -> tuple[Any
         )
     run_id = str(s.run_id) if s.run_id else ""
     experiment_id = str(s.experiment_id) if s.experiment_id is not None else None
-    if (run_id and len(run_id) > 32) or (experiment_id and len(experiment_id) > 32):
-        raise InvalidInputError(f"Span {s.name!r} has an invalid run or experiment id")
+    if (
+        (run_id and len(run_id) > 32)
+        or (experiment_id and len(experiment_id) > 32)
+        or bad_character(f"{trace_id}{span_id}{parent}{run_id}{experiment_id or ''}") is not None
+    ):
+        raise InvalidInputError(f"Span {s.name!r} has an invalid id")
     start, end = s.start_time_ns, s.end_time_ns
     if not (type(start) is int and type(end) is int and 0 <= start < _INT64 and 0 <= end < _INT64):
         start, end = _time_ns(start, s.name), _time_ns(end, s.name)
@@ -588,6 +592,8 @@ def prepare_export_batch(
     Pure Python, no database: the exporter runs this on its mapping thread, so that its writer
     thread (the slower stage) is left with the SQL. Raises InvalidInputError for bad input.
     """
+    for run_id in runs:
+        checked_id(run_id, "run id")
     metrics = _checked_metrics(runs)
     param_rows = _kv_rows(runs, 1, "param")
     tag_rows = _kv_rows(runs, 2, "tag")

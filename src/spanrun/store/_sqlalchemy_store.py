@@ -25,6 +25,7 @@ from spanrun.core.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.text import bad_character
 from spanrun.errors import (
     InvalidParamChangeError,
     InvalidStateError,
@@ -394,6 +395,8 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
         self.log_export_batch({}, spans)
 
     def get_trace(self, trace_id: str) -> Trace:
+        if not isinstance(trace_id, str) or bad_character(trace_id) is not None:
+            raise NotFoundError(f"Trace {trace_id!r} not found")  # no stored id looks like it
         return self._db.read(lambda conn: _traces.read_trace(conn, trace_id))
 
     def search_traces(
