@@ -36,7 +36,13 @@ from spanrun.exporters._prediction_files import PredictionFiles
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
-from spanrun.exporters._runs import UNKNOWN, RunResolver, current_experiment_id, program_name
+from spanrun.exporters._runs import (
+    UNKNOWN,
+    RunResolver,
+    SpanSource,
+    current_experiment_id,
+    program_name,
+)
 from spanrun.exporters._sdk_fast import read_span
 from spanrun.exporters._write_pipeline import WritePipeline
 from spanrun.store.base import Store
@@ -106,6 +112,9 @@ class RunExporter(SpanExporter):
             a JSON/YAML file path; calls to unpriced models get no cost.
         max_attempts: tries per store write before dropping it.
         retry_delay_s: first backoff delay (doubled per retry).
+        span_source: names the session run of un-stamped spans and chooses the experiment of
+            the runs (and run-less traces) made for them (see ``SpanSource``); by default one
+            session run per process, named after the program, in the current experiment.
     """
 
     def __init__(
@@ -116,6 +125,7 @@ class RunExporter(SpanExporter):
         prices: PriceTable | PricesArg = None,
         max_attempts: int = 4,
         retry_delay_s: float = 0.1,
+        span_source: SpanSource | None = None,
     ) -> None:
         if run_mode not in RUN_MODES:
             raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
@@ -130,7 +140,7 @@ class RunExporter(SpanExporter):
         self._shutdown = False
         self._drops = Drops()
         self._retry = RetryPolicy(max_attempts, retry_delay_s, self._drops.warn_once)
-        self._runs = RunResolver(run_mode, self._retry, self._drops)
+        self._runs = RunResolver(run_mode, self._retry, self._drops, span_source)
         self._innermost = InnermostTracker()
         self._pending_rows = PendingRows()
         self._files = PredictionFiles(self._retry, self._drops)
@@ -248,6 +258,12 @@ class RunExporter(SpanExporter):
         except Exception:
             return None
 
+    @property
+    def source_session_run_ids(self) -> dict[tuple[str, str], str]:
+        """The session runs made for a ``span_source``: (name, experiment_id) -> run_id."""
+        with self._lock:
+            return self._runs.session_runs()
+
     # -- mapping -------------------------------------------------------------------------------
     def _forget_runs(self) -> None:
         """Forget every run known so far: the next spans make new session and trace runs."""
@@ -313,10 +329,13 @@ class RunExporter(SpanExporter):
                 elif ledger is not None:
                     experiment_id = ledger.experiment_id  # the store's, not the stamp's text
                 if not experiment_id:
-                    # Traces without a run still belong to an experiment (the current one), so
-                    # they can be found like MLflow's.
-                    experiment_id = no_run_experiment or current_experiment_id()
-                    no_run_experiment = experiment_id
+                    # Traces without a run still belong to an experiment (their source's, else
+                    # the current one), so they can be found like MLflow's.
+                    if runs.source is not None:
+                        experiment_id = runs.experiment_without_run(span, attrs)
+                    else:
+                        experiment_id = no_run_experiment or current_experiment_id()
+                        no_run_experiment = experiment_id
                 records.append(
                     fields_to_record(fields, (trace_id, span_id, parent_id), run_id, experiment_id)
                 )
