@@ -27,6 +27,7 @@ def test_store_down_fails_fast_for_the_rest_of_the_batch(store, make_pipeline, m
     p.flush()
     assert len(attempts) == 3  # one operation retried, then the batch is dropped
     assert p.exporter.dropped_spans == 50
+    assert p.exporter.refused_spans == 0  # the store failed: sending them again may work
     monkeypatch.undo()
     # The store is back: the next batch goes through.
     llm_call(p.tracer)

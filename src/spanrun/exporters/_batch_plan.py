@@ -119,7 +119,7 @@ def storable_spans(target: Store, spans: list[SpanRecord], drops: Drops) -> list
     if reason is None:
         return spans
     if len(spans) == 1:
-        drops.count(spans=1)
+        drops.count(spans=1, refused=True)
         drops.warn_once(
             f"refused span: {reason[:80]}",
             f"spanrun: dropped span {spans[0].name!r}: {reason}; the other spans are kept",

@@ -192,6 +192,12 @@ class RunExporter(SpanExporter):
         return self._drops.spans
 
     @property
+    def refused_spans(self) -> int:
+        """Of :attr:`dropped_spans`, those dropped for what they hold (refused by the store as
+        bad input, or not mappable) rather than because the store failed."""
+        return self._drops.refused
+
+    @property
     def dropped_calls(self) -> int:
         """LLM calls whose run writes (metrics/params/rows) were given up."""
         return self._drops.calls
