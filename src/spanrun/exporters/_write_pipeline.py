@@ -54,11 +54,24 @@ class WritePipeline:
         self._files = files
         self.writer = self._new_writer()
         self.pending: PendingWrite | None = None  # mapped, waiting for the writer
+        # Runs whose LLM calls a given-up write lost: their ledgers counted calls the store
+        # does not hold (see take_lost_runs).
+        self._lost_runs: set[str] = set()
+        self._lost_lock = threading.Lock()
 
     def after_fork_in_child(self, lock: threading.RLock) -> None:
         self.lock = lock
         self.writer = self._new_writer()  # the parent's in-flight batch is the parent's
         self.pending = None
+        self._lost_lock = threading.Lock()
+
+    def take_lost_runs(self) -> set[str]:
+        """The runs whose calls a given-up write lost since the last call (then forgotten):
+        their running totals and call index must be read from the store again, or a batch
+        sent again (an OTLP sender retrying) would be counted on top of the lost one."""
+        with self._lost_lock:
+            lost, self._lost_runs = self._lost_runs, set()
+        return lost
 
     def _new_writer(self) -> Writer:
         ref = weakref.WeakMethod(self._append_when_idle)  # the thread must not keep self alive
@@ -173,6 +186,8 @@ class WritePipeline:
             if not done:
                 ok = False
                 lost.update(runs)
+                with self._lost_lock:
+                    self._lost_runs.update(runs)
                 self._drops.count(spans=write.span_count)
                 continue
             for run_id, reason in (skipped or {}).items():
