@@ -285,8 +285,8 @@ class RunExporter(SpanExporter):
         """
         retry, runs, pending_rows = self._retry, self._runs, self._pending_rows
         retry.store_down = False
-        for run_id in self._pipeline.take_lost_runs():
-            runs.ledgers.pop(run_id, None)  # re-read: the store lacks calls the ledger counted
+        for lost_run_id in self._pipeline.take_lost_runs():
+            runs.ledgers.pop(lost_run_id, None)  # re-read: the store lacks calls the ledger counted
         store = self._get_store()
         if store.reopen_if_replaced():
             self._forget_runs()  # they were in the deleted file
