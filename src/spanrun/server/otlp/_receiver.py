@@ -1,0 +1,102 @@
+"""``OtlpReceiver``: the OTLP trace receiver as a ``spanrun server`` extension."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute, Route
+
+from spanrun.exporters import PricesArg, PriceTable, RunMode
+from spanrun.server.otlp._http import TracesEndpoint
+from spanrun.server.otlp._ingest import Ingest
+from spanrun.store import Store
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "OtlpReceiver"]
+
+#: The OTel Collector's own default limit for a request body (20 MiB).
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
+
+
+class OtlpReceiver:
+    """Receives OTLP traces and maps them into runs with the same ``RunExporter`` autolog uses.
+
+    Serves ``POST /v1/traces`` (OTLP/HTTP, protobuf or JSON, gzip or not); gRPC through
+    :func:`spanrun.server.otlp.start_grpc_receiver`. Which run a span goes to: the run stamped on
+    it (``spanrun.run_id``, as autolog stamps spans inside ``start_run()``), else by
+    ``run_mode``: ``"session"`` puts each sender's spans in one run per ``service.name`` (and
+    experiment), named after it; ``"trace"`` one run per trace; ``"none"`` keeps traces only.
+    The experiment: the span's ``spanrun.experiment_name`` attribute, else the resource's, else
+    the request's ``x-spanrun-experiment`` header (a name or an id; a new name is created),
+    else the server's Default experiment.
+
+    Args:
+        store: the store (or its tracking URI).
+        artifact_root: artifacts root when ``store`` is a URI.
+        run_mode: ``"session"`` (default), ``"trace"`` or ``"none"``.
+        max_body_bytes: request body limit, compressed and decompressed (413 beyond).
+        max_queued_spans: spans waiting or being written at most (503 beyond).
+        prices: model prices for ``llm.cost_usd``.
+        clock_skew_s: how far a sender's clock may be ahead of the server's (see
+            ``CountedCalls``: retried spans ending before the server started plus this are
+            checked against the store).
+        retry_after_s: the ``Retry-After`` of a 503.
+    """
+
+    def __init__(
+        self,
+        store: Store | str,
+        artifact_root: str | None = None,
+        *,
+        run_mode: RunMode = "session",
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_queued_spans: int = 16_384,
+        prices: PriceTable | PricesArg = None,
+        clock_skew_s: float = 10.0,
+        retry_after_s: int = 1,
+    ) -> None:
+        self._store = store
+        self._artifact_root = artifact_root
+        self._run_mode: RunMode = run_mode
+        self._max_queued_spans = max_queued_spans
+        self._prices = prices
+        self._clock_skew_s = clock_skew_s
+        self.max_body_bytes = max_body_bytes
+        self.retry_after_s = retry_after_s
+        self._ingest: Ingest | None = None
+        self._endpoint = TracesEndpoint(
+            lambda: self.ingest, max_body_bytes=max_body_bytes, retry_after_s=retry_after_s
+        )
+
+    @property
+    def ingest(self) -> Ingest:
+        """The ingest queue and its ``RunExporter`` (made on first use or at startup)."""
+        if self._ingest is None:
+            store = self._store
+            if isinstance(store, str):
+                from spanrun.store import get_export_store
+
+                store = get_export_store(store, self._artifact_root)
+            self._ingest = Ingest(
+                store,
+                run_mode=self._run_mode,
+                prices=self._prices,
+                max_queued_spans=self._max_queued_spans,
+                clock_skew_s=self._clock_skew_s,
+            )
+        return self._ingest
+
+    # -- the server extension protocol -------------------------------------------------------
+    def routes(self) -> Sequence[BaseRoute]:
+        """``POST /v1/traces``."""
+        return [Route("/v1/traces", self._endpoint.handle, methods=["POST"], name="otlp_traces")]
+
+    async def startup(self) -> None:
+        """Open the store and start the ingest thread."""
+        await asyncio.to_thread(lambda: self.ingest)
+
+    async def shutdown(self) -> None:
+        """Write what is queued and end the session runs."""
+        if self._ingest is not None:
+            ingest, self._ingest = self._ingest, None
+            await asyncio.to_thread(ingest.close)
