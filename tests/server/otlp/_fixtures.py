@@ -106,3 +106,13 @@ def receiver_factory(tracking_uri: str) -> Iterator[Callable[..., ReceiverProces
 @pytest.fixture
 def receiver(receiver_factory: Callable[..., ReceiverProcess]) -> ReceiverProcess:
     return receiver_factory()
+
+
+@pytest.fixture(scope="module")
+def shared_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReceiverProcess]:
+    """One receiver for a module's tests that look only at answers (its own store)."""
+    path = tmp_path_factory.mktemp("shared-receiver") / "spanrun.db"
+    receiver = ReceiverProcess(f"sqlite:///{path}")
+    receiver.start()
+    yield receiver
+    receiver.kill()
