@@ -11,12 +11,15 @@ counted twice.
 
 from spanrun.server.otlp._decode import OtlpRequestError
 from spanrun.server.otlp._experiments import EXPERIMENT_HEADER, EXPERIMENT_NAME_ATTRIBUTE
+from spanrun.server.otlp._grpc import GrpcReceiver, start_grpc_receiver
 from spanrun.server.otlp._receiver import DEFAULT_MAX_BODY_BYTES, OtlpReceiver
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "EXPERIMENT_HEADER",
     "EXPERIMENT_NAME_ATTRIBUTE",
+    "GrpcReceiver",
     "OtlpReceiver",
     "OtlpRequestError",
+    "start_grpc_receiver",
 ]
