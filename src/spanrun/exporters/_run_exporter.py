@@ -203,21 +203,44 @@ class RunExporter(SpanExporter):
         return self._drops.calls
 
     # -- SpanExporter ------------------------------------------------------------------------
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(
+        self,
+        spans: Sequence[ReadableSpan],
+        on_written: Callable[[bool], None] | None = None,
+    ) -> SpanExportResult:
+        """Map ``spans`` and queue their store writes (see the class doc).
+
+        ``on_written``, when given, is called once the batch's transaction is over, on the
+        writer thread (or here when the batch was not taken): True when the spans and their
+        LLM calls are committed, False when they were given up (the store failed), so that a
+        receiver acknowledges only what is stored (``spanrun server``'s OTLP ingest).
+        """
+        written = [] if on_written is None else [on_written]
         if self._shutdown:
+            self._tell(written, False)
             return SpanExportResult.FAILURE
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             with self._lock:
-                ok = self._export(spans)
+                ok = self._export(spans, written)
             return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
         except Exception:
             self._drops.count(spans=len(spans))
             # A bug of ours (store failures are handled inside): the one policy for those.
             internal_errors.report(f"exporting spans ({len(spans)} dropped)", logger=_log)
+            self._tell(written, False)  # not handed to the writer (else the list was emptied)
             return SpanExportResult.FAILURE
         finally:
             detach(token)
+
+    @staticmethod
+    def _tell(written: list[Callable[[bool], None]], ok: bool) -> None:
+        for callback in written:
+            try:
+                callback(ok)
+            except Exception:
+                _log.warning("spanrun: an export's written callback failed", exc_info=True)
+        written.clear()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until the batches given to :meth:`export` are written; False on timeout."""
@@ -277,8 +300,11 @@ class RunExporter(SpanExporter):
         self._pending_rows.clear()
         self._files.forget_repositories()
 
-    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
-        """Map the batch here, then hand its store writes to the writer thread.
+    def _export(
+        self, spans: Sequence[ReadableSpan], written: list[Callable[[bool], None]] | None = None
+    ) -> bool:
+        """Map the batch here, then hand its store writes to the writer thread (with the
+        ``written`` callbacks, emptied once handed over).
 
         Returns False when mapping already met a store failure; write failures are counted in
         ``dropped_spans`` / ``dropped_calls`` and logged by the writer.
@@ -388,7 +414,12 @@ class RunExporter(SpanExporter):
         for run_id, _ in ended_trace_runs:
             open_trace_runs.pop(run_id, None)
         store_down = retry.store_down
-        self._pipeline.queue(PendingWrite(store, writes, records, ended_trace_runs, store_down))
+        batch = PendingWrite(store, writes, records, ended_trace_runs, store_down)
+        if written:
+            batch.written = [(callback, store_down) for callback in written]
+        self._pipeline.queue(batch)
+        if written:
+            written.clear()  # handed over: the writer calls them
         # Batches committed meanwhile: their prediction rows are appended here, while the
         # writer runs the next transaction (see PredictionFiles.append_ready).
         self._files.append_ready()

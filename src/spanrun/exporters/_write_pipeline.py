@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -118,6 +119,7 @@ class WritePipeline:
                 len(pending.records),
                 pending.ended_trace_runs,
                 pending.store_down,
+                pending.written,
             )
         )
 
@@ -148,12 +150,15 @@ class WritePipeline:
         span_count: int,
         ended_trace_runs: list[tuple[str, ReadableSpan]],
         store_down: bool,
+        written: list[tuple[Callable[[bool], None], bool]],
     ) -> None:
-        """On the writer thread: the batch's store writes, then the trace runs it ended."""
+        """On the writer thread: the batch's store writes, then the trace runs it ended, then
+        the ``written`` callbacks."""
         # A store that went down while mapping fails the rest of the batch fast, as before.
         self._retry.store_down = store_down
+        committed = False
         try:
-            self._write_batch(writes, plan)
+            committed = self._write_batch(writes, plan)
         except Exception:
             self._drops.count(spans=span_count)
             _log.warning(
@@ -173,10 +178,16 @@ class WritePipeline:
                     run_name=storable_text(root.name),
                 ),
             )
+        for callback, mapped_without_store in written:
+            try:
+                callback(committed and not mapped_without_store)
+            except Exception:
+                _log.warning("spanrun: an export's written callback failed", exc_info=True)
 
     def _write_batch(self, writes: BatchWrites, plan: list[StoreWrite]) -> bool:
         """Each store's prepared transaction; the committed runs' prediction rows are queued
-        for ``PredictionFiles.append_ready``."""
+        for ``PredictionFiles.append_ready``. False when a transaction was given up (runs the
+        store skipped, deleted meanwhile, do not count: what it took is committed)."""
         ok = True
         lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
         for write in plan:
@@ -195,7 +206,6 @@ class WritePipeline:
                     f"skipped {run_id}", f"spanrun: cannot log LLM calls: {reason}"
                 )
                 lost.add(run_id)
-                ok = False
         ready = self._files.ready
         for ledger, w in writes.values():
             if ledger.run_id in lost:
