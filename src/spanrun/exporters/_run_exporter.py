@@ -210,9 +210,10 @@ class RunExporter(SpanExporter):
     ) -> SpanExportResult:
         """Map ``spans`` and queue their store writes (see the class doc).
 
-        ``on_written``, when given, is called once the batch's transaction is over, on the
-        writer thread (or here when the batch was not taken): True when the spans and their
-        LLM calls are committed, False when they were given up (the store failed), so that a
+        ``on_written``, when given, is called once the batch's transaction is over and its
+        prediction rows are appended (on the thread appending them: a later export's, or the
+        idle writer's; here when the batch was not taken): True when the spans and their LLM
+        calls are committed, False when they were given up (the store failed), so that a
         receiver acknowledges only what is stored (``spanrun server``'s OTLP ingest).
         """
         written = [] if on_written is None else [on_written]

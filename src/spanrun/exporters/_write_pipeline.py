@@ -152,8 +152,8 @@ class WritePipeline:
         store_down: bool,
         written: list[tuple[Callable[[bool], None], bool]],
     ) -> None:
-        """On the writer thread: the batch's store writes, then the trace runs it ended, then
-        the ``written`` callbacks."""
+        """On the writer thread: the batch's store writes, then the trace runs it ended; the
+        ``written`` callbacks are called after the batch's prediction rows are appended."""
         # A store that went down while mapping fails the rest of the batch fast, as before.
         self._retry.store_down = store_down
         committed = False
@@ -178,11 +178,9 @@ class WritePipeline:
                     run_name=storable_text(root.name),
                 ),
             )
-        for callback, mapped_without_store in written:
-            try:
-                callback(committed and not mapped_without_store)
-            except Exception:
-                _log.warning("spanrun: an export's written callback failed", exc_info=True)
+        if written:
+            # Told once the batch's prediction rows are appended too (PredictionFiles).
+            self._files.ready.append(functools.partial(_tell, written, committed))
 
     def _write_batch(self, writes: BatchWrites, plan: list[StoreWrite]) -> bool:
         """Each store's prepared transaction; the committed runs' prediction rows are queued
@@ -230,3 +228,11 @@ class WritePipeline:
         finally:
             lock.release()
         return False
+
+
+def _tell(written: list[tuple[Callable[[bool], None], bool]], committed: bool) -> None:
+    for callback, mapped_without_store in written:
+        try:
+            callback(committed and not mapped_without_store)
+        except Exception:
+            _log.warning("spanrun: an export's written callback failed", exc_info=True)
