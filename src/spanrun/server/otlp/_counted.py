@@ -8,10 +8,15 @@ So the receiver remembers the LLM spans it committed (the last ``max_remembered`
 spans that ended before this receiver started (give or take ``clock_skew_s``: the only ones a
 previous server process can have taken) asks the store whether the span is there already.
 Spans and their calls are written in one transaction, so a stored span means a counted call.
+
+A span sent again while its first copy is still being written (in flight under another
+export's :class:`Ticket`) is not mapped again either; the request that carried the copy then
+succeeds only if that earlier write does (else its sender retries, and the span is counted).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,13 +27,26 @@ from spanrun.errors import NotFoundError
 from spanrun.exporters import llm_operation
 from spanrun.store import Store
 
-__all__ = ["CountedCalls"]
+__all__ = ["CountedCalls", "Ticket"]
 
 SpanKey = tuple[int, int]  # (trace_id, span_id)
 
 
+class Ticket:
+    """One export's LLM spans and, once its write is over, whether it committed (``ok``)."""
+
+    __slots__ = ("keys", "ok")
+
+    def __init__(self) -> None:
+        self.ok: bool | None = None
+        self.keys: list[SpanKey] = []
+
+
 class CountedCalls:
-    """Which LLM spans were committed already, in this process or before it started."""
+    """Which LLM spans were committed already, in this process or before it started.
+
+    :meth:`fresh` runs on the ingest thread, :meth:`settle` on the exporter's writer thread.
+    """
 
     def __init__(
         self,
@@ -43,49 +61,65 @@ class CountedCalls:
         started = time.time_ns() if started_ns is None else started_ns
         # Spans that ended after this could not have reached a previous process.
         self._horizon_ns = started + int(clock_skew_s * 1e9)
+        self._lock = threading.Lock()
         self._committed: OrderedDict[SpanKey, None] = OrderedDict()
+        self._in_flight: dict[SpanKey, Ticket] = {}
 
-    def fresh(self, spans: Sequence[ReadableSpan]) -> tuple[list[ReadableSpan], list[SpanKey]]:
-        """The spans to map, in their order, without the LLM spans already counted; and the
-        keys of the LLM spans among them (to :meth:`remember` once committed)."""
-        committed, horizon = self._committed, self._horizon_ns
-        seen: set[SpanKey] = set()
+    def fresh(
+        self, spans: Sequence[ReadableSpan], ticket: Ticket
+    ) -> tuple[list[ReadableSpan], set[Ticket]]:
+        """The spans to map, in their order, without the LLM spans already counted or in
+        flight; those kept are put in flight under ``ticket``. Also returns the tickets of the
+        earlier exports holding the copies left out (the request succeeds only if they do)."""
         plan: list[tuple[ReadableSpan, SpanKey | None]] = []  # key None: not an LLM span
         to_check: set[int] = set()  # traces to ask the store about
-        for span in spans:
-            attributes = span.attributes
-            if not attributes or llm_operation(attributes) is None:
-                plan.append((span, None))
-                continue
-            context = span.context
-            call = (context.trace_id, context.span_id)
-            if call in committed or call in seen:
-                continue
-            seen.add(call)
-            if (span.end_time or 0) <= horizon:
-                to_check.add(call[0])
-            plan.append((span, call))
+        horizon = self._horizon_ns
+        with self._lock:
+            known, in_flight = self._committed, self._in_flight
+            for span in spans:
+                attributes = span.attributes
+                if not attributes or llm_operation(attributes) is None:
+                    plan.append((span, None))
+                    continue
+                context = span.context
+                key = (context.trace_id, context.span_id)
+                plan.append((span, key))
+                if key not in known and key not in in_flight and (span.end_time or 0) <= horizon:
+                    to_check.add(key[0])
+        # Outside the lock (store round trips); only this thread puts spans in flight.
         stored = {(t, s) for t in to_check for s in self._stored_span_ids(t)}
         keep: list[ReadableSpan] = []
-        calls: list[SpanKey] = []
-        for span, key in plan:
-            if key is None:
-                keep.append(span)
-            elif key in stored:
-                self._add(key)  # no need to ask again
-            else:
-                keep.append(span)
-                calls.append(key)
-        return keep, calls
+        waits_for: set[Ticket] = set()
+        with self._lock:
+            for span, call in plan:
+                if call is None:
+                    keep.append(span)
+                elif call in self._committed:
+                    continue
+                elif call in self._in_flight:
+                    waits_for.add(self._in_flight[call])
+                elif call in stored:
+                    self._remember(call)
+                else:
+                    self._in_flight[call] = ticket
+                    ticket.keys.append(call)
+                    keep.append(span)
+        return keep, waits_for
 
-    def remember(self, keys: Sequence[SpanKey]) -> None:
-        """These LLM spans were committed."""
-        for key in keys:
-            self._add(key)
+    def settle(self, ticket: Ticket, ok: bool) -> None:
+        """The write of ``ticket``'s spans is over: committed (``ok``) or given up."""
+        with self._lock:
+            ticket.ok = ok
+            in_flight = self._in_flight
+            for call in ticket.keys:
+                if in_flight.get(call) is ticket:
+                    del in_flight[call]
+                if ok:
+                    self._remember(call)
 
-    def _add(self, key: SpanKey) -> None:
+    def _remember(self, call: SpanKey) -> None:
         committed = self._committed
-        committed[key] = None
+        committed[call] = None
         if len(committed) > self._max:
             committed.popitem(last=False)
 

@@ -2,13 +2,15 @@
 committed.
 
 One thread takes the queued requests (several at once: up to ``max_group_spans`` spans),
-converts them, maps them with the receiver's ``RunExporter`` and waits until that write has
-committed (``force_flush``); only then is each request's future resolved, so a 200 means the
-spans are in the store (and a server killed before answering leaves its sender to retry).
-Backpressure: the queue holds at most ``max_queued_spans`` spans (queued or in flight); a
-request that does not fit is not taken (the caller answers 503 with Retry-After). A group the
-store failed to write fails with :class:`StoreUnavailable` (503: the sender retries; nothing
-of it was committed, and ``CountedCalls`` keeps a retry from counting calls twice).
+converts them and hands them to the receiver's ``RunExporter`` with an ``on_written``
+callback; it goes on with the next group while the exporter's writer thread commits this one.
+Only when the callback says the group committed is each request's future resolved, so a 200
+means the spans are in the store (a server killed before answering leaves its sender to
+retry). Backpressure: the queue holds at most ``max_queued_spans`` spans, queued or not yet
+committed; a request that does not fit is not taken (the caller answers 503 with Retry-After);
+the exporter itself makes this thread wait while a full batch waits for its writer. A group
+the store failed to write fails with :class:`StoreUnavailable` (503: the sender retries;
+``CountedCalls`` keeps a retry from counting calls twice).
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
 
 from spanrun.errors import InvalidInputError
 from spanrun.exporters import PricesArg, PriceTable, RunExporter, RunMode
-from spanrun.server.otlp._counted import CountedCalls
+from spanrun.server.otlp._counted import CountedCalls, Ticket
 from spanrun.server.otlp._decode import OtlpRequestError
 from spanrun.server.otlp._experiments import EXPERIMENT_NAME_ATTRIBUTE, ExperimentChooser
 from spanrun.server.otlp._spans import UNKNOWN_SERVICE, Converted, to_readable_spans
@@ -36,7 +37,6 @@ from spanrun.store import Store
 __all__ = ["Ingest", "IngestResult", "StoreUnavailable", "span_count"]
 
 _log = logging.getLogger(__name__)
-_FLUSH_WAIT_MS = 5_000  # force_flush is asked again until the write is done (or closing)
 
 
 class StoreUnavailable(Exception):
@@ -58,6 +58,20 @@ class _Item:
     experiment: str | None  # the header's choice (name or id)
     future: Future[IngestResult]
     converted: Converted | None = None
+    waits_for: frozenset[Ticket] = frozenset()  # earlier writes holding copies of its spans
+
+
+class _Release:
+    """Gives a group's spans back to the queue's budget, once."""
+
+    def __init__(self, ingest: Ingest, size: int) -> None:
+        self._ingest: Ingest | None = ingest
+        self._size = size
+
+    def __call__(self) -> None:
+        ingest, self._ingest = self._ingest, None
+        if ingest is not None:
+            ingest._release(self._size)
 
 
 def span_count(request: ExportTraceServiceRequest) -> int:
@@ -137,7 +151,7 @@ class Ingest:
             self._closing = True
             self._cond.notify_all()
         self._thread.join()
-        self.exporter.finish_open_runs()
+        self.exporter.finish_open_runs()  # waits for the writes (their callbacks run)
         self.exporter.shutdown()
 
     # -- the ingest thread ----------------------------------------------------------------------
@@ -154,76 +168,65 @@ class Ingest:
                     item = self._queue.popleft()
                     group.append(item)
                     size += item.span_count
+            done = _Release(self, size)
             try:
-                self._ingest([item for item in group if item.future.set_running_or_notify_cancel()])
+                taken = [item for item in group if item.future.set_running_or_notify_cancel()]
+                self._ingest(taken, done)
             except Exception as exc:  # a bug of ours: the senders retry, nothing is lost
                 _log.exception("spanrun: OTLP ingest failed; the senders are told to retry")
                 for item in group:
                     if not item.future.done():
                         item.future.set_exception(StoreUnavailable(f"ingest failed: {exc}"))
-            finally:
-                with self._cond:
-                    self._queued -= size
+                done()
 
-    def _ingest(self, group: list[_Item]) -> None:
+    def _release(self, size: int) -> None:
+        with self._cond:
+            self._queued -= size
+
+    def _ingest(self, group: list[_Item], done: _Release) -> None:
+        """Convert and export ``group``; ``done`` is called once its requests are answered."""
         ready: list[_Item] = []
         spans: list[ReadableSpan] = []
+        ticket = Ticket()
         for item in group:
             try:
                 item.converted = converted = to_readable_spans(item.request)
                 self._choose_experiments(item, converted)
+                keep, waits_for = self._counted.fresh(converted.spans, ticket)
             except InvalidInputError as exc:
                 item.future.set_exception(OtlpRequestError(400, str(exc)))
                 continue
-            except Exception as exc:  # the store, asked for the experiment
+            except Exception as exc:  # the store, asked for the experiment or the spans
                 item.future.set_exception(StoreUnavailable(f"the store is unavailable: {exc}"))
                 continue
+            item.waits_for = frozenset(waits_for)
             ready.append(item)
-            spans += converted.spans
+            spans += keep
+
+        def written(ok: bool) -> None:  # on the exporter's writer thread
+            if ticket.ok is not None:
+                return  # told already
+            self._counted.settle(ticket, ok)
+            for item in ready:
+                converted = item.converted
+                assert converted is not None
+                if ok and all(earlier.ok for earlier in item.waits_for):
+                    result = IngestResult(converted.rejected, "; ".join(converted.problems))
+                    item.future.set_result(result)
+                else:
+                    item.future.set_exception(
+                        StoreUnavailable("the store did not take the spans; send them again")
+                    )
+            done()
+
         if not ready:
+            done()
             return
         try:
-            ok, refused = self._export(spans)
+            # Also when nothing is left to map: the answer then follows the earlier writes.
+            self.exporter.export(spans, on_written=written)
         finally:
             self._origins.clear()
-        if not ok:
-            error = StoreUnavailable("the store did not take the spans; send them again")
-            for item in ready:
-                item.future.set_exception(error)
-            return
-        for item in ready:
-            done = item.converted
-            assert done is not None
-            # Refusals by the store are not told per request: charged to the first requests.
-            mine = min(refused, len(done.spans))
-            refused -= mine
-            rejected = done.rejected + mine
-            problems = list(done.problems)
-            if mine:
-                problems.append(f"{mine} spans refused by the store (see the server log)")
-            item.future.set_result(IngestResult(rejected, "; ".join(problems)))
-
-    def _export(self, spans: list[ReadableSpan]) -> tuple[bool, int]:
-        """Map and write ``spans`` (calls already counted left out), waiting for the commit.
-
-        Returns (written, spans refused for what they hold).
-        """
-        fresh, calls = self._counted.fresh(spans)
-        if not fresh:
-            return True, 0
-        exporter = self.exporter
-        dropped, refused = exporter.dropped_spans, exporter.refused_spans
-        result = exporter.export(fresh)
-        while not exporter.force_flush(_FLUSH_WAIT_MS):
-            # Not answered until known: answering 503 while the write may still commit would
-            # let the retry count its calls twice (the retry waits in the queue meanwhile).
-            _log.warning("spanrun: the store is slow; OTLP ingest waits for its write")
-        refused = exporter.refused_spans - refused
-        failed = exporter.dropped_spans - dropped - refused
-        if result is not SpanExportResult.SUCCESS or failed > 0:
-            return False, 0
-        self._counted.remember(calls)
-        return True, refused
 
     def _choose_experiments(self, item: _Item, converted: Converted) -> None:
         """The experiment of each resource's spans: its ``spanrun.experiment_name``
