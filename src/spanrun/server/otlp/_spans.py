@@ -107,6 +107,10 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
             out[kv.key] = value.string_value
         elif kind == "int_value":
             out[kv.key] = value.int_value
+        elif kind == "double_value":
+            out[kv.key] = value.double_value
+        elif kind == "bool_value":
+            out[kv.key] = value.bool_value
         elif kind is not None:
             converted = attribute_value(value)
             if converted is not None:
