@@ -172,3 +172,32 @@ def test_a_full_queue_answers_503_with_retry_after(store, receiver_factory, trac
     assert httpx.post(receiver.traces_url, json=second, timeout=30).status_code == 200
     rows = predictions(store, _run(store, "json-app").info.run_id)
     assert rows["inputs"].tolist() == ["waits", "refused"]
+
+
+def test_ingest_into_postgresql(postgres_uri):
+    from spanrun.store import get_store
+    from tests.server.otlp._fixtures import ReceiverProcess
+
+    receiver = ReceiverProcess(postgres_uri)
+    receiver.start()
+    try:
+        body = request_json(
+            llm_span_json(T1, "eee19b7ec3c1b174", question="pg one"),
+            llm_span_json(T2, "eee19b7ec3c1b175", question="pg two", input_tokens=3),
+            service="pg-app",
+        )
+        headers = {"x-spanrun-experiment": "otlp-on-postgres"}
+        for _ in range(2):  # sent again: counted once
+            answer = httpx.post(receiver.traces_url, json=body, headers=headers, timeout=30)
+            assert answer.status_code == 200
+    finally:
+        receiver.stop()
+    store = get_store(postgres_uri)
+    experiment = store.get_experiment_by_name("otlp-on-postgres")
+    assert experiment is not None
+    (run,) = store.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "pg-app"
+    assert run.info.status == "FINISHED"  # the receiver's shutdown ended its session run
+    assert steps(store, run.info.run_id, "llm.input_tokens") == [(0, 12), (1, 3)]
+    assert predictions(store, run.info.run_id)["inputs"].tolist() == ["pg one", "pg two"]
+    assert {t.trace_id for t in store.search_traces([experiment.experiment_id])} == {T1, T2}
