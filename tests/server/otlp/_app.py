@@ -15,24 +15,17 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from spanrun.server.otlp import OtlpReceiver, start_grpc_receiver
+from spanrun.server.otlp import OtlpReceiver
 
 
-def make_app(
-    store_uri: str, grpc_port: int | None = None, grpc_token: str | None = None, **options: Any
-) -> Starlette:
-    """The receiver's routes; with ``grpc_port``, OTLP/gRPC there too."""
+def make_app(store_uri: str, **options: Any) -> Starlette:
+    """The receiver's routes (and OTLP/gRPC with ``grpc_port``), as a server extension."""
     receiver = OtlpReceiver(store_uri, **options)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await receiver.startup()
-        grpc = (
-            start_grpc_receiver(grpc_port, receiver, auth_token=grpc_token) if grpc_port else None
-        )
         yield
-        if grpc is not None:
-            grpc.stop()
         await receiver.shutdown()
 
     return Starlette(routes=list(receiver.routes()), lifespan=lifespan)

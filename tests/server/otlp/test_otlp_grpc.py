@@ -41,7 +41,7 @@ def test_the_official_grpc_exporter_delivers_spans_into_runs(client, store, rece
 
 def test_grpc_answers_partial_success_and_checks_the_token(store, receiver_factory):
     port = free_port()
-    receiver_factory(grpc_port=port, grpc_token="s3cret")
+    receiver_factory(grpc_port=port, auth_token="s3cret")
     body = request_json(
         llm_span_json("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174"),
         llm_span_json("5b8efff798038103d269b633813fc60c", "0000000000000000"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Route
 
@@ -11,6 +12,9 @@ from spanrun.exporters import PricesArg, PriceTable, RunMode
 from spanrun.server.otlp._http import TracesEndpoint
 from spanrun.server.otlp._ingest import Ingest
 from spanrun.store import Store
+
+if TYPE_CHECKING:
+    from spanrun.server.otlp._grpc import GrpcReceiver
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "OtlpReceiver"]
 
@@ -41,6 +45,12 @@ class OtlpReceiver:
             ``CountedCalls``: retried spans ending before the server started plus this are
             checked against the store).
         retry_after_s: the ``Retry-After`` of a 503.
+        grpc_port: also serve OTLP/gRPC on this port (None: off, the default; 0: any free
+            port), started and stopped with the receiver (see ``start_grpc_receiver``).
+        grpc_host: the interface gRPC listens on.
+        auth_token: the bearer token gRPC requests must carry (the HTTP route is checked by
+            the server's middleware).
+        grpc_reuse_port: let several processes (``--workers``) listen on the gRPC port.
     """
 
     def __init__(
@@ -54,6 +64,10 @@ class OtlpReceiver:
         prices: PriceTable | PricesArg = None,
         clock_skew_s: float = 10.0,
         retry_after_s: int = 1,
+        grpc_port: int | None = None,
+        grpc_host: str = "127.0.0.1",
+        auth_token: str | None = None,
+        grpc_reuse_port: bool = False,
     ) -> None:
         self._store = store
         self._artifact_root = artifact_root
@@ -64,6 +78,8 @@ class OtlpReceiver:
         self.max_body_bytes = max_body_bytes
         self.retry_after_s = retry_after_s
         self._ingest: Ingest | None = None
+        self._grpc_options = (grpc_port, grpc_host, auth_token, grpc_reuse_port)
+        self.grpc: GrpcReceiver | None = None
         self._endpoint = TracesEndpoint(
             lambda: self.ingest, max_body_bytes=max_body_bytes, retry_after_s=retry_after_s
         )
@@ -92,11 +108,21 @@ class OtlpReceiver:
         return [Route("/v1/traces", self._endpoint.handle, methods=["POST"], name="otlp_traces")]
 
     async def startup(self) -> None:
-        """Open the store and start the ingest thread."""
+        """Open the store, start the ingest thread (and the gRPC receiver when asked)."""
         await asyncio.to_thread(lambda: self.ingest)
+        port, host, token, reuse_port = self._grpc_options
+        if port is not None and self.grpc is None:
+            from spanrun.server.otlp._grpc import start_grpc_receiver
+
+            self.grpc = start_grpc_receiver(
+                port, self, host=host, auth_token=token, reuse_port=reuse_port
+            )
 
     async def shutdown(self) -> None:
-        """Write what is queued and end the session runs."""
+        """Stop gRPC, write what is queued and end the session runs."""
+        if self.grpc is not None:
+            grpc, self.grpc = self.grpc, None
+            await asyncio.to_thread(grpc.stop)
         if self._ingest is not None:
             ingest, self._ingest = self._ingest, None
             await asyncio.to_thread(ingest.close)
