@@ -201,3 +201,16 @@ def test_ingest_into_postgresql(postgres_uri):
     assert steps(store, run.info.run_id, "llm.input_tokens") == [(0, 12), (1, 3)]
     assert predictions(store, run.info.run_id)["inputs"].tolist() == ["pg one", "pg two"]
     assert {t.trace_id for t in store.search_traces([experiment.experiment_id])} == {T1, T2}
+
+
+def test_a_deleted_experiment_is_refused_with_400(store, receiver):
+    experiment_id = store.create_experiment("gone")
+    store.delete_experiment(experiment_id)
+    body = request_json(llm_span_json(T1, "eee19b7ec3c1b174"))
+    for chosen in ("gone", experiment_id):
+        answer = httpx.post(
+            receiver.traces_url, json=body, headers={"x-spanrun-experiment": chosen}, timeout=30
+        )
+        assert answer.status_code == 400
+        assert "deleted" in answer.json()["message"]
+    assert store.search_runs([experiment_id]) == []
