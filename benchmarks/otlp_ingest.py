@@ -182,7 +182,7 @@ def measure(n: int, batch: int, senders: int, old: bool) -> None:
         store_uri = f"sqlite:///{tmp}/bench.db"
         bodies = make_bodies(n, batch, "bench") if old else []
         # clock_skew_s=0: spans made after the start are never looked up (the steady state of
-        # a server up for more than the default 10 s).
+        # a server up for more than the default 5 s).
         process, url = start_server(store_uri, {"clock_skew_s": 0.0})
         try:
             if not old:
@@ -218,7 +218,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--old", type=int, default=0, help="also send this many old spans")
     args = parser.parse_args()
-    print(f"OTLP/HTTP ingest, {os.cpu_count()} CPUs, batches of {args.batch}, {args.senders} senders")
+    print(
+        f"OTLP/HTTP ingest, {os.cpu_count()} CPUs, batches of {args.batch}, {args.senders} senders"
+    )
     measure(args.spans, args.batch, args.senders, old=False)
     if args.old:
         measure(args.old, args.batch, args.senders, old=True)

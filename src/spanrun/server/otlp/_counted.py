@@ -52,7 +52,7 @@ class CountedCalls:
         self,
         store: Store,
         *,
-        clock_skew_s: float = 10.0,
+        clock_skew_s: float = 5.0,
         max_remembered: int = 200_000,
         started_ns: int | None = None,
     ) -> None:

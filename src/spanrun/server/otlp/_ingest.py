@@ -100,7 +100,7 @@ class Ingest:
         prices: PriceTable | PricesArg = None,
         max_queued_spans: int = 16_384,
         max_group_spans: int = 4_096,
-        clock_skew_s: float = 10.0,
+        clock_skew_s: float = 5.0,
     ) -> None:
         self.store = store
         self.max_queued_spans = max_queued_spans

@@ -62,7 +62,7 @@ class OtlpReceiver:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_queued_spans: int = 16_384,
         prices: PriceTable | PricesArg = None,
-        clock_skew_s: float = 10.0,
+        clock_skew_s: float = 5.0,
         retry_after_s: int = 1,
         grpc_port: int | None = None,
         grpc_host: str = "127.0.0.1",
