@@ -207,6 +207,14 @@ def test_a_span_source_sorts_spans_into_session_runs_and_experiments(store, make
     assert run.data.metrics["llm.total_input_tokens"] == 7
     assert store.get_run(sessions[service, team]).info.experiment_id == team
     assert p.exporter.session_run_id is None
+    # Stamped with a run of another store (the sender's own): mapped as if unstamped.
+    foreign = {"spanrun.run_id": "f" * 32, "spanrun.experiment_id": "0"}
+    with p.tracer.start_as_current_span("foreign root", attributes=foreign):
+        llm_call(p.tracer, input_tokens=5)
+    p.flush()
+    assert store.get_run(sessions[service, "0"]).data.metrics["llm.total_input_tokens"] == 12
+    (trace,) = [t for t in store.search_traces(["0"]) if t.name == "foreign root"]
+    assert trace.run_id == sessions[service, "0"]
     # Without a run, traces still land in the source's experiment.
     p.exporter.run_mode = "none"
     with p.tracer.start_as_current_span("unlinked", attributes={"exp": team}):

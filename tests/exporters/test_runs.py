@@ -79,6 +79,21 @@ def test_a_span_source_names_session_runs_and_chooses_experiments(store: Store) 
     assert traced is not None and traced[1] == team
 
 
+def test_with_a_source_runs_unknown_here_are_passed_over(store: Store) -> None:
+    drops = Drops()
+    runs = RunResolver(
+        "trace", RetryPolicy(2, 0.0, drops.warn_once), drops, lambda span, attrs: ("svc", None)
+    )
+    foreign = {"spanrun.run_id": "f" * 32, "spanrun.experiment_id": "0"}
+    assert runs.run_for(store, _span(), foreign, T1, {}) == ("f" * 32, "0")  # not known yet
+    assert runs.ledger(store, "f" * 32) is UNKNOWN
+    ids = runs.run_for(store, _span(), foreign, T1, {T1: "root"})
+    assert ids is not None and ids[0] != "f" * 32
+    assert store.get_run(ids[0]).info.run_name == "root"
+    assert runs.run_for(store, _span(), foreign, T1, {}) == ids  # one run for the trace
+    assert runs.run_for(store, _span(), {}, T1, {}) == ids
+
+
 def test_trace_mode_makes_a_run_per_trace_named_after_its_root(store: Store) -> None:
     runs = _resolver("trace")
     ids = runs.run_for(store, _span("llm"), {}, T1, {T1: "my chain"})

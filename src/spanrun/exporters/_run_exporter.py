@@ -358,6 +358,12 @@ class RunExporter(SpanExporter):
                 )
                 below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
                 ledger = ledger_of(store, run_id) if run_id is not None else None
+                if ledger is UNKNOWN and runs.source is not None:
+                    # A server receiving spans: the sender's own run is not in this store, so
+                    # they go where unstamped spans go (see RunResolver.run_for).
+                    ids = runs.run_by_mode(store, span, attrs, trace_id, root_names)
+                    run_id, experiment_id = ids if ids is not None else (None, None)
+                    ledger = ledger_of(store, run_id) if run_id is not None else None
                 if ledger is UNKNOWN:
                     run_id = experiment_id = None  # keep the trace, unlinked
                     ledger = None

@@ -155,15 +155,32 @@ class RunResolver:
         root_names: dict[str, str],
     ) -> tuple[str, str] | None:
         """(run_id, experiment_id) of the span's run, or None (no run, or it could not be
-        created). ``root_names``: root span names per trace id of the batch (trace mode)."""
+        created). ``root_names``: root span names per trace id of the batch (trace mode).
+
+        With a ``source`` (a server receiving spans), a run stamped elsewhere and unknown to
+        this store is passed over: such spans go where unstamped ones go (:meth:`run_by_mode`).
+        """
         run_id = attrs.get(SPANRUN_RUN_ID)
-        if run_id:
+        if run_id and not (self.source is not None and self.ledgers.get(str(run_id)) is UNKNOWN):
             ids = (str(run_id), str(attrs.get(SPANRUN_EXPERIMENT_ID) or ""))
             self.remember_trace(trace_id, ids)
             return ids
         known = self.trace_runs.get(trace_id)
-        if known is not None:
+        if known is not None and not (
+            self.source is not None and self.ledgers.get(known[0]) is UNKNOWN
+        ):
             return known
+        return self.run_by_mode(store, span, attrs, trace_id, root_names)
+
+    def run_by_mode(
+        self,
+        store: Store,
+        span: ReadableSpan,
+        attrs: dict[str, Any],
+        trace_id: str,
+        root_names: dict[str, str],
+    ) -> tuple[str, str] | None:
+        """The run ``run_mode`` gives a span that names no (known) run."""
         source, experiment_id = (None, None) if self.source is None else self.source(span, attrs)
         if self.run_mode == "session":
             key = (store, source, experiment_id)
