@@ -168,3 +168,33 @@ def _record(span: Any) -> Any:
         run_id=None,
         experiment_id="0",
     )
+
+
+async def test_the_receiver_from_the_environment_serves_grpc_with_the_token(store, monkeypatch):
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+    from spanrun.errors import InvalidInputError
+    from spanrun.server.otlp import receiver_from_environment
+
+    monkeypatch.setenv("SPANRUN_SERVER_OTLP_RUN_MODE", "sometimes")
+    with pytest.raises(InvalidInputError, match="SPANRUN_SERVER_OTLP_RUN_MODE"):
+        receiver_from_environment(store)
+    monkeypatch.setenv("SPANRUN_SERVER_OTLP_RUN_MODE", "trace")
+    monkeypatch.setenv("SPANRUN_SERVER_OTLP_GRPC_PORT", "0")
+    monkeypatch.setenv("SPANRUN_SERVER_TOKEN", "t0ken")
+    monkeypatch.setenv("SPANRUN_SERVER_MAX_BODY_BYTES", "1000000")
+    receiver = receiver_from_environment(store)
+    assert receiver.max_body_bytes == 1_000_000
+    await receiver.startup()
+    try:
+        assert receiver.grpc is not None
+        request = _request(llm_span_json(T1, "eee19b7ec3c1b174"))
+        with grpc.insecure_channel(f"127.0.0.1:{receiver.grpc.port}") as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            stub.Export(request, timeout=30, metadata=(("authorization", "Bearer t0ken"),))
+    finally:
+        await receiver.shutdown()
+    (run,) = store.search_runs(["0"])
+    assert run.data.tags["spanrun.run_mode"] == "trace"
+    assert run.info.status == "FINISHED"

@@ -12,14 +12,21 @@ counted twice.
 from spanrun.server.otlp._decode import OtlpRequestError
 from spanrun.server.otlp._experiments import EXPERIMENT_HEADER, EXPERIMENT_NAME_ATTRIBUTE
 from spanrun.server.otlp._grpc import GrpcReceiver, start_grpc_receiver
-from spanrun.server.otlp._receiver import DEFAULT_MAX_BODY_BYTES, OtlpReceiver
+from spanrun.server.otlp._receiver import (
+    DEFAULT_MAX_BODY_BYTES,
+    ENV_VARIABLES,
+    OtlpReceiver,
+    receiver_from_environment,
+)
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "ENV_VARIABLES",
     "EXPERIMENT_HEADER",
     "EXPERIMENT_NAME_ATTRIBUTE",
     "GrpcReceiver",
     "OtlpReceiver",
     "OtlpRequestError",
+    "receiver_from_environment",
     "start_grpc_receiver",
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from starlette.routing import BaseRoute, Route
 
-from spanrun.exporters import PricesArg, PriceTable, RunMode
+from spanrun.errors import InvalidInputError
+from spanrun.exporters import RUN_MODES, PricesArg, PriceTable, RunMode
 from spanrun.server.otlp._http import TracesEndpoint
 from spanrun.server.otlp._ingest import Ingest
 from spanrun.store import Store
@@ -16,7 +18,7 @@ from spanrun.store import Store
 if TYPE_CHECKING:
     from spanrun.server.otlp._grpc import GrpcReceiver
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "OtlpReceiver"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ENV_VARIABLES", "OtlpReceiver", "receiver_from_environment"]
 
 #: The OTel Collector's own default limit for a request body (20 MiB).
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -126,3 +128,40 @@ class OtlpReceiver:
         if self._ingest is not None:
             ingest, self._ingest = self._ingest, None
             await asyncio.to_thread(ingest.close)
+
+
+#: What :func:`receiver_from_environment` reads (the server's own variables where it has one).
+ENV_VARIABLES = {
+    "grpc_port": "SPANRUN_SERVER_OTLP_GRPC_PORT",  # unset or empty: no gRPC
+    "grpc_host": "SPANRUN_SERVER_OTLP_GRPC_HOST",  # default 127.0.0.1
+    "run_mode": "SPANRUN_SERVER_OTLP_RUN_MODE",  # session (default), trace or none
+    "auth_token": "SPANRUN_SERVER_TOKEN",
+    "max_body_bytes": "SPANRUN_SERVER_MAX_BODY_BYTES",
+}
+
+
+def receiver_from_environment(store: Store) -> OtlpReceiver:
+    """An :class:`OtlpReceiver` over ``store`` configured by ``ENV_VARIABLES``: the extension
+    factory each server worker calls (``SPANRUN_SERVER_EXTENSIONS=
+    spanrun.server.otlp:receiver_from_environment``). Several workers share the gRPC port
+    (SO_REUSEPORT)."""
+    env = {key: os.environ.get(name, "").strip() for key, name in ENV_VARIABLES.items()}
+    run_mode = env["run_mode"] or "session"
+    if run_mode not in RUN_MODES:
+        raise InvalidInputError(
+            f"{ENV_VARIABLES['run_mode']} must be one of {RUN_MODES}, got {run_mode!r}"
+        )
+    try:
+        grpc_port = int(env["grpc_port"]) if env["grpc_port"] else None
+        max_body = int(env["max_body_bytes"]) if env["max_body_bytes"] else DEFAULT_MAX_BODY_BYTES
+    except ValueError as exc:
+        raise InvalidInputError(f"OTLP receiver settings: {exc}") from None
+    return OtlpReceiver(
+        store,
+        run_mode=run_mode,  # type: ignore[arg-type]  # checked above
+        max_body_bytes=max_body,
+        grpc_port=grpc_port,
+        grpc_host=env["grpc_host"] or "127.0.0.1",
+        auth_token=env["auth_token"] or None,
+        grpc_reuse_port=True,
+    )
