@@ -87,6 +87,7 @@ def test_refused_spans_and_runs_are_left_out_alone(caplog) -> None:
     assert store.written == [({"a": ([("m", 1.0, 0, 0)], {}, {}, [])}, ["1", "2", "3", "4", "5"])]
     assert skipped == {"b": "refused"}  # counted as skipped by the writer: its rows too
     assert drops.spans == 2
+    assert drops.refused == 2  # for what they hold: sending them again would not help
     assert "dropped span 'bad': refused" in caplog.text
 
 

@@ -163,6 +163,7 @@ def test_a_span_the_store_refuses_is_dropped_alone(tmp_path):
     exporter.export(spans)
     assert exporter.force_flush(30_000)
     assert exporter.dropped_spans == 1
+    assert exporter.refused_spans == 1  # for what it holds: a retry would not help
     conn = sqlite3.connect(tmp_path / "refused.db")
     try:
         assert conn.execute("SELECT count(*) FROM spans").fetchone() == (99,)

@@ -187,6 +187,43 @@ def test_session_run_goes_to_the_current_experiment(store, make_pipeline):
     assert run.info.experiment_id == experiment.experiment_id
 
 
+def test_a_span_source_sorts_spans_into_session_runs_and_experiments(store, make_pipeline):
+    team = store.create_experiment("team")
+
+    def source(span, attrs):
+        return span.resource.attributes["service.name"], attrs.get("exp")
+
+    p = make_pipeline(store, run_mode="session", span_source=source)
+    llm_call(p.tracer, input_tokens=3)
+    llm_call(p.tracer, input_tokens=4)
+    with p.tracer.start_as_current_span("to team", attributes={"exp": team}):
+        pass
+    p.flush()
+    sessions = p.exporter.source_session_run_ids
+    service = p.provider.resource.attributes["service.name"]
+    assert set(sessions) == {(service, "0"), (service, team)}
+    run = store.get_run(sessions[service, "0"])
+    assert run.info.run_name == service
+    assert run.data.metrics["llm.total_input_tokens"] == 7
+    assert store.get_run(sessions[service, team]).info.experiment_id == team
+    assert p.exporter.session_run_id is None
+    # Stamped with a run of another store (the sender's own): mapped as if unstamped.
+    foreign = {"spanrun.run_id": "f" * 32, "spanrun.experiment_id": "0"}
+    with p.tracer.start_as_current_span("foreign root", attributes=foreign):
+        llm_call(p.tracer, input_tokens=5)
+    p.flush()
+    assert store.get_run(sessions[service, "0"]).data.metrics["llm.total_input_tokens"] == 12
+    (trace,) = [t for t in store.search_traces(["0"]) if t.name == "foreign root"]
+    assert trace.run_id == sessions[service, "0"]
+    # Without a run, traces still land in the source's experiment.
+    p.exporter.run_mode = "none"
+    with p.tracer.start_as_current_span("unlinked", attributes={"exp": team}):
+        pass
+    p.flush()
+    (trace,) = [t for t in store.search_traces([team]) if t.name == "unlinked"]
+    assert trace.run_id is None
+
+
 def test_trace_mode_makes_one_run_per_root_trace(store, make_pipeline):
     p = make_pipeline(store, run_mode="trace")
     with chain(p.tracer, "summarize"):

@@ -47,10 +47,51 @@ def test_session_mode_makes_one_run_per_store_and_process(store: Store) -> None:
     assert run.data.tags[RUN_MODE_TAG] == "session"
     assert runs.take_runs_to_end() == [(first[0], store)]
     assert runs.session_run_id(store) is None
-    runs.sessions[store] = (os.getpid() + 1, *first)  # as left by the parent after a fork
+    # As left by the parent after a fork:
+    runs.sessions[store, None, None] = (os.getpid() + 1, *first)
     assert runs.session_run_id(store) is None
     child = runs.run_for(store, _span(), {}, "3" * 32, {})
     assert child is not None and child != first
+
+
+def test_a_span_source_names_session_runs_and_chooses_experiments(store: Store) -> None:
+    # spanrun server: one session run per service.name, in the experiment the sender chose.
+    drops = Drops()
+    team = store.create_experiment("team")
+
+    def source(span: Any, attrs: Any) -> tuple[str, str | None]:
+        return attrs.get("service"), attrs.get("experiment")
+
+    runs = RunResolver("session", RetryPolicy(2, 0.0, drops.warn_once), drops, source)
+    a = runs.run_for(store, _span(), {"service": "a"}, T1, {})
+    a_again = runs.run_for(store, _span(), {"service": "a"}, T2, {})
+    b = runs.run_for(store, _span(), {"service": "b", "experiment": team}, T1, {})
+    assert a is not None and b is not None and a == a_again and a != b
+    assert store.get_run(a[0]).info.run_name == "a"
+    assert (store.get_run(b[0]).info.run_name, b[1]) == ("b", team)
+    assert runs.session_runs() == {("a", "0"): a[0], ("b", team): b[0]}
+    assert runs.session_run_id(store) is None  # the program's own session run: none made
+    assert runs.experiment_without_run(_span(), {"experiment": team}) == team
+    assert runs.experiment_without_run(_span(), {}) == "0"
+    assert sorted(runs.take_runs_to_end()) == sorted([(a[0], store), (b[0], store)])
+    runs.run_mode = "trace"
+    traced = runs.run_for(store, _span(), {"service": "b", "experiment": team}, "3" * 32, {})
+    assert traced is not None and traced[1] == team
+
+
+def test_with_a_source_runs_unknown_here_are_passed_over(store: Store) -> None:
+    drops = Drops()
+    runs = RunResolver(
+        "trace", RetryPolicy(2, 0.0, drops.warn_once), drops, lambda span, attrs: ("svc", None)
+    )
+    foreign = {"spanrun.run_id": "f" * 32, "spanrun.experiment_id": "0"}
+    assert runs.run_for(store, _span(), foreign, T1, {}) == ("f" * 32, "0")  # not known yet
+    assert runs.ledger(store, "f" * 32) is UNKNOWN
+    ids = runs.run_for(store, _span(), foreign, T1, {T1: "root"})
+    assert ids is not None and ids[0] != "f" * 32
+    assert store.get_run(ids[0]).info.run_name == "root"
+    assert runs.run_for(store, _span(), foreign, T1, {}) == ids  # one run for the trace
+    assert runs.run_for(store, _span(), {}, T1, {}) == ids
 
 
 def test_trace_mode_makes_a_run_per_trace_named_after_its_root(store: Store) -> None:

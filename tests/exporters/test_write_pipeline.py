@@ -12,9 +12,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from spanrun.errors import StoreError
 from spanrun.exporters import RunExporter
 from spanrun.store.base import Store
 from tests._store_writes import patch_export_write
+from tests.e2e._helpers import predictions
 
 from ._genai_spans import chain, llm_call
 
@@ -126,7 +128,9 @@ def test_a_write_that_fails_for_good_is_counted_not_raised(store: Store, monkeyp
     assert exporter.export(_finished_spans(_llm_calls(1))) is SpanExportResult.SUCCESS
     assert exporter.force_flush()
     history = store.get_metric_history(exporter.session_run_id, "llm.calls")
-    assert [m.step for m in history] == [4]  # the 5th call; the first 4 were dropped
+    # The first 4 were dropped: the run holds one call (its index and running totals are read
+    # from the store again after a lost write, so a sender's retry is not counted twice).
+    assert [(m.step, m.value) for m in history] == [(0, 1)]
 
 
 def test_a_batch_that_cannot_be_prepared_is_written_in_one_step(store: Store, monkeypatch) -> None:
@@ -212,3 +216,65 @@ def test_batches_waiting_for_a_busy_writer_share_a_transaction(store: Store, mon
     history = store.get_metric_history(run_id, "llm.calls")
     assert [m.step for m in history] == list(range(10))
     exporter.shutdown()
+
+
+def test_on_written_tells_each_batch_once_it_is_committed(store: Store, monkeypatch) -> None:
+    exporter = RunExporter(store, run_mode="session", max_attempts=2, retry_delay_s=0)
+    told: list[tuple[str, bool, int]] = []
+
+    def on_written(name: str) -> Any:
+        def tell(ok: bool) -> None:  # after the transaction, once its rows are appended
+            rows = len(predictions(store, exporter.session_run_id))
+            told.append((name, ok, rows))
+
+        return tell
+
+    release = threading.Event()
+    write = store.log_export_batch
+
+    def slow_write(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        assert release.wait(30)
+        return write(runs, spans)
+
+    patch_export_write(monkeypatch, store, slow_write)
+    exporter.export(_finished_spans(_llm_calls(2)), on_written=on_written("first"))
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=on_written("second"))
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=on_written("third"))
+    assert told == []  # nothing committed yet
+    release.set()
+    assert exporter.force_flush()
+    # In order, each once its rows are there (the later two shared one transaction).
+    assert [(name, ok) for name, ok, _ in told] == [
+        ("first", True),
+        ("second", True),
+        ("third", True),
+    ]
+    assert told[0][2] >= 2 and told[1][2] == told[2][2] == 4
+
+    def broken(runs: Any, spans: Sequence[Any] = ()) -> Any:
+        raise OSError("disk gone")
+
+    patch_export_write(monkeypatch, store, broken)
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=on_written("lost"))
+    assert exporter.force_flush()
+    assert told[-1] == ("lost", False, 4)
+    exporter.shutdown()
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=on_written("late"))
+    assert told[-1] == ("late", False, 4)  # not taken: told at once
+
+
+def test_a_batch_mapped_while_the_store_failed_is_told_false(store: Store, monkeypatch) -> None:
+    # Its LLM calls were dropped while mapping (the run could not be read): even when the
+    # spans are written with a later batch, a receiver must not acknowledge those calls.
+    exporter = RunExporter(store, run_mode="session", max_attempts=1, retry_delay_s=0)
+    told: list[bool] = []
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(store, "create_run", down)
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=told.append)
+    monkeypatch.undo()
+    exporter.export(_finished_spans(_llm_calls(1)), on_written=told.append)
+    assert exporter.force_flush()
+    assert told == [False, True]

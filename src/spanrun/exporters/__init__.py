@@ -12,8 +12,10 @@ OpenLLMetry or OpenInference are all understood)::
 """
 
 from spanrun.exporters._batch import BoundedBatchSpanProcessor
+from spanrun.exporters._llm_call_reader import llm_operation
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
+from spanrun.exporters._runs import SpanSource
 from spanrun.exporters._stamping import RunStampingProcessor
 
 __all__ = [
@@ -24,5 +26,7 @@ __all__ = [
     "RunExporter",
     "RunMode",
     "RunStampingProcessor",
+    "SpanSource",
+    "llm_operation",
     "program_name",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -40,6 +40,9 @@ class PendingWrite:
     records: list[SpanRecord]
     ended_trace_runs: list[tuple[str, ReadableSpan]]
     store_down: bool  # the latest batch's: whether the store failed while it was mapped
+    #: per merged batch: the callback told whether it was written, and whether the store
+    #: failed while that batch was mapped (then it is told False: its LLM calls were lost)
+    written: list[tuple[Callable[[bool], None], bool]] = field(default_factory=list)
 
     def absorb(self, later: PendingWrite) -> None:
         """Add a later batch (same store) to this one; its runs' writes are merged."""
@@ -52,6 +55,7 @@ class PendingWrite:
         self.records += later.records
         self.ended_trace_runs += later.ended_trace_runs
         self.store_down = later.store_down
+        self.written += later.written
 
 
 def plan_writes(
@@ -119,7 +123,7 @@ def storable_spans(target: RunWriter, spans: list[SpanRecord], drops: Drops) -> 
     if reason is None:
         return spans
     if len(spans) == 1:
-        drops.count(spans=1)
+        drops.count(spans=1, refused=True)
         drops.warn_once(
             f"refused span: {reason[:80]}",
             f"spanrun: dropped span {spans[0].name!r}: {reason}; the other spans are kept",

@@ -26,14 +26,20 @@ class Drops:
         self.spans = 0
         #: LLM calls whose run writes (metrics/params/rows) were given up
         self.calls = 0
+        #: of :attr:`spans`, those dropped for what they hold (refused by the store as bad
+        #: input, or not mappable), not because the store failed: sending them again won't help
+        self.refused = 0
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()  # the parent's threads may have held it at fork time
 
-    def count(self, spans: int = 0, calls: int = 0) -> None:
+    def count(self, spans: int = 0, calls: int = 0, refused: bool = False) -> None:
+        """Count drops; ``refused``: the spans were dropped for what they hold."""
         with self._lock:
             self.spans += spans
             self.calls += calls
+            if refused:
+                self.refused += spans
 
     def warn_once(self, key: str, message: str) -> None:
         """Log ``message`` the first time ``key`` is seen (at most 1,000 keys)."""
@@ -43,7 +49,7 @@ class Drops:
 
     def span_failed(self, exc: Exception) -> None:
         """A span that could not be mapped is dropped alone; the rest of its batch goes on."""
-        self.count(spans=1)
+        self.count(spans=1, refused=True)
         # Hostile span data is handled where it is read; an exception here is a bug of ours.
         try:
             raise exc

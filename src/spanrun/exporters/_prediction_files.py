@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from spanrun.artifacts.predictions import append_prediction_rows
@@ -11,7 +12,11 @@ from spanrun.exporters._drops import Drops
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import RunLedger
 
-__all__ = ["PredictionFiles"]
+__all__ = ["PredictionFiles", "ReadyEntry"]
+
+#: Committed rows (ledger, rows, their CSV bytes or None), or a call to make once the rows
+#: before it are appended (an export's ``on_written``).
+ReadyEntry = tuple[RunLedger, list[list[str]], bytes | None] | Callable[[], None]
 
 _MAX_REPOS = 1000  # artifact repositories kept open (the cache is emptied beyond)
 
@@ -20,13 +25,13 @@ class PredictionFiles:
     """The runs' prediction files: rows of committed batches wait in :attr:`ready` until
     :meth:`append_ready` appends them (retried with ``retry``; given-up rows counted as dropped
     calls in ``drops``). Rows of one run keep their order; rows follow their batch's metrics.
+    A callable in :attr:`ready` is called once the rows queued before it are appended.
     """
 
     def __init__(self, retry: RetryPolicy, drops: Drops) -> None:
         self._retry = retry
         self._drops = drops
-        # (ledger, rows, their CSV bytes or None) of committed batches
-        self.ready: deque[tuple[RunLedger, list[list[str]], bytes | None]] = deque()
+        self.ready: deque[ReadyEntry] = deque()
         self._repos: dict[str, Any] = {}
 
     def after_fork_in_child(self) -> None:
@@ -49,8 +54,11 @@ class PredictionFiles:
         store_down, retry.store_down = retry.store_down, False
         try:
             while ready:
-                ledger, rows, encoded = ready.popleft()
-                self.write(ledger, rows, encoded)
+                entry = ready.popleft()
+                if callable(entry):
+                    entry()
+                else:
+                    self.write(*entry)
         finally:
             retry.store_down = store_down
 

@@ -36,7 +36,13 @@ from spanrun.exporters._prediction_files import PredictionFiles
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
-from spanrun.exporters._runs import UNKNOWN, RunResolver, current_experiment_id, program_name
+from spanrun.exporters._runs import (
+    UNKNOWN,
+    RunResolver,
+    SpanSource,
+    current_experiment_id,
+    program_name,
+)
 from spanrun.exporters._sdk_fast import read_span
 from spanrun.exporters._write_pipeline import WritePipeline
 from spanrun.store.base import RunWriter
@@ -106,6 +112,9 @@ class RunExporter(SpanExporter):
             a JSON/YAML file path; calls to unpriced models get no cost.
         max_attempts: tries per store write before dropping it.
         retry_delay_s: first backoff delay (doubled per retry).
+        span_source: names the session run of un-stamped spans and chooses the experiment of
+            the runs (and run-less traces) made for them (see ``SpanSource``); by default one
+            session run per process, named after the program, in the current experiment.
     """
 
     def __init__(
@@ -116,6 +125,7 @@ class RunExporter(SpanExporter):
         prices: PriceTable | PricesArg = None,
         max_attempts: int = 4,
         retry_delay_s: float = 0.1,
+        span_source: SpanSource | None = None,
     ) -> None:
         if run_mode not in RUN_MODES:
             raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
@@ -130,7 +140,7 @@ class RunExporter(SpanExporter):
         self._shutdown = False
         self._drops = Drops()
         self._retry = RetryPolicy(max_attempts, retry_delay_s, self._drops.warn_once)
-        self._runs = RunResolver(run_mode, self._retry, self._drops)
+        self._runs = RunResolver(run_mode, self._retry, self._drops, span_source)
         self._innermost = InnermostTracker()
         self._pending_rows = PendingRows()
         self._files = PredictionFiles(self._retry, self._drops)
@@ -182,26 +192,56 @@ class RunExporter(SpanExporter):
         return self._drops.spans
 
     @property
+    def refused_spans(self) -> int:
+        """Of :attr:`dropped_spans`, those dropped for what they hold (refused by the store as
+        bad input, or not mappable) rather than because the store failed."""
+        return self._drops.refused
+
+    @property
     def dropped_calls(self) -> int:
         """LLM calls whose run writes (metrics/params/rows) were given up."""
         return self._drops.calls
 
     # -- SpanExporter ------------------------------------------------------------------------
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export(
+        self,
+        spans: Sequence[ReadableSpan],
+        on_written: Callable[[bool], None] | None = None,
+    ) -> SpanExportResult:
+        """Map ``spans`` and queue their store writes (see the class doc).
+
+        ``on_written``, when given, is called once the batch's transaction is over and its
+        prediction rows are appended (on the thread appending them: a later export's, or the
+        idle writer's; here when the batch was not taken): True when the spans and their LLM
+        calls are committed, False when they were given up (the store failed), so that a
+        receiver acknowledges only what is stored (``spanrun server``'s OTLP ingest).
+        """
+        written = [] if on_written is None else [on_written]
         if self._shutdown:
+            self._tell(written, False)
             return SpanExportResult.FAILURE
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             with self._lock:
-                ok = self._export(spans)
+                ok = self._export(spans, written)
             return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
         except Exception:
             self._drops.count(spans=len(spans))
             # A bug of ours (store failures are handled inside): the one policy for those.
             internal_errors.report(f"exporting spans ({len(spans)} dropped)", logger=_log)
+            self._tell(written, False)  # not handed to the writer (else the list was emptied)
             return SpanExportResult.FAILURE
         finally:
             detach(token)
+
+    @staticmethod
+    def _tell(written: list[Callable[[bool], None]], ok: bool) -> None:
+        for callback in written:
+            try:
+                callback(ok)
+            except Exception:
+                _log.warning("spanrun: an export's written callback failed", exc_info=True)
+        written.clear()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Wait until the batches given to :meth:`export` are written; False on timeout."""
@@ -250,6 +290,12 @@ class RunExporter(SpanExporter):
         except Exception:
             return None
 
+    @property
+    def source_session_run_ids(self) -> dict[tuple[str, str], str]:
+        """The session runs made for a ``span_source``: (name, experiment_id) -> run_id."""
+        with self._lock:
+            return self._runs.session_runs()
+
     # -- mapping -------------------------------------------------------------------------------
     def _forget_runs(self) -> None:
         """Forget every run known so far: the next spans make new session and trace runs."""
@@ -257,14 +303,19 @@ class RunExporter(SpanExporter):
         self._pending_rows.clear()
         self._files.forget_repositories()
 
-    def _export(self, spans: Sequence[ReadableSpan]) -> bool:
-        """Map the batch here, then hand its store writes to the writer thread.
+    def _export(
+        self, spans: Sequence[ReadableSpan], written: list[Callable[[bool], None]] | None = None
+    ) -> bool:
+        """Map the batch here, then hand its store writes to the writer thread (with the
+        ``written`` callbacks, emptied once handed over).
 
         Returns False when mapping already met a store failure; write failures are counted in
         ``dropped_spans`` / ``dropped_calls`` and logged by the writer.
         """
         retry, runs, pending_rows = self._retry, self._runs, self._pending_rows
         retry.store_down = False
+        for lost_run_id in self._pipeline.take_lost_runs():
+            runs.ledgers.pop(lost_run_id, None)  # re-read: the store lacks calls the ledger counted
         store = self._get_store()
         if store.reopen_if_replaced():
             self._forget_runs()  # they were in the deleted file
@@ -309,16 +360,25 @@ class RunExporter(SpanExporter):
                 )
                 below_llm = wraps_llm(trace_id, span_id, parent_id, call is not None)
                 ledger = ledger_of(store, run_id) if run_id is not None else None
+                if ledger is UNKNOWN and runs.source is not None:
+                    # A server receiving spans: the sender's own run is not in this store, so
+                    # they go where unstamped spans go (see RunResolver.run_for).
+                    ids = runs.run_by_mode(store, span, attrs, trace_id, root_names)
+                    run_id, experiment_id = ids if ids is not None else (None, None)
+                    ledger = ledger_of(store, run_id) if run_id is not None else None
                 if ledger is UNKNOWN:
                     run_id = experiment_id = None  # keep the trace, unlinked
                     ledger = None
                 elif ledger is not None:
                     experiment_id = ledger.experiment_id  # the store's, not the stamp's text
                 if not experiment_id:
-                    # Traces without a run still belong to an experiment (the current one), so
-                    # they can be found like MLflow's.
-                    experiment_id = no_run_experiment or current_experiment_id()
-                    no_run_experiment = experiment_id
+                    # Traces without a run still belong to an experiment (their source's, else
+                    # the current one), so they can be found like MLflow's.
+                    if runs.source is not None:
+                        experiment_id = runs.experiment_without_run(span, attrs)
+                    else:
+                        experiment_id = no_run_experiment or current_experiment_id()
+                        no_run_experiment = experiment_id
                 records.append(
                     fields_to_record(fields, (trace_id, span_id, parent_id), run_id, experiment_id)
                 )
@@ -363,7 +423,12 @@ class RunExporter(SpanExporter):
         for run_id, _ in ended_trace_runs:
             open_trace_runs.pop(run_id, None)
         store_down = retry.store_down
-        self._pipeline.queue(PendingWrite(store, writes, records, ended_trace_runs, store_down))
+        batch = PendingWrite(store, writes, records, ended_trace_runs, store_down)
+        if written:
+            batch.written = [(callback, store_down) for callback in written]
+        self._pipeline.queue(batch)
+        if written:
+            written.clear()  # handed over: the writer calls them
         # Batches committed meanwhile: their prediction rows are appended here, while the
         # writer runs the next transaction (see PredictionFiles.append_ready).
         self._files.append_ready()

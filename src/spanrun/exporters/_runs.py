@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunWriter
 __all__ = [
     "UNKNOWN",
     "RunResolver",
+    "SpanSource",
     "Unknown",
     "current_experiment_id",
     "program_name",
@@ -47,6 +48,12 @@ class Unknown(enum.Enum):
 
 
 UNKNOWN: Final = Unknown.UNKNOWN
+
+#: Where an un-stamped span comes from: ``(span, its attributes) -> (session run name,
+#: experiment id or None)``. One session run is made per (store, name, experiment); runs made
+#: for the span (session or trace) and a trace without a run go to that experiment (None: the
+#: current one). ``spanrun server`` names the session run after the sender's ``service.name``.
+SpanSource = Callable[[ReadableSpan, Mapping[str, Any]], tuple[str, "str | None"]]
 
 
 def current_experiment_id() -> str:
@@ -81,17 +88,28 @@ class RunResolver:
     use), a new run per trace (named after the root span, ended by the exporter when the root
     arrives; kept in :attr:`open_trace_runs` until then), or none. Store operations go through
     ``retry``; what cannot be done is reported through ``drops``. Used under the exporter's lock.
+    ``source`` (see :data:`SpanSource`) names session runs and chooses their experiment; by
+    default a process has one session run per store, named after the program, in the current
+    experiment.
     """
 
-    def __init__(self, run_mode: str, retry: RetryPolicy, drops: Drops) -> None:
+    def __init__(
+        self,
+        run_mode: str,
+        retry: RetryPolicy,
+        drops: Drops,
+        source: SpanSource | None = None,
+    ) -> None:
         self.run_mode = run_mode
         self._retry = retry
         self._drops = drops
+        self.source = source
         self.ledgers: OrderedDict[str, RunLedger | Unknown] = OrderedDict()
         self.trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        # Session runs per store (the tracking URI may change) and process: store -> (pid,
-        # run_id, experiment_id). Open trace runs: run_id -> (trace_id, store).
-        self.sessions: dict[RunWriter, tuple[int, str, str]] = {}
+        # Session runs per store (the tracking URI may change), source and process: (store,
+        # name, experiment_id; both None without a source) -> (pid, run_id, experiment_id).
+        # Open trace runs: run_id -> (trace_id, store).
+        self.sessions: dict[tuple[RunWriter, str | None, str | None], tuple[int, str, str]] = {}
         self.open_trace_runs: dict[str, tuple[str, RunWriter]] = {}
 
     def after_fork_in_child(self) -> None:
@@ -107,14 +125,23 @@ class RunResolver:
 
     def session_run_id(self, store: RunWriter) -> str | None:
         """This process's session run on ``store`` (None until created)."""
-        session = self.sessions.get(store)
+        session = self.sessions.get((store, None, None))
         return session[1] if session is not None and session[0] == os.getpid() else None
+
+    def session_runs(self) -> dict[tuple[str, str], str]:
+        """This process's session runs made for a source: (name, experiment_id) -> run_id."""
+        pid = os.getpid()
+        return {
+            (name, s[2]): s[1]
+            for (_, name, _), s in self.sessions.items()
+            if name is not None and s[0] == pid
+        }
 
     def take_runs_to_end(self) -> list[tuple[str, RunWriter]]:
         """The open trace runs and this process's session runs, forgotten as open."""
         pid = os.getpid()
         to_end = [(run_id, store) for run_id, (_, store) in self.open_trace_runs.items()]
-        to_end += [(s[1], store) for store, s in self.sessions.items() if s[0] == pid]
+        to_end += [(s[1], key[0]) for key, s in self.sessions.items() if s[0] == pid]
         self.open_trace_runs.clear()
         self.sessions.clear()
         return to_end
@@ -128,29 +155,55 @@ class RunResolver:
         root_names: dict[str, str],
     ) -> tuple[str, str] | None:
         """(run_id, experiment_id) of the span's run, or None (no run, or it could not be
-        created). ``root_names``: root span names per trace id of the batch (trace mode)."""
+        created). ``root_names``: root span names per trace id of the batch (trace mode).
+
+        With a ``source`` (a server receiving spans), a run stamped elsewhere and unknown to
+        this store is passed over: such spans go where unstamped ones go (:meth:`run_by_mode`).
+        """
         run_id = attrs.get(SPANRUN_RUN_ID)
-        if run_id:
+        if run_id and not (self.source is not None and self.ledgers.get(str(run_id)) is UNKNOWN):
             ids = (str(run_id), str(attrs.get(SPANRUN_EXPERIMENT_ID) or ""))
             self.remember_trace(trace_id, ids)
             return ids
         known = self.trace_runs.get(trace_id)
-        if known is not None:
+        if known is not None and not (
+            self.source is not None and self.ledgers.get(known[0]) is UNKNOWN
+        ):
             return known
+        return self.run_by_mode(store, span, attrs, trace_id, root_names)
+
+    def run_by_mode(
+        self,
+        store: RunWriter,
+        span: ReadableSpan,
+        attrs: dict[str, Any],
+        trace_id: str,
+        root_names: dict[str, str],
+    ) -> tuple[str, str] | None:
+        """The run ``run_mode`` gives a span that names no (known) run."""
+        source, experiment_id = (None, None) if self.source is None else self.source(span, attrs)
         if self.run_mode == "session":
-            session = self.sessions.get(store)
+            key = (store, source, experiment_id)
+            session = self.sessions.get(key)
             if session is None or session[0] != os.getpid():
                 start_ms = (span.start_time or 0) // 1_000_000
-                created = self.create_run(store, program_name(), start_ms, "session")
+                created = self.create_run(
+                    store, source or program_name(), start_ms, "session", (), experiment_id
+                )
                 if created is None:
                     return None
-                self.sessions[store] = session = (os.getpid(), *created)
+                self.sessions[key] = session = (os.getpid(), *created)
             return session[1], session[2]
         if self.run_mode == "trace":
             start_ms = (span.start_time or 0) // 1_000_000
             name = root_names.get(trace_id) or span.name
             created = self.create_run(
-                store, name, start_ms, "trace", [RunTag("spanrun.trace_id", trace_id)]
+                store,
+                name,
+                start_ms,
+                "trace",
+                [RunTag("spanrun.trace_id", trace_id)],
+                experiment_id,
             )
             if created is None:
                 return None
@@ -191,11 +244,23 @@ class RunResolver:
             ledgers.popitem(last=False)
         return ledger
 
+    def experiment_without_run(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> str:
+        """The experiment of a trace stored without a run: its source's, else the current."""
+        experiment_id = self.source(span, attrs)[1] if self.source is not None else None
+        return experiment_id or current_experiment_id()
+
     def create_run(
-        self, store: RunWriter, name: str, start_ms: int, mode: str, extra: Sequence[RunTag] = ()
+        self,
+        store: RunWriter,
+        name: str,
+        start_ms: int,
+        mode: str,
+        extra: Sequence[RunTag] = (),
+        experiment_id: str | None = None,
     ) -> tuple[str, str] | None:
-        """A new run in the current experiment; (run_id, experiment_id), None when failed."""
-        experiment_id = current_experiment_id()
+        """A new run in ``experiment_id`` (default: the current experiment); (run_id,
+        experiment_id), None when failed."""
+        experiment_id = experiment_id or current_experiment_id()
         name = storable_text(name)  # a root span's name, from the user's program
         tags = [
             RunTag(RUN_NAME_TAG, name),

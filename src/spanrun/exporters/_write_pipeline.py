@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -55,11 +56,24 @@ class WritePipeline:
         self._files = files
         self.writer = self._new_writer()
         self.pending: PendingWrite | None = None  # mapped, waiting for the writer
+        # Runs whose LLM calls a given-up write lost: their ledgers counted calls the store
+        # does not hold (see take_lost_runs).
+        self._lost_runs: set[str] = set()
+        self._lost_lock = threading.Lock()
 
     def after_fork_in_child(self, lock: threading.RLock) -> None:
         self.lock = lock
         self.writer = self._new_writer()  # the parent's in-flight batch is the parent's
         self.pending = None
+        self._lost_lock = threading.Lock()
+
+    def take_lost_runs(self) -> set[str]:
+        """The runs whose calls a given-up write lost since the last call (then forgotten):
+        their running totals and call index must be read from the store again, or a batch
+        sent again (an OTLP sender retrying) would be counted on top of the lost one."""
+        with self._lost_lock:
+            lost, self._lost_runs = self._lost_runs, set()
+        return lost
 
     def _new_writer(self) -> Writer:
         ref = weakref.WeakMethod(self._append_when_idle)  # the thread must not keep self alive
@@ -106,6 +120,7 @@ class WritePipeline:
                 len(pending.records),
                 pending.ended_trace_runs,
                 pending.store_down,
+                pending.written,
             )
         )
 
@@ -136,12 +151,15 @@ class WritePipeline:
         span_count: int,
         ended_trace_runs: list[tuple[str, ReadableSpan]],
         store_down: bool,
+        written: list[tuple[Callable[[bool], None], bool]],
     ) -> None:
-        """On the writer thread: the batch's store writes, then the trace runs it ended."""
+        """On the writer thread: the batch's store writes, then the trace runs it ended; the
+        ``written`` callbacks are called after the batch's prediction rows are appended."""
         # A store that went down while mapping fails the rest of the batch fast, as before.
         self._retry.store_down = store_down
+        committed = False
         try:
-            self._write_batch(writes, plan)
+            committed = self._write_batch(writes, plan)
         except Exception:
             self._drops.count(spans=span_count)
             internal_errors.report_in_background(
@@ -159,10 +177,14 @@ class WritePipeline:
                     run_name=storable_text(root.name),
                 ),
             )
+        if written:
+            # Told once the batch's prediction rows are appended too (PredictionFiles).
+            self._files.ready.append(functools.partial(_tell, written, committed))
 
     def _write_batch(self, writes: BatchWrites, plan: list[StoreWrite]) -> bool:
         """Each store's prepared transaction; the committed runs' prediction rows are queued
-        for ``PredictionFiles.append_ready``."""
+        for ``PredictionFiles.append_ready``. False when a transaction was given up (runs the
+        store skipped, deleted meanwhile, do not count: what it took is committed)."""
         ok = True
         lost: set[str] = set()  # runs whose metrics were not written: their rows are not either
         for write in plan:
@@ -172,6 +194,8 @@ class WritePipeline:
             if not done:
                 ok = False
                 lost.update(runs)
+                with self._lost_lock:
+                    self._lost_runs.update(runs)
                 self._drops.count(spans=write.span_count)
                 continue
             for run_id, reason in (skipped or {}).items():
@@ -179,7 +203,6 @@ class WritePipeline:
                     f"skipped {run_id}", f"spanrun: cannot log LLM calls: {reason}"
                 )
                 lost.add(run_id)
-                ok = False
         ready = self._files.ready
         for ledger, w in writes.values():
             if ledger.run_id in lost:
@@ -204,3 +227,11 @@ class WritePipeline:
         finally:
             lock.release()
         return False
+
+
+def _tell(written: list[tuple[Callable[[bool], None], bool]], committed: bool) -> None:
+    for callback, mapped_without_store in written:
+        try:
+            callback(committed and not mapped_without_store)
+        except Exception:
+            _log.warning("spanrun: an export's written callback failed", exc_info=True)
