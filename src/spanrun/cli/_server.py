@@ -24,6 +24,8 @@ ENV_BACKEND_STORE_URI = "SPANRUN_SERVER_BACKEND_STORE_URI"
 ENV_ARTIFACTS_DESTINATION = "SPANRUN_SERVER_ARTIFACTS_DESTINATION"
 ENV_TOKEN = "SPANRUN_SERVER_TOKEN"
 ENV_ALLOWED_HOSTS = "SPANRUN_SERVER_ALLOWED_HOSTS"
+ENV_OTLP_GRPC_PORT = "SPANRUN_SERVER_OTLP_GRPC_PORT"
+ENV_OTLP_GRPC_HOST = "SPANRUN_SERVER_OTLP_GRPC_HOST"
 DEFAULT_PORT = 5000
 
 
@@ -152,19 +154,32 @@ def _common(function: click.decorators.FC) -> click.decorators.FC:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option(
+    "--otlp-grpc-port",
+    type=click.IntRange(1, 65535),
+    help="Also receive OTLP traces over gRPC on this port (off by default; OTLP/HTTP is always "
+    "at /v1/traces). Workers share it.",
+)
 @_common
 def server(
     backend_store_uri: str | None,
     artifacts_destination: str | None,
     host: str,
     workers: int,
+    otlp_grpc_port: int | None,
     port: int,
     auth_token: str | None,
     insecure_no_auth: bool,
     allowed_hosts: str | None,
     access_log: bool,
 ) -> None:
-    """Serve a tracking store over HTTP (MLflow's REST API, artifacts, spanrun's API)."""
+    """Serve a tracking store over HTTP (MLflow's REST API, artifacts, spanrun's API, OTLP
+    traces at /v1/traces)."""
+    os.environ.pop(ENV_OTLP_GRPC_PORT, None)
+    os.environ.pop(ENV_OTLP_GRPC_HOST, None)
+    if otlp_grpc_port is not None:
+        os.environ[ENV_OTLP_GRPC_PORT] = str(otlp_grpc_port)
+        os.environ[ENV_OTLP_GRPC_HOST] = host
     _serve(
         backend_store_uri=backend_store_uri or _default_store_uri(),
         artifacts_destination=artifacts_destination,

@@ -58,7 +58,7 @@ ENV_EXTENSIONS = "SPANRUN_SERVER_EXTENSIONS"
 
 #: Extension factories (``"module:attribute"``) every server built from the environment gets,
 #: unless ``SPANRUN_SERVER_EXTENSIONS`` names others.
-DEFAULT_EXTENSIONS: tuple[str, ...] = ()
+DEFAULT_EXTENSIONS: tuple[str, ...] = ("spanrun.server.otlp:receiver_from_environment",)
 
 _UPLOAD_PREFIXES = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 
