@@ -121,6 +121,7 @@ class _Autolog:
         self._hooks_installed = False
         self._created_provider = False
         self._mp_exit_registered = False
+        self._warned_disabled = False
         on_fork(self._before_fork, before=True)
 
     # -- public ------------------------------------------------------------------------------
@@ -256,6 +257,16 @@ class _Autolog:
         (_log.debug if silent else _log.info)(
             "spanrun autolog: run_mode=%s, store writes off the hot path", run_mode
         )
+        if (
+            os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+            and not self._warned_disabled
+        ):
+            self._warned_disabled = True
+            _log.warning(
+                "spanrun: OTEL_SDK_DISABLED=true turns OpenTelemetry's SDK off: no spans are "
+                "recorded, so autolog logs no LLM calls into runs and no traces. Unset it to "
+                "autolog (the fluent logging API works either way)."
+            )
 
     def _set_parts(self) -> None:
         parts: list[SpanProcessor] = [RunStampingProcessor()]

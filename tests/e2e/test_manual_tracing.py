@@ -177,3 +177,11 @@ def test_mlflow_names_spanrun_lacks_raise_a_typed_error():
     with pytest.raises(AttributeError) as info:
         spanrun.no_such_thing  # noqa: B018
     assert not isinstance(info.value, UnsupportedError)
+
+
+def test_otel_sdk_disabled_is_said_once(fresh_autolog, monkeypatch, caplog):
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    with caplog.at_level(logging.WARNING, logger="spanrun"):
+        spanrun.autolog()
+        spanrun.autolog()
+    assert caplog.text.count("OTEL_SDK_DISABLED=true") == 1

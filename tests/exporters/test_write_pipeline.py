@@ -221,10 +221,12 @@ def test_batches_waiting_for_a_busy_writer_share_a_transaction(store: Store, mon
 def test_on_written_tells_each_batch_once_it_is_committed(store: Store, monkeypatch) -> None:
     exporter = RunExporter(store, run_mode="session", max_attempts=2, retry_delay_s=0)
     told: list[tuple[str, bool, int]] = []
+    session: list[str] = []  # the session run (shutdown ends it: the exporter then forgets it)
 
     def on_written(name: str) -> Any:
         def tell(ok: bool) -> None:  # after the transaction, once its rows are appended
-            rows = len(predictions(store, exporter.session_run_id))
+            session[:] = [exporter.session_run_id or session[0]]
+            rows = len(predictions(store, session[0]))
             told.append((name, ok, rows))
 
         return tell

@@ -256,8 +256,12 @@ class RunExporter(SpanExporter):
         return flushed
 
     def shutdown(self) -> None:
+        """Write what is queued and end the runs this exporter opened (its session run, trace
+        runs whose root never came): the SDK calls this when its provider shuts down (at exit),
+        so a session run does not stay RUNNING on any span processor."""
         self._shutdown = True
         self.force_flush()
+        self.finish_open_runs()
 
     # -- run lifecycle -------------------------------------------------------------------------
     def finish_open_runs(self) -> None:

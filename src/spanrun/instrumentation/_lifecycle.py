@@ -34,6 +34,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from spanrun.core import internal_errors as _policy
 from spanrun.core import semconv as sc
+from spanrun.core.current import lookups
 
 __all__ = [
     "LLM_SPAN_KIND",
@@ -126,11 +127,35 @@ class Telemetry:
         """
         try:
             started = _perf()
+            run = _run_stamp(context)
+            if run is not None:
+                attributes = {**attributes, **run}
             span = self.tracer.start_span(name, context=context, kind=kind, attributes=attributes)
         except Exception:
             _report("starting a span")
             return None
         return (invocation or Invocation)(span, self.capture, started)
+
+
+def _run_stamp(context: otel_context.Context | None) -> dict[str, Any] | None:
+    """The run a new span belongs to, as ``RunStampingProcessor`` decides it (the parent's
+    stamp, else the active run): stamped here too, so that an LLM call made inside
+    ``start_run`` goes to that run on any span processor (a plain ``BatchSpanProcessor`` with
+    ``RunExporter``, ``OTEL_TRACES_EXPORTER=spanrun``), not only on autolog's."""
+    parent = trace.get_current_span(context)
+    parent_attributes = getattr(parent, "attributes", None)  # an SDK span's, read-only
+    if parent_attributes:
+        run_id = parent_attributes.get(sc.SPANRUN_RUN_ID)
+        if run_id is not None:
+            stamp = {sc.SPANRUN_RUN_ID: run_id}
+            experiment_id = parent_attributes.get(sc.SPANRUN_EXPERIMENT_ID)
+            if experiment_id is not None:
+                stamp[sc.SPANRUN_EXPERIMENT_ID] = experiment_id
+            return stamp
+    ids = lookups.active_run_ids()
+    if ids is None:
+        return None
+    return {sc.SPANRUN_RUN_ID: ids[0], sc.SPANRUN_EXPERIMENT_ID: ids[1]}
 
 
 class Invocation:

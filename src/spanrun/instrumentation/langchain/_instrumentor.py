@@ -103,7 +103,10 @@ class LangChainInstrumentor:
         return self._handler
 
     def instrument(
-        self, tracer_provider: TracerProvider | None = None, log_content: bool | None = None
+        self,
+        tracer_provider: TracerProvider | None = None,
+        log_content: bool | None = None,
+        **_: Any,  # what opentelemetry-instrument passes (skip_dep_check, ...)
     ) -> None:
         """Start tracing LangChain with these settings; calling again only updates them
         (the patch is applied once, whichever instrumentor calls)."""

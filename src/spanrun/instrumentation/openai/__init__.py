@@ -141,6 +141,7 @@ class OpenAIInstrumentor:
         self,
         tracer_provider: trace.TracerProvider | None = None,
         log_content: bool | None = None,
+        **_: Any,  # what opentelemetry-instrument passes (skip_dep_check, ...)
     ) -> None:
         """Patch the client now, or when ``openai`` is imported. A second call only updates
         the settings (provider, content capture); it never patches twice."""
