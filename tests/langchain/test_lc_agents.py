@@ -20,6 +20,8 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.tools import tool
 from opentelemetry.trace import StatusCode
 
+from spanrun.exporters import llm_operation
+
 from ._spans import attr_json, by_name, trees
 
 CHAT = "chat FakeMessagesListChatModel"
@@ -80,7 +82,8 @@ def check_agent_spans(spans: Any) -> None:
     assert attrs["gen_ai.tool.description"] == "Weather for a city."
     assert json.loads(attrs["gen_ai.tool.call.arguments"]) == {"city": "Paris"}
     assert attrs["gen_ai.tool.call.result"] == "sunny in Paris"
-    assert "gen_ai.operation.name" not in attrs  # not an LLM call for the exporter
+    assert attrs["gen_ai.operation.name"] == "execute_tool"  # the GenAI conventions ask it
+    assert llm_operation(attrs) is None  # and it is not an LLM call for the exporter
 
     first, second = sorted((s for s in spans if s.name == CHAT), key=lambda s: s.start_time)
     assert attr_json(first, "gen_ai.output.messages") == [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
 from opentelemetry.trace import StatusCode
@@ -72,8 +74,18 @@ def test_embeddings(client, exporter, encoding):
         assert "gen_ai.request.encoding_formats" not in a
     else:
         assert a["gen_ai.request.encoding_formats"] == (encoding,)
-    assert "gen_ai.input.messages" not in a
+    # The text embedded (issue 14: the prediction row's input holds it).
+    assert json.loads(a["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": '["one two","three"]'}]}
+    ]
     assert "gen_ai.request.stream" not in a
+
+
+def test_embeddings_dimension_count_from_the_answer(client, exporter):
+    result = client.embeddings.create(model="text-embedding-3-small", input="one")
+    a = attrs(only_span(exporter))
+    assert a["gen_ai.embeddings.dimension.count"] == len(result.data[0].embedding) > 0
+    assert json.loads(a["gen_ai.input.messages"])[0]["parts"][0]["content"] == "one"
 
 
 async def test_async_embeddings_error(aclient, exporter):

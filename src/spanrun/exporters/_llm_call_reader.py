@@ -148,11 +148,15 @@ def _as_int(value: Any) -> int | None:
     return number if number is not None and 0 <= number < _MAX_COUNT else None
 
 
+#: GenAI operations that are not a model call (a tool run, an agent): no tokens, no row.
+_NOT_MODEL_CALLS = frozenset({"execute_tool", "invoke_agent", "create_agent"})
+
+
 def llm_operation(attrs: Mapping[str, Any]) -> str | None:
     """The GenAI operation of a span, or None when it is not an LLM call."""
     op = attrs.get(sc.GEN_AI_OPERATION_NAME)
     if op:
-        return str(op)
+        return None if op in _NOT_MODEL_CALLS else str(op)
     request_type = attrs.get("llm.request.type")
     if request_type:
         return _OPENLLMETRY_TYPES.get(str(request_type), str(request_type))
@@ -445,9 +449,14 @@ def read_llm_call(
     """
     get = attrs.get
     operation = get(sc.GEN_AI_OPERATION_NAME)  # llm_operation's first source, read directly
-    operation = str(operation) if operation else llm_operation(attrs)
-    if operation is None:
-        return None
+    if operation:
+        if operation in _NOT_MODEL_CALLS:
+            return None
+        operation = str(operation)
+    else:
+        operation = llm_operation(attrs)
+        if operation is None:
+            return None
     # The latest semconv attribute (each field's first source) usually has the value: it is
     # read directly, the other sources only when it is empty. ``x or _first(...)`` is the same
     # as ``_first(...)``, which returns a falsy first value (0) itself; this saved ~5k of ~77k

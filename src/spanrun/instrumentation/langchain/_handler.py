@@ -412,6 +412,7 @@ class SpanrunCallbackHandler(BaseCallbackHandler):
         name = _run_name(serialized, kwargs, "tool")
         attrs: dict[str, Any] = {
             RUN_TYPE: "tool",
+            sc.GEN_AI_OPERATION_NAME: "execute_tool",  # required by the GenAI conventions
             sc.GEN_AI_TOOL_NAME: name,
             sc.GEN_AI_TOOL_TYPE: "function",
         }

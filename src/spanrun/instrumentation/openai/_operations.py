@@ -323,6 +323,14 @@ def embeddings_request(kwargs: dict[str, Any], attrs: dict[str, Any], capture: b
     dims = kwargs.get("dimensions")
     if dims is not None and is_given(dims):
         attrs[_EMBEDDINGS_DIMENSIONS] = dims
+    if capture:
+        # The text embedded, as a user message: a string as it is, several as a JSON list
+        # (token ids too), so the prediction row's input holds it.
+        value = kwargs.get("input")
+        text = value if isinstance(value, str) else msg.dumps(value)
+        attrs[sc.GEN_AI_INPUT_MESSAGES] = msg.dumps(
+            [{"role": "user", "parts": msg.text_parts(text)}]
+        )
 
 
 def embeddings_response(result: Any, capture: bool) -> dict[str, Any]:
@@ -330,6 +338,11 @@ def embeddings_response(result: Any, capture: bool) -> dict[str, Any]:
     model = getattr(result, "model", None)
     if model:
         attrs[sc.GEN_AI_RESPONSE_MODEL] = model
+    data = getattr(result, "data", None)
+    if data:
+        vector = getattr(data[0], "embedding", None)
+        if isinstance(vector, list):  # base64 answers are a string: their size is not known
+            attrs[_EMBEDDINGS_DIMENSIONS] = len(vector)
     usage = getattr(result, "usage", None)
     tokens = getattr(usage, "prompt_tokens", None)
     if tokens is not None:
