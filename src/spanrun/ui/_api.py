@@ -1,0 +1,51 @@
+"""JSON endpoints the pages' scripts fetch: down-sampled metric histories for the charts."""
+
+from __future__ import annotations
+
+import math
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from spanrun.errors import InvalidInputError
+from spanrun.store import Store
+from spanrun.ui._http import int_param
+from spanrun.ui._queries import downsample
+from spanrun.ui._render import SECURITY_HEADERS
+
+__all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history"]
+
+MAX_CHART_POINTS = 2000
+MAX_COMPARED_RUNS = 100
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def metric_history(store: Store, request: Request) -> Response:
+    """``?run=<id>&run=...&key=<metric>&points=<n>``: each run's history of one metric,
+    down-sampled to at most ``points`` points (min and max of each bucket kept)."""
+    run_ids = request.query_params.getlist("run")
+    key = request.query_params.get("key")
+    if not run_ids or key is None:
+        raise InvalidInputError("Give at least one 'run' and a metric 'key'")
+    if len(run_ids) > MAX_COMPARED_RUNS:
+        raise InvalidInputError(f"At most {MAX_COMPARED_RUNS} runs at once")
+    points = int_param(request, "points", 1000, 2, MAX_CHART_POINTS)
+    series = []
+    for run_id in dict.fromkeys(run_ids):
+        run = store.get_run(run_id)
+        history = store.get_metric_history(run_id, key)
+        shown = downsample(history, points)
+        series.append(
+            {
+                "run_id": run_id,
+                "name": run.info.run_name or run_id,
+                "total": len(history),
+                "step": [m.step for m in shown],
+                "time": [m.timestamp / 1000 for m in shown],
+                "value": [_finite(m.value) for m in shown],
+            }
+        )
+    return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
