@@ -30,7 +30,7 @@ from spanrun.ui._render import page
 
 __all__ = ["PREVIEW_BYTES", "Preview", "artifact_file", "preview_page", "read_preview", "table_of"]
 
-PREVIEW_BYTES = 1024 * 1024
+PREVIEW_BYTES = 256 * 1024
 MAX_PREVIEW_ROWS = 1000
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -113,7 +113,7 @@ def read_preview(repo: ArtifactRepository, path: str, limit: int = PREVIEW_BYTES
         reader = csv.reader(lines, delimiter="\t" if extension == ".tsv" else ",")
         try:
             header = next(reader, [])
-            rows = []
+            rows: list[list[str]] = []
             for row in reader:
                 if len(rows) >= MAX_PREVIEW_ROWS:
                     preview.more_rows = True
