@@ -112,7 +112,15 @@ def page(
 
     tab.on("console", on_console)
     tab.on("pageerror", lambda error: problems.console.append(f"pageerror: {error}"))
-    tab.on("requestfailed", lambda r: problems.failed.append(f"{r.url}: {r.failure}"))
+    # A request cut short by the next navigation (or a download) is aborted, not failed.
+    tab.on(
+        "requestfailed",
+        lambda r: (
+            None
+            if r.failure == "net::ERR_ABORTED"
+            else problems.failed.append(f"{r.url}: {r.failure}")
+        ),
+    )
     tab.on(
         "response",
         lambda r: problems.statuses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
