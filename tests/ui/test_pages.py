@@ -69,7 +69,9 @@ def test_experiments_list_counts_runs_and_searches(page: Any) -> None:
     names = rows.locator(".experiment-link").all_inner_texts()
     assert "ui-runs" in names and "ui-autolog" in names
     row = rows.filter(has=page.get_by_role("link", name="ui-runs", exact=True))
+    page.wait_for_selector(".run-count[data-done='1'] >> nth=-1")
     assert row.locator(".run-count").inner_text() == "64"
+    assert row.locator(".last-activity").inner_text().startswith("20")
     page.fill("input[name=q]", "autolog")
     page.click("form.bar button")
     assert page.locator("#experiments .experiment-link").all_inner_texts() == ["ui-autolog"]
@@ -86,7 +88,8 @@ def test_filter_box_applies_the_search_grammar(page: Any, seeded: dict[str, Any]
     page.wait_for_url(re.compile("filter="))
     names = _names(page)
     assert names == ["run-58", "run-55", "run-52"]
-    assert page.locator("#run-total").inner_text().startswith("3 matching")
+    page.wait_for_selector("#run-total .run-count[data-done='1']")
+    assert page.locator("#run-total").inner_text() == "3 matching runs"
 
 
 def test_bad_filter_shows_the_parser_message(page: Any, seeded: dict[str, Any]) -> None:

@@ -7,13 +7,13 @@ import math
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from spanrun.errors import InvalidInputError
+from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import Store
 from spanrun.ui._http import int_param
-from spanrun.ui._queries import downsample
+from spanrun.ui._queries import COUNT_CAP, count_runs, downsample
 from spanrun.ui._render import SECURITY_HEADERS
 
-__all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history"]
+__all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history", "run_count"]
 
 MAX_CHART_POINTS = 2000
 MAX_COMPARED_RUNS = 100
@@ -49,3 +49,21 @@ def metric_history(store: Store, request: Request) -> Response:
             }
         )
     return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
+
+
+def run_count(store: Store, request: Request) -> Response:
+    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (counting stops
+    at ``cap``, then ``capped`` is true) and the newest one's start time. Fetched after the
+    page is shown, since counting reads every matching run through the store interface."""
+    experiment_id = request.query_params.get("experiment_id")
+    if not experiment_id:
+        raise InvalidInputError("Give an 'experiment_id'")
+    cap = int_param(request, "cap", COUNT_CAP, 1, COUNT_CAP)
+    try:
+        counted = count_runs(store, [experiment_id], request.query_params.get("filter", ""), cap)
+    except InvalidFilterError as exc:
+        return JSONResponse({"error": str(exc)}, headers=SECURITY_HEADERS)
+    return JSONResponse(
+        {"count": counted.count, "capped": counted.capped, "last": counted.last_start_time},
+        headers=SECURITY_HEADERS,
+    )

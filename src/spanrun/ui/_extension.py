@@ -76,6 +76,7 @@ class UiExtension:
                 self._page(_api.metric_history),
                 methods=["GET"],
             ),
+            Route("/ui-api/run-count", self._page(_api.run_count), methods=["GET"]),
             Mount("/ui-static", StaticFiles(directory=STATIC), name="ui-static"),
         ]
 

@@ -30,7 +30,7 @@ __all__ = [
 #: Runs counted per experiment before the count is shown as "at least".
 COUNT_CAP = 10_000
 #: How many of an experiment's newest runs the column chooser learns keys from.
-KEY_SAMPLE_RUNS = 500
+KEY_SAMPLE_RUNS = 200
 
 
 @dataclass(frozen=True)

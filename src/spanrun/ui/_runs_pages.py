@@ -15,7 +15,6 @@ from spanrun.store import Store
 from spanrun.ui._http import int_param
 from spanrun.ui._queries import (
     ExperimentKeys,
-    count_runs,
     experiment_keys,
     order_clause,
     string_literal,
@@ -44,15 +43,13 @@ def experiments_page(store: Store, request: Request) -> Response:
     experiments = store.search_experiments(
         ViewType.ACTIVE_ONLY, 1000, filter_string, ["last_update_time DESC"]
     )
-    rows = []
-    for experiment in experiments:
-        counted = count_runs(store, [experiment.experiment_id], cap=EXPERIMENTS_COUNT_CAP)
-        last = max(
-            (t for t in (counted.last_start_time, experiment.last_update_time) if t is not None),
-            default=None,
-        )
-        rows.append((experiment, counted, last))
-    return page("experiments.html", title="Experiments", rows=rows, search=search)
+    return page(
+        "experiments.html",
+        title="Experiments",
+        experiments=experiments,
+        search=search,
+        count_cap=EXPERIMENTS_COUNT_CAP,
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,6 @@ def runs_page(store: Store, request: Request, experiment_id: str) -> Response:
     keys = experiment_keys(store, experiment_id, runs)
     chosen = [c for c in q.getlist("col") if _column_ok(c)]
     columns = chosen if "cols" in q else _default_columns(keys)
-    total = None if error else count_runs(store, [experiment_id], filter_string, RUNS_COUNT_CAP)
     state = {
         "filter": filter_string,
         "sort": sort,
@@ -158,7 +154,7 @@ def runs_page(store: Store, request: Request, experiment_id: str) -> Response:
         keys=keys,
         state=state,
         error=error,
-        total=total,
+        count_cap=RUNS_COUNT_CAP,
         token=token,
         next_token=runs.token,
         previous=previous,

@@ -44,6 +44,29 @@
     });
   }
 
+  // -- run counts, fetched after the page shows (one at a time) ----------------------------
+  (async () => {
+    for (const cell of document.querySelectorAll(".run-count[data-experiment]")) {
+      const params = [["experiment_id", cell.dataset.experiment], ["cap", cell.dataset.cap]];
+      if (cell.dataset.filter) params.push(["filter", cell.dataset.filter]);
+      try {
+        const response = await fetch("/ui-api/run-count?" + query(params), { credentials: "same-origin" });
+        const data = await response.json();
+        if (data.error) { cell.textContent = ""; continue; }
+        cell.textContent = data.count + (data.capped ? "+" : "") + (cell.dataset.suffix || "");
+        const last = cell.parentElement.querySelector(".last-activity");
+        if (last && data.last) {
+          const shown = new Date(data.last).toISOString().replace("T", " ").slice(0, 19);
+          if (shown > last.textContent) last.textContent = shown;
+        }
+      } catch (error) {
+        cell.textContent = "?";
+      } finally {
+        cell.dataset.done = "1";
+      }
+    }
+  })();
+
   // -- long cells expand on click -----------------------------------------------------
   for (const cell of document.querySelectorAll(".clamp")) {
     cell.addEventListener("click", () => cell.classList.toggle("open"));
