@@ -41,6 +41,37 @@ def _chat(client: openai.OpenAI, text: str, **kwargs: object) -> None:
     )
 
 
+def _big_trace(uri: str, run_id: str) -> str:
+    """A 331-span trace (a root, 30 children, 10 grandchildren each) logged through the store."""
+    from spanrun.entities import SpanRecord
+    from spanrun.store import get_store
+
+    trace_id = "ab" * 16
+    base = 1_700_000_000_000_000_000
+    spans = [SpanRecord(trace_id, f"{1:016x}", None, "root", "INTERNAL", base, base + 10**9)]
+    for c in range(30):
+        child = f"{2 + c:016x}"
+        start = base + c * 30_000_000
+        spans.append(
+            SpanRecord(trace_id, child, f"{1:016x}", f"child {c}", "INTERNAL", start, start + 10**7)
+        )
+        for g in range(10):
+            spans.append(
+                SpanRecord(
+                    trace_id,
+                    f"{100 + c * 10 + g:016x}",
+                    child,
+                    f"grandchild {c}.{g}",
+                    "INTERNAL",
+                    start + g * 10**6,
+                    start + g * 10**6 + 500_000,
+                    run_id=run_id,
+                )
+            )
+    get_store(uri).log_spans(spans)
+    return trace_id
+
+
 def seed(uri: str) -> dict[str, object]:
     spanrun.set_tracking_uri(uri)
     out: dict[str, object] = {}
@@ -138,6 +169,7 @@ def seed(uri: str) -> dict[str, object]:
 
         flush()
         server.stop()
+    out["big_trace"] = _big_trace(uri, out["parent"])  # type: ignore[arg-type]
     traces = spanrun.search_traces(run_id=out["prediction_runs"][0])  # type: ignore[index]
     out["trace"] = traces[0].trace_id
     failed = [t for t in traces if t.status == "ERROR"]

@@ -335,3 +335,22 @@ def test_trace_view_shows_the_answer_as_a_conversation(page: Any, seeded: dict[s
     assert roles == ["system", "user", "assistant"]
     attributes = page.locator("#span-detail table.kv").first.inner_text()
     assert "gen_ai.usage.input_tokens" in attributes
+
+
+def test_a_large_trace_opens_with_its_top_level_and_loads_children_lazily(
+    page: Any, seeded: dict[str, Any]
+) -> None:
+    page.goto(f"/traces/{seeded['big_trace']}")
+    page.wait_for_selector("#span-tree[data-ready='1']")
+    assert page.locator(".span-row").count() == 1  # 331 spans: children are built on demand
+    page.locator(".span-row .toggle").first.click()
+    assert page.locator(".span-row").count() == 31
+    child = page.locator(".span-row[data-span-id='0000000000000009']")  # "child 7"
+    child.locator(".toggle").click()
+    assert page.locator(".span-row").count() == 41
+    assert page.locator(".span-row", has_text="grandchild 7.9").is_visible()
+    page.locator(".span-row", has_text="grandchild 7.3").click()
+    assert page.locator("#span-detail .detail-name").inner_text() == "grandchild 7.3"
+    page.locator(".span-row .toggle").first.click()
+    assert not child.is_visible()
+    assert page.problems.all() == []

@@ -107,7 +107,7 @@
     const chart = new uPlot({
       width: width, height: 220, series: series,
       scales: { x: { time: mode === "time" } },
-      legend: { show: true, live: true },
+      legend: { show: data.series.length <= 12, live: true },  // 100 runs: hover shows them
       cursor: { drag: { x: true, y: false } },
     }, aligned, body);
     const total = data.series.reduce((n, s) => n + s.total, 0);
