@@ -144,6 +144,8 @@ def seed(uri: str) -> dict[str, object]:
                     _chat(client, "fail please", model=model, extra_headers=failing)
             predictions.append(run.info.run_id)
         out["prediction_runs"] = predictions
+        running = spanrun.MlflowClient().create_run(auto, run_name="still-running")
+        out["running_run"] = running.info.run_id
 
         # -- hostile content through the API and through autolog -----------------------------
         evil = spanrun.create_experiment(HOSTILE_NAME)

@@ -271,6 +271,12 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
     assert page.get_attribute("#parallel", "data-drawn") == "1"
     assert _chart_has_pixels(page, "#parallel")
     assert page.locator("#pc-legend li").count() == 2
+    page.select_option("#scatter-x", "metric:llm.total_output_tokens")
+    page.select_option("#scatter-y", "metric:llm.latency_ms")
+    assert page.get_attribute("#scatter", "data-drawn") == "1"
+    assert _chart_has_pixels(page, "#scatter")
+    page.select_option("#scatter-y", "param:llm.model")  # not numeric: nothing to plot
+    assert page.get_attribute("#scatter", "data-drawn") == "0"
     assert page.problems.all() == []
 
 
@@ -354,3 +360,13 @@ def test_a_large_trace_opens_with_its_top_level_and_loads_children_lazily(
     page.locator(".span-row .toggle").first.click()
     assert not child.is_visible()
     assert page.problems.all() == []
+
+
+def test_a_running_runs_page_refreshes_itself(page: Any, seeded: dict[str, Any]) -> None:
+    page.goto(f"/runs/{seeded['running_run']}")
+    assert page.get_attribute("body", "data-refresh") == "5"
+    assert page.inner_text("#run-name .status") == "RUNNING"
+    with page.expect_navigation(timeout=8000):  # the page reloads itself
+        pass
+    page.goto(f"/runs/{seeded['artifacts_run']}")
+    assert page.get_attribute("body", "data-refresh") is None

@@ -242,6 +242,67 @@
     draw();
   }
 
+  // -- scatter of any two params or metrics (numeric values only) ---------------------------
+  const scatter = document.getElementById("scatter");
+  if (scatter) {
+    const data = pageData().axes;
+    const xSelect = document.getElementById("scatter-x");
+    const ySelect = document.getElementById("scatter-y");
+    const hover = document.getElementById("scatter-hover");
+    let placed = [];
+    const draw = () => {
+      const ctx = scatter.getContext("2d");
+      const width = scatter.width, height = scatter.height, pad = 50;
+      ctx.clearRect(0, 0, width, height);
+      ctx.font = "11px sans-serif";
+      const points = [];
+      data.runs.forEach((run, i) => {
+        const x = Number(run.values[xSelect.value]), y = Number(run.values[ySelect.value]);
+        if (run.values[xSelect.value] != null && run.values[ySelect.value] != null &&
+            Number.isFinite(x) && Number.isFinite(y)) points.push({ run: run, x: x, y: y, i: i });
+      });
+      ctx.strokeStyle = "#999";
+      ctx.strokeRect(pad, 10, width - pad - 10, height - pad - 10);
+      ctx.fillStyle = "#333";
+      ctx.fillText(xSelect.value.slice(0, 60), pad, height - 10);
+      ctx.save(); ctx.translate(12, height - pad); ctx.rotate(-Math.PI / 2);
+      ctx.fillText(ySelect.value.slice(0, 40), 0, 0); ctx.restore();
+      placed = [];
+      if (!points.length) {
+        ctx.fillText("No run has numeric values for both.", pad + 10, 40);
+        scatter.dataset.drawn = "0";
+        return;
+      }
+      const span = (values) => {
+        const lo = Math.min(...values), hi = Math.max(...values);
+        return hi === lo ? [lo - 1, hi + 1] : [lo, hi];
+      };
+      const [xl, xh] = span(points.map((p) => p.x)), [yl, yh] = span(points.map((p) => p.y));
+      ctx.fillText(String(+xl.toPrecision(4)), pad, height - pad + 14);
+      ctx.fillText(String(+xh.toPrecision(4)), width - 60, height - pad + 14);
+      ctx.fillText(String(+yh.toPrecision(4)), 2, 18);
+      ctx.fillText(String(+yl.toPrecision(4)), 2, height - pad);
+      for (const p of points) {
+        const px = pad + 8 + (p.x - xl) / (xh - xl) * (width - pad - 26);
+        const py = height - pad - 8 - (p.y - yl) / (yh - yl) * (height - pad - 26);
+        ctx.fillStyle = PALETTE[p.i % PALETTE.length];
+        ctx.beginPath(); ctx.arc(px, py, 4, 0, 2 * Math.PI); ctx.fill();
+        placed.push([px, py, p]);
+      }
+      scatter.dataset.drawn = "1";
+    };
+    scatter.addEventListener("mousemove", (event) => {
+      const box = scatter.getBoundingClientRect();
+      const mx = (event.clientX - box.left) * scatter.width / box.width;
+      const my = (event.clientY - box.top) * scatter.height / box.height;
+      const near = placed.find(([px, py]) => Math.abs(px - mx) < 6 && Math.abs(py - my) < 6);
+      hover.textContent = near ? near[2].run.name + ": " + near[2].x + ", " + near[2].y : "";
+    });
+    xSelect.addEventListener("change", draw);
+    ySelect.addEventListener("change", draw);
+    draw();
+  }
+
   // -- trace view -------------------------------------------------------------------------
   const tree = document.getElementById("span-tree");
   if (tree) {
