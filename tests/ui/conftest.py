@@ -21,10 +21,6 @@ from tests.ui._server import serve
 
 REPO = Path(__file__).resolve().parents[2]
 
-playwright_sync = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright for Python is not installed (the dev extra has it)"
-)
-
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
@@ -69,6 +65,9 @@ def ui_url(seeded: dict[str, Any]) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path: str) -> Iterator[Any]:
+    playwright_sync = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed (the dev extra)"
+    )
     with playwright_sync.sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=chromium_path, args=["--no-sandbox", "--disable-gpu"]
