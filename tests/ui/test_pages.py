@@ -370,3 +370,37 @@ def test_a_running_runs_page_refreshes_itself(page: Any, seeded: dict[str, Any])
         pass
     page.goto(f"/runs/{seeded['artifacts_run']}")
     assert page.get_attribute("body", "data-refresh") is None
+
+
+def test_create_rename_and_delete_an_experiment(page: Any) -> None:
+    page.goto("/")
+    page.fill("#create-experiment input[name=name]", "made in the UI")
+    page.click("#create-experiment button")
+    page.wait_for_url(re.compile(r"/experiments/\w+$"))
+    assert page.inner_text("h1") == "made in the UI"
+    page.click("#manage-experiment summary")
+    page.fill("#rename-experiment input[name=name]", "renamed in the UI")
+    page.click("#rename-experiment button")
+    assert page.inner_text("h1") == "renamed in the UI"
+    page.click("#manage-experiment summary")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-experiment button")
+    page.wait_for_url(re.compile(r"/$"))
+    names = page.locator("#experiments .experiment-link").all_inner_texts()
+    assert "renamed in the UI" not in names and "ui-runs" in names
+    page.fill("#create-experiment input[name=name]", "ui-runs")  # taken: a clear error
+    page.click("#create-experiment button")
+    assert "ui-runs" in page.inner_text("#error-message")
+    # The 409 was the point (its status and Chrome's console line for it); nothing else.
+    assert [p for p in page.problems.all() if "409" not in p] == []
+
+
+@pytest.mark.parametrize("origin", [None, "http://evil.example", "null"])
+def test_experiment_forms_refuse_other_origins(ui_url: str, origin: str | None) -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    if origin is not None:
+        headers["origin"] = origin
+    response = httpx.post(f"{ui_url}/ui-forms/experiments", content="name=csrf", headers=headers)
+    assert response.status_code == 403
+    listing = httpx.get(ui_url + "/").text
+    assert ">csrf<" not in listing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
@@ -11,7 +11,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from spanrun.store import Store
-from spanrun.ui import _api, _artifact_pages, _compare_pages, _run_page, _runs_pages, _trace_pages
+from spanrun.ui import (
+    _api,
+    _artifact_pages,
+    _compare_pages,
+    _manage,
+    _run_page,
+    _runs_pages,
+    _trace_pages,
+)
 from spanrun.ui._http import handled
 
 __all__ = ["UiExtension"]
@@ -26,8 +34,8 @@ class UiExtension:
 
     Give it to ``spanrun.server.create_app(..., extensions=[UiExtension(store)])``; the class
     is also an extension factory (``"spanrun.ui:UiExtension"``) for servers built from the
-    environment. Every page and endpoint only reads; paths outside the routes below are left
-    to the server.
+    environment. Pages and endpoints only read, except the experiment forms (create, rename,
+    delete; same-origin posts only). Paths outside the routes below are left to the server.
     """
 
     def __init__(self, store: Store) -> None:
@@ -42,6 +50,26 @@ class UiExtension:
     ) -> Callable[[Request], Response]:
         store = self.store
         return handled(lambda request: page(store, request, request.path_params[name]))
+
+    def _post(
+        self, form: Callable[[Store, Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        store = self.store
+
+        async def endpoint(request: Request) -> Response:
+            return await form(store, request)
+
+        return endpoint
+
+    def _post_with(
+        self, name: str, form: Callable[[Store, Request, str], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        store = self.store
+
+        async def endpoint(request: Request) -> Response:
+            return await form(store, request, request.path_params[name])
+
+        return endpoint
 
     def routes(self) -> Sequence[BaseRoute]:
         """The UI's routes (GET only)."""
@@ -77,6 +105,17 @@ class UiExtension:
                 methods=["GET"],
             ),
             Route("/ui-api/run-count", self._page(_api.run_count), methods=["GET"]),
+            Route("/ui-forms/experiments", self._post(_manage.create_experiment), methods=["POST"]),
+            Route(
+                "/ui-forms/experiments/{experiment_id}/rename",
+                self._post_with("experiment_id", _manage.rename_experiment),
+                methods=["POST"],
+            ),
+            Route(
+                "/ui-forms/experiments/{experiment_id}/delete",
+                self._post_with("experiment_id", _manage.delete_experiment),
+                methods=["POST"],
+            ),
             Mount("/ui-static", StaticFiles(directory=STATIC), name="ui-static"),
         ]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError
+from spanrun.errors import AlreadyExistsError, InvalidInputError, NotFoundError, SpanrunError
 from spanrun.ui._render import page
 
 __all__ = ["Endpoint", "handled", "int_param"]
@@ -41,6 +41,8 @@ def handled(endpoint: Endpoint) -> Endpoint:
             return page("error.html", 404, title="Not found", message=str(exc))
         except InvalidInputError as exc:
             return page("error.html", 400, title="Bad request", message=str(exc))
+        except AlreadyExistsError as exc:
+            return page("error.html", 409, title="Already exists", message=str(exc))
         except SpanrunError as exc:
             _log.warning("UI request %s failed: %s", request.url.path, exc)
             return page("error.html", 500, title="Store error", message=str(exc))

@@ -29,6 +29,13 @@
   const refresh = Number(document.body.dataset.refresh || 0);
   if (refresh > 0) setTimeout(() => window.location.reload(), refresh * 1000);
 
+  // -- forms that ask first ------------------------------------------------------------------
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
   // -- runs table ---------------------------------------------------------------------
   for (const box of document.querySelectorAll("input.select-all")) {
     box.addEventListener("change", () => {
