@@ -54,11 +54,15 @@ def test_hostile_names_params_tags_and_descriptions(page: Any, seeded: dict[str,
 
 
 def test_hostile_artifacts(page: Any, seeded: dict[str, Any]) -> None:
-    for run_id, payload in zip(seeded["hostile_runs"], HOSTILE, strict=True):
+    runs = seeded["hostile_runs"]
+    for run_id, payload in zip(runs, HOSTILE, strict=True):
+        # The file named after the payload: in the run's list, the preview's title and body.
         name = payload.replace("/", "_") + ".txt"
-        _assert_inert(page, f"/runs/{run_id}", [name])
-        for path in ("notes.txt", "table.csv", "table.json", name, "page.html"):
-            _assert_inert(page, f"/runs/{run_id}/artifact?path={quote(path)}", [payload])
+        _assert_inert(page, f"/runs/{run_id}/artifact?path={quote(name)}", [name, payload])
+    _assert_inert(page, f"/runs/{runs[1]}", [HOSTILE[1].replace("/", "_") + ".txt"])
+    for index in (1, 4):  # an event handler, and a payload that closes a script element
+        for path in ("notes.txt", "table.csv", "table.json", "page.html"):
+            _assert_inert(page, f"/runs/{runs[index]}/artifact?path={path}", [HOSTILE[index]])
 
 
 def test_hostile_downloads_are_attachments(ui_url: str, seeded: dict[str, Any]) -> None:
