@@ -148,6 +148,7 @@ def _checked_path(request: Request) -> str:
 
 
 def preview_page(store: Store, request: Request, run_id: str) -> Response:
+    """A preview of the run's artifact ``?path=``."""
     run = store.get_run(run_id)
     path = _checked_path(request)
     repo = get_artifact_repository(run.info.artifact_uri)

@@ -83,6 +83,7 @@ def _axis_data(runs: Sequence[Run]) -> dict[str, Any]:
 
 
 def compare_page(store: Store, request: Request) -> Response:
+    """``?run=<id>`` 2 to 100 times: diff tables, charts, parallel coordinates, scatter."""
     runs = _runs(store, request, 2)
     params = diff_rows([r.data.params for r in runs])
     metrics = diff_rows([r.data.metrics for r in runs])
@@ -176,6 +177,8 @@ def group_predictions(
 
 
 def predictions_page(store: Store, request: Request) -> Response:
+    """``?run=<id>...``: the runs' prediction rows by input (``file``, ``group_by``, ``output``,
+    ``q`` with ``regex``, ``diff`` for differing rows only, ``limit``)."""
     runs = _runs(store, request, 1)
     q = request.query_params
     path = normalize_artifact_path(q.get("file") or PREDICTIONS_FILE)

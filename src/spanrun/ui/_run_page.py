@@ -54,6 +54,7 @@ def _parent(store: Store, run: Run) -> Run | None:
 
 
 def run_page(store: Store, request: Request, run_id: str) -> Response:
+    """Everything about one run; its charts load their histories when scrolled into view."""
     run = store.get_run(run_id)
     experiment = store.get_experiment(run.info.experiment_id)
     children = store.search_runs(

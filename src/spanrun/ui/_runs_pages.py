@@ -38,6 +38,7 @@ RUNS_COUNT_CAP = 10_000
 
 
 def experiments_page(store: Store, request: Request) -> Response:
+    """Active experiments, newest activity first, searched by name (``?q=``)."""
     search = request.query_params.get("q", "").strip()
     filter_string = f"name ILIKE {string_literal('%' + search + '%')}" if search else None
     experiments = store.search_experiments(
@@ -111,6 +112,8 @@ def _column_ok(column: str) -> bool:
 
 
 def runs_page(store: Store, request: Request, experiment_id: str) -> Response:
+    """One page of an experiment's runs: ``filter``, ``sort``/``dir``, ``n``, ``page_token`` and
+    ``prev`` (the tokens of the pages before), ``cols``/``col`` (the chosen columns)."""
     experiment: Experiment = store.get_experiment(experiment_id)
     q = request.query_params
     filter_string = q.get("filter", "")

@@ -31,6 +31,7 @@ def _matches(trace: TraceInfo, status: str, name: str, min_ms: int) -> bool:
 
 
 def traces_page(store: Store, request: Request) -> Response:
+    """Traces of ``experiment_id`` or ``run_id``, filtered by ``status``, ``name``, ``min_ms``."""
     q = request.query_params
     experiment_id = q.get("experiment_id") or None
     run_id = q.get("run_id") or None
@@ -120,6 +121,7 @@ def _total(spans: tuple[SpanRecord, ...], key: str) -> float:
 
 
 def trace_page(store: Store, request: Request, trace_id: str) -> Response:
+    """One trace: its spans go to the page as JSON, the tree is built by the script."""
     trace = store.get_trace(trace_id)
     origin = min((s.start_time_ns for s in trace.spans), default=trace.info.start_time_ns)
     totals = {
