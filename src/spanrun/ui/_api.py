@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -10,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import Store
 from spanrun.ui._http import int_param
-from spanrun.ui._queries import COUNT_CAP, count_runs, downsample
+from spanrun.ui._queries import COUNT_CAP, RunCount, count_runs, downsample
 from spanrun.ui._render import SECURITY_HEADERS
 
 __all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history", "run_count"]
@@ -51,6 +53,33 @@ def metric_history(store: Store, request: Request) -> Response:
     return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
 
 
+class _CountCache:
+    """Recent counts for ``COUNT_TTL_S``: paging through a 10,000-run experiment does not count
+    it again on every page (a count may lag new runs by that long)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, str, str, int], tuple[float, RunCount]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, experiment_id: str, filter_string: str, cap: int) -> RunCount:
+        key = (id(store), experiment_id, filter_string, cap)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < COUNT_TTL_S:
+            return hit[1]
+        counted = count_runs(store, [experiment_id], filter_string, cap)
+        with self._lock:
+            if len(self._entries) >= 256:
+                self._entries.clear()
+            self._entries[key] = (now, counted)
+        return counted
+
+
+COUNT_TTL_S = 10.0
+_counts = _CountCache()
+
+
 def run_count(store: Store, request: Request) -> Response:
     """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (counting stops
     at ``cap``, then ``capped`` is true) and the newest one's start time. Fetched after the
@@ -59,8 +88,9 @@ def run_count(store: Store, request: Request) -> Response:
     if not experiment_id:
         raise InvalidInputError("Give an 'experiment_id'")
     cap = int_param(request, "cap", COUNT_CAP, 1, COUNT_CAP)
+    filter_string = request.query_params.get("filter", "")
     try:
-        counted = count_runs(store, [experiment_id], request.query_params.get("filter", ""), cap)
+        counted = _counts.get(store, experiment_id, filter_string, cap)
     except InvalidFilterError as exc:
         return JSONResponse({"error": str(exc)}, headers=SECURITY_HEADERS)
     return JSONResponse(
