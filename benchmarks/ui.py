@@ -7,13 +7,21 @@ Builds a fresh SQLite store (through the store API) holding ``--runs`` runs with
 20 metrics each, one run with a 100,000-point metric history and one 5,000-span trace; serves
 the UI with uvicorn on a thread; and prints the median wall time of each page, from navigation
 to the moment asked for (first rows visible, chart drawn, span tree ready). Target: 1 s each.
-MLflow's UI is not measured here yet.
+With MLflow available (``scripts/mlflow_env.sh``, or ``--mlflow-python``), the same data is
+put into an MLflow SQLite store (``_mlflow_ui_data.py``, straight into its tables), served by
+``mlflow server`` and timed on the pages both UIs have: the runs page, compare of 100 runs, and
+a run's chart of the 100,000-point history (MLflow: the run's "Model metrics" tab; first chart
+drawn). ``--skip-mlflow`` leaves it out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -106,11 +114,106 @@ def measure(page: Any, url: str, ready: str, repeat: int, scroll_to: str | None)
     return statistics.median(times)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def mlflow_python(given: str | None) -> str | None:
+    if given:
+        return given
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mlflow_env.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.split()[-1] if result.returncode == 0 and result.stdout.split() else None
+
+
+def mlflow_times(page: Any, python: str, runs: int, repeat: int, tmp: str) -> dict[str, float]:
+    """The same pages in MLflow's UI (its own server over its own copy of the data)."""
+    uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+    made = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "_mlflow_ui_data.py"), uri, str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(made.stdout.strip().splitlines()[-1])
+    experiment, ids = data["experiment"], data["runs"]
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            uri,
+            "--default-artifact-root",
+            str(Path(tmp) / "mlflow-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers and job runners go with it
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("mlflow server did not start")
+            time.sleep(0.5)
+        compared = json.dumps(ids[:100])
+        cases = {
+            "runs page, first rows": (
+                f"{base}/#/experiments/{experiment}/runs",
+                "text=/run-\\d{5}/",
+            ),
+            "compare 100 runs, tables": (
+                f"{base}/#/compare-runs?runs={compared}&experiments={json.dumps([experiment])}",
+                "text=param_07",
+            ),
+            "100,000-point metric chart": (
+                f"{base}/#/experiments/{experiment}/runs/{ids[0]}/model-metrics",
+                ".js-plotly-plot .scatterlayer .trace",
+            ),
+        }
+        measure(page, cases["runs page, first rows"][0], cases["runs page, first rows"][1], 1, None)
+        return {
+            label: measure(page, url, ready, repeat, None) for label, (url, ready) in cases.items()
+        }
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--db", help="keep the store in this SQLite file (reused when it exists)")
+    parser.add_argument("--skip-mlflow", action="store_true", help="time spanrun's UI only")
+    parser.add_argument("--mlflow-python", help="the python of a venv with mlflow 3 installed")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -157,12 +260,23 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_page(base_url=base, viewport={"width": 1400, "height": 900})
             measure(page, "/", "#experiments", 1, None)  # warm up
-            print(f"\n{'page':34} {'median s':>9}  target {TARGET_S:.0f} s")
-            for label, url, ready, *scroll in cases:
-                seconds = measure(page, url, ready, args.repeat, scroll[0] if scroll else None)
-                flag = "ok" if seconds <= TARGET_S else "SLOW"
-                print(f"{label:34} {seconds:9.3f}  {flag}")
+            ours = {
+                label: measure(page, url, ready, args.repeat, scroll[0] if scroll else None)
+                for label, url, ready, *scroll in cases
+            }
+            theirs: dict[str, float] = {}
+            python = None if args.skip_mlflow else mlflow_python(args.mlflow_python)
+            if python:
+                print("timing MLflow's UI on the same data ...", file=sys.stderr)
+                theirs = mlflow_times(page, python, len(runs), args.repeat, tmp)
+            elif not args.skip_mlflow:
+                print("MLflow is not available (scripts/mlflow_env.sh failed)", file=sys.stderr)
             browser.close()
+        print(f"\n{'page (median s)':34} {'spanrun':>8} {'MLflow':>8}  target {TARGET_S:.0f} s")
+        for label, seconds in ours.items():
+            other = f"{theirs[label]:8.3f}" if label in theirs else f"{'-':>8}"
+            flag = "ok" if seconds <= TARGET_S else "SLOW"
+            print(f"{label:34} {seconds:8.3f} {other}  {flag}")
 
 
 if __name__ == "__main__":
