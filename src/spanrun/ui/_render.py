@@ -98,6 +98,7 @@ def _query(base: Mapping[str, Any], **changes: Any) -> str:
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True,  # every template, whatever its file name
+    auto_reload=False,  # templates ship in the package: no mtime check per render
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
