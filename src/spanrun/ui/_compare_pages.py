@@ -98,6 +98,7 @@ def compare_page(store: Store, request: Request) -> Response:
         axes=[f"param:{row.key}" for row in params if row.differs]
         + [f"metric:{row.key}" for row in metrics],
         axis_data=_axis_data(runs),
+        names={r.info.run_id: r.info.run_name or r.info.run_id for r in runs},
         all_axes=[f"metric:{row.key}" for row in metrics] + [f"param:{row.key}" for row in params],
     )
 

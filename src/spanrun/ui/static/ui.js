@@ -14,9 +14,13 @@
     return node;
   }
 
-  function pageData() {
-    const node = document.getElementById("page-data");
-    return node ? JSON.parse(node.textContent) : {};
+  let parsedData = null;
+  function pageData() {  // parsed once: the compare page's can be large
+    if (parsedData === null) {
+      const node = document.getElementById("page-data");
+      parsedData = node ? JSON.parse(node.textContent) : {};
+    }
+    return parsedData;
   }
 
   function query(params) {
@@ -107,8 +111,9 @@
     const xs = data.series.map((s) => [s[mode], s.value]);
     const aligned = xs.length === 1 ? xs[0] : uPlot.join(xs);
     const series = [{ label: mode === "time" ? "time" : "step" }];
+    const names = pageData().names || {};
     data.series.forEach((s, i) => {
-      series.push({ label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
+      series.push({ label: names[s.run_id] || s.run_id, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
         points: { show: s.value.length < 60 } });
     });
     const chart = new uPlot({
