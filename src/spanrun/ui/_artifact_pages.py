@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from spanrun.artifacts import ArtifactRepository, get_artifact_repository, normalize_artifact_path
-from spanrun.errors import InvalidInputError, NotFoundError
+from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError
 from spanrun.store import Store
 from spanrun.ui._render import page
 
@@ -47,7 +47,7 @@ DOWNLOAD_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-i
 class Preview:
     """What a preview page shows of one file."""
 
-    kind: str  # table, text, json, image, binary, empty
+    kind: str  # table, text, json, image, binary, empty, unavailable
     size: int
     truncated: bool = False
     text: str = ""
@@ -64,14 +64,19 @@ def _file_size(repo: ArtifactRepository, path: str) -> int:
     raise NotFoundError(f"No artifact file {path!r}")
 
 
-def _head(repo: ArtifactRepository, path: str, size: int, limit: int) -> bytes:
-    """The first ``limit`` bytes of a file, without reading the rest of a big one."""
+def _head(repo: ArtifactRepository, path: str, size: int, limit: int) -> bytes | None:
+    """The first ``limit`` bytes of a file, without reading the rest of a big one (None when
+    that cannot be done)."""
     if size <= limit:
         return repo.read_bytes(path)
     # The repositories have no ranged read: the file's handle reads a slice (the file exists,
-    # so the handle creates nothing; it is held only for this read).
-    with repo.locked(path) as handle:
-        return handle.read(0, limit)
+    # so the handle creates nothing; it is held only for this read). A read-only artifact
+    # store cannot give that handle: then no preview, the download link stays.
+    try:
+        with repo.locked(path) as handle:
+            return handle.read(0, limit)
+    except SpanrunError:
+        return None
 
 
 def table_of(document: Any) -> tuple[list[str], list[list[Any]]] | None:
@@ -99,6 +104,8 @@ def read_preview(repo: ArtifactRepository, path: str, limit: int = PREVIEW_BYTES
     if extension in IMAGE_TYPES:
         return Preview("image", size)
     data = _head(repo, path, size, limit)
+    if data is None:
+        return Preview("unavailable", size, truncated=True)
     truncated = size > len(data)
     if not data:
         return Preview("empty", size)
