@@ -1,0 +1,98 @@
+"""JSON endpoints the pages' scripts fetch: down-sampled metric histories for the charts."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from spanrun.errors import InvalidFilterError, InvalidInputError
+from spanrun.store import Store
+from spanrun.ui._http import int_param
+from spanrun.ui._queries import COUNT_CAP, RunCount, count_runs, downsample
+from spanrun.ui._render import SECURITY_HEADERS
+
+__all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history", "run_count"]
+
+MAX_CHART_POINTS = 2000
+MAX_COMPARED_RUNS = 100
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def metric_history(store: Store, request: Request) -> Response:
+    """``?run=<id>&run=...&key=<metric>&points=<n>``: each run's history of one metric,
+    down-sampled to at most ``points`` points (min and max of each bucket kept)."""
+    run_ids = request.query_params.getlist("run")
+    key = request.query_params.get("key")
+    if not run_ids or key is None:
+        raise InvalidInputError("Give at least one 'run' and a metric 'key'")
+    if len(run_ids) > MAX_COMPARED_RUNS:
+        raise InvalidInputError(f"At most {MAX_COMPARED_RUNS} runs at once")
+    points = int_param(request, "points", 1000, 2, MAX_CHART_POINTS)
+    series = []
+    for run_id in dict.fromkeys(run_ids):
+        # The page knows the runs' names: one query per run here (an unknown run is a 404).
+        history = store.get_metric_history(run_id, key)
+        shown = downsample(history, points)
+        series.append(
+            {
+                "run_id": run_id,
+                "total": len(history),
+                "step": [m.step for m in shown],
+                "time": [m.timestamp / 1000 for m in shown],
+                "value": [_finite(m.value) for m in shown],
+            }
+        )
+    return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
+
+
+class _CountCache:
+    """Recent counts for ``COUNT_TTL_S``: paging through a 10,000-run experiment does not count
+    it again on every page (a count may lag new runs by that long)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, str, str, int], tuple[float, RunCount]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, store: Store, experiment_id: str, filter_string: str, cap: int) -> RunCount:
+        key = (id(store), experiment_id, filter_string, cap)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < COUNT_TTL_S:
+            return hit[1]
+        counted = count_runs(store, [experiment_id], filter_string, cap)
+        with self._lock:
+            if len(self._entries) >= 256:
+                self._entries.clear()
+            self._entries[key] = (now, counted)
+        return counted
+
+
+COUNT_TTL_S = 10.0
+_counts = _CountCache()
+
+
+def run_count(store: Store, request: Request) -> Response:
+    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (counting stops
+    at ``cap``, then ``capped`` is true) and the newest one's start time. Fetched after the
+    page is shown, since counting reads every matching run through the store interface."""
+    experiment_id = request.query_params.get("experiment_id")
+    if not experiment_id:
+        raise InvalidInputError("Give an 'experiment_id'")
+    cap = int_param(request, "cap", COUNT_CAP, 1, COUNT_CAP)
+    filter_string = request.query_params.get("filter", "")
+    try:
+        counted = _counts.get(store, experiment_id, filter_string, cap)
+    except InvalidFilterError as exc:
+        return JSONResponse({"error": str(exc)}, headers=SECURITY_HEADERS)
+    return JSONResponse(
+        {"count": counted.count, "capped": counted.capped, "last": counted.last_start_time},
+        headers=SECURITY_HEADERS,
+    )

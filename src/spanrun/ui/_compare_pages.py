@@ -1,0 +1,221 @@
+"""Compare runs (diff tables, overlaid charts, parallel coordinates) and their predictions
+side by side (one row per input, one column per run)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from spanrun.artifacts import get_artifact_repository, normalize_artifact_path
+from spanrun.core.entities import Run
+from spanrun.core.vocabulary import PREDICTIONS_FILE
+from spanrun.errors import InvalidInputError, NotFoundError, SpanrunError
+from spanrun.store import Store
+from spanrun.ui._artifact_pages import table_of
+from spanrun.ui._http import int_param
+from spanrun.ui._render import page
+
+__all__ = ["compare_page", "diff_rows", "group_predictions", "predictions_page"]
+
+MAX_RUNS = 100
+PREDICTIONS_BYTES = 20 * 1024 * 1024
+MAX_GROUPS = 500
+#: Per-run columns shown under each output, when the file has them.
+DETAIL_COLUMNS = (
+    "total_tokens",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "cost_usd",
+    "error",
+)
+
+
+def _runs(store: Store, request: Request, least: int) -> list[Run]:
+    ids = list(dict.fromkeys(i for i in request.query_params.getlist("run") if i))
+    if len(ids) < least:
+        raise InvalidInputError(f"Select at least {least} run{'s' if least > 1 else ''}")
+    if len(ids) > MAX_RUNS:
+        raise InvalidInputError(f"Select at most {MAX_RUNS} runs (got {len(ids)})")
+    return [store.get_run(i) for i in ids]
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    key: str
+    values: list[Any]
+    differs: bool
+
+
+def diff_rows(values_by_run: Sequence[dict[str, Any]]) -> list[DiffRow]:
+    """One row per key of any run; ``differs`` when the runs do not all hold the same value."""
+    keys = sorted({k for values in values_by_run for k in values})
+    rows = []
+    for key in keys:
+        values = [values.get(key) for values in values_by_run]
+        rows.append(DiffRow(key, values, len({repr(v) for v in values}) > 1))
+    return rows
+
+
+def _axis_data(runs: Sequence[Run]) -> dict[str, Any]:
+    """Values for the parallel-coordinates plot: every param and metric per run."""
+    return {
+        "runs": [
+            {
+                "id": r.info.run_id,
+                "name": r.info.run_name or r.info.run_id,
+                "values": {
+                    **{f"param:{k}": v for k, v in r.data.params.items()},
+                    **{f"metric:{k}": (v if v == v else None) for k, v in r.data.metrics.items()},
+                },
+            }
+            for r in runs
+        ]
+    }
+
+
+def compare_page(store: Store, request: Request) -> Response:
+    """``?run=<id>`` 2 to 100 times: diff tables, charts, parallel coordinates, scatter."""
+    runs = _runs(store, request, 2)
+    params = diff_rows([r.data.params for r in runs])
+    metrics = diff_rows([r.data.metrics for r in runs])
+    metric_keys = [row.key for row in metrics]
+    return page(
+        "compare.html",
+        title=f"Compare {len(runs)} runs",
+        runs=runs,
+        params=params,
+        metrics=metrics,
+        metric_keys=metric_keys,
+        axes=[f"param:{row.key}" for row in params if row.differs]
+        + [f"metric:{row.key}" for row in metrics],
+        axis_data=_axis_data(runs),
+        names={r.info.run_id: r.info.run_name or r.info.run_id for r in runs},
+        all_axes=[f"metric:{row.key}" for row in metrics] + [f"param:{row.key}" for row in params],
+    )
+
+
+@dataclass
+class PredictionTable:
+    """One run's prediction rows (a CSV or ``log_table`` file), or why it has none."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[dict[str, str]] = field(default_factory=list)
+    problem: str = ""
+    truncated: bool = False
+
+
+def _read_table(run: Run, path: str) -> PredictionTable:
+    repo = get_artifact_repository(run.info.artifact_uri)
+    try:
+        data = repo.read_bytes(path)
+    except NotFoundError:
+        return PredictionTable(problem=f"no {path}")
+    except SpanrunError as exc:
+        return PredictionTable(problem=str(exc))
+    truncated = len(data) > PREDICTIONS_BYTES
+    text = data[:PREDICTIONS_BYTES].decode("utf-8", errors="replace")
+    if path.lower().endswith(".json"):
+        try:
+            table = table_of(json.loads(text))
+        except ValueError:
+            table = None
+        if table is None:
+            return PredictionTable(problem=f"{path} is not a log_table file")
+        columns, data_rows = table
+        rows = [
+            {c: "" if v is None else str(v) for c, v in zip(columns, row, strict=False)}
+            for row in data_rows
+        ]
+        return PredictionTable(columns, rows)
+    if truncated:
+        text = text[: text.rfind("\n") + 1]
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        rows = [dict(row) for row in reader]
+    except csv.Error as exc:
+        return PredictionTable(problem=f"{path} is not a CSV file: {exc}")
+    return PredictionTable(list(reader.fieldnames or []), rows, truncated=truncated)
+
+
+@dataclass
+class PredictionGroup:
+    """One input: each run's rows for it (several when a run answered it several times)."""
+
+    key: str
+    cells: list[list[dict[str, str]]]
+    differs: bool
+
+
+def group_predictions(
+    tables: Sequence[PredictionTable], group_by: str, output: str, pattern: re.Pattern[str] | None
+) -> list[PredictionGroup]:
+    """Rows of every run grouped by their ``group_by`` value, in first-seen order."""
+    order: dict[str, list[list[dict[str, str]]]] = {}
+    for index, table in enumerate(tables):
+        for row in table.rows:
+            key = row.get(group_by, "")
+            cells = order.setdefault(key, [[] for _ in tables])
+            cells[index].append(row)
+    groups = []
+    for key, cells in order.items():
+        if pattern is not None:
+            texts = [key, *(row.get(output, "") for rows in cells for row in rows)]
+            if not any(pattern.search(t) for t in texts):
+                continue
+        outputs = {row.get(output, "") for rows in cells for row in rows}
+        missing = any(not rows for rows in cells)
+        groups.append(PredictionGroup(key, cells, len(outputs) > 1 or missing))
+    return groups
+
+
+def predictions_page(store: Store, request: Request) -> Response:
+    """``?run=<id>...``: the runs' prediction rows by input (``file``, ``group_by``, ``output``,
+    ``q`` with ``regex``, ``diff`` for differing rows only, ``limit``)."""
+    runs = _runs(store, request, 1)
+    q = request.query_params
+    path = normalize_artifact_path(q.get("file") or PREDICTIONS_FILE)
+    tables = [_read_table(run, path) for run in runs]
+    columns = list(dict.fromkeys(c for t in tables for c in t.columns))
+    group_by = q.get("group_by") or ("inputs" if "inputs" in columns or not columns else columns[0])
+    output = q.get("output") or ("outputs" if "outputs" in columns or not columns else columns[-1])
+    text = q.get("q", "")
+    regex = q.get("regex") == "1"
+    pattern: re.Pattern[str] | None = None
+    error = ""
+    if text:
+        try:
+            pattern = re.compile(text if regex else re.escape(text), re.IGNORECASE)
+        except re.error as exc:
+            error = f"Invalid regular expression: {exc}"
+    limit = int_param(request, "limit", MAX_GROUPS, 1, 5000)
+    only_diff = q.get("diff") == "1"
+    groups = group_predictions(tables, group_by, output, pattern)
+    if only_diff:
+        groups = [g for g in groups if g.differs]
+    details = [c for c in DETAIL_COLUMNS if c in columns]
+    return page(
+        "predictions.html",
+        title="Predictions side by side",
+        runs=runs,
+        tables=tables,
+        path=path,
+        columns=columns,
+        group_by=group_by,
+        output=output,
+        text=text,
+        regex=regex,
+        only_diff=only_diff,
+        error=error,
+        groups=groups[:limit],
+        total_groups=len(groups),
+        details=details,
+    )
