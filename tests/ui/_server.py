@@ -17,8 +17,11 @@ from spanrun.ui import UiExtension
 
 
 def ui_app(uri: str) -> Starlette:
-    extension = UiExtension(get_store(uri))
-    return Starlette(routes=list(extension.routes()))
+    """The UI as users get it: an extension of the server's app (its security middleware,
+    error shapes and the other routes beside it)."""
+    from spanrun.server import create_app
+
+    return create_app(uri, extensions=[UiExtension(get_store(uri))])
 
 
 @contextmanager

@@ -58,7 +58,10 @@ ENV_EXTENSIONS = "SPANRUN_SERVER_EXTENSIONS"
 
 #: Extension factories (``"module:attribute"``) every server built from the environment gets,
 #: unless ``SPANRUN_SERVER_EXTENSIONS`` names others.
-DEFAULT_EXTENSIONS: tuple[str, ...] = ("spanrun.server.otlp:receiver_from_environment",)
+DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "spanrun.server.otlp:receiver_from_environment",
+    "spanrun.ui:UiExtension",
+)
 
 _UPLOAD_PREFIXES = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 

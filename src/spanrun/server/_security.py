@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spanrun.server._errors import error_response, exception_response
@@ -28,6 +31,15 @@ from spanrun.server._errors import error_response, exception_response
 __all__ = ["LOOPBACK_HOSTS", "BodyTooLargeError", "SecurityMiddleware", "host_name"]
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+#: Where a browser gives the token (servers with a token only), and the cookie that keeps it.
+LOGIN_PATH = "/login"
+TOKEN_COOKIE = "spanrun_token"
+_LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>spanrun</title></head>
+<body><form method="post" action="/login"><p>This spanrun server needs its token.</p>
+<p>{note}</p><input type="password" name="token" autofocus> <button>Open</button></form></body>
+</html>"""
 
 
 class BodyTooLargeError(HTTPException):
@@ -72,6 +84,10 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)  # lifespan
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if self._token is not None and scope.get("path") == LOGIN_PATH:
+            host_refusal = self._refusal(headers, check_token=False)
+            await (host_refusal or self._login)(scope, receive, send)
+            return
         refusal = self._refusal(headers)
         if refusal is not None:
             if scope["type"] == "websocket":
@@ -119,7 +135,46 @@ class SecurityMiddleware:
             where = f"{scope.get('method')} {scope.get('path')}"
             await exception_response(exc, where)(scope, receive, send)
 
-    def _refusal(self, headers: dict[str, str]) -> Response | None:
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The browser's way in when the server has a token (a page load cannot send an
+        Authorization header): a form whose POST sets the token as an HttpOnly, SameSite=Strict
+        cookie, then goes to the UI."""
+        request = Request(scope, receive)
+        if request.method == "POST":
+            declared = request.headers.get("content-length", "")
+            if not (declared.isascii() and declared.isdigit()) or int(declared) > 4096:
+                await error_response("BAD_REQUEST", "A login form is a few bytes", 400)(
+                    scope, receive, send
+                )
+                return
+            # A urlencoded form, parsed here (Starlette's form parser needs python-multipart).
+            fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+            given = (fields.get("token") or [""])[0]
+            if hmac.compare_digest(given.encode("utf-8"), self._token or b""):
+                response: Response = RedirectResponse("/", status_code=303)
+                response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict", path="/")
+                await response(scope, receive, send)
+                return
+            await HTMLResponse(_LOGIN_PAGE.format(note="Wrong token."), 401)(scope, receive, send)
+            return
+        await HTMLResponse(_LOGIN_PAGE.format(note=""))(scope, receive, send)
+
+    def _token_given(self, headers: dict[str, str]) -> bool:
+        assert self._token is not None
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode("latin-1"), self._token
+        ):
+            return True
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except CookieError:
+            return False
+        morsel = cookie.get(TOKEN_COOKIE)
+        return morsel is not None and hmac.compare_digest(morsel.value.encode("utf-8"), self._token)
+
+    def _refusal(self, headers: dict[str, str], check_token: bool = True) -> Response | None:
         if not self._any_host and host_name(headers.get("host", "")) not in self._hosts:
             return error_response(
                 "PERMISSION_DENIED",
@@ -130,17 +185,15 @@ class SecurityMiddleware:
             )
         if headers.get("sec-fetch-site") == "cross-site":
             return error_response("PERMISSION_DENIED", "Cross-site requests are refused", 403)
-        if self._token is not None:
-            scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                given.strip().encode("latin-1"), self._token
-            ):
-                return error_response(
-                    "UNAUTHENTICATED",
-                    "A valid 'Authorization: Bearer <token>' header is required",
-                    401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
+        if check_token and self._token is not None and not self._token_given(headers):
+            if "text/html" in headers.get("accept", ""):  # a browser: to the login form
+                return RedirectResponse(LOGIN_PATH, status_code=303)
+            return error_response(
+                "UNAUTHENTICATED",
+                "A valid 'Authorization: Bearer <token>' header is required",
+                401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return None
 
 
