@@ -186,7 +186,7 @@ def main() -> None:
     )
     for side in ("old", "new"):
         first = rounds[0][side]
-        files = [first.get("spanrun"), *first.get("workers", [])]
+        files = [f for f in [first.get("spanrun"), *first.get("workers", [])] if f]
         print(f"{side.upper()} spanrun imported from: {', '.join(sorted(set(map(str, files))))}")
     print(
         "NEW/OLD: ratio of the medians; paired: median over rounds of NEW/OLD within a round; "
