@@ -235,6 +235,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
+        "--skip-beside", action="store_true", help="skip the run beside a sleeping user thread"
+    )
+    parser.add_argument(
         "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
     )
     args = parser.parse_args(argv)
@@ -269,15 +272,16 @@ def main(argv: list[str] | None = None) -> None:
         figure("mapping_cpu_us_per_span", mapping_us, "us CPU", "lower")
         figure("writer_sql_cpu_us_per_span", store_us, "us CPU", "lower")
         figure("other_threads_cpu_us_per_span", 1e6 / cpu_rate - mapping_us, "us CPU", "lower")
-        rate, p50, p99 = beside_a_user_thread(args.spans, args.batch, tmp)
-        print(
-            f"beside a user thread (sleeping 2 ms in a loop): {rate:,.0f} LLM spans/s; the "
-            f"thread wakes up late by {p50:.2f} ms (median), {p99:.2f} ms (p99) while the "
-            "exporter is saturated"
-        )
-        figure("beside_user_spans_per_s", rate, "spans/s", "higher")
-        figure("beside_user_late_p50_ms", p50, "ms", "lower")
-        figure("beside_user_late_p99_ms", p99, "ms", "lower")
+        if not args.skip_beside:
+            rate, p50, p99 = beside_a_user_thread(args.spans, args.batch, tmp)
+            print(
+                f"beside a user thread (sleeping 2 ms in a loop): {rate:,.0f} LLM spans/s; the "
+                f"thread wakes up late by {p50:.2f} ms (median), {p99:.2f} ms (p99) while the "
+                "exporter is saturated"
+            )
+            figure("beside_user_spans_per_s", rate, "spans/s", "higher")
+            figure("beside_user_late_p50_ms", p50, "ms", "lower")
+            figure("beside_user_late_p99_ms", p99, "ms", "lower")
         for queue in (int(q) for q in args.queue.split(",")) if args.burst else ():
             peak_mb, stored, dropped, end_rate = burst(args.burst, queue, tmp / f"q{queue}")
             print(
