@@ -8,8 +8,10 @@ The base revision's ``src/`` and ``benchmarks/`` are exported (``git archive``) 
 directory. BENCH (``exporter`` or ``benchmarks/exporter.py``) then runs N times per side,
 alternately with ``PYTHONPATH=<base>/src`` and ``PYTHONPATH=<this checkout>/src`` (each first on
 the path, so they win over an editable install), in rounds OLD NEW, NEW OLD, ... so a change of
-the machine's load hits both sides alike. The benchmark script is this checkout's (it must run
-on both revisions) unless ``--base-script`` is given, which runs each revision's own script.
+the machine's load hits both sides alike (``--together``: both sides at once in each round, a
+same-moment A/B for wall-clock figures on a noisy machine). The benchmark script is this
+checkout's (it must run on both revisions) unless ``--base-script`` is given, which runs each
+revision's own script.
 
 The benchmark is run with ``--json`` and must end its output with one JSON line
 ``{"spanrun": <spanrun.__file__>, "workers": [<spanrun.__file__ of subprocesses>...],
@@ -66,21 +68,26 @@ def _export(rev: str, dest: Path) -> str:
     return commit
 
 
-def _run(side: str, root: Path, script: Path, args: list[str], log: Any) -> dict[str, Any]:
-    src = root / "src"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
+def _start(side: str, root: Path, script: Path, args: list[str], log: Any) -> Any:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(ROOT)])}
     cmd = [sys.executable, str(script), *args, "--json"]
     log.write(f"\n=== {side} {time.strftime('%H:%M:%S')}: {' '.join(cmd)}\n")
     log.flush()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(ROOT))
-    log.write(proc.stdout)
-    log.write(proc.stderr)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT)
+    )
+
+
+def _finish(side: str, root: Path, script: Path, proc: Any, log: Any) -> dict[str, Any]:
+    src = root / "src"
+    stdout, stderr = proc.communicate()
+    log.write(f"\n=== {side} output\n{stdout}{stderr}")
     log.flush()
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
+        sys.stderr.write(stderr[-4000:])
         raise SystemExit(f"{side}: {script.name} failed (exit {proc.returncode})")
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    result = json.loads(lines[-1])
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1])
     for path in [result.get("spanrun"), *result.get("workers", [])]:
         if path is not None and not Path(path).resolve().is_relative_to(src.resolve()):
             raise SystemExit(f"{side}: spanrun was imported from {path}, not from {src}")
@@ -134,6 +141,12 @@ def main() -> None:
     parser.add_argument(
         "--base-script", action="store_true", help="run the base revision's own benchmark script"
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="run OLD and NEW at the same time in each round (a same-moment A/B: both see, and "
+        "share, the same machine load) instead of one after the other",
+    )
     parser.add_argument("--log", help="write every child's output here (default: a temp file)")
     parser.add_argument("--out", help="write the raw per-round figures here as JSON")
     parser.add_argument("bench")
@@ -161,27 +174,42 @@ def main() -> None:
         sides = {"old": base, "new": ROOT}
         scripts = {"old": old_script, "new": new_script}
         rounds: list[dict[str, Any]] = []
+        bench_args = args.bench_args
         started = time.monotonic()
         with open(log_path, "a") as log:
             for r in range(args.rounds):
                 order = ("old", "new") if r % 2 == 0 else ("new", "old")
-                result = {
-                    side: _run(side.upper(), sides[side], scripts[side], args.bench_args, log)
-                    for side in order
-                }
+                result = {}
+                if args.together:  # both at once: the same moment's load, shared
+                    procs = {
+                        side: _start(side.upper(), sides[side], scripts[side], bench_args, log)
+                        for side in order
+                    }
+                    for side in order:
+                        result[side] = _finish(
+                            side.upper(), sides[side], scripts[side], procs[side], log
+                        )
+                else:
+                    for side in order:
+                        proc = _start(side.upper(), sides[side], scripts[side], bench_args, log)
+                        result[side] = _finish(side.upper(), sides[side], scripts[side], proc, log)
                 rounds.append(result)
                 print(
-                    f"round {r + 1}/{args.rounds} done ({' then '.join(order)}), "
+                    f"round {r + 1}/{args.rounds} done "
+                    f"({' with '.join(order) if args.together else ' then '.join(order)}), "
                     f"{time.monotonic() - started:,.0f} s",
                     file=sys.stderr,
                 )
         if args.out:
             Path(args.out).write_text(json.dumps(rounds, indent=1))
 
+    schedule = (
+        "OLD and NEW at the same time" if args.together else "interleaved (OLD NEW, NEW OLD...)"
+    )
     print(
         f"\n{new_script.name} {' '.join(args.bench_args)}: OLD = {args.base} ({commit[:10]}), "
         f"NEW = this checkout ({head}{', src modified' if dirty else ''}); "
-        f"{args.rounds} rounds per side interleaved (OLD NEW, NEW OLD, ...), "
+        f"{args.rounds} rounds per side, {schedule}, "
         f"script: {'each revision its own' if args.base_script else 'this checkout'}"
     )
     for side in ("old", "new"):
