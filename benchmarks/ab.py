@@ -104,7 +104,7 @@ def _fmt(value: float) -> str:
 
 
 def _table(rounds: list[dict[str, Any]]) -> list[str]:
-    names = list(rounds[0]["new"]["figures"])
+    names = list(dict.fromkeys(n for r in rounds for side in r.values() for n in side["figures"]))
     header = (
         f"| {'figure':<36} | {'unit':<11} | {'OLD median':>11} | {'NEW median':>11} "
         f"| {'NEW/OLD':>7} | {'paired':>7} | {'OLD range':>19} | {'NEW range':>19} "
@@ -112,9 +112,14 @@ def _table(rounds: list[dict[str, Any]]) -> list[str]:
     )
     lines = [header, "|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|"]
     for name in names:
-        old = [r["old"]["figures"][name]["value"] for r in rounds]
-        new = [r["new"]["figures"][name]["value"] for r in rounds]
-        info = rounds[0]["new"]["figures"][name]
+        # Rounds where both sides printed the figure (a benchmark may leave one out, e.g. a
+        # ratio whose denominator was not positive in that run).
+        both = [r for r in rounds if name in r["old"]["figures"] and name in r["new"]["figures"]]
+        if not both:
+            continue
+        old = [r["old"]["figures"][name]["value"] for r in both]
+        new = [r["new"]["figures"][name]["value"] for r in both]
+        info = both[0]["new"]["figures"][name]
         higher = info["better"] == "higher"
         om, nm = statistics.median(old), statistics.median(new)
         ratio = f"{nm / om:.3f}" if om else "-"
@@ -126,7 +131,7 @@ def _table(rounds: list[dict[str, Any]]) -> list[str]:
             f"| {ratio:>7} | {paired_s:>7} "
             f"| {_fmt(min(old)) + ' - ' + _fmt(max(old)):>19} "
             f"| {_fmt(min(new)) + ' - ' + _fmt(max(new)):>19} "
-            f"| {f'{wins}/{len(rounds)}':>10} |"
+            f"| {f'{wins}/{len(both)}':>10} |"
         )
     return lines
 
