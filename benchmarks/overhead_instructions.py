@@ -19,7 +19,10 @@ the same interpreter (every venv gets its own bare worker):
   over the window's calls, so fewer calls per window (the streams) show more of them.
 
 Instruction counts are not time (a cache miss or a syscall costs more than an add), but they
-track the interpreter work closely and repeat to within a fraction of a percent.
+track the interpreter work closely and repeat to within a fraction of a percent. The calling
+thread's count repeats within about 0.1%; "all threads" moves by up to about 1% between windows
+(how many spans each timed export of the background processor takes along depends on timing),
+so compare those figures over several windows (``benchmarks/ab.py --rounds``).
 """
 
 from __future__ import annotations
