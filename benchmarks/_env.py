@@ -8,6 +8,7 @@ in the same interpreter build.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,10 @@ def ensure_venv(name: str, packages: list[str], with_spanrun: bool = True) -> Pa
         subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
     stamp.write_text(wanted)
     return python
+
+
+def child_pythonpath(*paths: Path) -> str:
+    """PYTHONPATH for a benchmark's worker process: the caller's own PYTHONPATH first
+    (``benchmarks/ab.py`` points it at the revision under test), then ``paths``."""
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join([*inherited, *(str(p) for p in paths)])

@@ -36,9 +36,15 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
-from spanrun.core.entities import RunTag
 from spanrun.exporters import BoundedBatchSpanProcessor, RunExporter, RunStampingProcessor
-from spanrun.store import get_export_store
+
+try:
+    from spanrun.core.entities import RunTag
+    from spanrun.store import get_export_store
+except ImportError:  # the tree before issue 11 (benchmarks/ab.py runs this script on both)
+    from spanrun.tracking.entities import RunTag  # type: ignore[no-redef]
+
+    from spanrun.store._registry import get_export_store  # type: ignore[no-redef]
 
 BATCH = 512  # the batch processor's default max_export_batch_size
 N_RUNS = 4
@@ -113,11 +119,14 @@ def fresh_store(tmp: Path, name: str):  # type: ignore[no-untyped-def]
     return store, run_ids
 
 
-def throughput(n: int, batch: int, tmp: Path, round_no: int) -> tuple[float, float, float, float]:
+def throughput(
+    n: int, batch: int, tmp: Path, round_no: int
+) -> tuple[float, float, float, float, float]:
     """(spans per wall-clock second until everything is written, spans per CPU second of this
     process, CPU us per span spent writing a prepared batch (``Store.prepare_export_batch``'s
     job: the SQL) on the writer thread, spans per wall-clock second until the last
-    ``export()`` returned - the writer thread may still be writing then)."""
+    ``export()`` returned - the writer thread may still be writing then, CPU us per span of
+    the thread calling ``export()``: the mapping)."""
     store, run_ids = fresh_store(tmp, f"throughput{round_no}")
     spans = make_spans(n, run_ids)
     exporter = RunExporter(store, run_mode="none")
@@ -141,15 +150,17 @@ def throughput(n: int, batch: int, tmp: Path, round_no: int) -> tuple[float, flo
     store.prepare_export_batch = timed_prepare  # type: ignore[method-assign]
     gc.collect()
     start, cpu_start = time.perf_counter(), time.process_time()
+    thread_start = time.thread_time()
     for i in range(0, n, batch):
         assert exporter.export(spans[i : i + batch]) is SpanExportResult.SUCCESS
     returned = time.perf_counter() - start
+    mapping_cpu = time.thread_time() - thread_start
     assert exporter.force_flush(600_000)  # the last batch's write counts too
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     calls = store.get_run(run_ids[0]).data.metrics["llm.calls"]
     assert calls == n // N_RUNS, (calls, n)
     store.close()
-    return n / elapsed, n / cpu, store_cpu / n * 1e6, n / returned
+    return n / elapsed, n / cpu, store_cpu / n * 1e6, n / returned, mapping_cpu / n * 1e6
 
 
 def beside_a_user_thread(n: int, batch: int, tmp: Path) -> tuple[float, float, float]:
@@ -218,12 +229,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=BATCH, help="spans per export() call")
-    parser.add_argument("--burst", type=int, default=100_000)
+    parser.add_argument("--burst", type=int, default=100_000, help="0 skips the burst")
     parser.add_argument(
         "--queue", default="2048,20000", help="max_queue_size values for the burst, comma-separated"
     )
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--skip-beside", action="store_true", help="skip the run beside a sleeping user thread"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
+    )
     args = parser.parse_args(argv)
+    figures: dict[str, dict[str, object]] = {}
+
+    def figure(key: str, value: float, unit: str, better: str) -> None:
+        figures[key] = {"value": value, "unit": unit, "better": better}
+
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         results = [throughput(args.spans, args.batch, tmp, r) for r in range(args.rounds)]
@@ -231,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         cpu_rate = statistics.median(r[1] for r in results)
         store_us = statistics.median(r[2] for r in results)
         returned_rate = statistics.median(r[3] for r in results)
+        mapping_us = statistics.median(r[4] for r in results)
         print(
             f"throughput: {statistics.median(rates):,.0f} LLM spans/s into runs on SQLite "
             f"(median of {args.rounds}: {', '.join(f'{r:,.0f}' for r in rates)}; "
@@ -239,21 +262,40 @@ def main(argv: list[str] | None = None) -> None:
             f"export() returned); "
             f"{cpu_rate:,.0f} spans per CPU-second (the figure to compare on a shared machine; "
             f"load average {_load()}): {1e6 / cpu_rate:,.0f} us of CPU per span, "
-            f"{store_us:,.0f} us of it writing prepared batches (SQL, writer thread)"
+            f"{mapping_us:,.1f} us of it mapping (the thread calling export()), "
+            f"{store_us:,.0f} us writing prepared batches (SQL, writer thread)"
         )
-        rate, p50, p99 = beside_a_user_thread(args.spans, args.batch, tmp)
-        print(
-            f"beside a user thread (sleeping 2 ms in a loop): {rate:,.0f} LLM spans/s; the "
-            f"thread wakes up late by {p50:.2f} ms (median), {p99:.2f} ms (p99) while the "
-            "exporter is saturated"
-        )
-        for queue in (int(q) for q in args.queue.split(",")):
+        figure("spans_per_s", statistics.median(rates), "spans/s", "higher")
+        figure("spans_per_s_returned", returned_rate, "spans/s", "higher")
+        figure("spans_per_cpu_s", cpu_rate, "spans/CPU-s", "higher")
+        figure("cpu_us_per_span", 1e6 / cpu_rate, "us CPU", "lower")
+        figure("mapping_cpu_us_per_span", mapping_us, "us CPU", "lower")
+        figure("writer_sql_cpu_us_per_span", store_us, "us CPU", "lower")
+        figure("other_threads_cpu_us_per_span", 1e6 / cpu_rate - mapping_us, "us CPU", "lower")
+        if not args.skip_beside:
+            rate, p50, p99 = beside_a_user_thread(args.spans, args.batch, tmp)
+            print(
+                f"beside a user thread (sleeping 2 ms in a loop): {rate:,.0f} LLM spans/s; the "
+                f"thread wakes up late by {p50:.2f} ms (median), {p99:.2f} ms (p99) while the "
+                "exporter is saturated"
+            )
+            figure("beside_user_spans_per_s", rate, "spans/s", "higher")
+            figure("beside_user_late_p50_ms", p50, "ms", "lower")
+            figure("beside_user_late_p99_ms", p99, "ms", "lower")
+        for queue in (int(q) for q in args.queue.split(",")) if args.burst else ():
             peak_mb, stored, dropped, end_rate = burst(args.burst, queue, tmp / f"q{queue}")
             print(
                 f"burst: {args.burst:,} spans ended at {end_rate:,.0f}/s (tracemalloc on); "
                 f"peak traced memory {peak_mb:,.1f} MiB with max_queue_size={queue:,}; "
                 f"stored {stored:,} + dropped {dropped:,} (counted and logged)"
             )
+            figure(f"burst_q{queue}_end_per_s", end_rate, "spans/s", "higher")
+            figure(f"burst_q{queue}_peak_mib", peak_mb, "MiB", "lower")
+            figure(f"burst_q{queue}_stored", stored, "spans", "higher")
+    if args.json:
+        import spanrun
+
+        print(json.dumps({"spanrun": spanrun.__file__, "figures": figures}))
     sys.stdout.flush()
 
 

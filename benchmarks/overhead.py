@@ -238,7 +238,9 @@ def _same_process(workdir: str) -> None:
                 value = (clock() - t0) / count
                 best[f"{name} {mode}"] = min(best.get(f"{name} {mode}", value), value)
             off()
-    print(json.dumps(best))
+    import spanrun
+
+    print(json.dumps({**best, "spanrun": spanrun.__file__}))
 
 
 def _write_canned(base_url: str, path: str) -> None:
@@ -284,7 +286,10 @@ def _worker(config: str, base_url: str, workdir: str) -> None:
         stream100()
     rss_after_warmup = _max_rss_kb()
     out = sys.stdout
-    out.write(json.dumps({"version": label, "openai": openai.__version__}) + "\n")
+    loaded = sys.modules.get("spanrun")
+    info = {"version": label, "openai": openai.__version__}
+    info["spanrun"] = getattr(loaded, "__file__", None)  # which checkout (benchmarks/ab.py)
+    out.write(json.dumps(info) + "\n")
     out.flush()
     clock = time.perf_counter_ns
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as suppress_key
@@ -351,7 +356,7 @@ class Worker:
             stdout=subprocess.PIPE,
             text=True,
             cwd=str(ROOT),
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": _child_pythonpath()},
         )
         self.info = json.loads(self._readline())
 
@@ -382,6 +387,14 @@ def _p99(values: list[int]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
+def _child_pythonpath() -> str:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks._env import child_pythonpath
+
+    return child_pythonpath(ROOT / "src", ROOT)
+
+
 def _pythons(configs: list[str]) -> dict[str, str]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -404,6 +417,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=30, help="100-chunk streams per round")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--configs", nargs="*", default=None)
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
+    )
     args = parser.parse_args()
     own = ["bare", "spanrun", "spanrun-otel"]
     configs = args.configs or (own if args.skip_peers else list(CONFIGS))
@@ -452,7 +468,7 @@ def main() -> None:
                     capture_output=True,
                     text=True,
                     cwd=str(ROOT),
-                    env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+                    env={**os.environ, "PYTHONPATH": _child_pythonpath()},
                     check=True,
                 )
                 same = json.loads(done.stdout.strip().splitlines()[-1])
@@ -476,6 +492,11 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     bare_peak = memory["bare"]["peak_kb"]
+    figures: dict[str, dict[str, Any]] = {}
+
+    def figure(key: str, value: float, unit: str = "us") -> None:
+        figures[key] = {"value": value, "unit": unit, "better": "lower"}
+
     for config in configs:
         cells = []
         for mode in MODES:
@@ -491,6 +512,16 @@ def main() -> None:
             f" | {sp:>+7.0f} us | {st:>+8.0f} us | {sc:>+4.0f} us | {extra_mb:>+12.1f}"
             f" | {growth_mb:>13.1f}"
         )
+        if config != "bare":
+            for mode, (added, p99, thread_cpu, all_cpu) in (
+                ("chat", (ca, cp, ct, cc)),
+                ("stream", (sa, sp, st, sc)),
+            ):
+                figure(f"{config} {mode} added median", added)
+                figure(f"{config} {mode} added p99", p99)
+                figure(f"{config} {mode} +thread CPU", thread_cpu, "us CPU")
+                figure(f"{config} {mode} +CPU", all_cpu, "us CPU")
+            figure(f"{config} peak RSS +MB", extra_mb, "MB")
     print()
     print("Paired in one process (traced vs suppressed calls alternating; added latency):")
     print(
@@ -506,6 +537,8 @@ def main() -> None:
             cells += _summary([r["traced"] for r in rounds], [r["untraced"] for r in rounds])[1:]
         cm, cp, sm, sp = cells
         print(f"{config:<14} | {cm:>+8.0f} us | {cp:>+6.0f} us | {sm:>+10.0f} us | {sp:>+7.0f} us")
+        figure(f"{config} chat paired", cm)
+        figure(f"{config} stream paired", sm)
     print()
     print("No network, best of 15 repeats (canned answers via the SDK's transport):")
     print(
@@ -520,6 +553,9 @@ def main() -> None:
             f"{config:<14} | {chat:>6.0f} us | {added_chat:>+6.0f} us"
             f" | {stream:>13.0f} us | {added_stream:>+6.0f} us"
         )
+        if config != "bare":
+            figure(f"{config} chat best added", added_chat)
+            figure(f"{config} stream best added", added_stream)
     if same is not None:
         print()
         print("Same process, instrumentations switched on in turn (no network, best of 15):")
@@ -530,6 +566,23 @@ def main() -> None:
                 f"  {mode:<10} bare {bare / 1000:>7.0f} us | spanrun instrumentor"
                 f" {added['spanrun-otel']:>+5.0f} us | otel-v2 {added['otel-v2']:>+5.0f} us"
             )
+            mode_name = "chat" if mode == "chat" else "stream"
+            figure(f"same-process spanrun-otel {mode_name} added", added["spanrun-otel"])
+            figure(f"same-process otel-v2 {mode_name} added", added["otel-v2"])
+    if "otel-v2" in configs:
+        # Issue 11's criterion: autolog's added latency at most 0.7x the OTel openai-v2's.
+        for config in ("spanrun", "spanrun-otel"):
+            for mode in ("chat", "stream"):
+                for what in ("added median", "+thread CPU"):
+                    ours = figures.get(f"{config} {mode} {what}")
+                    peer = figures["otel-v2 " + f"{mode} {what}"]["value"]
+                    if ours is not None and peer > 0:
+                        figure(f"{config}/otel-v2 {mode} {what}", ours["value"] / peer, "x")
+    if args.json:
+        workers_files = [w.info.get("spanrun") for w in workers.values()]
+        if same is not None:
+            workers_files.append(same.get("spanrun"))
+        print(json.dumps({"workers": [f for f in workers_files if f], "figures": figures}))
 
 
 def _median_diff(values: list[float], base: list[float]) -> float:

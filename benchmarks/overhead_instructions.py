@@ -19,7 +19,10 @@ the same interpreter (every venv gets its own bare worker):
   over the window's calls, so fewer calls per window (the streams) show more of them.
 
 Instruction counts are not time (a cache miss or a syscall costs more than an add), but they
-track the interpreter work closely and repeat to within a fraction of a percent.
+track the interpreter work closely and repeat to within a fraction of a percent. The calling
+thread's count repeats within about 0.1%; "all threads" moves by up to about 1% between windows
+(how many spans each timed export of the background processor takes along depends on timing),
+so compare those figures over several windows (``benchmarks/ab.py --rounds``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._env import child_pythonpath  # noqa: E402
 from benchmarks.overhead import (  # noqa: E402
     _mock_calls,
     _pythons,
@@ -63,7 +67,8 @@ def _worker(config: str, workdir: str) -> None:
             fn()
     flush_providers()
     out = sys.stdout
-    out.write(json.dumps({"version": label}) + "\n")
+    loaded = sys.modules.get("spanrun")
+    out.write(json.dumps({"version": label, "spanrun": getattr(loaded, "__file__", None)}) + "\n")
     out.flush()
     for line in sys.stdin:
         command, *args = line.split()
@@ -113,7 +118,7 @@ class Worker:
         env = {
             **os.environ,
             "PYTHONHASHSEED": "0",
-            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
+            "PYTHONPATH": child_pythonpath(ROOT, ROOT / "src"),
         }
         self.proc = subprocess.Popen(
             [
@@ -183,6 +188,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40, help="non-streaming calls measured")
     parser.add_argument("--streams", type=int, default=8, help="100-chunk streams measured")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
+    )
     args = parser.parse_args()
     configs = [c for c in args.configs if c != "bare"]
     pythons = _pythons(["bare", *configs])
@@ -192,6 +200,7 @@ def main() -> None:
 
     results: dict[tuple[str, str], dict[str, Any]] = {}
     versions: dict[str, str] = {}
+    spanrun_files: dict[str, str | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         with OpenAIServer() as server:
             _write_canned(server.base_url, os.path.join(tmp, "canned.json"))
@@ -202,6 +211,7 @@ def main() -> None:
             worker = Worker(config, python, tmp)
             try:
                 versions[key] = worker.info["version"]
+                spanrun_files[key] = worker.info.get("spanrun")
                 for mode in MODES:
                     calling, total = worker.measure(mode, counts[mode])
                     results[key, mode] = {
@@ -222,6 +232,7 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
+    figures: dict[str, dict[str, Any]] = {}
     for key, _, python in jobs:
         if key.startswith("bare@"):
             continue
@@ -234,6 +245,17 @@ def main() -> None:
             f"{key:<14} | {cells[0]:>+20,.0f} | {cells[1]:>+17,.0f}"
             f" | {cells[2]:>+22,.0f} | {cells[3]:>+19,.0f}"
         )
+        for name, value in zip(
+            (
+                "chat calling thread",
+                "chat all threads",
+                "stream calling thread",
+                "stream all threads",
+            ),
+            cells,
+            strict=True,
+        ):
+            figures[f"{key} {name}"] = {"value": value, "unit": "instr", "better": "lower"}
     print()
     for key, _, python in jobs:
         if key.startswith("bare@"):
@@ -241,6 +263,9 @@ def main() -> None:
             print(f"  bare in {python}: {chat:,.0f} per call, {stream:,.0f} per stream")
         else:
             print(f"  {key}: {versions[key]}")
+    if args.json:
+        files = [spanrun_files[key] for key, _, _ in jobs if spanrun_files.get(key)]
+        print(json.dumps({"workers": files, "figures": figures}))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,16 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
+def _clock() -> tuple[float, float]:
+    """Wall-clock and this process's CPU time (all threads), for :func:`_since`."""
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds) since ``start``."""
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
 def _work(lib: str, workdir: str, scale: float, search_runs: int) -> dict[str, Any]:
     os.chdir(workdir)  # MLflow's default artifact root is relative to the working directory
     if lib == "mlflow":
@@ -75,65 +85,83 @@ def _work(lib: str, workdir: str, scale: float, search_runs: int) -> dict[str, A
     m.set_tracking_uri(f"sqlite:///{workdir}/{lib}.db")
     m.set_experiment("bench")  # creates the database (and runs migrations) untimed
     out: dict[str, Any] = {"version": getattr(m, "__version__", "?"), "counts": counts}
+    out["file"] = m.__file__
+    cpu_us: dict[str, float] = {}  # CPU microseconds per call (value, run) of each row
+    out["cpu_us"] = cpu_us
 
     with m.start_run():
         for i in range(20):
             m.log_metric("warmup", i)
         n = counts["sync"]
-        t = time.perf_counter()
+        t = _clock()
         for i in range(n):
             m.log_metric("sync", i * 0.5, step=i)
-        out["sync_log_metric"] = _rate(n, time.perf_counter() - t)
+        wall, cpu = _since(t)
+        out["sync_log_metric"] = _rate(n, wall)
+        cpu_us["sync_log_metric"] = cpu / n * 1e6
 
     with m.start_run() as run:
         m.log_metric("warm_async", 1.0, synchronous=False)
         m.flush_async_logging()
         n = counts["async"]
-        t = time.perf_counter()
+        t = _clock()
         for i in range(n):
             m.log_metric("async", i * 0.5, step=i, synchronous=False)
         m.flush_async_logging()
-        out["async_log_metric"] = _rate(n, time.perf_counter() - t)
+        wall, cpu = _since(t)
+        out["async_log_metric"] = _rate(n, wall)
+        cpu_us["async_log_metric"] = cpu / n * 1e6
         written = len(MlflowClient().get_metric_history(run.info.run_id, "async"))
         out["async_written"] = f"{written}/{n}"
 
     with m.start_run():
         n = counts["metrics100"]
-        t = time.perf_counter()
+        t = _clock()
         for i in range(n):
             m.log_metrics({f"key_{j}": i + j * 0.01 for j in range(100)}, step=i)
-        seconds = time.perf_counter() - t
+        seconds, cpu = _since(t)
         out["log_metrics_calls"] = _rate(n, seconds)
         out["log_metrics_values"] = _rate(n * 100, seconds)
+        cpu_us["log_metrics_calls"] = cpu / n * 1e6
 
     n = counts["runs"]
-    t = time.perf_counter()
+    t = _clock()
     for i in range(n):
         with m.start_run():
             m.log_params({f"p{j}": f"value-{i}-{j}" for j in range(5)})
             m.log_metrics({f"m{j}": i * 0.1 + j for j in range(5)})
-    out["create_runs"] = _rate(n, time.perf_counter() - t)
+    wall, cpu = _since(t)
+    out["create_runs"] = _rate(n, wall)
+    cpu_us["create_runs"] = cpu / n * 1e6
 
     with m.start_run():
         n = counts["params"]
-        t = time.perf_counter()
+        t = _clock()
         for i in range(n):
             m.log_param(f"param_{i}", i)
-        out["log_param"] = _rate(n, time.perf_counter() - t)
+        wall, cpu = _since(t)
+        out["log_param"] = _rate(n, wall)
+        cpu_us["log_param"] = cpu / n * 1e6
 
     rows = {"question": [f"question {i}?" for i in range(1000)], "score": list(range(1000))}
     with m.start_run() as run:
-        log_ms, load_ms = [], []
+        log_ms, load_ms, log_cpu, load_cpu = [], [], [], []
         for rep in range(3):
-            t = time.perf_counter()
+            t = _clock()
             m.log_table(rows, artifact_file=f"table_{rep}.json")
-            log_ms.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter()
+            wall, cpu = _since(t)
+            log_ms.append(wall * 1000)
+            log_cpu.append(cpu * 1e6)
+            t = _clock()
             table = m.load_table(f"table_{rep}.json", run_ids=[run.info.run_id])
-            load_ms.append((time.perf_counter() - t) * 1000)
+            wall, cpu = _since(t)
+            load_ms.append(wall * 1000)
+            load_cpu.append(cpu * 1e6)
             assert len(table) == 1000, len(table)
     out["log_table_ms"] = statistics.median(log_ms)
     out["load_table_ms"] = statistics.median(load_ms)
+    cpu_us["log_table_ms"] = statistics.median(log_cpu)
+    cpu_us["load_table_ms"] = statistics.median(load_cpu)
 
     experiment_id = m.create_experiment("search")
     t = time.perf_counter()
@@ -149,13 +177,16 @@ def _work(lib: str, workdir: str, scale: float, search_runs: int) -> dict[str, A
         m.flush_async_logging()
     out["search_setup_s"] = time.perf_counter() - t
     m.search_runs([experiment_id], filter_string=SEARCH_FILTER)  # warm caches, untimed
-    times, found = [], 0
+    times, cpus, found = [], [], 0
     for _ in range(5):
-        t = time.perf_counter()
+        t = _clock()
         frame = m.search_runs([experiment_id], filter_string=SEARCH_FILTER)
-        times.append((time.perf_counter() - t) * 1000)
+        wall, cpu = _since(t)
+        times.append(wall * 1000)
+        cpus.append(cpu * 1e6)
         found = len(frame)
     out["search_runs_ms"] = statistics.median(times)
+    cpu_us["search_runs_ms"] = statistics.median(cpus)
     out["search_found"] = found
     return out
 
@@ -240,6 +271,11 @@ def _median_part(results: list[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(results[0])
     for key, *_ in ROWS:
         merged[key] = statistics.median(r[key] for r in results)
+        if key in merged.get("cpu_us", {}):
+            merged["cpu_us"] = {
+                **merged["cpu_us"],
+                key: statistics.median(r["cpu_us"][key] for r in results),
+            }
     return merged
 
 
@@ -257,6 +293,9 @@ def main() -> None:
     parser.add_argument("--search-runs", type=int, default=10_000, help="runs to search over")
     parser.add_argument("--skip-mlflow", action="store_true", help="measure spanrun only")
     parser.add_argument("--rounds", type=int, default=1, help="repeat, report medians")
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of spanrun's figures (ab.py)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,6 +346,23 @@ def main() -> None:
             f"{part['search_found']} runs, setup of the searched runs "
             f"{part['search_setup_s']:.1f} s, calls per row {part['counts']}"
         )
+    print()
+    print(
+        "spanrun, CPU time per call (us, whole process; ms rows: per operation): "
+        + ", ".join(f"{key} {value:,.1f}" for key, value in ours["cpu_us"].items())
+    )
+    if args.json:
+        figures: dict[str, dict[str, Any]] = {}
+        for key, _, unit, higher in ROWS:
+            better = "higher" if higher else "lower"
+            figures[key] = {"value": ours[key], "unit": unit, "better": better}
+        for key, value in ours["cpu_us"].items():
+            figures[f"{key.removesuffix('_ms')}_cpu_us"] = {
+                "value": value,
+                "unit": "us CPU/op",
+                "better": "lower",
+            }
+        print(json.dumps({"workers": [ours["file"]], "figures": figures}))
 
 
 if __name__ == "__main__":
