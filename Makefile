@@ -5,7 +5,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	.venv/bin/python examples/demo.py
+	.venv/bin/python examples/demo.py --ui
 
 test:
 	bash scripts/test.sh

@@ -1,9 +1,10 @@
-"""spanrun demo: autolog OpenAI calls into the embedded store, then show them with the CLI.
+"""spanrun demo: autolog OpenAI calls into the embedded store, show them with the CLI and the UI.
 
 Without OPENAI_API_KEY the demo starts spanrun's own local OpenAI-compatible server (the one the
 test suite uses) and points the client at it, so it works offline.
 
     python examples/demo.py            # writes ./spanrun.db and ./spanrun-artifacts/
+    python examples/demo.py --ui       # ... then serves the web UI at http://127.0.0.1:5000
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ def main() -> None:
     assert run is not None
     show(run.info.run_id)
     print(f"\nTracking URI: {spanrun.get_tracking_uri()}")
+    if "--ui" in sys.argv[1:]:
+        spanrun.autolog(disable=True)  # everything is stored: the UI reads the same file
+        print(
+            f"\nThe web UI: http://127.0.0.1:5000/runs/{run.info.run_id} "
+            "(the demo experiment, its runs, predictions and traces). Ctrl-C stops it.",
+            flush=True,
+        )
+        subprocess.run([sys.executable, "-m", "spanrun.cli", "ui"], check=False)
 
 
 if __name__ == "__main__":

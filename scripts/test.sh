@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --with-postgres
 bash scripts/ui_browser.sh >/dev/null  # Debian's chromium for tests/ui (Playwright drives it)
+bash scripts/mlflow_env.sh >/dev/null  # the stock MLflow client and server the server tests talk to
 .venv/bin/ruff check src tests benchmarks examples scripts
 .venv/bin/ruff format --check src tests benchmarks examples scripts
 .venv/bin/mypy

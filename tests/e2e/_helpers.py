@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-import openai
 from spanrun.artifacts import get_artifact_repository
 from spanrun.store.base import Store
+
+if TYPE_CHECKING:  # the read-back helpers serve test environments without openai too
+    import openai
 
 
 def chat(client: openai.OpenAI, text: str, **kwargs: object) -> str:
