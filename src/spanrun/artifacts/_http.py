@@ -17,7 +17,6 @@ re-upload the file (serialised within the process only); prefer local stores for
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -33,6 +32,7 @@ from spanrun.artifacts._paths import normalize_artifact_path
 from spanrun.artifacts._repository import ArtifactRepository
 from spanrun.core.current import lookups
 from spanrun.core.entities import FileInfo
+from spanrun.core.http_auth import auth_headers
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError, UnsafePathError
 
 __all__ = ["ARTIFACTS_ENDPOINT", "HttpArtifactRepository"]
@@ -79,18 +79,6 @@ def _tracking_base_or_none() -> str | None:
         return None
 
 
-def _auth_headers() -> dict[str, str]:
-    token = os.environ.get("SPANRUN_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {encoded}"}
-    return {}
-
-
 def _timeout() -> float:
     try:
         return float(os.environ.get(_TIMEOUT_ENV, "120"))
@@ -124,7 +112,7 @@ class HttpArtifactRepository(ArtifactRepository):
             url += "/" + quote(path)
         if query is not None:
             url += "?" + urlencode(query)
-        request = urllib.request.Request(url, data=body, method=method, headers=_auth_headers())
+        request = urllib.request.Request(url, data=body, method=method, headers=auth_headers())
         if length is not None:
             request.add_header("Content-Length", str(length))
         try:

@@ -1,0 +1,491 @@
+"""RestStore: the Store interface over MLflow's REST API 2.0 (a spanrun or a stock MLflow server).
+
+Experiments, runs, params, metrics, tags and searches use MLflow's routes, which both servers
+serve. Spans, traces and export batches use spanrun's own routes (``/api/2.0/spanrun/...``)
+when the server says it is a spanrun server (``GET /api/2.0/spanrun/server-info``, asked once);
+a stock MLflow server gets an export batch as log-batch calls, and spans through its OpenTelemetry
+route ``/v1/traces`` (MLflow traces of the span's experiment and run), or, where that route is
+missing, not at all, with one warning. Artifacts are not the store's: run artifact URIs
+(``mlflow-artifacts:/...``) are served by ``spanrun.artifacts``' HTTP repository.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from spanrun.core.entities import (
+    Experiment,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+    SpanRecord,
+    Trace,
+    TraceInfo,
+    ViewType,
+)
+from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError, StoreError
+from spanrun.store._common import run_info_values
+from spanrun.store._llm_calls import checked_calls, unpack_run_batch
+from spanrun.store.base import RunBatch, Store
+from spanrun.store.rest import _otlp_json
+from spanrun.store.rest._transport import Transport, TransportSettings
+from spanrun.store.rest._wire import (
+    experiment_from_json,
+    float_to_json,
+    metric_from_json,
+    metric_row_to_json,
+    metric_to_json,
+    param_to_json,
+    run_from_json,
+    run_info_from_json,
+    span_from_json,
+    span_to_json,
+    tags_to_json,
+    trace_info_from_json,
+    view_type_name,
+)
+
+__all__ = ["MAX_METRICS_PER_BATCH", "MAX_PARAMS_PER_BATCH", "MAX_TAGS_PER_BATCH", "RestStore"]
+
+_log = logging.getLogger(__name__)
+
+MLFLOW = "/api/2.0/mlflow"
+SPANRUN = "/api/2.0/spanrun"
+# MLflow's per-request limits of runs/log-batch.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
+_SPANS_PER_REQUEST = 1000
+
+
+def _check_base_url(uri: str) -> str:
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInputError(
+            f"Invalid tracking server URI {uri!r} (expected http(s)://host:port)"
+        )
+    if parsed.query or parsed.fragment:
+        raise InvalidInputError(
+            f"Tracking server URI {uri!r}: a query string or fragment is not supported"
+        )
+    try:
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise InvalidInputError(f"Invalid port in tracking server URI {uri!r}") from None
+    return uri.rstrip("/")
+
+
+class RestStore(Store):
+    """Tracking data on a server at ``tracking_uri`` (``http(s)://host:port[/prefix]``).
+
+    One keep-alive connection pool per store; timeouts and bounded retries as in
+    :mod:`spanrun.store.rest._transport`. ``artifact_root`` is unused: the server decides where
+    artifacts go.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        artifact_root: str | None = None,
+        settings: TransportSettings | None = None,
+    ) -> None:
+        self.tracking_uri = _check_base_url(tracking_uri.strip())
+        self.artifact_root = artifact_root or ""
+        self._http = Transport(self.tracking_uri, settings)
+        self._kind_lock = threading.Lock()
+        self._kind: str | None = None  # "spanrun" or "mlflow", once asked
+        self._warned_spans = False
+
+    def __repr__(self) -> str:
+        return f"RestStore({self.tracking_uri!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- which server ----------------------------------------------------------------------
+    def server_kind(self) -> str:
+        """``"spanrun"`` or ``"mlflow"`` (any server without spanrun's routes), asked once."""
+        kind = self._kind
+        if kind is None:
+            with self._kind_lock:
+                if self._kind is None:
+                    self._kind = self._ask_server_kind()
+                kind = self._kind
+        return kind
+
+    def _ask_server_kind(self) -> str:
+        response = self._http.send("GET", f"{SPANRUN}/server-info")
+        if response.status_code == 404:
+            return "mlflow"
+        if response.status_code >= 300:
+            self._http.request("GET", f"{SPANRUN}/server-info")  # raises the typed error
+        try:
+            info = response.json()
+        except ValueError:
+            return "mlflow"
+        return "spanrun" if isinstance(info, dict) and info.get("server") == "spanrun" else "mlflow"
+
+    def _warn_spans_once(self, what: str) -> None:
+        if not self._warned_spans:
+            self._warned_spans = True
+            _log.warning(
+                "spanrun: the tracking server at %s is not a spanrun server, so spanrun's trace "
+                "store is not there: %s. Runs, metrics, params, tags and artifacts are logged "
+                "as usual. Run `spanrun server` to keep traces.",
+                self.tracking_uri,
+                what,
+            )
+
+    # -- experiments -----------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] = ()
+    ) -> str:
+        body: dict[str, Any] = {"name": name, "tags": tags_to_json(tags)}
+        if artifact_location:
+            body["artifact_location"] = artifact_location
+        answer = self._http.call("POST", f"{MLFLOW}/experiments/create", body=body)
+        return str(answer["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        answer = self._http.call(
+            "GET", f"{MLFLOW}/experiments/get", params={"experiment_id": experiment_id}
+        )
+        return experiment_from_json(answer["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            answer = self._http.call(
+                "GET", f"{MLFLOW}/experiments/get-by-name", params={"experiment_name": name}
+            )
+        except NotFoundError:
+            return None
+        return experiment_from_json(answer["experiment"])
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        body: dict[str, Any] = {"max_results": max_results, "view_type": view_type_name(view_type)}
+        if filter_string:
+            body["filter"] = filter_string
+        if order_by:
+            body["order_by"] = list(order_by)
+        if page_token:
+            body["page_token"] = page_token
+        answer = self._search(f"{MLFLOW}/experiments/search", body)
+        return PagedList(
+            [experiment_from_json(e) for e in answer.get("experiments") or ()],
+            answer.get("next_page_token") or None,
+        )
+
+    def _search(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._http.call("POST", path, body=body)
+        except InvalidInputError as exc:
+            if isinstance(exc, InvalidFilterError):
+                raise
+            raise InvalidFilterError(exc.message) from None  # as a local store's search says
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._http.call(
+            "POST", f"{MLFLOW}/experiments/delete", body={"experiment_id": experiment_id}
+        )
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._http.call(
+            "POST", f"{MLFLOW}/experiments/restore", body={"experiment_id": experiment_id}
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._http.call(
+            "POST",
+            f"{MLFLOW}/experiments/update",
+            body={"experiment_id": experiment_id, "new_name": new_name},
+        )
+
+    def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None:
+        self._http.call(
+            "POST",
+            f"{MLFLOW}/experiments/set-experiment-tag",
+            body={"experiment_id": experiment_id, "key": tag.key, "value": str(tag.value)},
+        )
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        body: dict[str, Any] = {
+            "experiment_id": experiment_id,
+            "user_id": user_id or "",
+            "start_time": start_time,
+            "tags": tags_to_json(tags),
+        }
+        if run_name:
+            body["run_name"] = run_name
+        answer = self._http.call("POST", f"{MLFLOW}/runs/create", body=body)
+        return run_from_json(answer["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        answer = self._http.call("GET", f"{MLFLOW}/runs/get", params={"run_id": run_id})
+        return run_from_json(answer["run"])
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values = run_info_values(status, end_time, run_name)  # the local stores' checks
+        body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id, **values}
+        answer = self._http.call("POST", f"{MLFLOW}/runs/update", body=body)
+        info = answer.get("run_info")
+        if not isinstance(info, dict):
+            return self.get_run(run_id).info
+        return run_info_from_json(info)
+
+    def delete_run(self, run_id: str) -> None:
+        self._http.call("POST", f"{MLFLOW}/runs/delete", body={"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._http.call("POST", f"{MLFLOW}/runs/restore", body={"run_id": run_id})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """One log-batch request, or several when over MLflow's per-request limits (1000
+        metrics, 100 params, 100 tags): params first, so that a changed param fails the call
+        before any of its metrics is written; only then is a batch over the limits not atomic."""
+        param_list = _unique_params(params)
+        tag_list = list({t.key: t for t in tags}.values())  # the last value wins, as locally
+        metric_json = [metric_to_json(m) for m in metrics]
+        self._post_batches(run_id, metric_json, [param_to_json(p) for p in param_list], tag_list)
+
+    def log_checked_metrics(self, run_id: str, rows: Sequence[tuple[str, float, int, int]]) -> None:
+        """Metric values in log-batch requests of 1000 (the asynchronous logger's path)."""
+        if rows:
+            self._post_batches(run_id, [metric_row_to_json(r) for r in rows], [], [])
+
+    def _post_batches(
+        self,
+        run_id: str,
+        metrics: list[dict[str, Any]],
+        params: list[dict[str, str]],
+        tags: list[RunTag],
+    ) -> None:
+        path = f"{MLFLOW}/runs/log-batch"
+        tag_json = tags_to_json(tags)
+        first = True
+        while first or metrics or params or tag_json:
+            first = False
+            body = {
+                "run_id": run_id,
+                "params": params[:MAX_PARAMS_PER_BATCH],
+                "tags": tag_json[:MAX_TAGS_PER_BATCH],
+                "metrics": [],
+            }
+            params = params[MAX_PARAMS_PER_BATCH:]
+            tag_json = tag_json[MAX_TAGS_PER_BATCH:]
+            if not params:  # every param is in: metrics may follow
+                body["metrics"] = metrics[:MAX_METRICS_PER_BATCH]
+                metrics = metrics[MAX_METRICS_PER_BATCH:]
+            self._http.call("POST", path, body=body)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._http.call("POST", f"{MLFLOW}/runs/delete-tag", body={"run_id": run_id, "key": key})
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        found: list[Metric] = []
+        params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
+        while True:
+            answer = self._http.call("GET", f"{MLFLOW}/metrics/get-history", params=params)
+            found.extend(metric_from_json(m) for m in answer.get("metrics") or ())
+            token = answer.get("next_page_token")
+            if not token:
+                break
+            params["page_token"] = token
+        found.sort(key=lambda m: (m.step, m.timestamp))  # stable: the server's order in a tie
+        return found
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        body: dict[str, Any] = {
+            "experiment_ids": list(experiment_ids),
+            "run_view_type": view_type_name(run_view_type),
+            "max_results": max_results,
+        }
+        if filter_string:
+            body["filter"] = filter_string
+        if order_by:
+            body["order_by"] = list(order_by)
+        if page_token:
+            body["page_token"] = page_token
+        answer = self._search(f"{MLFLOW}/runs/search", body)
+        return PagedList(
+            [run_from_json(r) for r in answer.get("runs") or ()],
+            answer.get("next_page_token") or None,
+        )
+
+    # -- traces ----------------------------------------------------------------------------
+    def log_spans(self, spans: Sequence[SpanRecord]) -> None:
+        if not spans:
+            return
+        if self.server_kind() == "spanrun":
+            for start in range(0, len(spans), _SPANS_PER_REQUEST):
+                chunk = spans[start : start + _SPANS_PER_REQUEST]
+                self._http.call(
+                    "POST", f"{SPANRUN}/spans/log", body={"spans": [span_to_json(s) for s in chunk]}
+                )
+            return
+        self._log_spans_to_mlflow(spans)
+
+    def _log_spans_to_mlflow(self, spans: Sequence[SpanRecord]) -> None:
+        """Spans as OTLP/JSON to MLflow's ``/v1/traces``, one request per experiment and run."""
+        for (experiment_id, run_id), group in _otlp_json.by_experiment_and_run(spans).items():
+            headers = {_otlp_json.EXPERIMENT_HEADER: experiment_id}
+            if run_id:
+                headers[_otlp_json.RUN_HEADER] = run_id
+            response = self._http.send(
+                "POST",
+                _otlp_json.OTLP_TRACES_PATH,
+                content=_otlp_json.encode(group),
+                headers={**headers, "Content-Type": "application/json"},
+            )
+            if response.status_code in (404, 405, 501):
+                self._warn_spans_once(
+                    f"it does not take OpenTelemetry traces at {_otlp_json.OTLP_TRACES_PATH} "
+                    f"(HTTP {response.status_code}), so spans are not stored"
+                )
+                return
+            if response.status_code >= 300:
+                # MLflow refused these spans (e.g. a shape it cannot convert): the runs'
+                # metrics are what matters here; say so once rather than fail the batch.
+                self._warn_spans_once(
+                    f"its {_otlp_json.OTLP_TRACES_PATH} route refused spans (HTTP "
+                    f"{response.status_code}: {response.text[:200]!r})"
+                )
+                continue
+        self._warn_spans_once(
+            f"spans go to MLflow's own trace store through {_otlp_json.OTLP_TRACES_PATH} "
+            "(see them in MLflow's Traces tab; spanrun's get_trace and search_traces return "
+            "nothing there)"
+        )
+
+    def get_trace(self, trace_id: str) -> Trace:
+        if self.server_kind() != "spanrun":
+            self._warn_spans_once("get_trace finds nothing")
+            raise NotFoundError(
+                f"Trace {trace_id!r} not found: the MLflow server at {self.tracking_uri} has no "
+                "spanrun trace store"
+            )
+        answer = self._http.call("GET", f"{SPANRUN}/traces/get", params={"trace_id": trace_id})
+        try:
+            trace = answer["trace"]
+            return Trace(
+                info=trace_info_from_json(trace["info"]),
+                spans=tuple(span_from_json(s) for s in trace.get("spans") or ()),
+            )
+        except (KeyError, TypeError) as exc:
+            raise StoreError(f"The tracking server sent a malformed trace ({exc!r})") from None
+
+    def search_traces(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        run_id: str | None = None,
+        max_results: int = 100,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[TraceInfo]:
+        if self.server_kind() != "spanrun":
+            self._warn_spans_once("search_traces finds nothing")
+            return PagedList([], None)
+        body = {
+            "experiment_ids": list(experiment_ids) if experiment_ids is not None else None,
+            "run_id": run_id,
+            "max_results": max_results,
+            "order_by": list(order_by) if order_by else None,
+            "page_token": page_token,
+        }
+        answer = self._search(f"{SPANRUN}/traces/search", body)
+        return PagedList(
+            [trace_info_from_json(t) for t in answer.get("traces") or ()],
+            answer.get("next_page_token") or None,
+        )
+
+    # -- export batches --------------------------------------------------------------------
+    def log_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> dict[str, str]:
+        """One request to a spanrun server; MLflow's log-batch calls (and ``/v1/traces``) to
+        a stock MLflow server (``Store.log_export_batch``)."""
+        if self.server_kind() != "spanrun":
+            return super().log_export_batch(runs, spans)
+        body = {"runs": {rid: _run_batch_json(rid, b) for rid, b in runs.items()}}
+        body["spans"] = [span_to_json(s) for s in spans]  # type: ignore[assignment]
+        answer = self._http.call("POST", f"{SPANRUN}/runs/log-export-batch", body=body)
+        skipped = answer.get("skipped") or {}
+        return {str(k): str(v) for k, v in skipped.items()}
+
+
+def _unique_params(params: Sequence[Param]) -> list[Param]:
+    """Params with repeats of the same value dropped (MLflow refuses any repeated key);
+    one key with two values is the local stores' InvalidParamChangeError."""
+    from spanrun.errors import InvalidParamChangeError
+
+    seen: dict[str, Param] = {}
+    for p in params:
+        value = str(p.value)
+        earlier = seen.get(p.key)
+        if earlier is not None and earlier.value != value:
+            raise InvalidParamChangeError(
+                f"Param {p.key!r} is logged twice in one batch with different values: "
+                f"{earlier.value!r} and {value!r}"
+            )
+        seen[p.key] = Param(p.key, value)
+    return list(seen.values())
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return float_to_json(value)
+    return value
+
+
+def _run_batch_json(run_id: str, batch: RunBatch) -> dict[str, Any]:
+    metrics, params, tags, calls = unpack_run_batch(batch)
+    out: dict[str, Any] = {
+        "metrics": [[k, float_to_json(float(v)), ts, step] for k, v, ts, step in metrics],
+        "params": {k: str(v) for k, v in params.items()},
+        "tags": {k: str(v) for k, v in tags.items()},
+    }
+    if calls:
+        out["calls"] = [[_json_number(v) for v in row] for row in checked_calls(run_id, calls)]
+    return out
