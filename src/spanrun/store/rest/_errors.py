@@ -63,7 +63,7 @@ def error_from_response(status: int, body: bytes, method: str, path: str) -> Spa
                 f"The tracking server has no endpoint {method} {path} (404); is it an MLflow "
                 "or spanrun server of a supported version?"
             )
-        if 400 <= status < 500 and status not in (408, 409):
+        if 400 <= status < 500 and status not in (408, 409, 429):
             cls = InvalidInputError
         else:
             return StoreError(

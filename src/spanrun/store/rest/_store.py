@@ -59,7 +59,7 @@ _log = logging.getLogger(__name__)
 
 MLFLOW = "/api/2.0/mlflow"
 SPANRUN = "/api/2.0/spanrun"
-# MLflow's per-request limits of runs/log-batch.
+# MLflow's per-request limits of runs/log-batch (and 1000 items in all).
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
@@ -275,7 +275,7 @@ class RestStore(Store):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """One log-batch request, or several when over MLflow's per-request limits (1000
-        metrics, 100 params, 100 tags): params first, so that a changed param fails the call
+        metrics, 100 params, 100 tags, 1000 in all): params first, so that a changed param fails the call
         before any of its metrics is written; only then is a batch over the limits not atomic."""
         param_list = _unique_params(params)
         tag_list = list({t.key: t for t in tags}.values())  # the last value wins, as locally
@@ -307,9 +307,10 @@ class RestStore(Store):
             }
             params = params[MAX_PARAMS_PER_BATCH:]
             tag_json = tag_json[MAX_TAGS_PER_BATCH:]
-            if not params:  # every param is in: metrics may follow
-                body["metrics"] = metrics[:MAX_METRICS_PER_BATCH]
-                metrics = metrics[MAX_METRICS_PER_BATCH:]
+            if not params:  # every param is in: metrics may follow, within the total limit
+                room = MAX_METRICS_PER_BATCH - len(body["params"]) - len(body["tags"])
+                body["metrics"] = metrics[:room]
+                metrics = metrics[room:]
             self._http.call("POST", path, body=body)
 
     def delete_tag(self, run_id: str, key: str) -> None:

@@ -1,0 +1,194 @@
+"""Tracking servers for the REST store tests: a real stock ``mlflow server`` (MLflow 3.x, from
+its own venv made by ``scripts/mlflow_env.sh``) and tiny scripted HTTP servers.
+
+``mlflow_server_uri`` (session) starts ``mlflow server`` once on a free port with a temporary
+SQLite backend and ``--serve-artifacts``; without the MLflow venv its tests are skipped (failed
+when CI is set). The process group is killed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_START_TIMEOUT_S = 180.0  # a cold start (migrations on 2 busy cores) took 21 s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def mlflow_python() -> str:
+    """The python of the stock MLflow venv (created once by scripts/mlflow_env.sh)."""
+    result = subprocess.run(
+        ["bash", str(REPO / "scripts" / "mlflow_env.sh")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    python = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0 or not python or not os.path.exists(python):
+        raise RuntimeError(f"scripts/mlflow_env.sh failed: {result.stderr[-2000:]}")
+    return python
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the server exited ({process.returncode}): {log.read_text()[-3000:]}"
+            )
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.3)
+    raise RuntimeError(
+        f"the server did not answer {url} in {timeout:.0f} s: {log.read_text()[-3000:]}"
+    )
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    # Workers the server forked may outlive it by a moment: the group goes too.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def mlflow_server() -> Iterator[str]:
+    """A stock ``mlflow server`` on a free port; yields its URI."""
+    python = mlflow_python()
+    with tempfile.TemporaryDirectory(prefix="spanrun-mlflow-server-") as tmp:
+        port = free_port()
+        log = Path(tmp) / "server.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SPANRUN_"))}
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "mlflow",
+                    "server",
+                    "--backend-store-uri",
+                    f"sqlite:///{tmp}/mlflow.db",
+                    "--serve-artifacts",
+                    "--artifacts-destination",
+                    f"{tmp}/artifacts",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "1",
+                ],  # fmt: skip
+                cwd=tmp,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/health", process, log, _START_TIMEOUT_S)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_group(process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_uri() -> Iterator[str]:
+    """The URI of the session's stock ``mlflow server`` (started on first use)."""
+    try:
+        manager = mlflow_server()
+        uri = manager.__enter__()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the stock MLflow server is required in CI: {exc}")
+        pytest.skip(f"no stock MLflow server: {exc}")
+    try:
+        yield uri
+    finally:
+        manager.__exit__(None, None, None)
+
+
+Responder = Callable[[BaseHTTPRequestHandler, int], tuple[int, dict[str, str], bytes]]
+
+
+class ScriptedServer:
+    """A real HTTP server on a free port whose answers a test scripts: ``respond(handler,
+    n)`` gives ``(status, headers, body)`` for the ``n``-th request (0-based). Records each
+    request's (method, path, headers, body)."""
+
+    def __init__(self, respond: Responder) -> None:
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.times: list[float] = []
+        self.client_ports: list[int] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with lock:
+                    n = len(owner.requests)
+                    owner.requests.append((self.command, self.path, dict(self.headers), body))
+                    owner.times.append(time.monotonic())
+                    owner.client_ports.append(self.client_address[1])
+                status, headers, payload = respond(self, n)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.uri = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> ScriptedServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
