@@ -57,10 +57,9 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             raise RuntimeError(
                 f"the server exited ({process.returncode}): {log.read_text()[-3000:]}"
             )
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.3)
     raise RuntimeError(
         f"the server did not answer {url} in {timeout:.0f} s: {log.read_text()[-3000:]}"
@@ -93,22 +92,11 @@ def mlflow_server() -> Iterator[str]:
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 [
-                    python,
-                    "-m",
-                    "mlflow",
-                    "server",
-                    "--backend-store-uri",
-                    f"sqlite:///{tmp}/mlflow.db",
-                    "--serve-artifacts",
-                    "--artifacts-destination",
-                    f"{tmp}/artifacts",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    "1",
-                ],  # fmt: skip
+                    *(python, "-m", "mlflow", "server", "--host", "127.0.0.1"),
+                    *("--port", str(port), "--workers", "1"),
+                    *("--backend-store-uri", f"sqlite:///{tmp}/mlflow.db"),
+                    *("--serve-artifacts", "--artifacts-destination", f"{tmp}/artifacts"),
+                ],
                 cwd=tmp,
                 env=env,
                 stdout=out,

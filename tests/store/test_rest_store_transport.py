@@ -164,7 +164,7 @@ def test_a_404_without_an_error_body_names_the_endpoint(closing: list[RestStore]
     ) as server:
         store = _store(server.uri)
         closing.append(store)
-        with pytest.raises(StoreError, match="no endpoint GET /api/2.0/mlflow/runs/get"):
+        with pytest.raises(StoreError, match=r"no endpoint GET /api/2\.0/mlflow/runs/get"):
             store.get_run("abc")
 
 

@@ -275,8 +275,9 @@ class RestStore(Store):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """One log-batch request, or several when over MLflow's per-request limits (1000
-        metrics, 100 params, 100 tags, 1000 in all): params first, so that a changed param fails the call
-        before any of its metrics is written; only then is a batch over the limits not atomic."""
+        metrics, 100 params, 100 tags, 1000 in all): params first, so that a changed param
+        fails the call before any of its metrics is written. Only a batch over the limits is
+        not atomic."""
         param_list = _unique_params(params)
         tag_list = list({t.key: t for t in tags}.values())  # the last value wins, as locally
         metric_json = [metric_to_json(m) for m in metrics]
