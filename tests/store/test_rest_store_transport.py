@@ -19,6 +19,8 @@ from spanrun.errors import (
     NotFoundError,
     SpanrunError,
     StoreError,
+    TableSchemaError,
+    UnsafePathError,
 )
 from spanrun.store.rest import RestStore, TransportSettings
 from tests._rest_servers import ScriptedServer, free_port
@@ -147,6 +149,28 @@ def test_error_bodies_become_the_local_stores_exceptions(
             store.log_batch("abc")
     assert type(raised.value) is expected
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("InvalidFilterError", InvalidFilterError),
+        ("TableSchemaError", TableSchemaError),
+        ("UnsafePathError", UnsafePathError),
+        ("NotASpanrunError", InvalidInputError),  # unknown names: the error code decides
+        ("StoreError", InvalidInputError),  # not for a 4xx
+    ],
+)
+def test_the_error_class_a_spanrun_server_names_is_raised(
+    closing: list[RestStore], name: str, expected: type[SpanrunError]
+) -> None:
+    body = {"error_code": "INVALID_PARAMETER_VALUE", "message": "no", "spanrun_error": name}
+    with ScriptedServer(lambda _h, _n: _json(400, body)) as server:
+        store = _store(server.uri)
+        closing.append(store)
+        with pytest.raises(expected) as raised:
+            store.log_batch("abc")
+    assert type(raised.value) is expected
 
 
 def test_a_bad_search_filter_is_an_invalid_filter_error(closing: list[RestStore]) -> None:
