@@ -174,8 +174,14 @@ def test_the_error_class_a_spanrun_server_names_is_raised(
 
 
 def test_a_bad_search_filter_is_an_invalid_filter_error(closing: list[RestStore]) -> None:
-    answer = _json(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid comparator"})
-    with ScriptedServer(lambda _h, _n: answer) as server:
+    def respond(handler: object, _n: int) -> tuple[int, dict[str, str], bytes]:
+        if handler.path.startswith("/api/2.0/spanrun/"):  # type: ignore[attr-defined]
+            return 404, {}, b"<p>Not Found</p>"  # a stock MLflow server: its grammar decides
+        return _json(
+            400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid comparator"}
+        )
+
+    with ScriptedServer(respond) as server:
         store = _store(server.uri)
         closing.append(store)
         with pytest.raises(InvalidFilterError, match="Invalid comparator"):

@@ -31,9 +31,11 @@ from spanrun.core.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.text import bad_character, describe_bad_character
 from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError, StoreError
 from spanrun.store._common import run_info_values
 from spanrun.store._llm_calls import checked_calls, unpack_run_batch
+from spanrun.store._search_filter import Entity, parse_filter, parse_order_by
 from spanrun.store.base import RunBatch, Store
 from spanrun.store.rest import _otlp_json
 from spanrun.store.rest._transport import Transport, TransportSettings
@@ -177,11 +179,12 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
+        order_by = self._check_search("experiment", filter_string, order_by, max_results)
         body: dict[str, Any] = {"max_results": max_results, "view_type": view_type_name(view_type)}
         if filter_string:
             body["filter"] = filter_string
         if order_by:
-            body["order_by"] = list(order_by)
+            body["order_by"] = order_by
         if page_token:
             body["page_token"] = page_token
         answer = self._search(f"{MLFLOW}/experiments/search", body)
@@ -189,6 +192,43 @@ class RestStore(Store):
             [experiment_from_json(e) for e in answer.get("experiments") or ()],
             answer.get("next_page_token") or None,
         )
+
+    def _check_search(
+        self,
+        entity: Entity,
+        filter_string: str | None,
+        order_by: Sequence[str] | None,
+        max_results: int,
+    ) -> list[str] | None:
+        """Refuse a bad search before sending it, with the local stores' errors; the order_by
+        clauses as a list. A spanrun server parses with the same grammar, so the whole filter is
+        checked here (errors keep their ``position``); for an MLflow server, whose grammar is
+        its own, only what cannot be sent is (text without a UTF-8 form)."""
+        if isinstance(max_results, bool) or not isinstance(max_results, int):
+            raise InvalidInputError(
+                f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer"
+            )
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        if self.server_kind() == "spanrun":
+            parse_filter(filter_string, entity)
+            parse_order_by(order_by, entity)
+        else:
+            if filter_string is not None and not isinstance(filter_string, str):
+                raise InvalidFilterError(
+                    f"filter must be a string, got {type(filter_string).__name__}"
+                )
+            if order_by is not None and not isinstance(order_by, Sequence):
+                raise InvalidFilterError(f"order_by must be a list of strings, got {order_by!r}")
+            for text in [filter_string or "", *(order_by or ())]:
+                index = bad_character(str(text), allow_nul=True)
+                if index is not None:
+                    raise InvalidFilterError(
+                        f"Invalid search expression {text!r}: it contains "
+                        + describe_bad_character(str(text), index),
+                        position=index,
+                    )
+        return list(order_by) if order_by else None
 
     def _search(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -339,6 +379,7 @@ class RestStore(Store):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
+        order_by = self._check_search("run", filter_string, order_by, max_results)
         body: dict[str, Any] = {
             "experiment_ids": list(experiment_ids),
             "run_view_type": view_type_name(run_view_type),
@@ -347,7 +388,7 @@ class RestStore(Store):
         if filter_string:
             body["filter"] = filter_string
         if order_by:
-            body["order_by"] = list(order_by)
+            body["order_by"] = order_by
         if page_token:
             body["page_token"] = page_token
         answer = self._search(f"{MLFLOW}/runs/search", body)

@@ -195,7 +195,12 @@ class Transport:
         """Send with retries and return the final answer, whatever its status."""
         all_headers = dict(auth_headers())
         if body is not None:
-            content = orjson.dumps(body)
+            try:
+                content = orjson.dumps(body)
+            except orjson.JSONEncodeError as exc:  # a lone surrogate has no UTF-8 form
+                raise InvalidInputError(
+                    f"{method} {path}: the request cannot be sent as JSON: {exc}"
+                ) from None
             all_headers["Content-Type"] = "application/json"
         if headers:
             all_headers.update(headers)
