@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,9 +58,15 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             raise RuntimeError(
                 f"the server exited ({process.returncode}): {log.read_text()[-3000:]}"
             )
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):  # up, and asking for its token
                 return
+        except OSError:
+            pass
         time.sleep(0.3)
     raise RuntimeError(
         f"the server did not answer {url} in {timeout:.0f} s: {log.read_text()[-3000:]}"
@@ -217,3 +224,37 @@ class InThreadServer:
         self._server.should_exit = True
         self._thread.join(timeout=30)
         self._socket.close()
+
+
+@contextlib.contextmanager
+def spanrun_server(
+    tmp: Path, *, token: str | None = None, workers: int = 1, backend: str | None = None
+) -> Iterator[str]:
+    """``spanrun server`` in a subprocess (the spanrun package this test imports), on a free
+    port, SQLite store in ``tmp`` unless ``backend`` is given; yields its URI."""
+    import sys
+
+    import spanrun
+
+    port = free_port()
+    log = tmp / f"spanrun-server-{port}.log"
+    src = str(Path(spanrun.__file__).resolve().parents[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPANRUN_", "MLFLOW_"))}
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env["SPANRUN_RAISE_INTERNAL_ERRORS"] = "1"
+    command = [
+        *(sys.executable, "-c", "from spanrun.cli import main; main()", "server"),
+        *("--backend-store-uri", backend or f"sqlite:///{tmp / 'server.db'}"),
+        *("--artifacts-destination", str(tmp / "server-artifacts")),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+        *(("--auth-token", token) if token else ()),
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, cwd=tmp, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log, 120)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_group(process)
