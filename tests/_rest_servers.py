@@ -96,6 +96,7 @@ def mlflow_server() -> Iterator[str]:
         port = free_port()
         log = Path(tmp) / "server.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SPANRUN_"))}
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # six job-runner processes we need not
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 [
