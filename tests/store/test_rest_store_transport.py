@@ -281,3 +281,29 @@ def test_bad_uris_are_refused() -> None:
     for uri in ("http://", "http://host:port", "http://h:5000/?x=1"):
         with pytest.raises(InvalidInputError):
             RestStore(uri)
+
+
+def test_spans_to_a_server_without_trace_routes_warn_once(
+    closing: list[RestStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    def respond(handler: object, _n: int) -> tuple[int, dict[str, str], bytes]:
+        path = handler.path  # type: ignore[attr-defined]
+        if path.startswith(("/api/2.0/spanrun/", "/v1/traces")):  # an MLflow before 3
+            return 404, {}, b"<p>Not Found</p>"
+        return _json(200, {})
+
+    caplog.set_level("WARNING", logger="spanrun.store.rest._store")
+    span = SpanRecord("ab" * 16, "cd" * 8, None, "chat", "CLIENT", 1, 2, run_id="abc")
+    with ScriptedServer(respond) as server:
+        store = _store(server.uri)
+        closing.append(store)
+        for _ in range(3):
+            store.log_spans([span])
+        assert store.log_export_batch({"abc": ([("m", 1.0, 1, 0)], {}, {})}, [span]) == {}
+        assert store.search_traces() == []
+    paths = [path for _, path, _, _ in server.requests]
+    assert paths.count("/v1/traces") == 1
+    assert paths.count("/api/2.0/spanrun/server-info") == 1
+    assert "/api/2.0/mlflow/runs/log-batch" in paths  # the batch went as MLflow calls
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "spans are not stored" in warnings[0], warnings

@@ -38,6 +38,7 @@ from spanrun.store._llm_calls import checked_calls, unpack_run_batch
 from spanrun.store._search_filter import Entity, parse_filter, parse_order_by
 from spanrun.store.base import RunBatch, Store
 from spanrun.store.rest import _otlp_json
+from spanrun.store.rest._errors import error_from_response
 from spanrun.store.rest._transport import Transport, TransportSettings
 from spanrun.store.rest._wire import (
     experiment_from_json,
@@ -105,6 +106,7 @@ class RestStore(Store):
         self._kind_lock = threading.Lock()
         self._kind: str | None = None  # "spanrun" or "mlflow", once asked
         self._warned_spans = False
+        self._mlflow_takes_otlp = True  # until its /v1/traces route is found missing
 
     def __repr__(self) -> str:
         return f"RestStore({self.tracking_uri!r})"
@@ -124,11 +126,12 @@ class RestStore(Store):
         return kind
 
     def _ask_server_kind(self) -> str:
-        response = self._http.send("GET", f"{SPANRUN}/server-info")
-        if response.status_code == 404:
+        path = f"{SPANRUN}/server-info"
+        response = self._http.send("GET", path)
+        if response.status_code in (404, 405):  # no such route: not a spanrun server
             return "mlflow"
-        if response.status_code >= 300:
-            self._http.request("GET", f"{SPANRUN}/server-info")  # raises the typed error
+        if response.status_code >= 300:  # e.g. a wrong token: the caller should know
+            raise error_from_response(response.status_code, response.content, "GET", path)
         try:
             info = response.json()
         except ValueError:
@@ -136,15 +139,17 @@ class RestStore(Store):
         return "spanrun" if isinstance(info, dict) and info.get("server") == "spanrun" else "mlflow"
 
     def _warn_spans_once(self, what: str) -> None:
-        if not self._warned_spans:
+        with self._kind_lock:
+            if self._warned_spans:
+                return
             self._warned_spans = True
-            _log.warning(
-                "spanrun: the tracking server at %s is not a spanrun server, so spanrun's trace "
-                "store is not there: %s. Runs, metrics, params, tags and artifacts are logged "
-                "as usual. Run `spanrun server` to keep traces.",
-                self.tracking_uri,
-                what,
-            )
+        _log.warning(
+            "spanrun: the tracking server at %s is not a spanrun server, so spanrun's trace "
+            "store is not there: %s. Runs, metrics, params, tags and artifacts are logged "
+            "as usual. Run `spanrun server` to keep traces.",
+            self.tracking_uri,
+            what,
+        )
 
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(
@@ -412,6 +417,8 @@ class RestStore(Store):
 
     def _log_spans_to_mlflow(self, spans: Sequence[SpanRecord]) -> None:
         """Spans as OTLP/JSON to MLflow's ``/v1/traces``, one request per experiment and run."""
+        if not self._mlflow_takes_otlp:
+            return  # said once already
         for (experiment_id, run_id), group in _otlp_json.by_experiment_and_run(spans).items():
             headers = {_otlp_json.EXPERIMENT_HEADER: experiment_id}
             if run_id:
@@ -422,7 +429,8 @@ class RestStore(Store):
                 content=_otlp_json.encode(group),
                 headers={**headers, "Content-Type": "application/json"},
             )
-            if response.status_code in (404, 405, 501):
+            if response.status_code in (404, 405, 501):  # an MLflow before 3, or a proxy
+                self._mlflow_takes_otlp = False
                 self._warn_spans_once(
                     f"it does not take OpenTelemetry traces at {_otlp_json.OTLP_TRACES_PATH} "
                     f"(HTTP {response.status_code}), so spans are not stored"
