@@ -78,7 +78,11 @@ def test_fluent_api(mlflow_uri: str, client: spanrun.SpanrunClient, tmp_path: Pa
     assert saved.info.status == "FINISHED"
     assert saved.info.end_time is not None
     assert saved.info.run_name == "fluent"
-    assert saved.info.artifact_uri.startswith("mlflow-artifacts:/")
+    # MLflow's "mlflow-artifacts:/<path>", made self-contained (this server's endpoint).
+    assert saved.info.artifact_uri == (
+        f"{mlflow_uri}/api/2.0/mlflow-artifacts/artifacts/"
+        f"{saved.info.experiment_id}/{run_id}/artifacts"
+    )
     assert saved.data.params == {"model": "gpt-4o-mini", "temperature": "0.2", "top_p": "1"}
     assert saved.data.metrics["loss"] == 0.5
     assert saved.data.metrics["acc"] == 0.9
@@ -111,6 +115,21 @@ def test_fluent_api(mlflow_uri: str, client: spanrun.SpanrunClient, tmp_path: Pa
     found = spanrun.search_runs(filter_string="params.model = 'gpt-4o-mini' and metrics.acc > 0.5")
     assert found["run_id"].tolist() == [run_id]
     assert spanrun.search_runs(filter_string="metrics.acc > 0.95", output_format="list") == []
+
+
+def test_a_client_with_an_explicit_uri_finds_its_servers_artifacts(
+    mlflow_uri: str, tracking_uri: str
+) -> None:
+    client = spanrun.SpanrunClient(mlflow_uri)
+    exp_id = client.create_experiment(f"x-{uuid.uuid4().hex[:8]}")
+    run_id = client.create_run(exp_id).info.run_id
+    spanrun.set_tracking_uri(tracking_uri)  # the current store is a local one again
+    client.log_text(run_id, "remote text", "t.txt")
+    client.log_table(run_id, {"a": [1]}, "tbl.json")
+    assert spanrun.artifacts.load_text(f"{client.get_artifact_uri(run_id)}/t.txt") == "remote text"
+    assert client.load_table(exp_id, "tbl.json", run_ids=[run_id])["a"].tolist() == [1]
+    found = spanrun.artifacts.list_artifacts(run_id=run_id, tracking_uri=mlflow_uri)
+    assert [f.path for f in found] == ["t.txt", "tbl.json"]
 
 
 def test_client_runs_and_experiments(mlflow_uri: str, client: spanrun.SpanrunClient) -> None:

@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -67,6 +68,7 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
 _SPANS_PER_REQUEST = 1000
+ARTIFACTS_ENDPOINT = "/api/2.0/mlflow-artifacts/artifacts"  # MLflow's proxied artifacts API
 
 
 def _check_base_url(uri: str) -> str:
@@ -151,6 +153,37 @@ class RestStore(Store):
             what,
         )
 
+    # -- artifact locations ----------------------------------------------------------------
+    def artifact_uri(self, uri: str) -> str:
+        """A location the server gave, made self-contained: ``mlflow-artifacts:/<path>`` (which
+        names "the current tracking server") becomes this server's artifacts endpoint URL, so
+        that a run's files are found whatever the current tracking URI is (a client made with
+        an explicit URI, ``runs:/`` URIs with a ``tracking_uri``). Other locations are kept."""
+        if uri.startswith("mlflow-artifacts:/") and not uri.startswith("mlflow-artifacts://"):
+            return f"{self.tracking_uri}{ARTIFACTS_ENDPOINT}/{uri[len('mlflow-artifacts:/') :]}"
+        return uri
+
+    def _experiment(self, item: Mapping[str, Any]) -> Experiment:
+        exp = experiment_from_json(item)
+        location = self.artifact_uri(exp.artifact_location)
+        return (
+            exp if location == exp.artifact_location else replace(exp, artifact_location=location)
+        )
+
+    def _run_info(self, item: Mapping[str, Any]) -> RunInfo:
+        info = run_info_from_json(item)
+        uri = self.artifact_uri(info.artifact_uri)
+        return info if uri == info.artifact_uri else replace(info, artifact_uri=uri)
+
+    def _run(self, item: Mapping[str, Any]) -> Run:
+        run = run_from_json(item)
+        uri = self.artifact_uri(run.info.artifact_uri)
+        return (
+            run
+            if uri == run.info.artifact_uri
+            else replace(run, info=replace(run.info, artifact_uri=uri))
+        )
+
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: Sequence[RunTag] = ()
@@ -165,7 +198,7 @@ class RestStore(Store):
         answer = self._http.call(
             "GET", f"{MLFLOW}/experiments/get", params={"experiment_id": experiment_id}
         )
-        return experiment_from_json(answer["experiment"])
+        return self._experiment(answer["experiment"])
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         try:
@@ -174,7 +207,7 @@ class RestStore(Store):
             )
         except NotFoundError:
             return None
-        return experiment_from_json(answer["experiment"])
+        return self._experiment(answer["experiment"])
 
     def search_experiments(
         self,
@@ -194,7 +227,7 @@ class RestStore(Store):
             body["page_token"] = page_token
         answer = self._search(f"{MLFLOW}/experiments/search", body)
         return PagedList(
-            [experiment_from_json(e) for e in answer.get("experiments") or ()],
+            [self._experiment(e) for e in answer.get("experiments") or ()],
             answer.get("next_page_token") or None,
         )
 
@@ -285,11 +318,11 @@ class RestStore(Store):
         if run_name:
             body["run_name"] = run_name
         answer = self._http.call("POST", f"{MLFLOW}/runs/create", body=body)
-        return run_from_json(answer["run"])
+        return self._run(answer["run"])
 
     def get_run(self, run_id: str) -> Run:
         answer = self._http.call("GET", f"{MLFLOW}/runs/get", params={"run_id": run_id})
-        return run_from_json(answer["run"])
+        return self._run(answer["run"])
 
     def update_run_info(
         self,
@@ -304,7 +337,7 @@ class RestStore(Store):
         info = answer.get("run_info")
         if not isinstance(info, dict):
             return self.get_run(run_id).info
-        return run_info_from_json(info)
+        return self._run_info(info)
 
     def delete_run(self, run_id: str) -> None:
         self._http.call("POST", f"{MLFLOW}/runs/delete", body={"run_id": run_id})
@@ -398,7 +431,7 @@ class RestStore(Store):
             body["page_token"] = page_token
         answer = self._search(f"{MLFLOW}/runs/search", body)
         return PagedList(
-            [run_from_json(r) for r in answer.get("runs") or ()],
+            [self._run(r) for r in answer.get("runs") or ()],
             answer.get("next_page_token") or None,
         )
 
