@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -307,3 +308,27 @@ def test_spans_to_a_server_without_trace_routes_warn_once(
     assert "/api/2.0/mlflow/runs/log-batch" in paths  # the batch went as MLflow calls
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "spans are not stored" in warnings[0], warnings
+
+
+def test_artifact_requests_are_retried_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spanrun.artifacts import get_artifact_repository
+
+    monkeypatch.setenv("SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+
+    def respond(handler: object, n: int) -> tuple[int, dict[str, str], bytes]:
+        if n % 2 == 0:  # every first try is refused
+            return _json(503, {"error_code": "TEMPORARILY_UNAVAILABLE"}, **{"Retry-After": "0.1"})
+        return 200, {}, b"stored bytes"
+
+    local = tmp_path / "upload.bin"
+    local.write_bytes(b"0123456789" * 1000)
+    with ScriptedServer(respond) as server:
+        repo = get_artifact_repository(f"{server.uri}/api/2.0/mlflow-artifacts/artifacts/1/r")
+        repo.log_artifact(str(local))
+        assert repo.read_bytes("x.txt") == b"stored bytes"
+    puts = [body for method, _, _, body in server.requests if method == "PUT"]
+    assert puts == [local.read_bytes()] * 2  # the file sent again, whole
+    assert [path for _, path, _, _ in server.requests][2:] == [
+        "/api/2.0/mlflow-artifacts/artifacts/1/r/x.txt"
+    ] * 2
+    assert server.times[1] - server.times[0] >= 0.09  # Retry-After
