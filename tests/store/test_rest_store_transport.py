@@ -332,3 +332,33 @@ def test_artifact_requests_are_retried_too(tmp_path: Path, monkeypatch: pytest.M
         "/api/2.0/mlflow-artifacts/artifacts/1/r/x.txt"
     ] * 2
     assert server.times[1] - server.times[0] >= 0.09  # Retry-After
+
+
+def test_large_export_batches_are_split_under_the_size_limit(
+    closing: list[RestStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanrun.store.rest import _store as rest_store_module
+
+    monkeypatch.setattr(rest_store_module, "_MAX_REQUEST_BYTES", 20_000)
+
+    def respond(handler: object, _n: int) -> tuple[int, dict[str, str], bytes]:
+        if handler.path.startswith("/api/2.0/spanrun/server-info"):  # type: ignore[attr-defined]
+            return _json(200, {"server": "spanrun"})
+        return _json(200, {"skipped": {}})
+
+    spans = [
+        SpanRecord(f"{i:032x}", f"{i:016x}", None, "chat", "CLIENT", 1, 2, {"text": "x" * 1000})
+        for i in range(60)
+    ]
+    with ScriptedServer(respond) as server:
+        store = _store(server.uri)
+        closing.append(store)
+        assert store.log_export_batch({"abc": ([("m", 1.0, 1, 0)], {}, {})}, spans) == {}
+    posts = [(path, json.loads(body)) for method, path, _, body in server.requests if body]
+    assert posts[0][0] == "/api/2.0/spanrun/runs/log-export-batch"
+    assert posts[0][1]["runs"]["abc"]["metrics"] == [["m", 1.0, 1, 0]]
+    assert {path for path, _ in posts[1:]} == {"/api/2.0/spanrun/spans/log"}
+    sent = [s["span_id"] for _, body in posts for s in body["spans"]]
+    assert sent == [s.span_id for s in spans]  # each once, in order
+    assert len(posts) >= 4
+    assert all(len(body) <= 20_000 + 2_000 for _, _, _, body in server.requests)

@@ -19,6 +19,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
+import orjson
+
 from spanrun.core.entities import (
     Experiment,
     Metric,
@@ -68,6 +70,8 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
 _SPANS_PER_REQUEST = 1000
+# Bodies of spans and export batches are split above this (a spanrun server takes 32 MB).
+_MAX_REQUEST_BYTES = 8 * 1024 * 1024
 ARTIFACTS_ENDPOINT = "/api/2.0/mlflow-artifacts/artifacts"  # MLflow's proxied artifacts API
 
 
@@ -440,13 +444,14 @@ class RestStore(Store):
         if not spans:
             return
         if self.server_kind() == "spanrun":
-            for start in range(0, len(spans), _SPANS_PER_REQUEST):
-                chunk = spans[start : start + _SPANS_PER_REQUEST]
-                self._http.call(
-                    "POST", f"{SPANRUN}/spans/log", body={"spans": [span_to_json(s) for s in chunk]}
-                )
+            self._post_spans(_span_chunks(_encoded_spans(spans), _MAX_REQUEST_BYTES))
             return
         self._log_spans_to_mlflow(spans)
+
+    def _post_spans(self, chunks: Sequence[list[bytes]]) -> None:
+        for chunk in chunks:
+            content = b'{"spans":[' + b",".join(chunk) + b"]}"
+            self._http.call("POST", f"{SPANRUN}/spans/log", content=content)
 
     def _log_spans_to_mlflow(self, spans: Sequence[SpanRecord]) -> None:
         """Spans as OTLP/JSON to MLflow's ``/v1/traces``, one request per experiment and run."""
@@ -532,11 +537,43 @@ class RestStore(Store):
         a stock MLflow server (``Store.log_export_batch``)."""
         if self.server_kind() != "spanrun":
             return super().log_export_batch(runs, spans)
-        body = {"runs": {rid: _run_batch_json(rid, b) for rid, b in runs.items()}}
-        body["spans"] = [span_to_json(s) for s in spans]  # type: ignore[assignment]
-        answer = self._http.call("POST", f"{SPANRUN}/runs/log-export-batch", body=body)
+        try:
+            runs_json = orjson.dumps({rid: _run_batch_json(rid, b) for rid, b in runs.items()})
+        except orjson.JSONEncodeError as exc:
+            raise InvalidInputError(f"An export batch cannot be sent as JSON: {exc}") from None
+        # Spans beyond what fits under the request size limit follow in spans/log requests.
+        room = max(_MAX_REQUEST_BYTES - len(runs_json), _MAX_REQUEST_BYTES // 4)
+        chunks = _span_chunks(_encoded_spans(spans), room)
+        first = chunks[0] if chunks else []
+        content = b'{"runs":' + runs_json + b',"spans":[' + b",".join(first) + b"]}"
+        answer = self._http.call("POST", f"{SPANRUN}/runs/log-export-batch", content=content)
+        self._post_spans(chunks[1:])
         skipped = answer.get("skipped") or {}
         return {str(k): str(v) for k, v in skipped.items()}
+
+
+def _encoded_spans(spans: Sequence[SpanRecord]) -> list[bytes]:
+    try:
+        return [orjson.dumps(span_to_json(s), default=str) for s in spans]
+    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate, which has no UTF-8 form
+        raise InvalidInputError(f"A span cannot be sent as JSON: {exc}") from None
+
+
+def _span_chunks(encoded: list[bytes], max_bytes: int) -> list[list[bytes]]:
+    """Encoded spans in groups of at most ``_SPANS_PER_REQUEST`` and about ``max_bytes`` (a
+    span larger than that goes alone)."""
+    chunks: list[list[bytes]] = []
+    chunk: list[bytes] = []
+    size = 0
+    for item in encoded:
+        if chunk and (size + len(item) > max_bytes or len(chunk) >= _SPANS_PER_REQUEST):
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def _unique_params(params: Sequence[Param]) -> list[Param]:

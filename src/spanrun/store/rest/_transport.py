@@ -166,9 +166,14 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        content: bytes | None = None,
     ) -> dict[str, Any]:
-        """``request`` and the JSON object it answered (``{}`` for an empty body)."""
-        response = self.request(method, path, params=params, body=body)
+        """``request`` and the JSON object it answered (``{}`` for an empty body); ``content``
+        is a body already encoded as JSON."""
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        response = self.request(
+            method, path, params=params, body=body, content=content, headers=headers
+        )
         if not response.content:
             return {}
         try:
