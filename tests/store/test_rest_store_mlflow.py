@@ -29,7 +29,7 @@ from spanrun.store import get_store
 from spanrun.store.rest import RestStore
 from spanrun.testing.openai_server import OpenAIServer
 
-STORE_LOGGER = "spanrun.store.rest._store"
+STORE_LOGGER = "spanrun.store.rest"
 
 
 @pytest.fixture

@@ -293,7 +293,7 @@ def test_spans_to_a_server_without_trace_routes_warn_once(
             return 404, {}, b"<p>Not Found</p>"
         return _json(200, {})
 
-    caplog.set_level("WARNING", logger="spanrun.store.rest._store")
+    caplog.set_level("WARNING", logger="spanrun.store.rest")
     span = SpanRecord("ab" * 16, "cd" * 8, None, "chat", "CLIENT", 1, 2, run_id="abc")
     with ScriptedServer(respond) as server:
         store = _store(server.uri)
@@ -337,9 +337,9 @@ def test_artifact_requests_are_retried_too(tmp_path: Path, monkeypatch: pytest.M
 def test_large_export_batches_are_split_under_the_size_limit(
     closing: list[RestStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from spanrun.store.rest import _store as rest_store_module
+    from spanrun.store.rest import _traces as rest_traces_module
 
-    monkeypatch.setattr(rest_store_module, "_MAX_REQUEST_BYTES", 20_000)
+    monkeypatch.setattr(rest_traces_module, "_MAX_REQUEST_BYTES", 20_000)
 
     def respond(handler: object, _n: int) -> tuple[int, dict[str, str], bytes]:
         if handler.path.startswith("/api/2.0/spanrun/server-info"):  # type: ignore[attr-defined]
