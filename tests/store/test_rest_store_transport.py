@@ -362,3 +362,26 @@ def test_large_export_batches_are_split_under_the_size_limit(
     assert sent == [s.span_id for s in spans]  # each once, in order
     assert len(posts) >= 4
     assert all(len(body) <= 20_000 + 2_000 for _, _, _, body in server.requests)
+
+
+def test_an_export_batch_is_encoded_when_prepared(closing: list[RestStore]) -> None:
+    def respond(handler: object, _n: int) -> tuple[int, dict[str, str], bytes]:
+        if handler.path.startswith("/api/2.0/spanrun/server-info"):  # type: ignore[attr-defined]
+            return _json(200, {"server": "spanrun"})
+        return _json(200, {"skipped": {"gone": "Run 'gone' not found"}})
+
+    good = SpanRecord("ab" * 16, "cd" * 8, None, "chat", "CLIENT", 1, 2)
+    bad = SpanRecord("ab" * 16, "ef" * 8, None, "chat \udcff", "CLIENT", 1, 2)
+    with ScriptedServer(respond) as server:
+        store = _store(server.uri)
+        closing.append(store)
+        # Text without a UTF-8 form is bad input at once (the exporter then leaves that span
+        # out), before anything is sent.
+        with pytest.raises(InvalidInputError, match="cannot be sent as JSON"):
+            store.prepare_export_batch({}, [good, bad])
+        send = store.prepare_export_batch({"gone": ([("m", 1.0, 1, 0)], {}, {})}, [good])
+        sent_before = len(server.requests)
+        assert send() == {"gone": "Run 'gone' not found"}
+        assert send() == {"gone": "Run 'gone' not found"}  # may be called again to retry
+    assert sent_before == 1  # the server-info question only
+    assert len(server.requests) == 3

@@ -9,9 +9,10 @@ experiment and run); spanrun's trace reads find nothing there. Either way one wa
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ import orjson
 from spanrun.core.entities import PagedList, SpanRecord, Trace, TraceInfo
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError
 from spanrun.store._llm_calls import checked_calls, unpack_run_batch
-from spanrun.store.base import RunBatch
+from spanrun.store.base import RunBatch, Store
 from spanrun.store.rest import _otlp_json
 from spanrun.store.rest._base import SPANRUN, RestBase
 from spanrun.store.rest._wire import (
@@ -77,10 +78,15 @@ class TraceMethods(RestBase):
             headers = {_otlp_json.EXPERIMENT_HEADER: experiment_id}
             if run_id:
                 headers[_otlp_json.RUN_HEADER] = run_id
+            try:
+                content = _otlp_json.encode(group)
+            except orjson.JSONEncodeError as exc:  # text without a UTF-8 form
+                self._warn_spans_once(f"spans that cannot be sent as JSON were left out ({exc})")
+                continue
             response = self._http.send(
                 "POST",
                 _otlp_json.OTLP_TRACES_PATH,
-                content=_otlp_json.encode(group),
+                content=content,
                 headers={**headers, "Content-Type": "application/json"},
             )
             if response.status_code in (404, 405, 501):  # an MLflow before 3, or a proxy
@@ -151,8 +157,14 @@ class TraceMethods(RestBase):
     ) -> dict[str, str]:
         """One request to a spanrun server; MLflow's log-batch calls (and ``/v1/traces``) to
         a stock MLflow server (``Store.log_export_batch``)."""
+        return self.prepare_export_batch(runs, spans)()
+
+    def prepare_export_batch(
+        self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()
+    ) -> Callable[[], dict[str, str]]:
+        """Encode the batch now (the exporter's mapping thread), send it when called."""
         if self.server_kind() != "spanrun":
-            return super().log_export_batch(runs, spans)
+            return functools.partial(Store.log_export_batch, self, runs, spans)
         try:
             runs_json = orjson.dumps({rid: _run_batch_json(rid, b) for rid, b in runs.items()})
         except orjson.JSONEncodeError as exc:
@@ -162,10 +174,14 @@ class TraceMethods(RestBase):
         chunks = _span_chunks(_encoded_spans(spans), room)
         first = chunks[0] if chunks else []
         content = b'{"runs":' + runs_json + b',"spans":[' + b",".join(first) + b"]}"
-        answer = self._http.call("POST", f"{SPANRUN}/runs/log-export-batch", content=content)
-        self._post_spans(chunks[1:])
-        skipped = answer.get("skipped") or {}
-        return {str(k): str(v) for k, v in skipped.items()}
+
+        def send() -> dict[str, str]:
+            answer = self._http.call("POST", f"{SPANRUN}/runs/log-export-batch", content=content)
+            self._post_spans(chunks[1:])
+            skipped = answer.get("skipped") or {}
+            return {str(k): str(v) for k, v in skipped.items()}
+
+        return send
 
 
 def _encoded_spans(spans: Sequence[SpanRecord]) -> list[bytes]:
