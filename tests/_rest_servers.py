@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -227,18 +228,35 @@ class InThreadServer:
         self._socket.close()
 
 
+@dataclass
+class RunningServer:
+    uri: str
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILL, the whole process group (workers too), as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
 @contextlib.contextmanager
 def spanrun_server(
-    tmp: Path, *, token: str | None = None, workers: int = 1, backend: str | None = None
-) -> Iterator[str]:
-    """``spanrun server`` in a subprocess (the spanrun package this test imports), on a free
-    port, SQLite store in ``tmp`` unless ``backend`` is given; yields its URI."""
+    tmp: Path,
+    *,
+    token: str | None = None,
+    workers: int = 1,
+    backend: str | None = None,
+    port: int | None = None,
+) -> Iterator[RunningServer]:
+    """``spanrun server`` in a subprocess (the spanrun package this test imports), on ``port``
+    (default: a free one), SQLite store in ``tmp`` unless ``backend`` is given."""
     import sys
 
     import spanrun
 
-    port = free_port()
-    log = tmp / f"spanrun-server-{port}.log"
+    port = port or free_port()
+    log = tmp / f"spanrun-server-{port}-{time.monotonic_ns()}.log"
     src = str(Path(spanrun.__file__).resolve().parents[1])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPANRUN_", "MLFLOW_"))}
     env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -256,6 +274,6 @@ def spanrun_server(
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, 120)
-        yield f"http://127.0.0.1:{port}"
+        yield RunningServer(f"http://127.0.0.1:{port}", process)
     finally:
         stop_group(process)

@@ -4,12 +4,15 @@ in another, the CLI, and the token."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ from spanrun.errors import NotFoundError, StoreError
 from spanrun.store import get_store
 from spanrun.store.rest import RestStore
 from spanrun.testing.openai_server import OpenAIServer
-from tests._rest_servers import spanrun_server
+from tests._rest_servers import free_port, spanrun_server
 
 try:
     from spanrun.server import create_app  # noqa: F401
@@ -35,8 +38,8 @@ except ImportError:  # a checkout without the server
 
 @pytest.fixture(scope="module")
 def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with spanrun_server(tmp_path_factory.mktemp("spanrun-server")) as uri:
-        yield uri
+    with spanrun_server(tmp_path_factory.mktemp("spanrun-server")) as server:
+        yield server.uri
 
 
 @pytest.fixture
@@ -202,7 +205,8 @@ def test_the_cli_through_the_server(store: RestStore, server_uri: str) -> None:
 
 
 def test_a_server_with_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with spanrun_server(tmp_path, token="t0ken") as uri:
+    with spanrun_server(tmp_path, token="t0ken") as server:
+        uri = server.uri
         monkeypatch.setenv("SPANRUN_TRACKING_TOKEN", "wrong")
         with pytest.raises(StoreError, match="SPANRUN_TRACKING_TOKEN"):
             RestStore(uri).get_experiment("0")
@@ -213,3 +217,37 @@ def test_a_server_with_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             spanrun.log_text("through the token", "a.txt")
         assert spanrun.get_run(run.info.run_id).data.metrics == {"m": 1.0}
         assert spanrun.artifacts.load_text(f"runs:/{run.info.run_id}/a.txt") == "through the token"
+
+
+def test_a_killed_server_restarted_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waits of 0.2, 0.4, 0.8 ... s (at most 30 s each): the server is back well within them.
+    monkeypatch.setenv("SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR", "0.2")
+    monkeypatch.setenv("SPANRUN_HTTP_REQUEST_MAX_RETRIES", "10")
+    port = free_port()
+    with contextlib.ExitStack() as servers:
+        first = servers.enter_context(spanrun_server(tmp_path, port=port))
+        spanrun.set_tracking_uri(first.uri)
+        run = spanrun.start_run()
+        for i in range(20):
+            spanrun.log_metric("m", float(i), step=i)
+        first.kill()  # SIGKILL: the client now gets refused connections
+
+        def restart() -> None:
+            time.sleep(1.0)
+            servers.enter_context(spanrun_server(tmp_path, port=port))
+
+        restarter = threading.Thread(target=restart)
+        restarter.start()
+        started = time.monotonic()
+        try:
+            for i in range(20, 40):  # the first of these waits for the restarted server
+                spanrun.log_metric("m", float(i), step=i)
+            waited = time.monotonic() - started
+            spanrun.end_run()
+        finally:
+            restarter.join()
+        history = spanrun.SpanrunClient().get_metric_history(run.info.run_id, "m")
+    assert [(m.step, m.value) for m in history] == [(i, float(i)) for i in range(40)]
+    assert waited >= 1.0  # it did wait for the server, and did not fail
