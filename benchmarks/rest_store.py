@@ -7,7 +7,9 @@ server``, side by side (the same spanrun client code; only the server differs).
 Both servers run locally as subprocesses, one worker each, SQLite stores in a temporary
 directory; MLflow comes from ``scripts/mlflow_env.sh`` (its own venv, never a dependency).
 Rows: synchronous ``log_metric`` calls/s; ``log_metric(synchronous=False)`` values/s until
-written (log-batch requests of 1,000); ``log_batch`` of 1,000 metrics, values/s; autolog, LLM
+written (log-batch requests of 1,000); ``log_batch`` of 1,000 metrics, values/s; the run
+exporter, LLM spans/s into runs (synthetic spans, batches of 512, one export request per batch
+to a spanrun server); autolog, LLM
 calls/s into runs until flushed (spanrun's local OpenAI-compatible server and the real openai
 client; one export-batch request per batch to a spanrun server, log-batch calls plus MLflow's
 OTLP route to an MLflow server).
@@ -29,11 +31,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))  # benchmarks.exporter's span factory
 
 import spanrun  # noqa: E402
 from spanrun.core.entities import Metric  # noqa: E402
 
-COUNTS = {"sync": 1000, "async": 20_000, "batches": 50, "llm_calls": 500}
+COUNTS = {"sync": 1000, "async": 20_000, "batches": 50, "spans": 10_000, "llm_calls": 500}
 
 
 def _free_port() -> int:
@@ -137,6 +140,8 @@ def _measure(uri: str, scale: float) -> dict[str, float]:
             )
         out["log_batch_values"] = n * 1000 / (time.perf_counter() - start)
 
+    out["exporter_spans"] = _exporter_rate(uri, max(512, int(COUNTS["spans"] * scale)))
+
     n = max(10, int(COUNTS["llm_calls"] * scale))
     with OpenAIServer() as llm_server:
         llm = openai.OpenAI(base_url=llm_server.base_url, api_key="k", max_retries=0)
@@ -155,10 +160,38 @@ def _measure(uri: str, scale: float) -> dict[str, float]:
     return out
 
 
+def _exporter_rate(uri: str, n: int) -> float:
+    """LLM spans/s the run exporter turns into runs through the REST store (batches of 512
+    made by ``benchmarks/exporter.py``'s span factory, 4 runs), until all is written."""
+    from benchmarks.exporter import make_spans
+    from spanrun.core.entities import RunTag
+    from spanrun.exporters import RunExporter
+    from spanrun.store import get_export_store
+
+    store = get_export_store(uri)
+    run_ids = [
+        store.create_run(
+            "0", "bench", int(time.time() * 1000), [RunTag("b", "1")], f"r{k}"
+        ).info.run_id
+        for k in range(4)
+    ]
+    spans = make_spans(n, run_ids)
+    exporter = RunExporter(store, run_mode="none")
+    start = time.perf_counter()
+    for i in range(0, n, 512):
+        exporter.export(spans[i : i + 512])
+    assert exporter.force_flush(600_000)
+    rate = n / (time.perf_counter() - start)
+    exporter.shutdown()
+    assert store.get_run(run_ids[0]).data.metrics["llm.calls"] == n // 4
+    return rate
+
+
 ROWS = [
     ("sync_log_metric", "log_metric, synchronous", "calls/s"),
     ("async_log_metric", "log_metric(synchronous=False), until written", "values/s"),
     ("log_batch_values", "log_batch, 1,000 metrics a call", "values/s"),
+    ("exporter_spans", "run exporter: LLM spans into runs, until written", "spans/s"),
     ("autolog_calls", "autolog: LLM calls into a run, until flushed", "calls/s"),
 ]
 
