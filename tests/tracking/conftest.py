@@ -21,7 +21,8 @@ import spanrun
 from tests._isolation import ENV_VARS, reset_tracking
 from tests._rest_servers import InThreadServer
 
-# Modules and tests that are about the local store itself, not about what the API does.
+HERE = Path(__file__).resolve().parent
+# Modules that are about the local store itself, not about what the API does.
 LOCAL_ONLY_MODULES = {
     "test_uri.py",  # tracking URI resolution (paths, environment, defaults)
     "test_mlflow_snippet.py",  # sets its own SQLite URI
@@ -36,7 +37,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("tracking_uri") if callspec is not None else None
-        local_only = item.path.name in LOCAL_ONLY_MODULES
+        # (This hook sees the whole session's items: only this folder's are concerned.)
+        local_only = item.path.parent == HERE and item.path.name in LOCAL_ONLY_MODULES
         (drop if backend == "rest" and local_only else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
