@@ -5,7 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from spanrun.artifacts import LocalArtifactRepository, normalize_artifact_path, parse_runs_uri
+from spanrun.artifacts import (
+    LocalArtifactRepository,
+    normalize_artifact_path,
+    normalize_untrusted_path,
+    parse_runs_uri,
+)
 from spanrun.errors import UnsafePathError
 
 UNSAFE = [
@@ -115,3 +120,35 @@ def test_runs_uri_parsing() -> None:
     assert parse_runs_uri("runs:/abc123/dir/file.txt") == ("abc123", "dir/file.txt")
     assert parse_runs_uri("runs:/abc123") == ("abc123", "")
     assert parse_runs_uri("runs:/abc123/") == ("abc123", "")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *UNSAFE,
+        "a/../b",  # stays inside, but a network path has no business climbing
+        "%2e%2e/x",
+        "%252e%252e/x",
+        "%25252e%25252e%25252fx",
+        "..%2fx",
+        "a%5cb",
+        "a#b",
+        "a%23b",
+        "a%3fb",
+        "a\nb",
+        "%c0%ae%c0%ae/x",
+        "\ufffd",
+        "%2fetc",
+    ],
+)
+def test_untrusted_paths_are_refused(path: str) -> None:
+    with pytest.raises(UnsafePathError):
+        normalize_untrusted_path(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [(None, ""), ("", ""), ("a/b", "a/b"), ("a%20b/c", "a b/c"), ("50%.txt", "50%.txt")],
+)
+def test_untrusted_paths_that_are_fine(path: str | None, expected: str) -> None:
+    assert normalize_untrusted_path(path) == expected

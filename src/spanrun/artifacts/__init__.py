@@ -4,6 +4,8 @@
 ``download_artifacts``, ``list_artifacts``, ``load_text`` and ``load_dict`` work like
 ``mlflow.artifacts`` (``runs:/<run_id>/<path>`` URIs included). Every relative path is checked:
 one that would leave the artifact root raises :class:`spanrun.errors.UnsafePathError`.
+``normalize_untrusted_path`` is the stricter check for paths from the network (percent-decoded,
+any ``..`` refused) and ``resolve_under`` the file-system check (symlinks included).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from spanrun.artifacts._functions import (
 )
 from spanrun.artifacts._http import HttpArtifactRepository
 from spanrun.artifacts._local import LocalArtifactRepository
-from spanrun.artifacts._paths import normalize_artifact_path
+from spanrun.artifacts._paths import (
+    is_within,
+    normalize_artifact_path,
+    normalize_untrusted_path,
+    resolve_under,
+)
 from spanrun.artifacts._registry import get_artifact_repository, register_artifact_repository
 from spanrun.artifacts._repository import ArtifactFileHandle, ArtifactRepository
 
@@ -28,10 +35,13 @@ __all__ = [
     "LocalArtifactRepository",
     "download_artifacts",
     "get_artifact_repository",
+    "is_within",
     "list_artifacts",
     "load_dict",
     "load_text",
     "normalize_artifact_path",
+    "normalize_untrusted_path",
     "parse_runs_uri",
     "register_artifact_repository",
+    "resolve_under",
 ]

@@ -11,10 +11,11 @@ import ntpath
 import os
 import posixpath
 import stat
+from urllib.parse import unquote
 
 from spanrun.errors import UnsafePathError
 
-__all__ = ["is_within", "normalize_artifact_path", "resolve_under"]
+__all__ = ["is_within", "normalize_artifact_path", "normalize_untrusted_path", "resolve_under"]
 
 
 def normalize_artifact_path(path: str | os.PathLike[str] | None) -> str:
@@ -43,6 +44,44 @@ def normalize_artifact_path(path: str | os.PathLike[str] | None) -> str:
     if normalized == ".." or normalized.startswith("../"):
         raise UnsafePathError(f"Artifact path escapes the artifact root: {raw!r}")
     return "" if normalized == "." else normalized
+
+
+# Percent-decoding rounds before a path that still decodes to something else is refused.
+_DECODE_ROUNDS = 4
+
+
+def normalize_untrusted_path(path: str | None) -> str:
+    """:func:`normalize_artifact_path` for a path that came over the network, stricter.
+
+    The path is percent-decoded until it no longer changes (so ``%2e%2e`` and ``%252e%252e``
+    are seen as ``..``); then any ``..`` component (even one that would stay inside the root),
+    backslash, ``#``, ``?``, control character, invalid UTF-8 (or its replacement character),
+    absolute path or drive is refused with UnsafePathError rather than normalised away.
+    """
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise UnsafePathError(f"Artifact path must be a string, got {type(path).__name__}")
+    decoded = path
+    for _ in range(_DECODE_ROUNDS):
+        try:
+            once = unquote(decoded, errors="strict") if "%" in decoded else decoded
+        except UnicodeDecodeError:
+            raise UnsafePathError(f"Artifact path is not valid UTF-8: {path!r}") from None
+        if once == decoded:
+            break
+        decoded = once
+    else:
+        raise UnsafePathError(f"Artifact path is encoded too many times: {path!r}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in decoded):
+        raise UnsafePathError(f"Artifact path contains a control character: {path!r}")
+    if "\ufffd" in decoded:  # what servers decode invalid UTF-8 (e.g. overlong "%c0%ae") to
+        raise UnsafePathError(f"Artifact path is not valid UTF-8: {path!r}")
+    if any(c in decoded for c in "\\#?"):
+        raise UnsafePathError(f"Artifact path contains a backslash, '#' or '?': {path!r}")
+    if ".." in decoded.split("/"):
+        raise UnsafePathError(f"Artifact path contains a '..' component: {path!r}")
+    return normalize_artifact_path(decoded)
 
 
 def is_within(root_real: str, candidate: str) -> bool:

@@ -17,7 +17,9 @@ COMMANDS: dict[str, str] = {
     "experiments": "spanrun.cli._experiments:experiments",
     "predictions": "spanrun.cli._predictions:predictions",
     "runs": "spanrun.cli._runs:runs",
+    "server": "spanrun.cli._server:server",
     "traces": "spanrun.cli._traces:traces",
+    "ui": "spanrun.cli._server:ui",
 }
 
 
