@@ -11,8 +11,8 @@ to download, ``GET ?path=`` to list), which ``spanrun server`` and ``mlflow serv
 Requests are retried as the REST store's are (``SPANRUN_HTTP_REQUEST_MAX_RETRIES``, default 5,
 with exponential backoff from ``SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR`` seconds; ``Retry-After``
 honoured) when the server cannot be reached or answers 429, 502 or 503: every request here is
-idempotent. Credentials: ``SPANRUN_TRACKING_TOKEN`` (or ``MLFLOW_TRACKING_TOKEN``) as a bearer token, or
-``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` as basic auth. Paths the server
+idempotent. Credentials: ``SPANRUN_TRACKING_TOKEN`` (or ``MLFLOW_TRACKING_TOKEN``) as a bearer
+token, or ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` as basic auth. Paths the server
 returns are checked like user paths before anything is written locally. Appends download and
 re-upload the file (serialised within the process only); prefer local stores for
 ``llm_predictions.csv`` written by many processes.
