@@ -16,3 +16,4 @@ os.environ.setdefault("SPANRUN_RAISE_INTERNAL_ERRORS", "1")
 from spanrun.testing.fixtures import openai_server  # noqa: F401
 from tests._isolation import tracking_uri  # noqa: F401
 from tests._postgres import _shared_postgres_server, postgres_uri  # noqa: F401
+from tests._rest_servers import mlflow_server_uri  # noqa: F401

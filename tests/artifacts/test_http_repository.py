@@ -145,7 +145,9 @@ def test_appends_and_tables_over_http(remote: HttpArtifactRepository) -> None:
     assert json.loads(remote.read_bytes("t.json")) == {"columns": ["a"], "data": [[1], [2]]}
 
 
-def test_errors(remote: HttpArtifactRepository, server: _Server) -> None:
+def test_errors(
+    remote: HttpArtifactRepository, server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(NotFoundError):
         remote.read_bytes("missing.txt")
     with pytest.raises(UnsafePathError):
@@ -157,7 +159,8 @@ def test_errors(remote: HttpArtifactRepository, server: _Server) -> None:
         get_artifact_repository("http://example.invalid/not/the/endpoint")
     server.server_close()  # nobody listens any more
     server.shutdown()
-    with pytest.raises(StoreError, match="Cannot reach"):
+    monkeypatch.setenv("SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+    with pytest.raises(StoreError, match=r"Cannot reach.*after 6 attempts"):
         remote.read_bytes("x.txt")
 
 

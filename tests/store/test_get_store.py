@@ -42,9 +42,13 @@ def test_cached_per_uri_and_artifact_root(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("uri", ["http://localhost:5000", "https://example.com/spanrun"])
-def test_rest_not_available_yet(uri: str) -> None:
-    with pytest.raises(InvalidInputError, match="REST store"):
-        get_store(uri)
+def test_http_uris_give_the_rest_store(uri: str) -> None:
+    from spanrun.store.rest import RestStore
+
+    store = get_store(uri)  # no request yet: the server is asked on first use
+    assert isinstance(store, RestStore)
+    assert store.tracking_uri == uri
+    assert get_store(uri + "/") is store
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,11 @@ to download, ``GET ?path=`` to list), which ``spanrun server`` and ``mlflow serv
 - ``mlflow-artifacts://host:port/<root>`` (scheme taken from the tracking URI, else http)
 - ``mlflow-artifacts:/<root>`` (the server is the current ``http(s)`` tracking URI)
 
-Credentials: ``SPANRUN_TRACKING_TOKEN`` (or ``MLFLOW_TRACKING_TOKEN``) as a bearer token, or
-``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` as basic auth. Paths the server
+Requests are retried as the REST store's are (``SPANRUN_HTTP_REQUEST_MAX_RETRIES``, default 5,
+with exponential backoff from ``SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR`` seconds; ``Retry-After``
+honoured) when the server cannot be reached or answers 429, 502 or 503: every request here is
+idempotent. Credentials: ``SPANRUN_TRACKING_TOKEN`` (or ``MLFLOW_TRACKING_TOKEN``) as a bearer
+token, or ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` as basic auth. Paths the server
 returns are checked like user paths before anything is written locally. Appends download and
 re-upload the file (serialised within the process only); prefer local stores for
 ``llm_predictions.csv`` written by many processes.
@@ -17,13 +20,13 @@ re-upload the file (serialised within the process only); prefer local stores for
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import posixpath
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from typing import Any, BinaryIO
@@ -33,12 +36,17 @@ from spanrun.artifacts._paths import normalize_artifact_path
 from spanrun.artifacts._repository import ArtifactRepository
 from spanrun.core.current import lookups
 from spanrun.core.entities import FileInfo
+from spanrun.core.http_auth import auth_headers
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError, UnsafePathError
 
 __all__ = ["ARTIFACTS_ENDPOINT", "HttpArtifactRepository"]
 
 ARTIFACTS_ENDPOINT = "/api/2.0/mlflow-artifacts/artifacts"
 _TIMEOUT_ENV = "SPANRUN_HTTP_REQUEST_TIMEOUT"
+_RETRIES_ENV = "SPANRUN_HTTP_REQUEST_MAX_RETRIES"
+_BACKOFF_ENV = "SPANRUN_HTTP_REQUEST_BACKOFF_FACTOR"
+_RETRY_STATUSES = frozenset({429, 502, 503})
+_MAX_WAIT_S = 30.0
 _CHUNK = 1024 * 1024
 
 
@@ -79,16 +87,22 @@ def _tracking_base_or_none() -> str | None:
         return None
 
 
-def _auth_headers() -> dict[str, str]:
-    token = os.environ.get("SPANRUN_TRACKING_TOKEN") or os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return {"Authorization": f"Bearer {token}"}
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user and password:
-        encoded = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {encoded}"}
-    return {}
+def _retry_policy() -> tuple[int, float]:
+    """(retries, seconds before the first) from the REST store's variables: every request here
+    is idempotent (a PUT writes the whole file), so any failure to get an answer is retried."""
+    try:
+        retries = int(os.environ.get(_RETRIES_ENV, "5"))
+        backoff = float(os.environ.get(_BACKOFF_ENV, "0.5"))
+    except ValueError:
+        return 5, 0.5
+    return max(0, retries), max(0.0, backoff)
+
+
+def _seconds(retry_after: str | None) -> float:
+    try:
+        return max(0.0, float(retry_after or 0))
+    except ValueError:  # an HTTP date: the exponential backoff decides
+        return 0.0
 
 
 def _timeout() -> float:
@@ -124,15 +138,30 @@ class HttpArtifactRepository(ArtifactRepository):
             url += "/" + quote(path)
         if query is not None:
             url += "?" + urlencode(query)
-        request = urllib.request.Request(url, data=body, method=method, headers=_auth_headers())
-        if length is not None:
-            request.add_header("Content-Length", str(length))
-        try:
-            return urllib.request.urlopen(request, timeout=_timeout())
-        except urllib.error.HTTPError as exc:
-            raise _error_from(exc, method, path) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise StoreError(f"Cannot reach the artifacts server {self.base_url}: {exc}") from None
+        retries, backoff = _retry_policy()
+        attempt = 0
+        while True:
+            if attempt and body is not None and not isinstance(body, bytes):
+                body.seek(0)  # a file being uploaded: send it again from the start
+            request = urllib.request.Request(url, data=body, method=method, headers=auth_headers())
+            if length is not None:
+                request.add_header("Content-Length", str(length))
+            try:
+                return urllib.request.urlopen(request, timeout=_timeout())
+            except urllib.error.HTTPError as exc:
+                if exc.code not in _RETRY_STATUSES or attempt >= retries:
+                    raise _error_from(exc, method, path) from None
+                wait = max(backoff * 2.0**attempt, _seconds(exc.headers.get("Retry-After")))
+                exc.close()
+            except (urllib.error.URLError, OSError) as exc:
+                if attempt >= retries:
+                    raise StoreError(
+                        f"Cannot reach the artifacts server {self.base_url} after "
+                        f"{attempt + 1} attempts: {exc}"
+                    ) from None
+                wait = backoff * 2.0**attempt
+            time.sleep(min(wait, _MAX_WAIT_S))
+            attempt += 1
 
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, artifact_file: str) -> bytes:

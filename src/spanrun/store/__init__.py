@@ -10,7 +10,8 @@ one store per (URI, artifact root) in the process (a forked child gets fresh one
   returned from survives a crash of the process (kill -9); a power loss or OS crash may lose
   the last transactions before the next WAL sync/checkpoint, never corrupting the file.
 - ``postgresql://user@host/db`` (psycopg 3; ``postgresql+psycopg://`` works too).
-- ``http(s)://``: the REST store, not available yet.
+- ``http(s)://host:port``: the REST store (``spanrun.store.rest``): a ``spanrun server`` or a
+  stock ``mlflow server``, over MLflow's REST API.
 
 Artifacts go under ``artifact_root`` (default: ``spanrun-artifacts`` beside the SQLite file,
 else ``./spanrun-artifacts``): ``<root>/<experiment_id>/<run_id>/artifacts``, as file:// URIs.

@@ -41,12 +41,6 @@ def _database_url(tracking_uri: str) -> sa.URL:
 
     from spanrun.store.sqlite._engine import is_memory_url
 
-    scheme = tracking_uri.split(":", 1)[0].lower() if ":" in tracking_uri else ""
-    if scheme in ("http", "https"):
-        raise InvalidInputError(
-            f"Tracking URI {tracking_uri!r}: the REST store (spanrun server) is not available "
-            "yet; use a sqlite:/// or postgresql:// URI"
-        )
     try:
         url = sa.make_url(tracking_uri)
     except sa_exc.ArgumentError:
@@ -99,6 +93,8 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
         return known
     if not isinstance(tracking_uri, str) or not tracking_uri.strip():
         raise InvalidInputError(f"Invalid tracking URI {tracking_uri!r}")
+    if tracking_uri.strip().split(":", 1)[0].lower() in ("http", "https"):
+        return _rest_store(tracking_uri, artifact_root)
     url = _database_url(tracking_uri.strip())
     key = (url.render_as_string(hide_password=False), artifact_root)
     created = False
@@ -114,6 +110,19 @@ def get_store(tracking_uri: str, artifact_root: str | None = None) -> Store:
         _by_given_uri[(tracking_uri, artifact_root)] = store
     if created:
         end_dead_runs_once(store)  # a killed process's RUNNING runs (once per database)
+    return store
+
+
+def _rest_store(tracking_uri: str, artifact_root: str | None) -> Store:
+    """The REST store of a tracking server (httpx is imported only here)."""
+    from spanrun.store.rest import RestStore
+
+    key = (tracking_uri.strip().rstrip("/"), artifact_root)
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = RestStore(key[0], artifact_root)
+        _by_given_uri[(tracking_uri, artifact_root, False)] = store
     return store
 
 
