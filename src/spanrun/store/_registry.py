@@ -122,7 +122,7 @@ def _rest_store(tracking_uri: str, artifact_root: str | None) -> Store:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = RestStore(key[0], artifact_root)
-        _by_given_uri[(tracking_uri, artifact_root, False)] = store
+        _by_given_uri[(tracking_uri, artifact_root)] = store
     return store
 
 

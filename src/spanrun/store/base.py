@@ -3,7 +3,8 @@
 
 Implementations: ``SqlRunWriter`` (every SQL database; on its own, autolog's exporter on a
 SQLite file), ``SqlAlchemyStore`` (SQLite, PostgreSQL: a ``SqlRunWriter`` plus SQLAlchemy reads
-and search) and, later, ``RestStore``. Every method raises only :mod:`spanrun.errors` exceptions.
+and search) and ``RestStore`` (http(s) URIs: a spanrun or MLflow server). Every method
+raises only :mod:`spanrun.errors` exceptions.
 """
 
 from __future__ import annotations
