@@ -58,32 +58,10 @@ def serve(store_uri: str, port: int, options: str) -> None:
 
 
 def llm_attributes(i: int) -> dict[str, object]:
-    return {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o-mini",
-        "gen_ai.request.temperature": 0.2,
-        "gen_ai.request.max_tokens": 256,
-        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
-        "gen_ai.response.id": f"chatcmpl-{i}",
-        "gen_ai.response.finish_reasons": ("stop",),
-        "gen_ai.usage.input_tokens": 40 + i % 7,
-        "gen_ai.usage.output_tokens": 12 + i % 5,
-        "gen_ai.input.messages": json.dumps(
-            [{"role": "user", "parts": [{"type": "text", "content": f"Question number {i}?"}]}]
-        ),
-        "gen_ai.output.messages": json.dumps(
-            [
-                {
-                    "role": "assistant",
-                    "parts": [{"type": "text", "content": f"Answer number {i}."}],
-                    "finish_reason": "stop",
-                }
-            ]
-        ),
-        "server.address": "127.0.0.1",
-        "server.port": 8000,
-    }
+    """The exporter benchmark's LLM span attributes, unstamped (they go to a session run)."""
+    from benchmarks.exporter import llm_attributes as stamped
+
+    return {k: v for k, v in stamped(i, "").items() if not k.startswith("spanrun.")}
 
 
 def make_bodies(n: int, batch: int, service: str) -> list[bytes]:
