@@ -40,7 +40,7 @@ def test_tokens_counted_once_when_langchain_wraps_openai(autolog, store, openai_
     run_id = run.info.run_id
     assert steps(store, run_id, "llm.calls") == [(0, 1), (1, 2)]
     per_call = [v for _, v in steps(store, run_id, "llm.input_tokens")]
-    assert steps(store, run_id, "llm.total_input_tokens")[-1] == (1, sum(per_call))
+    assert steps(store, run_id, "llm.cumulative_input_tokens")[-1] == (1, sum(per_call))
     rows = predictions(store, run_id)
     # The user-side input is the chain's input (the root span's input.value).
     assert [json.loads(x) for x in rows["inputs"]] == [{"topic": "otel"}, {"topic": "runs"}]

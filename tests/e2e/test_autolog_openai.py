@@ -47,10 +47,10 @@ def test_calls_inside_a_run(autolog, client, store):
     assert [s for s, _ in inputs] == [0, 1, 2, 3]
     assert all(v > 0 for _, v in inputs + outputs)
     total_in = sum(v for _, v in inputs)
-    assert steps(store, run_id, "llm.total_input_tokens")[-1] == (3, total_in)
+    assert steps(store, run_id, "llm.cumulative_input_tokens")[-1] == (3, total_in)
     cost = steps(store, run_id, "llm.cost_usd")
     assert len(cost) == 4
-    assert saved.data.metrics["llm.total_cost_usd"] == pytest.approx(sum(v for _, v in cost))
+    assert saved.data.metrics["llm.cumulative_cost_usd"] == pytest.approx(sum(v for _, v in cost))
     ttft = steps(store, run_id, "llm.time_to_first_token_ms")
     assert [s for s, _ in ttft] == [3]  # only the stream
 

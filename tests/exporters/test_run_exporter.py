@@ -42,13 +42,13 @@ def test_calls_inside_a_run_become_metrics_params_rows_and_traces(store, make_pi
     assert history(store, run_id, "llm.output_tokens") == [(0, 5), (1, 5), (2, 5)]
     assert history(store, run_id, "llm.total_tokens") == [(0, 15), (1, 16), (2, 17)]
     assert history(store, run_id, "llm.calls") == [(0, 1), (1, 2), (2, 3)]
-    assert history(store, run_id, "llm.total_input_tokens") == [(0, 10), (1, 21), (2, 33)]
+    assert history(store, run_id, "llm.cumulative_input_tokens") == [(0, 10), (1, 21), (2, 33)]
     assert history(store, run_id, "llm.cumulative_tokens") == [(0, 15), (1, 31), (2, 48)]
     costs = [v for _, v in history(store, run_id, "llm.cost_usd")]
     assert costs == pytest.approx(
         [(10 * 0.15 + 5 * 0.6) / 1e6, (11 * 0.15 + 3) / 1e6, (12 * 0.15 + 3) / 1e6]
     )
-    assert history(store, run_id, "llm.total_cost_usd")[-1][1] == pytest.approx(sum(costs))
+    assert history(store, run_id, "llm.cumulative_cost_usd")[-1][1] == pytest.approx(sum(costs))
     assert [s for s, _ in history(store, run_id, "llm.latency_ms")] == [0, 1, 2]
     assert all(v >= 0 for _, v in history(store, run_id, "llm.latency_ms"))
     assert store.get_metric_history(run_id, "llm.time_to_first_token_ms") == []
@@ -123,7 +123,7 @@ def test_a_resumed_run_continues_its_steps_in_a_new_exporter(store, make_pipelin
         llm_call(second.tracer, input_tokens=1)
     second.flush()
     assert history(store, run.info.run_id, "llm.calls") == [(0, 1), (1, 2), (2, 3)]
-    assert history(store, run.info.run_id, "llm.total_input_tokens")[-1] == (2, 21)
+    assert history(store, run.info.run_id, "llm.cumulative_input_tokens")[-1] == (2, 21)
     assert len(predictions(store, run.info.run_id)) == 3
 
 
@@ -144,7 +144,7 @@ def test_only_the_innermost_llm_span_counts(store, make_pipeline):
     p.flush()
     run_id = run.info.run_id
     assert history(store, run_id, "llm.calls") == [(0, 1), (1, 2)]
-    assert history(store, run_id, "llm.total_input_tokens")[-1] == (1, 11)
+    assert history(store, run_id, "llm.cumulative_input_tokens")[-1] == (1, 11)
     (trace,) = store.search_traces(run_id=run_id)
     full = store.get_trace(trace.trace_id)
     assert sorted(s.name for s in full.spans) == [
@@ -204,7 +204,7 @@ def test_a_span_source_sorts_spans_into_session_runs_and_experiments(store, make
     assert set(sessions) == {(service, "0"), (service, team)}
     run = store.get_run(sessions[service, "0"])
     assert run.info.run_name == service
-    assert run.data.metrics["llm.total_input_tokens"] == 7
+    assert run.data.metrics["llm.cumulative_input_tokens"] == 7
     assert store.get_run(sessions[service, team]).info.experiment_id == team
     assert p.exporter.session_run_id is None
     # Stamped with a run of another store (the sender's own): mapped as if unstamped.
@@ -212,7 +212,7 @@ def test_a_span_source_sorts_spans_into_session_runs_and_experiments(store, make
     with p.tracer.start_as_current_span("foreign root", attributes=foreign):
         llm_call(p.tracer, input_tokens=5)
     p.flush()
-    assert store.get_run(sessions[service, "0"]).data.metrics["llm.total_input_tokens"] == 12
+    assert store.get_run(sessions[service, "0"]).data.metrics["llm.cumulative_input_tokens"] == 12
     (trace,) = [t for t in store.search_traces(["0"]) if t.name == "foreign root"]
     assert trace.run_id == sessions[service, "0"]
     # Without a run, traces still land in the source's experiment.

@@ -95,5 +95,5 @@ def test_calls_of_a_lost_write_are_not_counted_when_sent_again(store, monkeypatc
     run_id = exporter.session_run_id
     history = store.get_metric_history(run_id, "llm.calls")
     assert [(m.step, m.value) for m in history] == [(0, 1), (1, 2), (2, 3)]
-    assert store.get_run(run_id).data.metrics["llm.total_input_tokens"] == 7
+    assert store.get_run(run_id).data.metrics["llm.cumulative_input_tokens"] == 7
     exporter.shutdown()

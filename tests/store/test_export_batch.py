@@ -141,8 +141,8 @@ def test_llm_calls_read_back_as_metric_history(
     merged with logged metrics by step, latest values, and a missing value is no value."""
     run_id = store.create_run("0", "u", 1, [], "r").info.run_id
     store.log_batch(run_id, metrics=[Metric("llm.latency_ms", 5.0, 50, 1)])  # logged by hand
-    first = _call(0, 100, input_tokens=3, latency_ms=12.5, calls=1, total_input_tokens=3)
-    second = _call(2, 300, latency_ms=math.nan, cost_usd=0.25, calls=2, total_cost_usd=0.25)
+    first = _call(0, 100, input_tokens=3, latency_ms=12.5, calls=1, cumulative_input_tokens=3)
+    second = _call(2, 300, latency_ms=math.nan, cost_usd=0.25, calls=2, cumulative_cost_usd=0.25)
     assert export({run_id: ([], {}, {}, [first, second])}) == {}
     assert _history(store, run_id, "llm.latency_ms") == [(12.5, 100, 0), (5.0, 50, 1)]
     assert _history(store, run_id, "llm.input_tokens") == [(3.0, 100, 0)]
@@ -154,8 +154,8 @@ def test_llm_calls_read_back_as_metric_history(
         "llm.latency_ms": 5.0,  # step 1 (logged) is newer than the call at step 0
         "llm.cost_usd": 0.25,
         "llm.calls": 2.0,
-        "llm.total_input_tokens": 3.0,
-        "llm.total_cost_usd": 0.25,
+        "llm.cumulative_input_tokens": 3.0,
+        "llm.cumulative_cost_usd": 0.25,
     }
     # A later call wins over the logged value; an older one never replaces the latest.
     export({run_id: ([], {}, {}, [_call(3, 400, latency_ms=7.0, calls=3)])})

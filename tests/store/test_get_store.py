@@ -225,3 +225,41 @@ def test_a_0001_database_is_migrated_with_its_runs(db_uri: str, tmp_path: Path) 
     assert [(m.value, m.step) for m in history] == [(1.0, 0), (2.0, 1)]
     assert store.get_run(run_id).data.metrics["llm.latency_ms"] == 2.5
     store.close()
+
+
+def test_a_0002_database_gets_the_cumulative_metric_names(db_uri: str, tmp_path: Path) -> None:
+    """Migration 0003: running totals stored under their first names (llm.total_input_tokens,
+    ...) are found under llm.cumulative_* afterwards, history and latest values alike."""
+    from alembic import command
+    from alembic.config import Config
+
+    store = SqlAlchemyStore(db_uri, str(tmp_path))
+    run_id = store.create_run("0", "u", 1, [], "old").info.run_id
+    with store.engine.begin() as conn:  # back to revision 0002
+        config = Config()
+        config.set_main_option("script_location", str(_migrate.MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    # What a store of revision 0002 held: the old names.
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("llm.total_input_tokens", 5.0, 10, 0),
+            Metric("llm.total_input_tokens", 9.0, 11, 1),
+            Metric("llm.total_cost_usd", 0.5, 11, 1),
+            Metric("llm.total_tokens", 4.0, 11, 1),  # a call's own total: not renamed
+        ],
+    )
+    store.close()
+
+    store = SqlAlchemyStore(db_uri, str(tmp_path))  # migrates to the head
+    metrics = store.get_run(run_id).data.metrics
+    assert metrics == {
+        "llm.cumulative_input_tokens": 9.0,
+        "llm.cumulative_cost_usd": 0.5,
+        "llm.total_tokens": 4.0,
+    }
+    history = store.get_metric_history(run_id, "llm.cumulative_input_tokens")
+    assert [(m.value, m.step) for m in history] == [(5.0, 0), (9.0, 1)]
+    assert store.get_metric_history(run_id, "llm.total_input_tokens") == []
+    store.close()

@@ -271,7 +271,7 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
     assert page.get_attribute("#parallel", "data-drawn") == "1"
     assert _chart_has_pixels(page, "#parallel")
     assert page.locator("#pc-legend li").count() == 2
-    page.select_option("#scatter-x", "metric:llm.total_output_tokens")
+    page.select_option("#scatter-x", "metric:llm.cumulative_output_tokens")
     page.select_option("#scatter-y", "metric:llm.latency_ms")
     assert page.get_attribute("#scatter", "data-drawn") == "1"
     assert _chart_has_pixels(page, "#scatter")

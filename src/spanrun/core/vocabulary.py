@@ -13,6 +13,7 @@ __all__ = [
     "PARAMS_VARIED_TAG",
     "PARENT_RUN_TAG",
     "PREDICTIONS_FILE",
+    "RENAMED_CALL_METRICS",
     "RUN_MODE_TAG",
     "RUN_NAME_TAG",
     "SOURCE_NAME_TAG",
@@ -20,9 +21,9 @@ __all__ = [
     "USER_TAG",
 ]
 
-#: The metrics of one LLM call, in the order of a call row (the ``llm_calls`` table): per-call
-#: values, then the run's running totals (``llm.total_tokens`` is per call, so the running total
-#: of all tokens is ``llm.cumulative_tokens``).
+#: The metrics of one LLM call, in the order of a call row (the ``llm_calls`` table): the call's
+#: own values, then the run's running totals, all under one prefix (``llm.cumulative_*``;
+#: ``llm.calls`` counts the calls so far).
 CALL_METRICS: tuple[str, ...] = (
     "llm.input_tokens",
     "llm.output_tokens",
@@ -31,13 +32,33 @@ CALL_METRICS: tuple[str, ...] = (
     "llm.time_to_first_token_ms",
     "llm.cost_usd",
     "llm.calls",
-    "llm.total_input_tokens",
-    "llm.total_output_tokens",
+    "llm.cumulative_input_tokens",
+    "llm.cumulative_output_tokens",
     "llm.cumulative_tokens",
-    "llm.total_cost_usd",
+    "llm.cumulative_cost_usd",
 )
-#: The ``llm_calls`` columns of those metrics (the key without ``llm.``), in the same order.
-CALL_COLUMNS: tuple[str, ...] = tuple(key.removeprefix("llm.") for key in CALL_METRICS)
+#: The ``llm_calls`` columns of those metrics, in the same order (the table keeps the names of
+#: its first version: the running totals were ``llm.total_input_tokens``, ... until 0.1's
+#: migration 0003 renamed them).
+CALL_COLUMNS: tuple[str, ...] = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "latency_ms",
+    "time_to_first_token_ms",
+    "cost_usd",
+    "calls",
+    "total_input_tokens",
+    "total_output_tokens",
+    "cumulative_tokens",
+    "total_cost_usd",
+)
+#: The running totals' earlier names -> their names now (migration 0003 renames stored ones).
+RENAMED_CALL_METRICS: dict[str, str] = {
+    "llm.total_input_tokens": "llm.cumulative_input_tokens",
+    "llm.total_output_tokens": "llm.cumulative_output_tokens",
+    "llm.total_cost_usd": "llm.cumulative_cost_usd",
+}
 
 #: A run's prediction file (MLflow's name).
 PREDICTIONS_FILE = "llm_predictions.csv"

@@ -27,10 +27,10 @@ __all__ = ["experiments_page", "runs_page"]
 DEFAULT_COLUMNS = (
     "param:llm.model",
     "metric:llm.calls",
-    "metric:llm.total_input_tokens",
-    "metric:llm.total_output_tokens",
+    "metric:llm.cumulative_input_tokens",
+    "metric:llm.cumulative_output_tokens",
     "metric:llm.latency_ms",
-    "metric:llm.total_cost_usd",
+    "metric:llm.cumulative_cost_usd",
 )
 ATTRIBUTE_SORTS = ("run_name", "status", "start_time", "end_time", "user_id")
 EXPERIMENTS_COUNT_CAP = 1000

@@ -33,7 +33,7 @@ def test_protobuf_spans_become_a_session_run_per_service(client, store, receiver
     input_tokens = steps(store, run_id, "llm.input_tokens")
     assert [step for step, _ in input_tokens] == [0, 1, 2]
     assert all(value > 0 for _, value in input_tokens)
-    assert run.data.metrics["llm.total_input_tokens"] == sum(v for _, v in input_tokens)
+    assert run.data.metrics["llm.cumulative_input_tokens"] == sum(v for _, v in input_tokens)
     assert len(steps(store, run_id, "llm.latency_ms")) == 3
     rows = predictions(store, run_id)
     assert rows["inputs"].tolist() == ["first question", "second question", "third question"]

@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 # The Alembic head revision this code expects; opening a store migrates when the database is behind.
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003"
 
 #: Every table and index of the current schema on SQLite, then the Alembic version table (as
 #: ``_migrate._create_fresh`` creates it), one statement per item.
