@@ -33,7 +33,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -115,7 +115,7 @@ class _Autolog:
         self.exporter: RunExporter | None = None
         self.batch: BoundedBatchSpanProcessor | None = None
         self.otlp: SpanProcessor | None = None
-        self._otlp_key: tuple[str | None, str] | None = None
+        self._otlp_key: tuple[str | None, str, tuple[tuple[str, str], ...]] | None = None
         self.instrumentors: dict[str, Any] = {}
         self._content: dict[str, bool | None] = {}
         self._hooks_installed = False
@@ -133,6 +133,7 @@ class _Autolog:
         prices: PricesArg = None,
         otlp_endpoint: str | None = None,
         otlp_protocol: str | None = None,
+        otlp_headers: Mapping[str, str] | None = None,
         tracer_provider: TracerProvider | None = None,
         silent: bool = False,
         max_queue_size: int = 2_048,
@@ -152,6 +153,9 @@ class _Autolog:
                 path; enables ``llm.cost_usd``. Dated model names use their base's price.
             otlp_endpoint: also send spans to this OTLP collector (see the module docs).
             otlp_protocol: ``"http/protobuf"`` (default) or ``"grpc"``.
+            otlp_headers: headers for every OTLP request (e.g. ``{"authorization": "Bearer
+                ..."}`` for a collector or server that needs a token); default:
+                ``OTEL_EXPORTER_OTLP_HEADERS``, read by the official exporter.
             tracer_provider: an SDK TracerProvider to add spanrun's processor to (default: the
                 global one if it is an SDK provider, else a private one).
             silent: log setup messages at debug level only.
@@ -177,7 +181,7 @@ class _Autolog:
                 raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
             price_table = PriceTable.load(prices)
             self._setup_pipeline(tracer_provider, run_mode, price_table, max_queue_size, silent)
-            self._setup_otlp(otlp_endpoint, otlp_protocol, silent)
+            self._setup_otlp(otlp_endpoint, otlp_protocol, otlp_headers, silent)
             for name in names:
                 self._instrument(name, log_content, silent)
 
@@ -276,7 +280,13 @@ class _Autolog:
             parts.append(self.otlp)
         self.processor.parts = tuple(parts)
 
-    def _setup_otlp(self, endpoint: str | None, protocol: str | None, silent: bool) -> None:
+    def _setup_otlp(
+        self,
+        endpoint: str | None,
+        protocol: str | None,
+        headers: Mapping[str, str] | None,
+        silent: bool,
+    ) -> None:
         env_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
             "OTEL_EXPORTER_OTLP_ENDPOINT"
         )
@@ -296,11 +306,12 @@ class _Autolog:
             raise InvalidInputError(
                 f"OTLP protocol must be 'http/protobuf' or 'grpc', got {protocol!r}"
             )
-        key = (endpoint, protocol)
+        header_items = tuple(sorted((str(k), str(v)) for k, v in (headers or {}).items()))
+        key = (endpoint, protocol, header_items)
         if key == self._otlp_key:
             return
         try:
-            exporter = _otlp_exporter(endpoint, protocol)
+            exporter = _otlp_exporter(endpoint, protocol, dict(header_items) or None)
         except MissingDependencyError:
             if endpoint is not None:
                 raise
@@ -497,7 +508,9 @@ def _resource() -> Resource:
     return Resource.create({} if named else {"service.name": program_name()})
 
 
-def _otlp_exporter(endpoint: str | None, protocol: str) -> SpanExporter:
+def _otlp_exporter(
+    endpoint: str | None, protocol: str, headers: dict[str, str] | None = None
+) -> SpanExporter:
     """The official OTLP span exporter; only what the user passed is passed on."""
     exporter_class: type[GrpcSpanExporter] | type[HttpSpanExporter]
     try:
@@ -517,11 +530,15 @@ def _otlp_exporter(endpoint: str | None, protocol: str) -> SpanExporter:
         raise MissingDependencyError(
             f"OTLP export needs opentelemetry-exporter-otlp: pip install 'spanrun[otlp]' ({exc})"
         ) from None
+    given: dict[str, Any] = {}
+    if headers:
+        # gRPC metadata keys must be lowercase; HTTP headers are case-insensitive anyway.
+        given["headers"] = {k.lower(): v for k, v in headers.items()}
     if endpoint is None:
-        return exporter_class()
+        return exporter_class(**given)
     if protocol != "grpc" and not endpoint.rstrip("/").endswith("/v1/traces"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
-    return exporter_class(endpoint=endpoint)
+    return exporter_class(endpoint=endpoint, **given)
 
 
 _state = _Autolog()
