@@ -33,7 +33,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -43,6 +43,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from spanrun.core.fork import on_fork
+from spanrun.core.notices import notice
+from spanrun.core.semconv import GEN_AI_OPERATION_NAME, SPANRUN_RUN_ID
 from spanrun.errors import InvalidInputError, MissingDependencyError
 from spanrun.exporters import (
     RUN_MODES,
@@ -78,10 +80,14 @@ _END_RUN_FLUSH_TIMEOUT_MS = 30_000
 
 
 class _SpanrunProcessor(SpanProcessor):
-    """The one processor autolog adds to a provider; its parts can be swapped or switched off."""
+    """The one processor autolog adds to a provider; its parts can be swapped or switched off.
+
+    ``on_first_llm_span`` is called once, with the first LLM span that ends (the span's run
+    stamp tells where it goes)."""
 
     def __init__(self) -> None:
         self.parts: tuple[SpanProcessor, ...] = ()
+        self.on_first_llm_span: Callable[[ReadableSpan], None] | None = None
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for part in self.parts:
@@ -96,6 +102,13 @@ class _SpanrunProcessor(SpanProcessor):
                 part.on_end(span)
             except Exception:
                 _log.debug("spanrun: span processor failed on end", exc_info=True)
+        announce = self.on_first_llm_span
+        if announce is not None and span.attributes and GEN_AI_OPERATION_NAME in span.attributes:
+            self.on_first_llm_span = None
+            try:
+                announce(span)
+            except Exception:
+                _log.debug("spanrun: could not say where runs go", exc_info=True)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return all([part.force_flush(timeout_millis) for part in self.parts])
@@ -122,6 +135,7 @@ class _Autolog:
         self._created_provider = False
         self._mp_exit_registered = False
         self._warned_disabled = False
+        self._announced = False
         on_fork(self._before_fork, before=True)
 
     # -- public ------------------------------------------------------------------------------
@@ -251,6 +265,9 @@ class _Autolog:
             if self.batch is not None:
                 self.batch.max_queue_size = max_queue_size
         self._set_parts()
+        if not silent and not self._announced:
+            self._announced = True
+            self.processor.on_first_llm_span = self._where_runs_go
         if not self._hooks_installed:
             from spanrun.tracking import add_flush_hook
 
@@ -271,6 +288,25 @@ class _Autolog:
                 "recorded, so autolog logs no LLM calls into runs and no traces. Unset it to "
                 "autolog (the fluent logging API works either way)."
             )
+
+    def _where_runs_go(self, span: ReadableSpan) -> None:
+        """One line, at the first LLM call: the store, the run, and how to look at them."""
+        from spanrun.tracking import get_tracking_uri
+
+        uri = get_tracking_uri()
+        run_id = (span.attributes or {}).get(SPANRUN_RUN_ID)
+        mode = self.exporter.run_mode if self.exporter is not None else "session"
+        if run_id:
+            where = f"run {run_id}"
+        elif mode == "none":
+            where = "traces only (run_mode='none')"
+        else:
+            where = "the session run of this program" if mode == "session" else "a run per trace"
+        if uri.startswith(("http://", "https://")):
+            look = f"open {uri.rstrip('/')}/"
+        else:
+            look = "run `spanrun ui` (http://127.0.0.1:5000) or `spanrun runs list`"
+        notice(f"spanrun: autolog records LLM calls into {where} at {uri}; to look, {look}", _log)
 
     def _set_parts(self) -> None:
         parts: list[SpanProcessor] = [RunStampingProcessor()]

@@ -185,3 +185,17 @@ def test_otel_sdk_disabled_is_said_once(fresh_autolog, monkeypatch, caplog):
         spanrun.autolog()
         spanrun.autolog()
     assert caplog.text.count("OTEL_SDK_DISABLED=true") == 1
+
+
+def test_one_line_says_where_autologged_calls_go(fresh_autolog, client, caplog):
+    with caplog.at_level(logging.INFO, logger="spanrun"):
+        spanrun.autolog()
+        for i in range(3):
+            chat(client, f"q{i}")
+        assert fresh_autolog.flush()
+    lines = [
+        r.getMessage() for r in caplog.records if "autolog records LLM calls" in r.getMessage()
+    ]
+    assert len(lines) == 1
+    assert "the session run of this program" in lines[0]
+    assert spanrun.get_tracking_uri() in lines[0] and "spanrun ui" in lines[0]
