@@ -288,3 +288,17 @@ def test_naming_a_run_leaves_the_users_random_seed_alone():
         pass
     get_store_for_uri().create_run("0", "u", 1, [], None)  # named by the store
     assert [random.random() for _ in range(3)] == expected
+
+
+def test_end_run_links_to_the_run_on_a_server(tracking_uri: str, caplog) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="spanrun"), spanrun.start_run() as run:
+        pass
+    links = [r.getMessage() for r in caplog.records if "view run" in r.getMessage()]
+    if tracking_uri.startswith("http"):
+        assert links == [
+            f"spanrun: view run {run.info.run_id} at {tracking_uri}/runs/{run.info.run_id}"
+        ]
+    else:
+        assert links == []  # a local store: nothing to open

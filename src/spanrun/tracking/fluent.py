@@ -33,6 +33,7 @@ from spanrun.core.entities import (
     TraceInfo,
     ViewType,
 )
+from spanrun.core.notices import notice
 from spanrun.core.process import PROCESS_TAG, current_process_tag
 from spanrun.core.settings import env_setting, env_setting_group
 from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG
@@ -327,12 +328,19 @@ class FluentTracker:
         finally:
             self._stack.set(tuple(a for a in self._stack.get() if a.info.run_id != run_id))
             self._last_run_id = run_id
+        self._link_to_run(run_id)
         if pending is not None:
             if raise_errors:
                 raise pending
             _log.error(
                 "spanrun: some values queued for run %s were not written: %s", run_id, pending
             )
+
+    def _link_to_run(self, run_id: str) -> None:
+        """Where to see the run just ended, when it is on a server (as MLflow prints it)."""
+        uri = _uri.get_tracking_uri()
+        if uri.startswith(("http://", "https://")):
+            notice(f"spanrun: view run {run_id} at {uri.rstrip('/')}/runs/{run_id}", _log)
 
     def active_run(self) -> ActiveRun | None:
         """The innermost active run in this thread or task, or None."""
