@@ -95,6 +95,7 @@ __all__ = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_figure",
     "log_image",
     "log_metric",
     "log_metrics",
@@ -139,6 +140,7 @@ load_table = _tracker.load_table
 log_artifact = _tracker.log_artifact
 log_artifacts = _tracker.log_artifacts
 log_dict = _tracker.log_dict
+log_figure = _tracker.log_figure
 log_image = _tracker.log_image
 log_metric = _tracker.log_metric
 log_metrics = _tracker.log_metrics

@@ -62,7 +62,6 @@ MLFLOW_ONLY: dict[str, str] = {
     "log_assessment": _ASSESSMENTS,
     "log_expectation": _ASSESSMENTS,
     "log_feedback": _ASSESSMENTS,
-    "log_figure": "not available yet; save the figure to a file and use spanrun.log_artifact",
     "log_input": "not available yet; log the dataset with spanrun.log_table",
     "log_inputs": "not available yet; log the dataset with spanrun.log_table",
     "log_issue": _ASSESSMENTS,

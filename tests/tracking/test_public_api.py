@@ -59,6 +59,7 @@ EXPECTED_ALL = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_figure",
     "log_image",
     "log_metric",
     "log_metrics",

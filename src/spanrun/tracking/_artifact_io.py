@@ -87,3 +87,29 @@ def image_bytes(image: Any, artifact_file: str) -> bytes:
     except (OSError, ValueError, KeyError) as exc:
         raise InvalidInputError(f"log_image: cannot save the image as {fmt}: {exc}") from exc
     return buffer.getvalue()
+
+
+def figure_bytes(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None) -> bytes:
+    """A matplotlib or plotly figure in the format of the file's extension (MLflow's
+    ``log_figure``): matplotlib saves any format it knows; plotly writes ``.html`` itself and
+    images through kaleido."""
+    ext = posixpath.splitext(artifact_file)[1].lower().lstrip(".")
+    kwargs = dict(save_kwargs or {})
+    buffer = io.BytesIO()
+    module = type(figure).__module__.split(".")[0]
+    try:
+        if module == "matplotlib" and hasattr(figure, "savefig"):
+            figure.savefig(buffer, format=ext or "png", **kwargs)
+            return buffer.getvalue()
+        if module == "plotly" and hasattr(figure, "write_html"):
+            if ext in ("html", "htm"):
+                text = io.StringIO()
+                figure.write_html(text, **kwargs)
+                return text.getvalue().encode("utf-8")
+            result: bytes = figure.to_image(format=ext or "png", **kwargs)
+            return result
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as exc:
+        raise InvalidInputError(f"log_figure: cannot save the figure as {ext!r}: {exc}") from exc
+    raise InvalidInputError(
+        f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}"
+    )

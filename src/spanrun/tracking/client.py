@@ -31,7 +31,7 @@ from spanrun.core.vocabulary import PARENT_RUN_TAG, RUN_NAME_TAG, USER_TAG
 from spanrun.errors import InvalidInputError
 from spanrun.tracking import _uri
 from spanrun.tracking import _validation as check
-from spanrun.tracking._artifact_io import dict_bytes, image_bytes
+from spanrun.tracking._artifact_io import dict_bytes, figure_bytes, image_bytes
 from spanrun.tracking._async_logging import (
     RunOperations,
     async_logging_enabled,
@@ -432,6 +432,20 @@ class SpanrunClient:
         assert artifact_file is not None
         path = check.artifact_path(artifact_file, "artifact_file")
         self._write_artifact(run_id, path, image_bytes(image, path))
+
+    def log_figure(
+        self,
+        run_id: str,
+        figure: Any,
+        artifact_file: str,
+        *,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Save a matplotlib or plotly figure as ``artifact_file`` (its extension picks the
+        format: ``.png``, ``.svg``, ``.pdf``, plotly's ``.html``, ...), as MLflow's
+        ``log_figure``; ``save_kwargs`` go to ``savefig`` / plotly's writer."""
+        path = check.artifact_path(artifact_file, "artifact_file")
+        self._write_artifact(run_id, path, figure_bytes(figure, path, save_kwargs))
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         rel = check.artifact_path(path) if path else None

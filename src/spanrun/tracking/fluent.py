@@ -467,6 +467,16 @@ class FluentTracker:
             self._run_id(), image, artifact_file, key, step, timestamp, synchronous
         )
 
+    def log_figure(
+        self,
+        figure: Any,
+        artifact_file: str,
+        *,
+        save_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Save a matplotlib or plotly figure as an artifact of the active run."""
+        self.client().log_figure(self._run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
     def log_table(self, data: Any, artifact_file: str, run_id: str | None = None) -> None:
         """Log (or append to) a table artifact: a dict of columns or a DataFrame."""
         self.client().log_table(self._run_id(run_id), data, artifact_file)
