@@ -177,7 +177,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"spanrun.{name}")
     if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        if name != "autolog":  # autolog stays looked up (tests swap its state)
+            globals()[name] = value  # the next access is a plain attribute
+        return value
     from spanrun._mlflow_names import unsupported
 
     raise unsupported(name)

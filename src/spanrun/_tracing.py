@@ -16,13 +16,14 @@ import contextlib
 import functools
 import inspect
 import json
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, Status, StatusCode
 
+from spanrun import _autolog
 from spanrun.core import internal_errors
 from spanrun.core.semconv import ERROR_TYPE, INPUT_VALUE, OUTPUT_VALUE
 
@@ -46,13 +47,21 @@ _MIME_SUFFIX = ".mime_type"
 
 _last_trace_id: list[str] = []  # of the last root span ended here ([] before any)
 _roots: dict[int, Span] = {}  # trace id -> its open root span started here
-_roots_lock = threading.Lock()
+
+
+_cached: list[tuple[Any, otel_trace.Tracer]] = []  # (autolog's provider, its tracer)
 
 
 def _tracer() -> otel_trace.Tracer:
-    from spanrun._autolog import tracer_provider
-
-    return tracer_provider().get_tracer("spanrun.tracing")
+    """The tracer of autolog's provider; set up on first use. Cached: a manual span must cost
+    about what a bare OTel span does, and the SDK makes a new Tracer per ``get_tracer``."""
+    state = _autolog._state
+    if _cached and _cached[0][0] is state.provider and state.processor.parts:
+        return _cached[0][1]
+    provider = _autolog.tracer_provider()
+    tracer = provider.get_tracer("spanrun.tracing")
+    _cached[:] = [(provider, tracer)]
+    return tracer
 
 
 def _json(value: Any) -> str:
@@ -123,43 +132,63 @@ def _fail(span: Span, exc: BaseException) -> None:
     span.record_exception(exc)
 
 
-@contextlib.contextmanager
+class _InSpan:
+    """Makes a span current for a block, records the block's exception (re-raised unchanged)
+    and ends the span. A class, not a generator context manager: it is the whole cost of a
+    manual span above the SDK's."""
+
+    __slots__ = ("live", "token")
+
+    def __init__(self, live: LiveSpan) -> None:
+        self.live = live
+        self.token: object = None
+
+    def __enter__(self) -> LiveSpan:
+        self.token = otel_context.attach(otel_trace.set_span_in_context(self.live.otel_span))
+        return self.live
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        span = self.live.otel_span
+        if exc is not None and not isinstance(exc, GeneratorExit):
+            _safely(_fail, span, exc)
+        otel_context.detach(self.token)  # type: ignore[arg-type]
+        _end(span)
+
+
 def start_span(
     name: str = "span", span_type: str = "UNKNOWN", attributes: Mapping[str, Any] | None = None
-) -> Iterator[LiveSpan]:
-    """A span around a block, child of the current span (MLflow's ``mlflow.start_span``).
+) -> contextlib.AbstractContextManager[LiveSpan]:
+    """A span around a block, child of the current span (MLflow's ``mlflow.start_span``):
+    ``with spanrun.start_span("retrieve", span_type="RETRIEVER") as span: ...``.
 
     The block's exception is recorded on the span and propagates unchanged.
     """
-    live = LiveSpan(_start(name, span_type, attributes))
-    with _in_span(live):
-        yield live
+    return _InSpan(LiveSpan(_start(name, span_type, attributes)))
 
 
 def _start(name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Span:
-    parent = otel_trace.get_current_span().get_span_context()
-    span = _tracer().start_span(str(name))
-    try:
-        span.set_attribute(SPAN_TYPE, str(span_type))
-        if attributes:
-            LiveSpan(span).set_attributes(attributes)
-        if not parent.is_valid or parent.is_remote:  # a root span of this process
-            with _roots_lock:
-                _roots[span.get_span_context().trace_id] = span
-    except Exception:
-        internal_errors.report("starting a manual span")
+    given: dict[str, Any] = {SPAN_TYPE: str(span_type)}
+    if attributes:
+        try:
+            given.update({str(k): _otel_value(v) for k, v in attributes.items()})
+        except Exception:
+            internal_errors.report("reading a manual span's attributes")
+    span = _tracer().start_span(str(name), attributes=given)
+    parent: Any = getattr(span, "parent", _NOT_SDK)
+    if parent is None or (parent is not _NOT_SDK and parent.is_remote):
+        _roots[span.get_span_context().trace_id] = span  # a root span of this process
     return span
 
 
+_NOT_SDK = object()  # what a span without the SDK's ``parent`` has there
+
+
 def _end(span: Span) -> None:
-    context = span.get_span_context()
-    with _roots_lock:
-        root = _roots.get(context.trace_id) is span
-        if root:
-            del _roots[context.trace_id]
     span.end()
-    if root and context.is_valid:
-        _last_trace_id[:] = [format(context.trace_id, "032x")]
+    trace_id = span.get_span_context().trace_id
+    if _roots.get(trace_id) is span:  # dict reads and writes are atomic: no lock needed
+        _roots.pop(trace_id, None)
+        _last_trace_id[:] = [format(trace_id, "032x")]
 
 
 def _safely(fn: Callable[..., Any], *args: Any) -> None:
@@ -311,18 +340,7 @@ def _current(span: Span) -> contextlib.AbstractContextManager[Span]:
     return otel_trace.use_span(span, end_on_exit=False, record_exception=False)
 
 
-@contextlib.contextmanager
-def _in_span(live: LiveSpan) -> Iterator[None]:
-    """Make ``live`` current for the block; record its exception; end it."""
-    span = live.otel_span
-    with _current(span):
-        try:
-            yield
-        except BaseException as exc:
-            _safely(_fail, span, exc)
-            raise
-        finally:
-            _end(span)
+_in_span = _InSpan
 
 
 def get_last_active_trace_id() -> str | None:
@@ -343,7 +361,6 @@ def update_current_trace(tags: Mapping[str, Any] | None = None) -> None:
     current = otel_trace.get_current_span()
     if not current.is_recording() or not tags:
         return
-    with _roots_lock:
-        target = _roots.get(current.get_span_context().trace_id, current)
+    target = _roots.get(current.get_span_context().trace_id, current)
     for key, value in tags.items():
         target.set_attribute(TRACE_TAG_PREFIX + str(key), str(value))
