@@ -316,7 +316,7 @@ def trace(
             @functools.wraps(fn)
             async def traced_async(*args: Any, **kwargs: Any) -> Any:
                 live = opened(args, kwargs)
-                with _in_span(live):
+                with _InSpan(live):
                     result = await fn(*args, **kwargs)
                     _safely(live.set_outputs, result)
                     return result
@@ -326,7 +326,7 @@ def trace(
         @functools.wraps(fn)
         def traced(*args: Any, **kwargs: Any) -> Any:
             live = opened(args, kwargs)
-            with _in_span(live):
+            with _InSpan(live):
                 result = fn(*args, **kwargs)
                 _safely(live.set_outputs, result)
                 return result
@@ -338,9 +338,6 @@ def trace(
 
 def _current(span: Span) -> contextlib.AbstractContextManager[Span]:
     return otel_trace.use_span(span, end_on_exit=False, record_exception=False)
-
-
-_in_span = _InSpan
 
 
 def get_last_active_trace_id() -> str | None:

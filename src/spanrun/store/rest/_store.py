@@ -123,12 +123,7 @@ class RestStore(TraceMethods):
     ) -> PagedList[Experiment]:
         order_by = self._check_search("experiment", filter_string, order_by, max_results)
         body: dict[str, Any] = {"max_results": max_results, "view_type": view_type_name(view_type)}
-        if filter_string:
-            body["filter"] = filter_string
-        if order_by:
-            body["order_by"] = order_by
-        if page_token:
-            body["page_token"] = page_token
+        _add_search_options(body, filter_string, order_by, page_token)
         answer = self._search(f"{MLFLOW}/experiments/search", body)
         return PagedList(
             [self._experiment(e) for e in answer.get("experiments") or ()],
@@ -319,12 +314,7 @@ class RestStore(TraceMethods):
             "run_view_type": view_type_name(run_view_type),
             "max_results": max_results,
         }
-        if filter_string:
-            body["filter"] = filter_string
-        if order_by:
-            body["order_by"] = order_by
-        if page_token:
-            body["page_token"] = page_token
+        _add_search_options(body, filter_string, order_by, page_token)
         answer = self._search(f"{MLFLOW}/runs/search", body)
         return PagedList(
             [self._run(r) for r in answer.get("runs") or ()],
@@ -348,3 +338,18 @@ def _unique_params(params: Sequence[Param]) -> list[Param]:
             )
         seen[p.key] = Param(p.key, value)
     return list(seen.values())
+
+
+def _add_search_options(
+    body: dict[str, Any],
+    filter_string: str | None,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+) -> None:
+    """The optional fields of an MLflow search request, only when given (MLflow's defaults)."""
+    if filter_string:
+        body["filter"] = filter_string
+    if order_by:
+        body["order_by"] = order_by
+    if page_token:
+        body["page_token"] = page_token
