@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "server": 5,
     "ui": 5,
     "testing": 5,
+    "evaluation": 5,
 }
 # Top-level modules of the facade: one package ("") for the rule.
 FACADE = {
