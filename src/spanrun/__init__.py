@@ -2,8 +2,9 @@
 
 ``import spanrun as mlflow`` ports MLflow tracking code: the fluent API below follows MLflow's
 names, signatures and defaults. ``spanrun.autolog()`` captures OpenAI and LangChain calls.
-``spanrun.openai``, ``spanrun.langchain``, ``spanrun.llm`` and ``spanrun.artifacts`` load on
-first access, so importing spanrun never imports openai, langchain, pandas or SQLAlchemy.
+``spanrun.openai``, ``spanrun.langchain``, ``spanrun.llm``, ``spanrun.artifacts`` and
+``spanrun.data`` load on first access, so importing spanrun never imports openai, langchain,
+pandas or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -142,6 +145,8 @@ log_artifacts = _tracker.log_artifacts
 log_dict = _tracker.log_dict
 log_figure = _tracker.log_figure
 log_image = _tracker.log_image
+log_input = _tracker.log_input
+log_inputs = _tracker.log_inputs
 log_metric = _tracker.log_metric
 log_metrics = _tracker.log_metrics
 log_param = _tracker.log_param
@@ -160,7 +165,7 @@ set_tag = _tracker.set_tag
 set_tags = _tracker.set_tags
 start_run = _tracker.start_run
 
-_LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts")
+_LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts", "data")
 # Names whose modules import OpenTelemetry: loaded on first use, so `import spanrun` stays light.
 _LAZY_NAMES = {
     "autolog": "spanrun._autolog",

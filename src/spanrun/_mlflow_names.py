@@ -62,8 +62,6 @@ MLFLOW_ONLY: dict[str, str] = {
     "log_assessment": _ASSESSMENTS,
     "log_expectation": _ASSESSMENTS,
     "log_feedback": _ASSESSMENTS,
-    "log_input": "not available yet; log the dataset with spanrun.log_table",
-    "log_inputs": "not available yet; log the dataset with spanrun.log_table",
     "log_issue": _ASSESSMENTS,
     "log_model_params": "use spanrun.log_params",
     "log_outputs": "use spanrun.log_table or spanrun.llm.log_predictions",
@@ -95,7 +93,6 @@ MLFLOW_ONLY: dict[str, str] = {
     "validate_evaluation_results": "not available yet (evaluation is planned)",
     # Modules of MLflow that spanrun does not have.
     "pyfunc": "not available yet (model specs come with evaluation)",
-    "data": "not available yet; log datasets with spanrun.log_table",
     "models": _LOGGED_MODELS,
     "projects": "spanrun has no MLflow Projects",
     "deployments": "spanrun has no deployments; call your provider's client",

@@ -61,6 +61,8 @@ EXPECTED_ALL = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "Dataset",
+    "DatasetInput",
     "Experiment",
     "FileInfo",
+    "InputTag",
     "LifecycleStage",
     "Metric",
     "PagedList",
@@ -17,6 +20,7 @@ __all__ = [
     "Run",
     "RunData",
     "RunInfo",
+    "RunInputs",
     "RunStatus",
     "RunTag",
     "SpanEvent",
@@ -118,10 +122,64 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class Dataset:
+    """A dataset a run used, as MLflow's ``mlflow.entities.Dataset``: ``source`` is JSON (its
+    kind in ``source_type``), ``schema`` and ``profile`` are JSON strings or None."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "digest": self.digest,
+            "source_type": self.source_type,
+            "source": self.source,
+            "schema": self.schema,
+            "profile": self.profile,
+        }
+
+
+@dataclass(frozen=True)
+class InputTag:
+    """A tag on one use of a dataset by a run (``mlflow.data.context`` holds the context)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset used by a run, with the tags of that use (MLflow's ``DatasetInput``)."""
+
+    dataset: Dataset
+    tags: tuple[InputTag, ...] = ()
+
+    def to_dictionary(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset.to_dictionary(),
+            "tags": {tag.key: tag.value for tag in self.tags},
+        }
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run used: its dataset inputs, in the order they were first logged. MLflow's
+    ``model_inputs`` (logged models) are always empty: spanrun keeps no logged models."""
+
+    dataset_inputs: tuple[DatasetInput, ...] = ()
+    model_inputs: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class Run:
     info: RunInfo
     data: RunData
-    inputs: Any = None
+    inputs: RunInputs = field(default_factory=RunInputs)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from spanrun.store.sqlite._ddl import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "datasets",
     "experiment_tags",
     "experiments",
     "latest_metrics",
@@ -19,6 +20,8 @@ __all__ = [
     "metadata",
     "metrics",
     "params",
+    "run_input_tags",
+    "run_inputs",
     "runs",
     "spans",
     "tags",
@@ -186,4 +189,43 @@ spans = sa.Table(
     sa.Column("resource", sa.Text, nullable=False),  # JSON
     sa.Column("run_id", sa.String(32)),
     sa.Column("experiment_id", sa.String(32)),
+)
+
+# Datasets runs used (MLflow's run inputs, migration 0004). A dataset is kept once per
+# experiment and (name, digest), as MLflow dedupes it; each run that used it has a run_inputs
+# row (once per run and dataset: the first use's tags are kept), with its tags (e.g.
+# mlflow.data.context) in run_input_tags. Lengths are MLflow's limits.
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("dataset_uuid", sa.String(32), primary_key=True),
+    sa.Column(
+        "experiment_id", sa.Integer, sa.ForeignKey("experiments.experiment_id"), nullable=False
+    ),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("digest", sa.String(36), nullable=False),
+    sa.Column("dataset_source_type", sa.String(36), nullable=False),
+    sa.Column("dataset_source", sa.Text, nullable=False),
+    sa.Column("dataset_schema", sa.Text),
+    sa.Column("dataset_profile", sa.Text),
+    sa.UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_experiment_name"),
+)
+
+run_inputs = sa.Table(
+    "run_inputs",
+    metadata,
+    sa.Column("id", _BigIntId, primary_key=True, autoincrement=True),  # the order of logging
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.run_id"), nullable=False),
+    sa.Column(
+        "dataset_uuid", sa.String(32), sa.ForeignKey("datasets.dataset_uuid"), nullable=False
+    ),
+    sa.UniqueConstraint("run_id", "dataset_uuid", name="uq_run_inputs_run_dataset"),
+)
+
+run_input_tags = sa.Table(
+    "run_input_tags",
+    metadata,
+    sa.Column("input_id", _BigIntId, sa.ForeignKey("run_inputs.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.String(500), nullable=False),
 )

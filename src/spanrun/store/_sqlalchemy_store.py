@@ -6,6 +6,7 @@ module adds experiments, deletion, ``log_batch``, history, search and traces."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spanrun.core.entities import (
+    DatasetInput,
     Metric,
     PagedList,
     Param,
@@ -45,6 +47,7 @@ from spanrun.store._common import (
 )
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
+from spanrun.store._inputs import read_inputs, write_inputs
 from spanrun.store._llm_calls import call_column
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
@@ -183,12 +186,14 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
                     metrics[run_id][key] = _metric_value(value, is_nan)
         finally:
             cursor.close()
+        inputs = read_inputs(conn, ids)
         return [
             Run(
                 info=self._run_info(row),
                 data=RunData(
                     metrics=metrics[row.run_id], params=params[row.run_id], tags=tags[row.run_id]
                 ),
+                **({"inputs": inputs[row.run_id]} if row.run_id in inputs else {}),
             )
             for row in rows
         ]
@@ -242,6 +247,22 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
             )
 
         self._db.write(update)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its inputs (the run writer's ``get_run`` has none: the exporter needs
+        none, and pays nothing for them)."""
+        run = SqlRunWriter.get_run(self, run_id)
+        inputs = self._db.read(lambda conn: read_inputs(conn, [run_id])).get(run_id)
+        return run if inputs is None else dataclasses.replace(run, inputs=inputs)
+
+    def log_inputs(self, run_id: str, dataset_inputs: Sequence[DatasetInput]) -> None:
+        if dataset_inputs:
+            self._db.write(
+                lambda conn: write_inputs(conn, self._insert, run_id, dataset_inputs),
+                retry_integrity=True,  # two writers adding the same dataset at once
+            )
+        else:
+            self._db.read(lambda conn: self._run_row(conn, run_id))  # NotFoundError, as MLflow
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, DELETED)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from spanrun.core.entities import (
+    DatasetInput,
     Experiment,
     Metric,
     PagedList,
@@ -181,6 +182,11 @@ class Store(RunWriter):
 
     @abc.abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None: ...
+
+    @abc.abstractmethod
+    def log_inputs(self, run_id: str, dataset_inputs: Sequence[DatasetInput]) -> None:
+        """Record datasets the (active) run used, as MLflow does: a dataset is kept once per
+        experiment and (name, digest); a dataset the run already has keeps its first tags."""
 
     @abc.abstractmethod
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

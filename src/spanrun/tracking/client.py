@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from spanrun.core.entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
@@ -28,7 +29,7 @@ from spanrun.core.entities import (
 )
 from spanrun.core.run_names import generate_run_name
 from spanrun.core.vocabulary import PARENT_RUN_TAG, RUN_NAME_TAG, USER_TAG
-from spanrun.errors import InvalidInputError
+from spanrun.errors import InvalidInputError, UnsupportedError
 from spanrun.tracking import _uri
 from spanrun.tracking import _validation as check
 from spanrun.tracking._artifact_io import dict_bytes, figure_bytes, image_bytes
@@ -37,6 +38,7 @@ from spanrun.tracking._async_logging import (
     async_logging_enabled,
     get_async_logger,
 )
+from spanrun.tracking._inputs import checked_dataset_inputs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -345,6 +347,22 @@ class SpanrunClient:
         return self._write(
             _id("run_id", run_id), tags=[check.tag(key, value)], synchronous=synchronous
         )
+
+    def log_inputs(
+        self,
+        run_id: str,
+        datasets: Sequence[DatasetInput] | None = None,
+        models: Sequence[Any] | None = None,
+    ) -> None:
+        """Record datasets the run used (``DatasetInput`` entities), as MLflow's
+        ``log_inputs``: a dataset is kept once per experiment and (name, digest), and a run
+        that already used it keeps the first use's tags."""
+        if models:
+            raise UnsupportedError(
+                "spanrun has no logged models, so no model inputs; log datasets with datasets="
+            )
+        checked = checked_dataset_inputs(datasets)
+        self.store.log_inputs(_id("run_id", run_id), checked)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(_id("run_id", run_id), check.key("Tag", key))

@@ -37,10 +37,11 @@ from spanrun.core.notices import notice
 from spanrun.core.process import PROCESS_TAG, current_process_tag
 from spanrun.core.settings import env_setting, env_setting_group
 from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG
-from spanrun.errors import InvalidInputError, InvalidStateError
+from spanrun.errors import InvalidInputError, InvalidStateError, UnsupportedError
 from spanrun.tracking import _async_logging, _hooks, _uri
 from spanrun.tracking import _validation as check
 from spanrun.tracking._async_logging import RunOperations
+from spanrun.tracking._inputs import dataset_input
 from spanrun.tracking.client import SpanrunClient
 
 if TYPE_CHECKING:
@@ -476,6 +477,54 @@ class FluentTracker:
     ) -> None:
         """Save a matplotlib or plotly figure as an artifact of the active run."""
         self.client().log_figure(self._run_id(), figure, artifact_file, save_kwargs=save_kwargs)
+
+    def log_input(
+        self,
+        dataset: Any = None,
+        context: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        model: Any = None,
+    ) -> None:
+        """Record that the active run used ``dataset`` (``spanrun.data.from_pandas(...)``,
+        ``from_numpy(...)`` or an ``mlflow.data`` dataset), as MLflow's ``log_input``:
+        ``context`` (e.g. "training", "eval") becomes the input tag ``mlflow.data.context``."""
+        if dataset is None and (context or tags):
+            raise InvalidInputError("log_input: `dataset` must be given with `context` or `tags`")
+        self.log_inputs([dataset], [context], [tags], [model])
+
+    def log_inputs(
+        self,
+        datasets: Sequence[Any] | None = None,
+        contexts: Sequence[str | None] | None = None,
+        tags_list: Sequence[Mapping[str, Any] | None] | None = None,
+        models: Sequence[Any] | None = None,
+    ) -> None:
+        """``log_input`` for several datasets at once: ``datasets``, ``contexts`` and
+        ``tags_list`` have the same length (None entries for no context or tags)."""
+        if models and any(m is not None for m in models):
+            raise UnsupportedError(
+                "spanrun has no logged models, so no model inputs; log datasets with log_input"
+            )
+        lists = {"datasets": datasets, "contexts": contexts, "tags_list": tags_list}
+        for name, value in lists.items():
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise InvalidInputError(
+                    f"log_inputs: `{name}` must be a list, got {type(value).__name__}"
+                )
+        datasets, contexts, tags_list = datasets or [], contexts or [], tags_list or []
+        if not len(datasets) == len(contexts) == len(tags_list):
+            raise InvalidInputError(
+                "log_inputs needs `datasets`, `contexts` and `tags_list` of the same length, got "
+                f"{len(datasets)}, {len(contexts)} and {len(tags_list)}"
+            )
+        inputs = [
+            dataset_input(dataset, context, tags)
+            for dataset, context, tags in zip(datasets, contexts, tags_list, strict=True)
+            if dataset is not None
+        ]
+        run_id = self._run_id()
+        if inputs:
+            self.client().log_inputs(run_id, inputs)
 
     def log_table(self, data: Any, artifact_file: str, run_id: str | None = None) -> None:
         """Log (or append to) a table artifact: a dict of columns or a DataFrame."""

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from spanrun.core.entities import (
+    DatasetInput,
     Experiment,
     Metric,
     PagedList,
@@ -28,6 +29,7 @@ from spanrun.store._search_filter import Entity, parse_filter, parse_order_by
 from spanrun.store.rest._base import ARTIFACTS_ENDPOINT, MLFLOW
 from spanrun.store.rest._traces import TraceMethods
 from spanrun.store.rest._wire import (
+    dataset_input_to_json,
     experiment_from_json,
     metric_from_json,
     metric_row_to_json,
@@ -282,6 +284,11 @@ class RestStore(TraceMethods):
                 body["metrics"] = metrics[:room]
                 metrics = metrics[room:]
             self._http.call("POST", path, body=body)
+
+    def log_inputs(self, run_id: str, dataset_inputs: Sequence[DatasetInput]) -> None:
+        """One ``runs/log-inputs`` request (MLflow's; a spanrun or MLflow server dedupes)."""
+        body = {"run_id": run_id, "datasets": [dataset_input_to_json(d) for d in dataset_inputs]}
+        self._http.call("POST", f"{MLFLOW}/runs/log-inputs", body=body)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._http.call("POST", f"{MLFLOW}/runs/delete-tag", body={"run_id": run_id, "key": key})

@@ -12,12 +12,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spanrun.core.entities import (
+    Dataset,
+    DatasetInput,
     Experiment,
+    InputTag,
     Metric,
     Param,
     Run,
     RunData,
     RunInfo,
+    RunInputs,
     RunTag,
     SpanEvent,
     SpanRecord,
@@ -27,6 +31,7 @@ from spanrun.core.entities import (
 from spanrun.errors import StoreError
 
 __all__ = [
+    "dataset_input_to_json",
     "experiment_from_json",
     "float_to_json",
     "metric_from_json",
@@ -35,6 +40,7 @@ __all__ = [
     "param_to_json",
     "run_from_json",
     "run_info_from_json",
+    "run_inputs_from_json",
     "span_from_json",
     "span_to_json",
     "tag_to_json",
@@ -152,12 +158,39 @@ def run_from_json(item: Mapping[str, Any]) -> Run:
             data=RunData(
                 metrics=metrics, params=_pairs(data.get("params")), tags=_pairs(data.get("tags"))
             ),
-            inputs=item.get("inputs"),
+            inputs=run_inputs_from_json(item.get("inputs") or {}),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise StoreError(
             f"The tracking server sent a malformed run ({exc!r}): {item!r:.300}"
         ) from None
+
+
+def dataset_input_to_json(item: DatasetInput) -> dict[str, Any]:
+    """A DatasetInput as MLflow's ``runs/log-inputs`` and ``runs/get`` carry it (schema and
+    profile left out when None)."""
+    dataset = {k: v for k, v in item.dataset.to_dictionary().items() if v is not None}
+    return {"tags": [{"key": t.key, "value": t.value} for t in item.tags], "dataset": dataset}
+
+
+def _dataset_input_from_json(item: Mapping[str, Any]) -> DatasetInput:
+    d = item["dataset"]
+    schema, profile = d.get("schema"), d.get("profile")
+    dataset = Dataset(
+        name=str(d["name"]),
+        digest=str(d["digest"]),
+        source_type=str(d.get("source_type", "")),
+        source=str(d.get("source", "")),
+        schema=None if schema is None else str(schema),
+        profile=None if profile is None else str(profile),
+    )
+    tags = tuple(InputTag(str(t["key"]), str(t.get("value", ""))) for t in item.get("tags") or ())
+    return DatasetInput(dataset, tags)
+
+
+def run_inputs_from_json(item: Mapping[str, Any]) -> RunInputs:
+    """A run's ``inputs`` (only its dataset inputs: spanrun keeps no logged-model inputs)."""
+    return RunInputs(tuple(_dataset_input_from_json(d) for d in item.get("dataset_inputs") or ()))
 
 
 def span_to_json(span: SpanRecord) -> dict[str, Any]:

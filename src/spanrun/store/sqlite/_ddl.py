@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 # The Alembic head revision this code expects; opening a store migrates when the database is behind.
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0004"
 
 #: Every table and index of the current schema on SQLite, then the Alembic version table (as
 #: ``_migrate._create_fresh`` creates it), one statement per item.
@@ -144,6 +144,35 @@ SQLITE_DDL: tuple[str, ...] = (
 	FOREIGN KEY(run_id) REFERENCES runs (run_id)
 )""",
     'CREATE INDEX ix_tags_key_value ON tags ("key", value, run_id)',
+    """CREATE TABLE datasets (
+	dataset_uuid VARCHAR(32) NOT NULL,
+	experiment_id INTEGER NOT NULL,
+	name VARCHAR(500) NOT NULL,
+	digest VARCHAR(36) NOT NULL,
+	dataset_source_type VARCHAR(36) NOT NULL,
+	dataset_source TEXT NOT NULL,
+	dataset_schema TEXT,
+	dataset_profile TEXT,
+	PRIMARY KEY (dataset_uuid),
+	CONSTRAINT uq_datasets_experiment_name UNIQUE (experiment_id, name, digest),
+	FOREIGN KEY(experiment_id) REFERENCES experiments (experiment_id)
+)""",
+    """CREATE TABLE run_inputs (
+	id INTEGER NOT NULL,
+	run_id VARCHAR(32) NOT NULL,
+	dataset_uuid VARCHAR(32) NOT NULL,
+	PRIMARY KEY (id),
+	CONSTRAINT uq_run_inputs_run_dataset UNIQUE (run_id, dataset_uuid),
+	FOREIGN KEY(run_id) REFERENCES runs (run_id),
+	FOREIGN KEY(dataset_uuid) REFERENCES datasets (dataset_uuid)
+)""",
+    """CREATE TABLE run_input_tags (
+	input_id INTEGER NOT NULL,
+	"key" VARCHAR(255) NOT NULL,
+	value VARCHAR(500) NOT NULL,
+	PRIMARY KEY (input_id, "key"),
+	FOREIGN KEY(input_id) REFERENCES run_inputs (id)
+)""",
     """CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL,
 	PRIMARY KEY (version_num)
