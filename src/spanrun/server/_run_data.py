@@ -1,9 +1,8 @@
 """MLflow's endpoints for what a run holds: metrics, params, tags, batches, metric history.
 
-``runs/log-inputs`` is accepted and answers ``{}`` without storing anything: spanrun has no
-dataset inputs (the run must exist, as MLflow checks). ``logged-models/search`` answers that
-there are none (spanrun keeps no logged models); MLflow 3's client asks it when listing a run's
-artifacts in a folder.
+``runs/log-inputs`` stores dataset inputs (MLflow's ``mlflow.log_input``); model inputs are
+refused (spanrun keeps no logged models). ``logged-models/search`` answers that there are none;
+MLflow 3's client asks it when listing a run's artifacts in a folder.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import bisect
 import time
 from typing import Any
 
-from spanrun.core.entities import Metric, Param, RunTag
+from spanrun.core.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from spanrun.errors import InvalidInputError
 from spanrun.server._context import ServerContext
 from spanrun.server._params import Params, key_values, to_float, to_int
@@ -83,9 +82,43 @@ def _log_batch(ctx: ServerContext, params: Params) -> dict[str, Any]:
     return {}
 
 
+_DATASET_FIELDS = ("name", "digest", "source_type", "source", "schema", "profile")
+
+
+def _dataset_input(prefix: str, item: dict[str, Any]) -> DatasetInput:
+    """A DatasetInput from MLflow's JSON (the client then checks lengths and characters)."""
+    dataset = item.get("dataset")
+    if not isinstance(dataset, dict):
+        raise InvalidInputError(f"Missing value for required parameter '{prefix}dataset'.")
+    fields: dict[str, str | None] = {}
+    for i, name in enumerate(_DATASET_FIELDS):
+        value = dataset.get(name)
+        if value is None and i < 4:  # name, digest, source_type, source are required
+            raise InvalidInputError(
+                f"Missing value for required parameter '{prefix}dataset.{name}'."
+            )
+        if value is not None and not isinstance(value, str):
+            raise InvalidInputError(
+                f"Invalid value {value!r:.80} for parameter '{prefix}dataset.{name}': "
+                "it must be a string"
+            )
+        fields[name] = value
+    tags = item.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, dict) for t in tags):
+        raise InvalidInputError(f"Invalid value {tags!r:.80} for parameter '{prefix}tags'")
+    return DatasetInput(
+        Dataset(**fields),  # type: ignore[arg-type]  # the required ones are str (above)
+        tuple(InputTag(k, v) for k, v in key_values(f"{prefix}tags", tags)),
+    )
+
+
 def _log_inputs(ctx: ServerContext, params: Params) -> dict[str, Any]:
-    ctx.client.get_run(params.run_id())  # NotFoundError for an unknown run, as MLflow
-    params.objects("datasets")  # type-checked, then dropped: spanrun keeps no dataset inputs
+    run_id = params.run_id()
+    items = params.objects("datasets")
+    if params.objects("models"):
+        raise InvalidInputError("Model inputs are not supported: spanrun keeps no logged models")
+    inputs = [_dataset_input(f"datasets[{i}].", item) for i, item in enumerate(items)]
+    ctx.client.log_inputs(run_id, inputs)
     return {}
 
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from spanrun.core.entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     Metric,
     Run,
     RunInfo,
+    RunInputs,
     SpanEvent,
     SpanRecord,
     Trace,
@@ -32,12 +34,14 @@ from spanrun.errors import InvalidInputError
 from spanrun.server._params import checked_text, to_int
 
 __all__ = [
+    "dataset_input_json",
     "double",
     "experiment_json",
     "file_info_json",
     "hex_id",
     "metric_json",
     "run_info_json",
+    "run_inputs_json",
     "run_json",
     "span_from_json",
     "span_json",
@@ -103,8 +107,21 @@ def run_json(run: Run, uri: UriView) -> dict[str, Any]:
             "params": _pairs(data.params),
             "tags": _pairs(data.tags),
         },
-        "inputs": {},
+        "inputs": run_inputs_json(run.inputs),
     }
+
+
+def dataset_input_json(item: DatasetInput) -> dict[str, Any]:
+    """MLflow's DatasetInput: ``{"tags": [{"key", "value"}], "dataset": {...}}`` (a dataset's
+    schema and profile are left out when it has none, as protobuf leaves unset fields)."""
+    dataset = {k: v for k, v in item.dataset.to_dictionary().items() if v is not None}
+    return {"tags": [{"key": t.key, "value": t.value} for t in item.tags], "dataset": dataset}
+
+
+def run_inputs_json(inputs: RunInputs) -> dict[str, Any]:
+    if not inputs.dataset_inputs:
+        return {}  # protobuf's JSON leaves out empty repeated fields
+    return {"dataset_inputs": [dataset_input_json(d) for d in inputs.dataset_inputs]}
 
 
 def metric_json(metric: Metric, run_id: str | None = None) -> dict[str, Any]:
