@@ -165,7 +165,7 @@ set_tag = _tracker.set_tag
 set_tags = _tracker.set_tags
 start_run = _tracker.start_run
 
-_LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts", "data")
+_LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts", "data", "entities")
 # Names whose modules import OpenTelemetry: loaded on first use, so `import spanrun` stays light.
 _LAZY_NAMES = {
     "autolog": "spanrun._autolog",

@@ -100,7 +100,6 @@ MLFLOW_ONLY: dict[str, str] = {
     "tracing": "use spanrun.trace, spanrun.start_span and spanrun.search_traces",
     "metrics": "not available yet (evaluation metrics are planned)",
     "client": "use spanrun.MlflowClient (spanrun.SpanrunClient)",
-    "entities": "use spanrun.entities",
     "exceptions": "use spanrun.errors",
     "environment_variables": "spanrun reads SPANRUN_* variables, else the MLFLOW_* ones",
     "system_metrics": _SYSTEM_METRICS,

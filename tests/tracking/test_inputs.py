@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +184,13 @@ def test_client_bad_input(client: spanrun.SpanrunClient, df: pd.DataFrame) -> No
     client.delete_run(run_id)
     with pytest.raises(InvalidStateError):
         client.log_inputs(run_id, [DatasetInput(dataset)])
+
+
+def test_data_and_entities_load_on_first_access_without_pandas() -> None:
+    code = (
+        "import sys, spanrun; spanrun.data.from_pandas; spanrun.entities.DatasetInput; "
+        "print('pandas' in sys.modules, 'log_input' in dir(spanrun))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,7 +18,8 @@ from spanrun.cli._output import (
     format_time,
     run_to_dict,
 )
-from spanrun.core.entities import Run, ViewType
+from spanrun.core.entities import DatasetInput, Run, ViewType
+from spanrun.core.vocabulary import DATASET_CONTEXT_TAG
 from spanrun.errors import NotFoundError
 
 __all__ = ["runs"]
@@ -147,13 +149,16 @@ def _column_getter(column: str) -> Callable[[Run], Any]:
 @click.option("--run-id", "-r", "id_option", metavar="ID", help="Same as RUN_ID.")
 @json_option
 def describe(run_id: str | None, id_option: str | None, as_json: bool) -> None:
-    """Show a run's info, params, metrics and tags."""
+    """Show a run's info, params, metrics, tags and datasets (inputs)."""
     ids = pick_ids([run_id] if run_id else [], id_option, "run")
     if len(ids) != 1:
         raise click.UsageError("Give one run id.")
     run = get_client().get_run(ids[0])
+    inputs = run.inputs.dataset_inputs
     if as_json:
-        echo_json(run_to_dict(run))
+        # MLflow's Run.to_dictionary() has the inputs too.
+        dataset_inputs = [d.to_dictionary() for d in inputs]
+        echo_json({**run_to_dict(run), "inputs": {"dataset_inputs": dataset_inputs}})
         return
     info = run.info
     echo_key_values(
@@ -178,6 +183,28 @@ def describe(run_id: str | None, id_option: str | None, as_json: bool) -> None:
     ):
         click.echo()
         echo_key_values(title, dict(sorted(values.items())))
+    click.echo()
+    click.echo("Datasets")
+    echo_table(
+        ["name", "digest", "context", "source_type", "rows"],
+        [
+            (d.dataset.name, d.dataset.digest, _context(d), d.dataset.source_type, _rows(d))
+            for d in inputs
+        ],
+    )
+
+
+def _context(item: DatasetInput) -> str:
+    return next((t.value for t in item.tags if t.key == DATASET_CONTEXT_TAG), "")
+
+
+def _rows(item: DatasetInput) -> str:
+    """The profile's ``num_rows`` (pandas datasets), else ``-``."""
+    try:
+        rows = json.loads(item.dataset.profile or "{}").get("num_rows")
+    except (ValueError, AttributeError):
+        return "-"
+    return "-" if rows is None else str(rows)
 
 
 def _run_id_args(function: F) -> F:

@@ -6,6 +6,7 @@ __all__ = [
     "AUTOLOG_PREDICTION_COLUMNS",
     "CALL_COLUMNS",
     "CALL_METRICS",
+    "DATASET_CONTEXT_TAG",
     "INPUTS_INDEX",
     "LOGGED_ARTIFACTS_TAG",
     "LOG_PREDICTION_COLUMNS",
@@ -90,3 +91,6 @@ SOURCE_TYPE_TAG = "mlflow.source.type"
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 RUN_MODE_TAG = "spanrun.run_mode"
 PARAMS_VARIED_TAG = "spanrun.llm.params_varied"
+
+#: The input tag of a run's dataset input that holds ``log_input(context=...)`` (MLflow's name).
+DATASET_CONTEXT_TAG = "mlflow.data.context"

@@ -13,19 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spanrun.core.entities import Dataset, DatasetInput, InputTag
+from spanrun.core.vocabulary import DATASET_CONTEXT_TAG
 from spanrun.errors import InvalidInputError
 from spanrun.tracking import _validation as check
 
 __all__ = [
-    "CONTEXT_TAG",
     "MAX_DATASETS_PER_BATCH",
     "checked_dataset_inputs",
     "dataset_entity",
     "dataset_input",
 ]
-
-#: The input tag that holds ``log_input(context=...)`` (MLflow's name).
-CONTEXT_TAG = "mlflow.data.context"
 
 # MLflow's limits (mlflow/utils/validation.py), in characters.
 MAX_DATASETS_PER_BATCH = 1000
@@ -150,5 +147,5 @@ def dataset_input(
         raise InvalidInputError(f"tags must be a dict of str to str, got {type(tags).__name__}")
     pairs = [(k, v if v is None else str(v)) for k, v in (tags or {}).items()]
     if context:
-        pairs.append((CONTEXT_TAG, context))
+        pairs.append((DATASET_CONTEXT_TAG, context))
     return DatasetInput(entity, tuple(_tag(k, v) for k, v in pairs))
