@@ -3,12 +3,15 @@ traces. A running run's page reloads itself."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from spanrun.artifacts import get_artifact_repository
-from spanrun.core.entities import FileInfo, Run, ViewType
-from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG
+from spanrun.core.entities import DatasetInput, FileInfo, Run, ViewType
+from spanrun.core.vocabulary import DATASET_CONTEXT_TAG, NOTE_TAG, PARENT_RUN_TAG
 from spanrun.errors import NotFoundError, SpanrunError
 from spanrun.store import Store
 from spanrun.ui._queries import quoted_key, string_literal
@@ -53,6 +56,23 @@ def _parent(store: Store, run: Run) -> Run | None:
         return None
 
 
+def _dataset_row(item: DatasetInput) -> dict[str, Any]:
+    """A row of the run page's Datasets table: name, digest, context, source kind, rows."""
+    try:
+        profile = json.loads(item.dataset.profile or "{}")
+    except ValueError:
+        profile = {}
+    rows = profile.get("num_rows") if isinstance(profile, dict) else None
+    context = next((t.value for t in item.tags if t.key == DATASET_CONTEXT_TAG), "")
+    return {
+        "name": item.dataset.name,
+        "digest": item.dataset.digest,
+        "context": context,
+        "source_type": item.dataset.source_type,
+        "rows": rows,
+    }
+
+
 def run_page(store: Store, request: Request, run_id: str) -> Response:
     """Everything about one run; its charts load their histories when scrolled into view."""
     run = store.get_run(run_id)
@@ -84,6 +104,7 @@ def run_page(store: Store, request: Request, run_id: str) -> Response:
         metrics=sorted(run.data.metrics.items()),
         user_tags=user_tags,
         system_tags=system_tags,
+        datasets=[_dataset_row(item) for item in run.inputs.dataset_inputs],
         files=files,
         files_cut=cut,
         artifact_error=artifact_error,
