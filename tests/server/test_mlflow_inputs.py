@@ -94,3 +94,35 @@ def test_stock_mlflow_client_logs_and_reads_dataset_inputs(
     assert rows == [("eval", logged["digest"]), ("train", out["got"][1]["dataset"]["digest"])]
     stored = get_store(server.backend_store_uri, str(tmp_path / "unused")).get_run(out["run_id"])
     assert [d.dataset.name for d in stored.inputs.dataset_inputs] == ["eval", "train"]
+
+
+def test_spanrun_log_input_takes_mlflow_data_datasets(mlflow_python: str, tmp_path: Path) -> None:
+    """``spanrun.log_input`` records one of MLflow's own ``mlflow.data`` datasets (run in the
+    MLflow venv with spanrun's sources on the path: that venv has spanrun's dependencies)."""
+    code = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import mlflow, pandas as pd, spanrun
+spanrun.set_tracking_uri(sys.argv[1])
+df = pd.DataFrame({"question": ["2+2?"], "label": [4]})
+theirs = mlflow.data.from_pandas(df, name="eval", source="s3://bucket/eval.csv")
+with spanrun.start_run() as run:
+    spanrun.log_input(theirs, context="eval")
+(item,) = spanrun.get_run(run.info.run_id).inputs.dataset_inputs
+print(json.dumps([theirs.to_dict(), item.dataset.to_dictionary(), {t.key: t.value for t in item.tags}]))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SPANRUN_"))}
+    env["PYTHONPATH"] = str(REPO / "src")
+    done = subprocess.run(
+        [mlflow_python, "-c", code, f"sqlite:///{tmp_path / 'x.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs, stored, tags = json.loads(done.stdout.strip().splitlines()[-1])
+    assert stored == theirs
+    assert stored["source_type"] == "s3"
+    assert tags == {"mlflow.data.context": "eval"}
