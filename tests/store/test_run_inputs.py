@@ -105,3 +105,17 @@ def test_migration_0004_adds_inputs_to_an_existing_database(tmp_path: Path) -> N
         assert store.get_run(run_id).inputs.dataset_inputs == (_input("eval"),)
     finally:
         store.close()
+
+
+def test_search_runs_by_datasets(store: SqlAlchemyStore) -> None:
+    one, two, _ = _run(store), _run(store), _run(store)
+    store.log_inputs(one, [_input("train", "d1", **{"mlflow.data.context": "training"})])
+    store.log_inputs(two, [_input("eval", "d2", **{"mlflow.data.context": "eval"})])
+
+    def found(filter_string: str) -> set[str]:
+        return {r.info.run_id for r in store.search_runs(["0"], filter_string)}
+
+    assert found("datasets.name = 'train'") == {one}
+    assert found("datasets.digest IN ('d1', 'd2')") == {one, two}
+    assert found("datasets.context ILIKE 'EV%'") == {two}
+    assert found("datasets.context = 'eval' and datasets.name = 'train'") == set()

@@ -15,7 +15,13 @@ import pytest
 
 import spanrun
 from spanrun.entities import Dataset, DatasetInput, InputTag
-from spanrun.errors import InvalidInputError, InvalidStateError, NotFoundError, UnsupportedError
+from spanrun.errors import (
+    InvalidFilterError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    UnsupportedError,
+)
 
 CONTEXT = "mlflow.data.context"
 
@@ -194,3 +200,31 @@ def test_data_and_entities_load_on_first_access_without_pandas() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_search_runs_by_dataset_name_digest_and_context(df: pd.DataFrame) -> None:
+    evaluation = spanrun.data.from_pandas(df, name="eval")
+    training = spanrun.data.from_pandas(df.head(1), name="train")
+    with spanrun.start_run() as both:
+        spanrun.log_inputs([training, evaluation], ["training", "eval"], [None, None])
+    with spanrun.start_run() as only_eval:
+        spanrun.log_input(evaluation, context="eval")
+    with spanrun.start_run():
+        pass
+
+    def found(filter_string: str) -> set[str]:
+        runs = spanrun.search_runs(filter_string=filter_string, output_format="list")
+        return {r.info.run_id for r in runs}
+
+    assert found("datasets.name = 'eval'") == {both.info.run_id, only_eval.info.run_id}
+    assert found("datasets.name = 'train'") == {both.info.run_id}
+    assert found(f"dataset.digest = '{training.digest}'") == {both.info.run_id}
+    assert found("datasets.context IN ('training')") == {both.info.run_id}
+    assert found("datasets.name LIKE 'ev%' and datasets.context = 'training'") == {both.info.run_id}
+    assert found("datasets.name != 'train'") == {both.info.run_id, only_eval.info.run_id}
+    assert found("datasets.name = 'nope'") == set()
+    for bad in ("datasets.rows = '3'", "datasets.name > 'a'"):
+        with pytest.raises(InvalidFilterError):
+            spanrun.search_runs(filter_string=bad)
+    with pytest.raises(InvalidFilterError, match="ordered by their datasets"):
+        spanrun.search_runs(order_by=["datasets.name"])

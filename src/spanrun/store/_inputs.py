@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from spanrun.core.entities import Dataset, DatasetInput, InputTag, RunInputs
+from spanrun.core.vocabulary import DATASET_CONTEXT_TAG
 from spanrun.store import _models as m
 from spanrun.store._common import chunks
 from spanrun.store._run_writer import raise_unless_active
 
-__all__ = ["read_inputs", "write_inputs"]
+__all__ = ["read_inputs", "runs_using_datasets", "write_inputs"]
 
 _d = m.datasets.c
 _ri = m.run_inputs.c
@@ -119,6 +120,20 @@ def read_inputs(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, RunInp
         )
         for run_id, items in found.items()
     }
+
+
+def runs_using_datasets(
+    key: str, matches: Callable[[Any], sa.ColumnElement[bool]]
+) -> sa.Select[Any]:
+    """The ids of runs with a dataset input whose ``key`` (name, digest or context: the
+    ``mlflow.data.context`` input tag) ``matches`` (a search filter's ``datasets.<key>``)."""
+    query = sa.select(_ri.run_id)
+    if key == "context":
+        return query.join(m.run_input_tags, _rt.input_id == _ri.id).where(
+            _rt.key == DATASET_CONTEXT_TAG, matches(_rt.value)
+        )
+    column = _d.name if key == "name" else _d.digest
+    return query.join(m.datasets, _d.dataset_uuid == _ri.dataset_uuid).where(matches(column))
 
 
 # In the order of Dataset's fields.

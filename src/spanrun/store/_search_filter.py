@@ -6,6 +6,7 @@ Grammar (keywords are case-insensitive)::
     clause     := identifier operator value
     identifier := prefix "." key | attribute
     prefix     := metrics | metric | params | param | tags | tag | attributes | attribute | run
+                | datasets | dataset        (runs only: keys name, digest, context; not sortable)
     key        := bare-name | `back quoted` | "double quoted"
     operator   := = | != | < | <= | > | >= | LIKE | ILIKE | IN | NOT IN
     value      := number | 'string' | "string" | "(" string ("," string)* ")"
@@ -49,7 +50,7 @@ MAX_FILTER_VALUES = 10_000
 MAX_ORDER_BY_KEYS = 50
 
 Entity = Literal["run", "experiment"]
-Kind = Literal["metric", "param", "tag", "attribute"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset"]
 
 _PREFIXES: dict[str, Kind] = {
     "metrics": "metric",
@@ -64,7 +65,11 @@ _PREFIXES: dict[str, Kind] = {
     "attribute": "attribute",
     "attr": "attribute",
     "run": "attribute",
+    "datasets": "dataset",
+    "dataset": "dataset",
 }
+# A run's dataset inputs: ``datasets.context`` is the input tag mlflow.data.context (MLflow's).
+_DATASET_KEYS = ("name", "digest", "context")
 
 # attribute name -> (canonical name, numeric?)
 _RUN_ATTRIBUTES: dict[str, tuple[str, bool]] = {
@@ -245,12 +250,19 @@ class _Parser:
                     start,
                 )
             return "attribute", attr[0], attr[1], start
+        if kind == "dataset":
+            if key.lower() not in _DATASET_KEYS:
+                raise self.fail(
+                    f"unknown dataset field {key!r} (expected one of {', '.join(_DATASET_KEYS)})",
+                    start,
+                )
+            key = key.lower()
         return kind, key, kind == "metric", start
 
     def _prefix_hint(self) -> str:
         if self.entity == "experiment":
             return "tags., attributes. or an attribute name"
-        return "metrics., params., tags. or attributes."
+        return "metrics., params., tags., attributes. or datasets."
 
     def operator(self) -> tuple[str, _Token]:
         tok = self.tok
@@ -342,7 +354,9 @@ class _Parser:
         return clauses
 
     def order_key(self) -> OrderKey:
-        kind, key, _numeric, _start = self.identifier()
+        kind, key, _numeric, start = self.identifier()
+        if kind == "dataset":
+            raise self.fail("runs cannot be ordered by their datasets", start)
         ascending = True
         if self.tok.type == "word" and self.tok.upper in ("ASC", "DESC"):
             ascending = self.advance().upper == "ASC"

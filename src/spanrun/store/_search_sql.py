@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from spanrun.core.entities import LifecycleStage, ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import _models as m
+from spanrun.store._inputs import runs_using_datasets
 from spanrun.store._search_filter import Comparison, OrderKey
 
 __all__ = [
@@ -190,6 +192,10 @@ def run_search_query(
     for i, comp in enumerate(comparisons):
         if comp.kind == "attribute":
             conditions.append(compare(runs.c[comp.key], comp.op, comp.value, dialect))
+            continue
+        if comp.kind == "dataset":  # runs with any dataset input that matches
+            matches = functools.partial(compare, op=comp.op, value=comp.value, dialect=dialect)
+            subqueries.append(runs.c.run_id.in_(runs_using_datasets(comp.key, matches)))
             continue
         table = _KEYED_TABLES[comp.kind]
         if joined < JOINED_CLAUSES:
