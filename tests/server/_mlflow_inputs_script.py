@@ -46,6 +46,14 @@ def main() -> None:
                 "got": inputs(client.get_run(run.info.run_id).inputs.dataset_inputs),
                 "searched": inputs(found.inputs.dataset_inputs),
                 "spanrun_run": inputs(client.get_run(spanrun_run_id).inputs.dataset_inputs),
+                "by_dataset": sorted(
+                    r.info.run_id
+                    for r in mlflow.search_runs(
+                        experiment_names=["inputs-e2e"],
+                        filter_string="datasets.name = 'eval' and datasets.context = 'spanrun'",
+                        output_format="list",
+                    )
+                ),
             }
         )
     )

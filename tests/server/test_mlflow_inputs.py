@@ -87,6 +87,7 @@ def test_stock_mlflow_client_logs_and_reads_dataset_inputs(
     assert out["got"][1]["tags"] == {"mlflow.data.context": "training"}
     assert out["searched"] == out["got"]
     assert out["spanrun_run"] == [{"dataset": logged, "tags": {"mlflow.data.context": "spanrun"}}]
+    assert out["by_dataset"] == [spanrun_run.info.run_id]  # MLflow's datasets.* filter
 
     # One dataset row for "eval" (spanrun's and MLflow's), one for "train".
     with sqlite3.connect(tmp_path / "inputs.db") as conn:
@@ -109,7 +110,8 @@ theirs = mlflow.data.from_pandas(df, name="eval", source="s3://bucket/eval.csv")
 with spanrun.start_run() as run:
     spanrun.log_input(theirs, context="eval")
 (item,) = spanrun.get_run(run.info.run_id).inputs.dataset_inputs
-print(json.dumps([theirs.to_dict(), item.dataset.to_dictionary(), {t.key: t.value for t in item.tags}]))
+tags = {t.key: t.value for t in item.tags}
+print(json.dumps([theirs.to_dict(), item.dataset.to_dictionary(), tags]))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SPANRUN_"))}
     env["PYTHONPATH"] = str(REPO / "src")
