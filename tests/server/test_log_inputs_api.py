@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.server.conftest import ServerProcess
 
@@ -84,3 +87,48 @@ def test_unknown_run_models_and_missing_run_id(server: ServerProcess) -> None:
     assert response.status_code == 400 and "logged models" in response.json()["message"]
     response = server.api("POST", "runs/log-inputs", json={"datasets": []})
     assert response.status_code == 400 and "run_id" in response.json()["message"]
+
+
+_texts = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["", "a\x00b", "\ud800", "x" * 600, "eval"]),
+)
+_values = st.one_of(st.none(), _texts, st.integers(), st.floats(), st.booleans(), st.lists(_texts))
+_datasets = st.fixed_dictionaries(
+    {},
+    optional={name: _values for name in [*DATASET, "schema"]},
+)
+_items = st.fixed_dictionaries(
+    {},
+    optional={
+        "dataset": st.one_of(_datasets, _values),
+        "tags": st.one_of(
+            st.lists(st.fixed_dictionaries({}, optional={"key": _values, "value": _values})),
+            _values,
+        ),
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_run(server: ServerProcess) -> str:
+    return _run(server)[1]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(datasets=st.one_of(st.lists(_items, max_size=3), _values))
+def test_random_datasets_never_answer_500(
+    server: ServerProcess, fuzz_run: str, datasets: Any
+) -> None:
+    # ASCII JSON: lone surrogates travel as \ud800 escapes, as a client might send them.
+    body = json.dumps({"run_id": fuzz_run, "datasets": datasets})
+    headers = {"Content-Type": "application/json"}
+    response = server.api("POST", "runs/log-inputs", content=body, headers=headers)
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert server.api("GET", "runs/get", params={"run_id": fuzz_run}).status_code == 200
