@@ -6,7 +6,8 @@ Layers, bottom up::
     2  instrumentation                  OTel API + wrapt only
     3  store, artifacts
     4  tracking, exporters
-    5  the facade (spanrun/__init__, _autolog, llm, openai, langchain), cli, server, ui, testing
+    5  the facade (spanrun/__init__, _autolog, llm, openai, langchain), data, cli, server, ui,
+       testing
 
 A module may import its own package, and the public names of packages in lower layers: never a
 package of its own layer (but in layer 1) or above, never another package's private (``_``)
