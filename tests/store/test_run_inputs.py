@@ -56,6 +56,8 @@ def test_unknown_and_deleted_runs(store: SqlAlchemyStore) -> None:
     store.delete_run(run_id)
     with pytest.raises(InvalidStateError):
         store.log_inputs(run_id, [_input("x")])
+    with pytest.raises(InvalidStateError):
+        store.log_inputs(run_id, [])
     assert _count(store, m.datasets) == 0
 
 

@@ -20,7 +20,7 @@ from spanrun.store import _models as m
 from spanrun.store._common import chunks
 from spanrun.store._run_writer import raise_unless_active
 
-__all__ = ["read_inputs", "runs_using_datasets", "write_inputs"]
+__all__ = ["active_run_experiment", "read_inputs", "runs_using_datasets", "write_inputs"]
 
 _d = m.datasets.c
 _ri = m.run_inputs.c
@@ -61,6 +61,17 @@ def _dataset_uuid(
     return found
 
 
+def active_run_experiment(conn: sa.Connection, run_id: str) -> int:
+    """The experiment of ``run_id``; NotFoundError or InvalidStateError unless it is active."""
+    row = conn.execute(
+        sa.select(m.runs.c.experiment_id, m.runs.c.lifecycle_stage).where(m.runs.c.run_id == run_id)
+    ).first()
+    raise_unless_active(run_id, None if row is None else row.lifecycle_stage)
+    assert row is not None
+    experiment_id: int = row.experiment_id
+    return experiment_id
+
+
 def write_inputs(
     conn: sa.Connection,
     insert: Callable[[sa.Table], Any],
@@ -68,13 +79,9 @@ def write_inputs(
     dataset_inputs: Sequence[DatasetInput],
 ) -> None:
     """Record ``dataset_inputs`` for the active run ``run_id`` in the transaction of ``conn``."""
-    row = conn.execute(
-        sa.select(m.runs.c.experiment_id, m.runs.c.lifecycle_stage).where(m.runs.c.run_id == run_id)
-    ).first()
-    raise_unless_active(run_id, None if row is None else row.lifecycle_stage)
-    assert row is not None
+    experiment_id = active_run_experiment(conn, run_id)
     for item in _first_of_each(dataset_inputs):
-        dataset_uuid = _dataset_uuid(conn, insert, row.experiment_id, item.dataset)
+        dataset_uuid = _dataset_uuid(conn, insert, experiment_id, item.dataset)
         added = conn.execute(
             insert(m.run_inputs)
             .values(run_id=run_id, dataset_uuid=dataset_uuid)

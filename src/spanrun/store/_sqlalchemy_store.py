@@ -47,7 +47,7 @@ from spanrun.store._common import (
 )
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
-from spanrun.store._inputs import read_inputs, write_inputs
+from spanrun.store._inputs import active_run_experiment, read_inputs, write_inputs
 from spanrun.store._llm_calls import call_column
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
@@ -261,8 +261,8 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
                 lambda conn: write_inputs(conn, self._insert, run_id, dataset_inputs),
                 retry_integrity=True,  # two writers adding the same dataset at once
             )
-        else:
-            self._db.read(lambda conn: self._run_row(conn, run_id))  # NotFoundError, as MLflow
+        else:  # nothing to write; the run must still be there and active, as in MLflow
+            self._db.read(lambda conn: active_run_experiment(conn, run_id))
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, DELETED)
