@@ -136,6 +136,8 @@ def test_same_dataset_is_stored_once_per_experiment(
         (lambda df: spanrun.log_input(df), "from_pandas"),
         (lambda df: spanrun.log_input("data.csv"), "log_input takes a dataset"),
         (lambda df: spanrun.log_input({"name": "x"}), "log_input takes a dataset"),
+        (lambda df: spanrun.log_input(df["label"]), "from_pandas"),  # a Series
+        (lambda df: spanrun.log_input(df.to_numpy()), "log_input takes a dataset"),
         (lambda df: spanrun.log_input(None, context="eval"), "must be given"),
         (
             lambda df: spanrun.log_input(spanrun.data.from_pandas(df, name="n" * 501)),

@@ -125,7 +125,10 @@ def dataset_entity(dataset: Any) -> Dataset:
             "log_input takes a dataset (spanrun.data.from_pandas(...), from_numpy(...), or an "
             f"mlflow.data dataset), got {type(dataset).__name__}"
         )
-    config = to_dict()
+    try:
+        config = to_dict()
+    except TypeError:  # some other object's to_dict, which needs arguments
+        config = None
     if not isinstance(config, Mapping) or not {"name", "digest", "source"} <= config.keys():
         raise InvalidInputError(
             f"log_input takes a dataset, got {type(dataset).__name__}: wrap data with "
