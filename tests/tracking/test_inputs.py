@@ -230,3 +230,12 @@ def test_search_runs_by_dataset_name_digest_and_context(df: pd.DataFrame) -> Non
             spanrun.search_runs(filter_string=bad)
     with pytest.raises(InvalidFilterError, match="ordered by their datasets"):
         spanrun.search_runs(order_by=["datasets.name"])
+
+
+def test_mlflow_data_constructors_spanrun_lacks_are_a_typed_error() -> None:
+    with pytest.raises(UnsupportedError, match="from_pandas or from_numpy"):
+        spanrun.data.from_spark  # noqa: B018
+    assert not hasattr(spanrun.data, "from_huggingface")
+    with pytest.raises(AttributeError) as info:
+        spanrun.data.no_such_thing  # noqa: B018
+    assert not isinstance(info.value, UnsupportedError)
