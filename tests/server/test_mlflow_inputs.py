@@ -16,6 +16,7 @@ import pytest
 
 import spanrun
 from spanrun.store import get_store
+from tests.server._dataset_frames import describe
 from tests.server.conftest import REPO, ServerProcess, start_server
 
 SCRIPT = Path(__file__).with_name("_mlflow_inputs_script.py")
@@ -128,3 +129,23 @@ print(json.dumps([theirs.to_dict(), item.dataset.to_dictionary(), tags]))
     assert stored == theirs
     assert stored["source_type"] == "s3"
     assert tags == {"mlflow.data.context": "eval"}
+
+
+def test_dataset_descriptions_equal_mlflow_data(mlflow_python: str, tmp_path: Path) -> None:
+    """Digest, schema, profile and source of several frames and arrays (missing values,
+    nullable and small ints, datetimes, unicode names, >10,000 rows, dicts of arrays) are
+    exactly what mlflow.data computes."""
+    script = str(Path(__file__).with_name("_dataset_frames.py"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON"))}
+    theirs = subprocess.run(
+        [mlflow_python, "-W", "ignore", script, "mlflow"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert theirs.returncode == 0, theirs.stderr[-3000:]
+    expected = json.loads(theirs.stdout.strip().splitlines()[-1])
+    assert describe(spanrun.data) == expected
+    assert len(expected) == 10

@@ -26,14 +26,6 @@ _VALUE_TYPES: tuple[tuple[type, str], ...] = (
 )
 
 
-def _missing(value: Any) -> bool:
-    import pandas as pd
-
-    if isinstance(value, float):
-        return value != value  # NaN
-    return value is None or value is pd.NA or value is pd.NaT
-
-
 def _dtype_name(dtype: Any) -> str | None:
     """MLflow's DataType name of a numpy/pandas dtype (``_infer_numpy_dtype``)."""
     kind, size = dtype.kind, dtype.itemsize
@@ -57,7 +49,8 @@ def _column_type(column: pd.Series) -> str | None:
         return None
     if column.dtype.kind != "O":
         return _dtype_name(column.dtype)
-    values = [v for v in column.to_list() if not _missing(v)]
+    # isna() is MLflow's "None or NaN" (None, float NaN, pd.NA, NaT), column-wise.
+    values = column[~column.isna()].to_list()
     for python_type, name in _VALUE_TYPES:
         if values and all(type(v) is python_type for v in values):
             return name
@@ -75,7 +68,7 @@ def infer_colspec(df: pd.DataFrame) -> dict[str, Any] | None:
         kind = _column_type(column)
         if kind is None:
             return None
-        required = not any(_missing(v) for v in column.to_list())
+        required = not bool(column.isna().any())
         specs.append({"type": kind, "name": str(name), "required": required})
     return {"mlflow_colspec": specs}
 
