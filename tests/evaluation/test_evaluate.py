@@ -98,7 +98,9 @@ def test_extra_metrics_get_arguments_by_name():
     seen = {}
 
     def lengths(predictions, targets):
-        return MetricValue(scores=[len(p) - len(t) for p, t in zip(predictions, targets)])
+        return MetricValue(
+            scores=[len(p) - len(t) for p, t in zip(predictions, targets, strict=True)]
+        )
 
     def uses_columns(predictions, inputs, ground_truth, metrics, weight, topic="none"):
         seen.update(inputs=list(inputs), gt=list(ground_truth), weight=weight, topic=topic)
@@ -125,7 +127,9 @@ def test_extra_metrics_get_arguments_by_name():
         extra_metrics=extra,
         evaluator_config={"weight": 2.0, "col_mapping": {"topic": "inputs"}},
     )
-    expected_lengths = [len(p) - len(t) for p, t in zip(echo_model(QA), QA["ground_truth"])]
+    expected_lengths = [
+        len(p) - len(t) for p, t in zip(echo_model(QA), QA["ground_truth"], strict=True)
+    ]
     assert result.metrics["lengths/v2/mean"] == pytest.approx(np.mean(expected_lengths))
     assert result.metrics["after_lengths/sum"] == sum(expected_lengths)
     assert result.metrics["weighted"] == pytest.approx(
@@ -202,7 +206,7 @@ def test_langchain_runnable_per_row_in_order():
         QA,
         extra_metrics=[
             make_metric(eval_fn=lambda predictions: 1.0, greater_is_better=True, name="one")
-        ],  # fmt: skip
+        ],
     )
     assert result.metrics == {"one": 1.0}
 

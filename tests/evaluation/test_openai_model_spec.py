@@ -31,18 +31,17 @@ def _spec_files(run_id: str) -> dict[str, object]:
 
 
 def test_log_model_writes_the_spec_and_returns_the_uri(caplog):
-    with spanrun.start_run() as run:
-        with caplog.at_level(logging.WARNING, logger="spanrun.evaluation"):
-            info = spanrun.openai.log_model(
-                model="gpt-4o-mini",
-                task=openai.ChatCompletion,  # the legacy name: an APIRemovedInV1Proxy
-                artifact_path="model",
-                messages=QA,
-                temperature=0,
-                max_tokens=50,
-                api_key="sk-do-not-store",
-                default_headers={"Authorization": "Bearer sk-nope"},
-            )
+    with spanrun.start_run() as run, caplog.at_level(logging.WARNING, "spanrun.evaluation"):
+        info = spanrun.openai.log_model(
+            model="gpt-4o-mini",
+            task=openai.ChatCompletion,  # the legacy name: an APIRemovedInV1Proxy
+            artifact_path="model",
+            messages=QA,
+            temperature=0,
+            max_tokens=50,
+            api_key="sk-do-not-store",
+            default_headers={"Authorization": "Bearer sk-nope"},
+        )
     assert info.model_uri == f"runs:/{run.info.run_id}/model"
     assert (info.run_id, info.artifact_path) == (run.info.run_id, "model")
     files = _spec_files(run.info.run_id)
