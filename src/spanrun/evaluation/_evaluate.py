@@ -174,18 +174,27 @@ def _aggregates(values: Mapping[str, MetricValue]) -> dict[str, float]:
 
 
 def _prefixed(values: dict[str, MetricValue], prefix: str) -> dict[str, MetricValue]:
+    """MLflow's ``metric_prefix``: on the metric keys and the aggregate names. A metric with no
+    aggregates gets the standard ones over its numeric scores (MLflow rebuilds the MetricValue,
+    and its constructor adds them), so ``token_count`` then has ``/mean`` too."""
     if not prefix:
         return values
-    return {
-        f"{prefix}{k}": MetricValue(
-            v.scores,
-            v.justifications,
-            {f"{prefix}{a}": n for a, n in v.aggregate_results.items()}
-            if v.aggregate_results
-            else None,
+    out = {}
+    for key, value in values.items():
+        aggregates = (
+            {f"{prefix}{a}": n for a, n in value.aggregate_results.items()}
+            if value.aggregate_results
+            else None
         )
-        for k, v in values.items()
-    }
+        scores = value.scores
+        if (
+            aggregates is None
+            and scores
+            and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scores)
+        ):
+            aggregates = standard_aggregations(scores)
+        out[f"{prefix}{key}"] = MetricValue(scores, value.justifications, aggregates)
+    return out
 
 
 def _table(
