@@ -4,9 +4,8 @@ predictions from a column, printed as JSON (metrics and results table per case).
 import json
 import sys
 
-import pandas as pd
-
 import mlflow
+import pandas as pd
 
 tracking_uri, cases_json = sys.argv[1], sys.argv[2]
 mlflow.set_tracking_uri(tracking_uri)
