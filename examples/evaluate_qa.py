@@ -6,9 +6,9 @@ spanrun's local one: ``python -m spanrun.testing.openai_server --port 8000`` and
 ``OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_API_KEY=unused python examples/evaluate_qa.py``.
 """
 
-import openai
 import pandas as pd
 
+import openai
 import spanrun as mlflow
 
 eval_data = pd.DataFrame(
