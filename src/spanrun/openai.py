@@ -17,7 +17,7 @@ from spanrun.exporters import PricesArg, RunMode
 if TYPE_CHECKING:
     from spanrun.evaluation import ModelInfo
 
-__all__ = ["autolog", "log_model"]
+__all__ = ["autolog", "load_model", "log_model"]
 
 
 def autolog(
@@ -79,3 +79,12 @@ def log_model(
     from spanrun.evaluation import log_openai_model  # pandas and YAML only when used
 
     return log_openai_model(model, task, artifact_path, messages, name=name, **params)
+
+
+def load_model(model_uri: str, dst_path: str | None = None) -> dict[str, Any]:
+    """The spec logged at ``model_uri`` as a dict (``model``, ``task``, ``messages``, params), as
+    MLflow's ``mlflow.openai.load_model``; ``spanrun.pyfunc.load_model`` gives a runnable model."""
+    from spanrun.evaluation import read_spec
+
+    spec, _ = read_spec(model_uri, dst_path)
+    return spec

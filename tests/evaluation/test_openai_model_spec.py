@@ -106,6 +106,12 @@ def test_log_model_outside_a_run_makes_a_finished_run():
     assert spanrun.active_run() is None
     assert spanrun.get_run(info.run_id).info.status == "FINISHED"
     assert _spec_files(info.run_id)["spec"]["model"] == "gpt-4o-mini"
+    # MLflow's mlflow.openai.load_model: the spec as a dict.
+    assert spanrun.openai.load_model(info.model_uri) == {
+        "model": "gpt-4o-mini",
+        "task": "chat.completions",
+        "messages": QA,
+    }
 
 
 def test_load_model_from_runs_uri_artifact_uri_and_local_dir(openai_env, tmp_path):

@@ -34,7 +34,7 @@ from spanrun.evaluation._metric import (
     standard_aggregations,
 )
 from spanrun.evaluation._openai_model import OpenAIModel, load_model
-from spanrun.evaluation._openai_spec import ModelInfo, log_openai_model, task_name
+from spanrun.evaluation._openai_spec import ModelInfo, log_openai_model, read_spec, task_name
 from spanrun.evaluation._rows import RowsInterrupted
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "load_model",
     "log_openai_model",
     "make_metric",
+    "read_spec",
     "rouge1",
     "rouge2",
     "rougeL",
