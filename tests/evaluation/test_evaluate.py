@@ -313,3 +313,23 @@ def test_bad_input_is_a_typed_error(kwargs, match):
 def test_model_uri_that_does_not_exist():
     with pytest.raises(spanrun.NotFoundError):
         spanrun.evaluate("runs:/0123456789abcdef/model", QA, model_type="text")
+
+
+def test_custom_artifacts_are_logged(tmp_path):
+    seen = {}
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+
+    def artifacts(eval_df, metrics, artifacts_dir):
+        seen["columns"] = list(eval_df.columns)
+        seen["metrics"] = dict(metrics)
+        return {"summary": {"rows": len(eval_df)}, "frame": eval_df.head(1), "note": str(note)}
+
+    result = spanrun.evaluate(
+        echo_model, QA, targets="ground_truth", model_type="text", custom_artifacts=[artifacts]
+    )
+    assert seen["columns"] == ["prediction", "target"]
+    assert "ari_grade_level/v1/mean" in seen["metrics"]
+    files = {f.path for f in spanrun.artifacts.list_artifacts(run_id=result.run_id)}
+    assert {"summary.json", "frame.csv", "note.txt", "eval_results_table.json"} <= files
+    assert spanrun.artifacts.load_dict(result.artifacts["summary"].uri) == {"rows": 3}

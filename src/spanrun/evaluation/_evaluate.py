@@ -4,7 +4,8 @@ into a run (MLflow's ``mlflow.evaluate`` with its default evaluator)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -33,7 +34,7 @@ _log = logging.getLogger("spanrun.evaluation")
 
 
 def _predict(
-    predictor: Predictor, inputs: pd.DataFrame, latency: bool
+    predictor: Predictor, inputs: pd.DataFrame
 ) -> tuple[Any, list[float] | None, list[int] | None]:
     """Outputs, per-row seconds (per-row models) and, after Ctrl-C, the rows done."""
     if predictor.whole is not None:
@@ -152,29 +153,27 @@ def evaluate(
             row_timing=wants_latency,
         )
 
-    active = tracker.active_run()
-    run_cm = tracker.start_run() if active is None else None
-    run = run_cm or active
-    assert run is not None
-    try:
+    with _evaluation_run() as run_id:
         result, interrupted = _run(
-            predictor, src, metrics, len(builtins), wants_latency, prefix, custom_artifacts,
-            run.info.run_id,
-        )  # fmt: skip
-    except BaseException as exc:
-        if run_cm is not None:
-            run_cm.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if interrupted:
-        if run_cm is not None:
-            run_cm.__exit__(KeyboardInterrupt, None, None)
-        raise KeyboardInterrupt(
-            f"evaluate: interrupted; the {len(src.data)} rows done were scored and logged to "
-            f"run {run.info.run_id}"
+            predictor, src, metrics, len(builtins), wants_latency, prefix, custom_artifacts, run_id
         )
-    if run_cm is not None:
-        run_cm.__exit__(None, None, None)
+        if interrupted:  # the rows done are logged; a run started here ends KILLED
+            raise KeyboardInterrupt(
+                f"evaluate: interrupted; the {len(src.data)} rows done were scored and logged "
+                f"to run {run_id}"
+            )
     return result
+
+
+@contextmanager
+def _evaluation_run() -> Iterator[str]:
+    """The active run's id, or a new run's, ended after (KILLED on Ctrl-C, FAILED on error)."""
+    active = tracker.active_run()
+    if active is not None:
+        yield active.info.run_id
+        return
+    with tracker.start_run() as run:
+        yield run.info.run_id
 
 
 def _run(
@@ -198,7 +197,7 @@ def _run(
             latencies = [0.0] * rows
     else:
         _log.info("spanrun.evaluate: computing the outputs of %s", predictor.name)
-        outputs, seconds, kept = _predict(predictor, src.data[src.features], wants_latency)
+        outputs, seconds, kept = _predict(predictor, src.data[src.features])
         if wants_latency:
             latencies = seconds
         if kept is not None:
