@@ -333,3 +333,24 @@ def test_custom_artifacts_are_logged(tmp_path):
     files = {f.path for f in spanrun.artifacts.list_artifacts(run_id=result.run_id)}
     assert {"summary.json", "frame.csv", "note.txt", "eval_results_table.json"} <= files
     assert spanrun.artifacts.load_dict(result.artifacts["summary"].uri) == {"rows": 3}
+
+
+def test_judge_metric_definitions_are_logged_as_mlflow_does():
+    args = {"name": "politeness", "version": "v1", "definition": "Is it polite?"}
+    judge_like = make_metric(
+        eval_fn=lambda predictions: MetricValue(
+            scores=[5] * len(predictions), justifications=["polite"] * len(predictions)
+        ),
+        greater_is_better=True,
+        name="politeness",
+        version="v1",
+        genai_metric_args=args,
+    )
+    result = spanrun.evaluate(echo_model, QA, extra_metrics=[judge_like])
+    table = result.tables["eval_results_table"]
+    assert table["politeness/v1/justification"].tolist() == ["polite"] * 3
+    assert result.metrics["politeness/v1/mean"] == 5
+    definitions = spanrun.load_table("genai_custom_metrics.json", run_ids=[result.run_id])
+    assert definitions["name"].tolist() == ["politeness"]
+    assert definitions["metric_args"].tolist() == [args]
+    assert "genai_custom_metrics" in result.artifacts

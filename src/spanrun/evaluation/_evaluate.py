@@ -21,6 +21,7 @@ from spanrun.evaluation._results import (
     EvaluationResult,
     aggregates,
     log_custom_artifacts,
+    log_genai_metric_definitions,
     prefixed,
     results_table,
 )
@@ -220,7 +221,7 @@ def _run(
         for start in range(0, len(items), 1000):
             tracker.log_metrics(dict(items[start : start + 1000]), step=0, run_id=run_id)
 
-    artifacts: dict[str, EvaluationArtifact] = {}
+    artifacts = log_genai_metric_definitions(metrics, run_id)
     tables: dict[str, pd.DataFrame] = {}
     # MLflow names the output column after the predictions only when there are targets.
     out_col = (src.predictions_name or "outputs") if src.targets is not None else "outputs"

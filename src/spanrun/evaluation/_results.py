@@ -12,16 +12,18 @@ from typing import Any
 
 import pandas as pd
 
-from spanrun.evaluation._metric import MetricValue, standard_aggregations
+from spanrun.evaluation._metric import EvaluationMetric, MetricValue, standard_aggregations
 from spanrun.evaluation._scoring import ScoringData
 from spanrun.tracking.fluent import tracker
 
 __all__ = [
     "EVAL_TABLE",
+    "GENAI_METRICS_TABLE",
     "EvaluationArtifact",
     "EvaluationResult",
     "aggregates",
     "log_custom_artifacts",
+    "log_genai_metric_definitions",
     "prefixed",
     "results_table",
 ]
@@ -29,6 +31,7 @@ __all__ = [
 _log = logging.getLogger("spanrun.evaluation")
 
 EVAL_TABLE = "eval_results_table.json"
+GENAI_METRICS_TABLE = "genai_custom_metrics.json"
 _PLAIN_COLUMNS = ("token_count", "latency")  # table columns without "/score", as MLflow's
 
 
@@ -143,3 +146,21 @@ def log_custom_artifacts(
                 logged[str(name)] = EvaluationArtifact(tracker.client().get_artifact_uri(run_id)
                                                        + "/" + file)  # fmt: skip
     return logged
+
+
+def log_genai_metric_definitions(
+    metrics: Sequence[EvaluationMetric], run_id: str
+) -> dict[str, EvaluationArtifact]:
+    """MLflow's ``genai_custom_metrics.json``: the definition (``genai_metric_args``) of each
+    judge metric made with ``make_genai_metric``, so the metric can be rebuilt later."""
+    defined = [m.genai_metric_args for m in metrics if m.genai_metric_args is not None]
+    if not defined:
+        return {}
+    table = {
+        "name": [args.get("name") for args in defined],
+        "version": [args.get("version", "") for args in defined],
+        "metric_args": defined,
+    }
+    tracker.log_table(table, GENAI_METRICS_TABLE, run_id=run_id)
+    uri = tracker.client().get_artifact_uri(run_id).rstrip("/") + "/" + GENAI_METRICS_TABLE
+    return {"genai_custom_metrics": EvaluationArtifact(uri)}
