@@ -354,3 +354,12 @@ def test_judge_metric_definitions_are_logged_as_mlflow_does():
     assert definitions["name"].tolist() == ["politeness"]
     assert definitions["metric_args"].tolist() == [args]
     assert "genai_custom_metrics" in result.artifacts
+
+
+def test_metrics_module_is_mlflows():
+    assert spanrun.metrics.ari_grade_level().key == "ari_grade_level/v1"
+    assert spanrun.metrics.token_count().key == "token_count"
+    assert spanrun.metrics.toxicity().long_name == "toxicity/roberta-hate-speech-dynabench-r4"
+    assert not hasattr(spanrun.metrics, "bleu")  # an UnsupportedError is an AttributeError
+    with pytest.raises(spanrun.errors.UnsupportedError, match="make_metric"):
+        spanrun.metrics.precision_at_k(3)
