@@ -13,4 +13,10 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "mlflow>=3,<4" >&2
   echo "$WANT" > "$STAMP"
 fi
+# What the evaluation parity tests need beside MLflow (its readability metrics call textstat,
+# its token_count tiktoken, its openai flavor openai); added to an existing venv without
+# recreating it.
+if ! "$VENV/bin/python" -c "import textstat, tiktoken, openai" 2>/dev/null; then
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check textstat tiktoken openai >&2
+fi
 echo "$PWD/$VENV/bin/python"

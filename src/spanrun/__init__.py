@@ -2,9 +2,9 @@
 
 ``import spanrun as mlflow`` ports MLflow tracking code: the fluent API below follows MLflow's
 names, signatures and defaults. ``spanrun.autolog()`` captures OpenAI and LangChain calls.
-``spanrun.openai``, ``spanrun.langchain``, ``spanrun.llm``, ``spanrun.artifacts`` and
-``spanrun.data`` load on first access, so importing spanrun never imports openai, langchain,
-pandas or SQLAlchemy.
+``spanrun.openai``, ``spanrun.langchain``, ``spanrun.llm``, ``spanrun.artifacts``,
+``spanrun.data``, ``spanrun.pyfunc``, ``spanrun.metrics`` and ``spanrun.evaluate`` load on first
+access, so importing spanrun never imports openai, langchain, pandas or SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "evaluate",
     "flush_async_logging",
     "get_artifact_uri",
     "get_current_active_span",
@@ -106,6 +107,8 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "metrics",
+    "pyfunc",
     "rename_experiment",
     "restore_experiment",
     "search_experiments",
@@ -165,7 +168,16 @@ set_tag = _tracker.set_tag
 set_tags = _tracker.set_tags
 start_run = _tracker.start_run
 
-_LAZY_SUBMODULES = ("openai", "langchain", "llm", "artifacts", "data", "entities")
+_LAZY_SUBMODULES = (
+    "openai",
+    "langchain",
+    "llm",
+    "artifacts",
+    "data",
+    "entities",
+    "pyfunc",
+    "metrics",
+)
 # Names whose modules import OpenTelemetry: loaded on first use, so `import spanrun` stays light.
 _LAZY_NAMES = {
     "autolog": "spanrun._autolog",
@@ -174,6 +186,7 @@ _LAZY_NAMES = {
     "get_last_active_trace_id": "spanrun._tracing",
     "get_current_active_span": "spanrun._tracing",
     "update_current_trace": "spanrun._tracing",
+    "evaluate": "spanrun._evaluate",
 }
 
 
