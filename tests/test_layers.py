@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "ui": 5,
     "testing": 5,
     "evaluation": 5,
+    "metrics": 5,
 }
 # Top-level modules of the facade: one package ("") for the rule.
 FACADE = {

@@ -13,7 +13,12 @@ from spanrun.core import internal_errors
 from spanrun.core.current import lookups
 from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
 
-__all__ = ["RunStampingProcessor", "active_run_ids"]
+__all__ = ["JUDGE_ATTRIBUTE", "RunStampingProcessor", "active_run_ids"]
+
+#: Set on the span of an LLM-judge call (value: the metric's name) and copied onto the spans
+#: started under it: such LLM calls count in their run's metrics (tokens, cost) and traces, but
+#: get no row in ``llm_predictions.csv``, which holds the evaluated model's calls.
+JUDGE_ATTRIBUTE = "spanrun.judge.metric"
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +38,8 @@ class RunStampingProcessor(SpanProcessor):
     on another thread). Rule: a span whose parent (same trace) is stamped inherits the parent's
     run, so every span of a trace started inside a run belongs to that run even when a library
     hops threads with the OTel context but not the run stack; otherwise the active run, if any.
-    Spans left unstamped are mapped by the exporter's run mode.
+    Spans left unstamped are mapped by the exporter's run mode. The parent's
+    :data:`JUDGE_ATTRIBUTE` is copied too.
     """
 
     def __init__(self, get_active_run: Callable[[], RunIds | None] = active_run_ids) -> None:
@@ -44,6 +50,9 @@ class RunStampingProcessor(SpanProcessor):
         try:
             parent = trace.get_current_span(parent_context)
             if isinstance(parent, ReadableSpan) and parent.attributes:
+                judge = parent.attributes.get(JUDGE_ATTRIBUTE)
+                if judge is not None:
+                    span.set_attribute(JUDGE_ATTRIBUTE, judge)
                 run_id = parent.attributes.get(SPANRUN_RUN_ID)
                 if run_id is not None:
                     span.set_attribute(SPANRUN_RUN_ID, run_id)
