@@ -15,6 +15,7 @@ import re
 __all__ = ["is_grading_prompt", "judge_answer", "judge_score"]
 
 _WORD = re.compile(r"[a-z0-9]+")
+_KEY_LINES = re.compile(r"^(key: .*|value:)$", re.M)  # the context blocks' column labels
 # Section headers shared by spanrun's and MLflow's grading prompt templates.
 _INPUT = "\nInput:\n"
 _OUTPUT = "\nOutput:\n"
@@ -56,7 +57,7 @@ def judge_score(prompt: str) -> tuple[int, str]:
         digest = sum(output.encode()) if output else sum(prompt.encode())
         score = 1 + digest % 5
         return score, f"No reference to compare with; score {score} derived from the text."
-    ref_words = _words(reference) - {"key", "value", "targets", "context"}
+    ref_words = _words(_KEY_LINES.sub("", reference))
     found = ref_words & _words(output)
     share = len(found) / len(ref_words) if ref_words else 0.0
     score = 1 + round(4 * share)
