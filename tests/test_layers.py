@@ -6,7 +6,9 @@ Layers, bottom up::
     2  instrumentation                  OTel API + wrapt only
     3  store, artifacts
     4  tracking, exporters
-    5  the facade (spanrun/__init__, _autolog, llm, openai, langchain), cli, server, ui, testing
+    5  cli, server, ui, testing, evaluation
+    6  the facade (spanrun/__init__, _autolog, _evaluate, llm, openai, langchain, pyfunc, metrics):
+       what users import; it may use every package below it, evaluation included
 
 A module may import its own package, and the public names of packages in lower layers: never a
 package of its own layer (but in layer 1) or above, never another package's private (``_``)
@@ -32,24 +34,26 @@ LAYERS: dict[str, int] = {
     "artifacts": 3,
     "tracking": 4,
     "exporters": 4,
-    "": 5,  # the top-level modules: the facade
+    "": 6,  # the top-level modules: the facade
     "cli": 5,
     "server": 5,
     "ui": 5,
     "testing": 5,
     "evaluation": 5,
-    "metrics": 5,
+    "metrics": 6,  # spanrun.metrics: MLflow's mlflow.metrics, a facade over evaluation
 }
 # Top-level modules of the facade: one package ("") for the rule.
 FACADE = {
     "__init__",
     "__main__",
     "_autolog",
+    "_evaluate",
     "_mlflow_names",
     "_tracing",
     "llm",
     "openai",
     "langchain",
+    "pyfunc",
 }
 
 

@@ -29,7 +29,6 @@ def judge(judge_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAI
     return judge_server
 
 
-
 @pytest.fixture
 def store(tracking_uri: str) -> Store:
     """The tracking store of the test's URI, to read what autolog logged."""

@@ -22,7 +22,7 @@ from spanrun.metrics.genai import (
     make_genai_metric_from_prompt,
     relevance,
 )
-from spanrun.testing.openai_server import FAKE_HEADER, OpenAIServer
+from spanrun.testing.openai_server import FAKE_HEADER
 
 from ._helpers import prompts_sent
 
@@ -149,8 +149,12 @@ def test_positional_arguments_as_mlflow_passes_them(judge):
 def test_example_context_given_as_text_is_the_first_column(judge):
     example = EvaluationExample(output="x", score=1, justification="y", grading_context="ctx")
     metric = make_genai_metric(
-        name="m", definition="d", grading_prompt="g", examples=[example],
-        grading_context_columns="context", include_input=False,
+        name="m",
+        definition="d",
+        grading_prompt="g",
+        examples=[example],
+        grading_context_columns="context",
+        include_input=False,
     )
     call(metric, inputs=QUESTIONS, context=TRUTH)
     prompt = prompts_sent(judge)[0]
@@ -168,7 +172,8 @@ def test_from_prompt_fills_the_variables_per_row(judge):
     assert all(isinstance(s, int) and 1 <= s <= 5 for s in value.scores)
     prompts = sorted(prompts_sent(judge))
     expected = sorted(
-        f'Rate {a} said to {q}. Answer like {{"x": 1}}.' for a, q in zip(ANSWERS, QUESTIONS)
+        f'Rate {a} said to {q}. Answer like {{"x": 1}}.'
+        for a, q in zip(ANSWERS, QUESTIONS, strict=True)
     )
     assert [p.split("\n\n")[0] for p in prompts] == expected
     assert all('{"score": ' in p for p in prompts)
@@ -189,10 +194,14 @@ def test_malformed_answer_gives_no_score_and_the_reason(judge, caplog):
     with caplog.at_level(logging.WARNING):
         value = call(metric, inputs=QUESTIONS, targets=TRUTH)
     assert value.scores == [None, None, None]
-    assert value.justifications == [
-        "Failed to extract score and justification. Raw output: "
-        "I would rather not grade this one."
-    ] * 3
+    assert (
+        value.justifications
+        == [
+            "Failed to extract score and justification. Raw output: "
+            "I would rather not grade this one."
+        ]
+        * 3
+    )
     assert value.aggregate_results == {}
     assert "gave no score for 3 of 3 rows" in caplog.text
 
@@ -201,9 +210,10 @@ def test_a_score_that_is_not_a_number_is_no_score(judge):
     metric = answer_correctness(extra_headers={FAKE_HEADER: "content=score: high"})
     value = call(metric, inputs=QUESTIONS, targets=TRUTH)
     assert value.scores == [None] * 3
-    assert value.justifications == [
-        "Failed to extract score and justification. Raw output: score: high"
-    ] * 3
+    assert (
+        value.justifications
+        == ["Failed to extract score and justification. Raw output: score: high"] * 3
+    )
 
 
 def test_one_failed_row_does_not_fail_the_others(judge):
@@ -234,8 +244,12 @@ def test_rate_limits_and_server_errors_are_retried(judge, status):
 def test_exhausted_retries_give_no_score_and_the_reason(judge):
     header = "error=429; first=100; retry; retry_after_ms=1"
     metric = make_genai_metric(
-        name="m", definition="d", grading_prompt="g", extra_headers={FAKE_HEADER: header},
-        max_retries=2, max_workers=1,
+        name="m",
+        definition="d",
+        grading_prompt="g",
+        extra_headers={FAKE_HEADER: header},
+        max_retries=2,
+        max_workers=1,
     )
     value = call(metric, inputs=QUESTIONS)
     assert value.scores == [None] * 3
@@ -246,7 +260,10 @@ def test_exhausted_retries_give_no_score_and_the_reason(judge):
 def test_retries_back_off_exponentially_without_retry_after(judge):
     header = "error=500; first=2; retry"
     metric = make_genai_metric(
-        name="m", definition="d", grading_prompt="g", extra_headers={FAKE_HEADER: header},
+        name="m",
+        definition="d",
+        grading_prompt="g",
+        extra_headers={FAKE_HEADER: header},
         max_workers=1,
     )
     started = time.monotonic()
@@ -262,7 +279,9 @@ def test_concurrency_is_bounded_by_max_workers(judge):
     metric = answer_correctness(extra_headers={FAKE_HEADER: "delay=0.05"}, max_workers=4)
     started = time.monotonic()
     value = metric.eval_fn(
-        predictions=series(["x"] * rows), metrics={}, inputs=series(["q"] * rows),
+        predictions=series(["x"] * rows),
+        metrics={},
+        inputs=series(["q"] * rows),
         targets=series(["x"] * rows),
     )
     elapsed = time.monotonic() - started
@@ -274,7 +293,7 @@ def test_concurrency_is_bounded_by_max_workers(judge):
 
 def test_judge_refusing_the_key_stops_the_evaluation_with_a_clear_error(judge):
     metric = answer_correctness(extra_headers={FAKE_HEADER: "error=401"})
-    with pytest.raises(InvalidInputError, match="refused the request.*OPENAI_API_KEY"):
+    with pytest.raises(InvalidInputError, match=r"refused the request.*OPENAI_API_KEY"):
         call(metric, inputs=QUESTIONS, targets=TRUTH)
 
 
@@ -292,11 +311,13 @@ def test_proxy_url_is_the_endpoint(judge, monkeypatch):
 
 
 def test_missing_grading_context_column_is_a_clear_error(judge):
-    with pytest.raises(InvalidInputError, match="'context'.*col_mapping"):
+    with pytest.raises(InvalidInputError, match=r"'context'.*col_mapping"):
         call(faithfulness(), inputs=QUESTIONS)
     with pytest.raises(InvalidInputError, match="rows"):
         answer_correctness().eval_fn(
-            predictions=series(ANSWERS), metrics={}, inputs=series(QUESTIONS),
+            predictions=series(ANSWERS),
+            metrics={},
+            inputs=series(QUESTIONS),
             targets=series(TRUTH[:2]),
         )
     assert judge.received == 0
@@ -310,9 +331,13 @@ def test_missing_grading_context_column_is_a_clear_error(judge):
         ({"version": "v2"}, "version"),
         ({"aggregations": ["mean", "mode"]}, "Invalid aggregations"),
         ({"max_workers": 0}, "max_workers"),
-        ({"grading_context_columns": ["targets"], "examples": [
-            EvaluationExample(output="o", score=1, justification="j")
-        ]}, "grading context"),
+        (
+            {
+                "grading_context_columns": ["targets"],
+                "examples": [EvaluationExample(output="o", score=1, justification="j")],
+            },
+            "grading context",
+        ),
     ],
 )
 def test_bad_metric_arguments_are_clear_errors(kwargs, message):

@@ -25,6 +25,9 @@ _DATABRICKS_ONLY = (
     "and analyse large amounts of data; it is a company specialised in big data and machine "
     "learning solutions."
 )
+_DATABRICKS_COMPANY = (
+    "Databricks is a company specialised in big data and machine learning solutions."
+)
 _MLFLOW_BY_DATABRICKS = (
     "MLflow is a product Databricks created to make machine learning processes more efficient."
 )
@@ -175,7 +178,7 @@ _FAITHFULNESS = Builtin(
         ),
         EvaluationExample(
             input=_QUESTION,
-            output="Databricks is a company specialised in big data and machine learning solutions.",
+            output=_DATABRICKS_COMPANY,
             score=5,
             justification=(
                 "The single claim of the output is stated by the context word for word, so "
@@ -204,7 +207,7 @@ _ANSWER_RELEVANCE = Builtin(
     examples=[
         EvaluationExample(
             input=_QUESTION,
-            output="Databricks is a company specialised in big data and machine learning solutions.",
+            output=_DATABRICKS_COMPANY,
             score=2,
             justification=(
                 "The output tells something about Databricks, which the question mentions, but "

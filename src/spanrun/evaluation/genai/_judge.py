@@ -160,7 +160,10 @@ class Judge:
     def _grade_one(
         self, client: openai.OpenAI, row: int, prompt: str
     ) -> tuple[float | None, str | None]:
-        attributes = {JUDGE_ATTRIBUTE: self.metric_name, "spanrun.judge.row": row}
+        attributes: dict[str, str | int] = {
+            JUDGE_ATTRIBUTE: self.metric_name,
+            "spanrun.judge.row": row,
+        }
         with _tracer.start_as_current_span(
             f"judge {self.metric_name}", attributes=attributes
         ) as span:
@@ -172,8 +175,9 @@ class Judge:
                 )
             except _configuration_errors():
                 raise
-            except Exception as exc:  # noqa: BLE001 - one row's failure is that row's
-                reason = f"Failed to score the row: the judge call failed ({type(exc).__name__}: {exc})"
+            except Exception as exc:  # one row's failure is that row's, not the evaluation's
+                failure = f"{type(exc).__name__}: {exc}"
+                reason = f"Failed to score the row: the judge call failed ({failure})"
                 span.set_attribute("spanrun.judge.error", reason)
                 return None, reason
             choices = reply.choices or []
@@ -184,4 +188,3 @@ class Judge:
             else:
                 span.set_attribute("spanrun.judge.error", justification)
             return score, justification
-

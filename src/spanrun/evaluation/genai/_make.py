@@ -297,9 +297,11 @@ def make_genai_metric_from_prompt(
         values = {v: _column(given[v], v, rows) for v in variables}
         prompts = [
             _VARIABLE.sub(
-                lambda m, i=i: _text(values[m.group(1)][i])  # type: ignore[misc]
-                if m.group(1) in values
-                else m.group(0),
+                lambda m, i=i: (
+                    _text(values[m.group(1)][i])  # type: ignore[misc]
+                    if m.group(1) in values
+                    else m.group(0)
+                ),
                 template,
             )
             for i in range(rows)
