@@ -366,3 +366,22 @@ def test_the_facade_module_exports_mlflows_names():
     details = answer_correctness().metric_details
     assert details is not None and "{output}" in details and "Metric definition:" in details
     json.dumps(answer_correctness().genai_metric_args, default=str)
+
+
+def test_several_input_columns_are_shown_as_json(judge):
+    # evaluate() passes a DataFrame as `inputs` when the model takes several columns.
+    inputs = pd.DataFrame({"question": QUESTIONS, "tone": ["formal"] * 3})
+    value = answer_relevance().eval_fn(predictions=series(ANSWERS), metrics={}, inputs=inputs)
+    assert len(value.scores) == 3
+    prompt = next(p for p in prompts_sent(judge) if ANSWERS[0] in p)
+    assert f'\nInput:\n{{"question": "{QUESTIONS[0]}", "tone": "formal"}}\n' in prompt
+
+
+def test_every_argument_is_required_so_evaluate_checks_them_first():
+    import inspect
+
+    params = inspect.signature(faithfulness().eval_fn).parameters
+    assert list(params) == ["predictions", "metrics", "inputs", "context"]
+    assert all(p.default is inspect.Parameter.empty for p in params.values())
+    with pytest.raises(InvalidInputError, match=r"needs \['metrics', 'inputs'\]"):
+        faithfulness().eval_fn(predictions=series(ANSWERS), context=series(TRUTH))

@@ -9,6 +9,7 @@ none: the reason is that row's justification), justifications and the chosen agg
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -72,8 +73,10 @@ def _column(value: Any, name: str, rows: int | None) -> list[Any]:
         if rows is None:
             raise InvalidInputError(f"{name} must be a Series or a list of rows, got {value!r}")
         return [value] * rows
-    if hasattr(value, "tolist"):
-        values: list[Any] = value.tolist()
+    if hasattr(value, "columns") and hasattr(value, "to_dict"):  # several input columns
+        values: list[Any] = value.to_dict(orient="records")
+    elif hasattr(value, "tolist"):
+        values = value.tolist()
     else:
         try:
             values = list(value)
@@ -87,6 +90,8 @@ def _column(value: Any, name: str, rows: int | None) -> list[Any]:
 def _text(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 
@@ -120,14 +125,28 @@ def _check_examples(
     return checked
 
 
-def _signature(names: Sequence[str], required: int) -> inspect.Signature:
+def _signature(names: Sequence[str]) -> inspect.Signature:
+    """Every parameter required, as MLflow's: ``evaluate`` checks it can give them all."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    return inspect.Signature(
-        [
-            inspect.Parameter(n, kind, **({} if i < required else {"default": None}))
-            for i, n in enumerate(names)
-        ]
-    )
+    return inspect.Signature([inspect.Parameter(n, kind) for n in names])
+
+
+def _bind(
+    signature: inspect.Signature, metric: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The arguments by name; a missing one is a clear error that says how to provide it."""
+    try:
+        given = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError as exc:
+        raise InvalidInputError(f"metric {metric!r}: {exc}") from None
+    missing = [name for name in signature.parameters if given.get(name) is None]
+    if missing:
+        raise InvalidInputError(
+            f"metric {metric!r} needs {missing}: give them as columns of the data (or "
+            "targets=...), or map columns to them with "
+            "evaluator_config={'col_mapping': {'<parameter>': '<column>'}}"
+        )
+    return given
 
 
 def make_genai_metric(
@@ -186,26 +205,14 @@ def make_genai_metric(
         max_retries,
     )
     prompt = GradingPrompt(name, definition, grading_prompt, shown, include_input)
-    signature = _signature(["predictions", "metrics", "inputs", *columns], required=1)
+    signature = _signature(["predictions", "metrics", "inputs", *columns])
 
     def eval_fn(*args: Any, **kwargs: Any) -> MetricValue:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidInputError(f"metric {name!r}: {exc}") from None
-        given = bound.arguments
+        given = _bind(signature, name, args, kwargs)
         outputs = _column(given["predictions"], "predictions", None)
         rows = len(outputs)
-        inputs = _column(given.get("inputs"), "inputs", rows)
-        context_values = {}
-        for column in columns:
-            if given.get(column) is None:
-                raise InvalidInputError(
-                    f"metric {name!r} needs the grading context column {column!r}: add it to "
-                    "the data, or map a column to it with "
-                    f"evaluator_config={{'col_mapping': {{{column!r}: '<your column>'}}}}"
-                )
-            context_values[column] = _column(given[column], column, rows)
+        inputs = _column(given["inputs"], "inputs", rows)
+        context_values = {column: _column(given[column], column, rows) for column in columns}
         prompts = [
             prompt.format(
                 _text(inputs[i]),
@@ -281,18 +288,11 @@ def make_genai_metric_from_prompt(
         max_workers,
         max_retries,
     )
-    signature = _signature(["predictions", *others], required=1)
+    signature = _signature(["predictions", *others])
     template = f"{judge_prompt}\n\n{ANSWER_FORMAT}"
 
     def eval_fn(*args: Any, **kwargs: Any) -> MetricValue:
-        try:
-            bound = signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise InvalidInputError(f"metric {name!r}: {exc}") from None
-        given = bound.arguments
-        missing = [v for v in variables if given.get(v) is None]
-        if missing:
-            raise InvalidInputError(f"metric {name!r}: missing values for {missing}")
+        given = _bind(signature, name, args, kwargs)
         rows = len(_column(given["predictions"], "predictions", None))
         values = {v: _column(given[v], v, rows) for v in variables}
         prompts = [
