@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from spanrun import _autolog
 from spanrun._autolog import _Autolog
 from spanrun.store.base import Store
 from spanrun.testing.openai_server import OpenAIServer
@@ -37,7 +38,8 @@ def store(tracking_uri: str) -> Store:
 
 @pytest.fixture
 def autolog() -> Iterator[_Autolog]:
-    """A private autolog state (same code as ``spanrun.autolog``), disabled after the test."""
-    state = _Autolog()
+    """``spanrun.autolog``'s own state (the judge's spans go to the global tracer provider,
+    which is autolog's), disabled after the test."""
+    state = _autolog._state
     yield state
     state.autolog(disable=True)

@@ -288,7 +288,7 @@ def test_concurrency_is_bounded_by_max_workers(judge):
     assert value.scores == [5] * rows
     assert judge.received == rows
     assert judge.max_in_flight == 4  # in parallel, never above the bound
-    assert elapsed < rows * 0.05 / 2  # well under the sequential time
+    assert elapsed < rows * 0.05  # under the sequential time (x4 expected, loaded CI aside)
 
 
 def test_judge_refusing_the_key_stops_the_evaluation_with_a_clear_error(judge):
