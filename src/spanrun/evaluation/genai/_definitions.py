@@ -7,11 +7,7 @@ from dataclasses import dataclass, field
 
 from spanrun.evaluation.genai._example import EvaluationExample
 
-__all__ = ["BUILTINS", "DEFAULT_MODEL", "DEFAULT_PARAMETERS", "Builtin"]
-
-#: MLflow's defaults for its v1 built-ins (``make_genai_metric`` defaults to gpt-4o-mini).
-DEFAULT_MODEL = "openai:/gpt-4"
-DEFAULT_PARAMETERS: dict[str, object] = {"temperature": 0.0, "max_tokens": 200, "top_p": 1.0}
+__all__ = ["BUILTINS", "Builtin"]
 
 _QUESTION = "How is MLflow related to Databricks?"
 _MLFLOW_FACTS = (
