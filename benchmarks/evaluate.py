@@ -112,6 +112,7 @@ def _worker(side: str, rows: int, workdir: Path, autolog: bool) -> dict[str, Any
             for k in ("answer_correctness/v1", "answer_similarity/v1")
         },
         "metrics": sorted(result.metrics),
+        "columns": [str(c) for c in table.columns],
         "module": getattr(mlflow, "__file__", ""),
     }
 
@@ -278,6 +279,10 @@ def _report(results: dict[str, Any], args: argparse.Namespace) -> None:
             "better": "lower",
         },
     }
+    for side, r in results.items():
+        per_row = {c.split("/")[0] for c in r["columns"] if "/" in c or c == "token_count"}
+        names = sorted(per_row | {k.split("/")[0] for k in r["metrics"]})
+        print(f"  {side} metrics: {', '.join(names)}")
     if "mlflow" in results:
         s, m = results["spanrun"], results["mlflow"]
         ratio = (s["rows"] / s["seconds"]) / (m["rows"] / m["seconds"])
