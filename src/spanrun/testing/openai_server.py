@@ -88,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        self._answered()
         body = json.dumps(payload).encode()
         head = [
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
@@ -100,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, events: list[tuple[str | None, Any]], d: fake.Directives) -> None:
         """Send SSE ``events`` ((event name, data) pairs) as one chunked response."""
+        self._answered()
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
             "Transfer-Encoding: chunked\r\nx-request-id: req_spanrun\r\n\r\n"
@@ -158,10 +160,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, fake.error_json(404), {"x-should-retry": "false"})
 
     def do_POST(self) -> None:
+        self._in_flight = True
         self.server.enter()
         try:
             self._post()
         finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        # Before the answer is written: a client that got it may send its next request at once,
+        # which must not find this one still counted.
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
             self.server.leave()
 
     def _post(self) -> None:
@@ -301,7 +311,7 @@ class OpenAIServer:
             with self._httpd.lock:
                 self._httpd.requests.clear()
                 self._httpd.received = 0
-                self._httpd.max_in_flight = self._httpd.in_flight
+                self._httpd.max_in_flight = 0
                 self._httpd.by_header.clear()
 
     def start(self) -> OpenAIServer:

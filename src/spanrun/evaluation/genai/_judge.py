@@ -136,9 +136,12 @@ class Judge:
                 try:
                     for i, future in enumerate(futures):
                         scores[i], justifications[i] = future.result()
-                except fatal as exc:
+                except BaseException as exc:
+                    # Ctrl-C or a refused key: the rows not started yet are not sent.
                     for f in futures:
                         f.cancel()
+                    if not isinstance(exc, fatal):
+                        raise
                     raise InvalidInputError(
                         f"The judge of {self.metric_name!r} refused the request "
                         f"({type(exc).__name__}: {exc}); check OPENAI_API_KEY, "
