@@ -4,6 +4,7 @@ traces), kept out of the run's ``llm_predictions.csv``, which holds the evaluate
 from __future__ import annotations
 
 import pandas as pd
+from opentelemetry.sdk.trace import TracerProvider
 
 import openai
 import spanrun
@@ -77,3 +78,33 @@ def test_judge_rows_stay_out_of_the_csv_in_session_mode_too(judge, autolog, stor
     session_id = autolog.exporter.session_run_id
     assert steps(store, session_id, "llm.calls")[-1] == (3, 4)
     assert predictions(store, session_id)["inputs"].tolist() == ["before", "after"]
+
+
+def test_judge_calls_are_marked_on_a_provider_of_the_users_too(judge, autolog, store):
+    # autolog on the user's own provider (not the global one): the judge's context value still
+    # marks its LLM calls, which stay out of the CSV.
+    provider = TracerProvider()
+    autolog.autolog(tracer_provider=provider)
+    try:
+        client = openai.OpenAI(base_url=judge.base_url, api_key="sk-test", max_retries=0)
+        with spanrun.start_run() as run:
+            chat(client, "model call")
+            value = answer_correctness().eval_fn(
+                predictions=pd.Series(["a b"]),
+                metrics={},
+                inputs=pd.Series(["q"]),
+                targets=pd.Series(["a b"]),
+            )
+        assert value.scores == [5]
+        run_id = run.info.run_id
+        assert steps(store, run_id, "llm.calls")[-1] == (1, 2)
+        assert predictions(store, run_id)["inputs"].tolist() == ["model call"]
+        traces = [store.get_trace(t.trace_id) for t in store.search_traces(run_id=run_id)]
+        chats = sorted(
+            (s for t in traces for s in t.spans if s.name.startswith("chat")),
+            key=lambda s: s.start_time_ns,
+        )
+        assert [JUDGE_ATTRIBUTE in s.attributes for s in chats] == [False, True]
+    finally:
+        autolog.autolog(disable=True)
+        provider.shutdown()

@@ -5,9 +5,9 @@ MLflow's ``OPENAI_API_BASE``) and ``OPENAI_API_KEY``, read when a metric runs, o
 ``proxy_url`` (MLflow's: the full chat completions URL, or a base URL). Rows are graded
 concurrently by at most ``max_workers`` threads; 429s, 5xx and connection errors are retried
 with exponential backoff by the ``openai`` client itself (``max_retries``; a ``Retry-After``
-header is honoured). Each call runs in a ``judge <metric>`` span carrying
-``JUDGE_ATTRIBUTE``: under autolog the LLM call below it is an ordinary autologged call of the
-active run (its tokens and cost count) that adds no row to ``llm_predictions.csv``.
+header is honoured). Each call runs in a ``judge <metric>`` span, with ``JUDGE_CONTEXT_KEY`` set:
+under autolog the LLM call below it is an ordinary autologged call of the active run (its
+tokens and cost count) that adds no row to ``llm_predictions.csv``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from spanrun.errors import InvalidInputError, MissingDependencyError
 from spanrun.evaluation.genai._parse import parse_verdict
-from spanrun.exporters import JUDGE_ATTRIBUTE
+from spanrun.exporters import JUDGE_ATTRIBUTE, JUDGE_CONTEXT_KEY
 
 if TYPE_CHECKING:
     import openai
@@ -129,8 +131,9 @@ class Judge:
             with ThreadPoolExecutor(workers, thread_name_prefix="spanrun-judge") as pool:
                 # Each row runs in a copy of the caller's context: the active run and the
                 # current span reach the worker threads, so the calls land in the caller's run.
+                stop = threading.Event()  # set on a refused request: no row is sent after it
                 futures = [
-                    pool.submit(contextvars.copy_context().run, self._grade_one, client, i, p)
+                    pool.submit(contextvars.copy_context().run, self._grade_one, client, i, p, stop)
                     for i, p in enumerate(prompts)
                 ]
                 try:
@@ -161,12 +164,28 @@ class Judge:
         return scores, justifications
 
     def _grade_one(
-        self, client: openai.OpenAI, row: int, prompt: str
+        self, client: openai.OpenAI, row: int, prompt: str, stop: threading.Event
     ) -> tuple[float | None, str | None]:
+        if stop.is_set():
+            return None, "Not graded: the judge refused an earlier request"
         attributes: dict[str, str | int] = {
             JUDGE_ATTRIBUTE: self.metric_name,
             "spanrun.judge.row": row,
         }
+        # The context value marks every span below, of whichever tracer provider (see
+        # JUDGE_CONTEXT_KEY); the judge span itself comes from the global provider.
+        token = otel_context.attach(otel_context.set_value(JUDGE_CONTEXT_KEY, self.metric_name))
+        try:
+            return self._traced_call(client, prompt, attributes)
+        except _configuration_errors():
+            stop.set()
+            raise
+        finally:
+            otel_context.detach(token)
+
+    def _traced_call(
+        self, client: openai.OpenAI, prompt: str, attributes: dict[str, str | int]
+    ) -> tuple[float | None, str | None]:
         with _tracer.start_as_current_span(
             f"judge {self.metric_name}", attributes=attributes
         ) as span:
