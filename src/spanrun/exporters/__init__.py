@@ -16,9 +16,15 @@ from spanrun.exporters._llm_call_reader import llm_operation
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
 from spanrun.exporters._runs import SpanSource
-from spanrun.exporters._stamping import RunStampingProcessor
+from spanrun.exporters._stamping import (
+    JUDGE_ATTRIBUTE,
+    JUDGE_CONTEXT_KEY,
+    RunStampingProcessor,
+)
 
 __all__ = [
+    "JUDGE_ATTRIBUTE",
+    "JUDGE_CONTEXT_KEY",
     "RUN_MODES",
     "BoundedBatchSpanProcessor",
     "PriceTable",

@@ -44,6 +44,7 @@ from spanrun.exporters._runs import (
     program_name,
 )
 from spanrun.exporters._sdk_fast import read_span
+from spanrun.exporters._stamping import JUDGE_ATTRIBUTE
 from spanrun.exporters._write_pipeline import WritePipeline
 from spanrun.store.base import RunWriter
 
@@ -89,7 +90,8 @@ class RunExporter(SpanExporter):
     wraps another one only the innermost counts) the run gets metrics whose step is the
     call's index in the run, running totals, ``llm.*`` params from the first call (a later
     different value sets the tag ``spanrun.llm.params_varied=true``), and a row in
-    ``llm_predictions.csv``. Every span is stored with ``Store.log_spans``.
+    ``llm_predictions.csv`` (not for an LLM judge's calls, marked with ``JUDGE_ATTRIBUTE``).
+    Every span is stored with ``Store.log_spans``.
 
     A row's ``inputs`` is the user-side input: the ``input.value`` of the trace's root span (a
     chain's input) when the call is part of a larger trace, else the call's last user message.
@@ -406,7 +408,9 @@ class RunExporter(SpanExporter):
                             trace_id=trace_id,
                             span_id=span_id,
                         )
-                        if parent_id is None:
+                        if JUDGE_ATTRIBUTE in attrs:
+                            pass  # an LLM judge's call: metrics and trace, no prediction row
+                        elif parent_id is None:
                             run_writes[1].rows.append(row)
                         else:
                             park(trace_id, ledger, row, writes)

@@ -6,14 +6,22 @@ import logging
 from collections.abc import Callable
 
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import Context, create_key, get_value
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from spanrun.core import internal_errors
 from spanrun.core.current import lookups
 from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID, SPANRUN_RUN_ID
 
-__all__ = ["RunStampingProcessor", "active_run_ids"]
+__all__ = ["JUDGE_ATTRIBUTE", "JUDGE_CONTEXT_KEY", "RunStampingProcessor", "active_run_ids"]
+
+#: Set on every span started while an LLM judge grades (value: the metric's name): such LLM
+#: calls count in their run's metrics (tokens, cost) and traces, but get no row in
+#: ``llm_predictions.csv``, which holds the evaluated model's calls.
+JUDGE_ATTRIBUTE = "spanrun.judge.metric"
+#: The OpenTelemetry context key a judge sets (to its metric's name) around its calls; read at
+#: span start, so it marks the spans of any tracer provider.
+JUDGE_CONTEXT_KEY = create_key("spanrun.judge.metric")
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +41,8 @@ class RunStampingProcessor(SpanProcessor):
     on another thread). Rule: a span whose parent (same trace) is stamped inherits the parent's
     run, so every span of a trace started inside a run belongs to that run even when a library
     hops threads with the OTel context but not the run stack; otherwise the active run, if any.
-    Spans left unstamped are mapped by the exporter's run mode.
+    Spans left unstamped are mapped by the exporter's run mode. A span started while
+    :data:`JUDGE_CONTEXT_KEY` is set gets :data:`JUDGE_ATTRIBUTE`.
     """
 
     def __init__(self, get_active_run: Callable[[], RunIds | None] = active_run_ids) -> None:
@@ -42,6 +51,9 @@ class RunStampingProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
+            judge = get_value(JUDGE_CONTEXT_KEY, parent_context)
+            if judge is not None:
+                span.set_attribute(JUDGE_ATTRIBUTE, str(judge))
             parent = trace.get_current_span(parent_context)
             if isinstance(parent, ReadableSpan) and parent.attributes:
                 run_id = parent.attributes.get(SPANRUN_RUN_ID)

@@ -12,6 +12,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from spanrun.testing._judge_answers import is_grading_prompt, judge_answer
+
 __all__ = ["Directives", "parse_directives"]
 
 CREATED = 1_731_368_630
@@ -231,7 +233,10 @@ def _chat_text(body: dict[str, Any], d: Directives, messages: list[Any]) -> str:
     last = messages[-1] if messages else {}
     if isinstance(last, dict) and last.get("role") in ("tool", "function"):
         return f"Tool said: {_text_of(last.get('content'))}"
-    return f"Echo: {_last_user_text(messages)}"
+    text = _last_user_text(messages)
+    if is_grading_prompt(text):
+        return judge_answer(text, d.extra.get("judge"), d.extra.get("score"))
+    return f"Echo: {text}"
 
 
 def _last_user_text(messages: list[Any]) -> str:

@@ -31,10 +31,20 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 ``prompt_tokens=1e999``     chat usage with that (odd) prompt token count
 ``content=text``            answer exactly this text
 ``retry``                   let the client retry errors (by default ``x-should-retry: false``)
+``first=2``                 with ``error=``: only the first 2 requests with this header fail
+``retry_after_ms=10``       send ``retry-after-ms`` with errors (the client's retry delay)
+``judge=malformed``         a grading prompt gets no verdict (also ``fenced``: JSON in a code
+                            fence with text around it; ``lines``: MLflow's two-line format)
+``score=4``                 a grading prompt gets this score
 ==========================  ====================================================================
 
+A chat request asking for a ``score`` and a ``justification`` (an LLM-judge grading prompt) is
+answered with ``{"score": N, "justification": "..."}``, N derived from the prompt (the share of
+the reference words found in the graded output; see ``_judge_answers``).
+
 Requests received are kept (bounded) in :attr:`OpenAIServer.requests` so tests can check what
-the client really sent.
+the client really sent; :attr:`~OpenAIServer.received` counts them and
+:attr:`~OpenAIServer.max_in_flight` is the most handled at once (client concurrency limits).
 """
 
 from __future__ import annotations
@@ -78,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ plumbing
 
     def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        self._answered()
         body = json.dumps(payload).encode()
         head = [
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
@@ -90,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, events: list[tuple[str | None, Any]], d: fake.Directives) -> None:
         """Send SSE ``events`` ((event name, data) pairs) as one chunked response."""
+        self._answered()
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
             "Transfer-Encoding: chunked\r\nx-request-id: req_spanrun\r\n\r\n"
@@ -148,20 +160,41 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, fake.error_json(404), {"x-should-retry": "false"})
 
     def do_POST(self) -> None:
+        self._in_flight = True
+        self.server.enter()
+        try:
+            self._post()
+        finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        # Before the answer is written: a client that got it may send its next request at once,
+        # which must not find this one still counted.
+        if getattr(self, "_in_flight", False):
+            self._in_flight = False
+            self.server.leave()
+
+    def _post(self) -> None:
         body = self._read_body()
         self.server.record(RecordedRequest("POST", self.path, dict(self.headers.items()), body))
+        header = self.headers.get(FAKE_HEADER)
         try:
-            d = fake.parse_directives(self.headers.get(FAKE_HEADER))
+            d = fake.parse_directives(header)
+            first = int(d.extra["first"]) if "first" in d.extra else None
         except ValueError:
             self._send(400, fake.error_json(400), {"x-should-retry": "false"})
             return
         if d.delay:
             time.sleep(d.delay)
         no_retry = {} if d.retry else {"x-should-retry": "false"}
+        if "retry_after_ms" in d.extra:
+            no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
         if not isinstance(body, dict):
             self._send(400, fake.error_json(400), no_retry)
             return
         model = str(body.get("model") or "")
+        if d.error is not None and first is not None and self.server.seen(header) > first:
+            d.error = None  # only the first k requests with this header fail
         if d.error is not None or "does-not-exist" in model:
             status = d.error if d.error is not None else 404
             self._send(status, fake.error_json(status, model), no_retry)
@@ -202,9 +235,30 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], keep: int) -> None:
         super().__init__(address, _Handler)
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.received = 0
+        self.by_header: collections.Counter[str | None] = collections.Counter()
 
     def record(self, request: RecordedRequest) -> None:
         self.requests.append(request)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.received += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def seen(self, header: str | None) -> int:
+        """How many requests carried this directive header, this one included."""
+        with self.lock:
+            self.by_header[header] += 1
+            return self.by_header[header]
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that hang up mid-stream are expected in tests
@@ -241,9 +295,24 @@ class OpenAIServer:
         """The most recent requests received, oldest first."""
         return list(self._httpd.requests) if self._httpd is not None else []
 
+    @property
+    def received(self) -> int:
+        """POST requests received since the start (or :meth:`clear_requests`), unbounded."""
+        return self._httpd.received if self._httpd is not None else 0
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most POST requests handled at the same time since :meth:`clear_requests`."""
+        return self._httpd.max_in_flight if self._httpd is not None else 0
+
     def clear_requests(self) -> None:
+        """Forget the recorded requests, counters and ``first=k`` counts."""
         if self._httpd is not None:
-            self._httpd.requests.clear()
+            with self._httpd.lock:
+                self._httpd.requests.clear()
+                self._httpd.received = 0
+                self._httpd.max_in_flight = 0
+                self._httpd.by_header.clear()
 
     def start(self) -> OpenAIServer:
         if self._httpd is None:
