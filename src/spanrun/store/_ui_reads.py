@@ -1,0 +1,144 @@
+"""The reads the web UI needs, each one SQL query: metric histories of many runs and keys
+(down-sampled in the database), run counts and an experiment's distinct keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from spanrun.core.entities import Metric, ViewType
+from spanrun.errors import InvalidInputError
+from spanrun.store import _models as m
+from spanrun.store._common import experiment_key
+from spanrun.store._db import Database
+from spanrun.store._history_sql import (
+    MAX_HISTORY_KEYS,
+    MAX_HISTORY_RUNS,
+    check_max_points,
+    history_query,
+    rows_by,
+)
+from spanrun.store._search_filter import parse_filter
+from spanrun.store._search_sql import lifecycle_condition, run_search_query
+from spanrun.store.base import MetricHistory, RunKeys
+
+__all__ = ["UiReadMethods"]
+
+
+def _experiment_keys(experiment_ids: Sequence[str]) -> list[int]:
+    if isinstance(experiment_ids, str):
+        experiment_ids = [experiment_ids]
+    return [k for k in (experiment_key(e) for e in experiment_ids) if k is not None]
+
+
+def _strings(what: str, values: Sequence[str], limit: int) -> list[str]:
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise InvalidInputError(f"'{what}' must be a list of strings")
+    unique = list(dict.fromkeys(values))
+    if len(unique) > limit:
+        raise InvalidInputError(f"At most {limit} {what} at once, got {len(unique)}")
+    return unique
+
+
+class UiReadMethods:
+    """Mixed into ``SqlAlchemyStore`` (which provides ``_db``, ``dialect`` and ``_run_row``)."""
+
+    _db: Database
+    dialect: str
+
+    def _run_row(self, conn: sa.Connection, run_id: str) -> sa.Row[Any]:
+        raise NotImplementedError  # SqlAlchemyStore's
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[Metric]:
+        check_max_points(max_points)
+        stmt = history_query([run_id], [key], max_points, self.dialect)
+
+        def history(conn: sa.Connection) -> list[Metric]:
+            self._run_row(conn, run_id)
+            found = rows_by(conn.execute(stmt)).get(run_id, {}).get(key)
+            return found[0] if found else []
+
+        return self._db.read(history)
+
+    def get_metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], max_points: int | None = None
+    ) -> list[MetricHistory]:
+        check_max_points(max_points)
+        run_ids = _strings("run_ids", run_ids, MAX_HISTORY_RUNS)
+        keys = _strings("keys", keys, MAX_HISTORY_KEYS)
+        if not run_ids or not keys:
+            return []
+        stmt = history_query(run_ids, keys, max_points, self.dialect)
+        known_stmt = sa.select(m.runs.c.run_id).where(m.runs.c.run_id.in_(run_ids))
+
+        def histories(conn: sa.Connection) -> dict[str, dict[str, tuple[list[Metric], int]]]:
+            known = set(conn.execute(known_stmt).scalars())
+            missing = [r for r in run_ids if r not in known]
+            if missing:
+                self._run_row(conn, missing[0])  # raises NotFoundError
+            return rows_by(conn.execute(stmt))
+
+        found = self._db.read(histories)
+        out = []
+        for run_id in run_ids:
+            per_run = found.get(run_id, {})
+            for key in keys:
+                if key in per_run:
+                    points, total = per_run[key]
+                    out.append(MetricHistory(run_id, key, points, total))
+        return out
+
+    def count_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        search = run_search_query(
+            _experiment_keys(experiment_ids),
+            parse_filter(filter_string, "run"),
+            run_view_type,
+            [],
+            0,
+            1,
+            self.dialect,
+        )
+        # The search's joins and conditions, without its order and page.
+        matching = search.with_only_columns(m.runs.c.run_id).order_by(None).limit(None).offset(None)
+        stmt = sa.select(sa.func.count()).select_from(matching.subquery())
+        return int(self._db.read(lambda conn: conn.execute(stmt).scalar_one()))
+
+    def distinct_keys(
+        self,
+        experiment_ids: Sequence[str],
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> RunKeys:
+        runs = m.runs.c
+        chosen = sa.select(runs.run_id).where(
+            runs.experiment_id.in_(_experiment_keys(experiment_ids))
+        )
+        stage = lifecycle_condition(runs.lifecycle_stage, run_view_type)
+        if stage is not None:
+            chosen = chosen.where(stage)
+
+        def keys_of(table: sa.Table) -> sa.Select[Any]:
+            return (
+                sa.select(table.c.key)
+                .where(table.c.run_id.in_(chosen))
+                .distinct()
+                .order_by(table.c.key)
+            )
+
+        def read(conn: sa.Connection) -> RunKeys:
+            return RunKeys(
+                *(
+                    list(conn.execute(keys_of(table)).scalars())
+                    for table in (m.params, m.latest_metrics, m.tags)
+                )
+            )
+
+        return self._db.read(read)
