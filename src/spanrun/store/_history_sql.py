@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from spanrun.core.entities import Metric
 from spanrun.store import _models as m
@@ -146,7 +147,7 @@ def history_query(
                 sa.select(*columns)
                 .select_from(joined)
                 .where(large)
-                .distinct(p.run_id, p.key, bucket)
+                .ext(distinct_on(p.run_id, p.key, bucket))
                 .order_by(p.run_id, p.key, bucket, value_order.nulls_last(), p.step, p.id)
             )
     return sa.union_all(*parts)
