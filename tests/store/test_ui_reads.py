@@ -170,3 +170,22 @@ def test_trace_filters_in_sql(store: SqlAlchemyStore) -> None:
     assert names(TraceFilter(start_from_ms=2000, start_to_ms=3000)) == {"Chat 100%_done"}
     with pytest.raises(InvalidInputError):
         store.search_traces(["0"], trace_filter=TraceFilter(status="BAD"))
+
+
+def test_distinct_keys_walks_the_keys_for_many_runs(
+    store: SqlAlchemyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanrun.store import _ui_reads
+
+    experiment = store.create_experiment("walked")
+    for i in range(4):
+        run_id = _run(store, experiment)
+        store.log_batch(
+            run_id, metrics=[Metric(f"m{i % 2}", 1.0, 0, 0)], params=[Param(f"p{i}", "v")]
+        )
+    store.log_batch(_run(store, store.create_experiment("elsewhere")), params=[Param("q", "v")])
+    scanned = store.distinct_keys([experiment])
+    monkeypatch.setattr(_ui_reads, "FEW_RUNS", 0)  # as for an experiment of 10,000 runs
+    walked = store.distinct_keys([experiment])
+    assert walked == scanned
+    assert walked.params == ["p0", "p1", "p2", "p3"] and walked.metrics == ["m0", "m1"]

@@ -37,10 +37,11 @@ def downsample(history: Sequence[Metric], max_points: int | None) -> list[Metric
     low: dict[int, int] = {}
     high: dict[int, int] = {}
     for i, m in enumerate(history):
+        # Exact integers, as the SQL stores compute it.
         if by_step:
-            bucket = int(float(m.step - s0) / float(s1 - s0 + 1) * buckets)
+            bucket = (m.step - s0) * buckets // (s1 - s0 + 1)
         else:
-            bucket = int(float(m.timestamp - t0) / float(t1 - t0 + 1) * buckets)
+            bucket = (m.timestamp - t0) * buckets // (t1 - t0 + 1)
         if m.value != m.value:  # NaN: kept only for an interval of NaNs
             low.setdefault(bucket, i)
             high.setdefault(bucket, i)
