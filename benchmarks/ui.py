@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+# This checkout's sources unless PYTHONPATH gives others (ab.py's OLD side), then its tests.
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT / "src"))
+sys.path.append(str(ROOT))
 
 from tests.ui._server import serve  # noqa: E402
 
