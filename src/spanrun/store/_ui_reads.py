@@ -24,7 +24,7 @@ from spanrun.store._history_sql import (
     series_query,
 )
 from spanrun.store._search_filter import parse_filter
-from spanrun.store._search_sql import lifecycle_condition, run_search_query
+from spanrun.store._search_sql import lifecycle_condition, run_count_query
 from spanrun.store.base import MetricHistory, RunKeys
 
 __all__ = ["UiReadMethods"]
@@ -122,18 +122,12 @@ class UiReadMethods:
         filter_string: str = "",
         run_view_type: ViewType = ViewType.ACTIVE_ONLY,
     ) -> int:
-        search = run_search_query(
+        stmt = run_count_query(
             _experiment_keys(experiment_ids),
             parse_filter(filter_string, "run"),
             run_view_type,
-            [],
-            0,
-            1,
             self.dialect,
         )
-        # The search's joins and conditions, without its order and page.
-        matching = search.with_only_columns(m.runs.c.run_id).order_by(None).limit(None).offset(None)
-        stmt = sa.select(sa.func.count()).select_from(matching.subquery())
         return int(self._db.read(lambda conn: conn.execute(stmt).scalar_one()))
 
     def distinct_keys(
