@@ -189,3 +189,17 @@ def test_distinct_keys_walks_the_keys_for_many_runs(
     walked = store.distinct_keys([experiment])
     assert walked == scanned
     assert walked.params == ["p0", "p1", "p2", "p3"] and walked.metrics == ["m0", "m1"]
+
+
+def test_ids_and_keys_no_store_holds_are_typed_answers(store: SqlAlchemyStore) -> None:
+    run_id = _run(store)
+    _log(store, run_id, [Metric("m", float(i), i, i) for i in range(10)])
+    with pytest.raises(NotFoundError):
+        store.get_metric_histories([run_id, "r\x00"], ["m"])
+    with pytest.raises(NotFoundError):
+        store.get_metric_history("\ud800", "m", max_points=4)
+    assert store.get_metric_history(run_id, "m\x00", max_points=4) == []
+    assert [h.key for h in store.get_metric_histories([run_id], ["m", "\x00"])] == ["m"]
+    assert len(store.get_metric_history(run_id, "m", max_points=2**62)) == 10
+    with pytest.raises(InvalidInputError):
+        store.search_traces(["0"], trace_filter=TraceFilter(name="a\x00"))

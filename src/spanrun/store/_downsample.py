@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from spanrun.core.entities import Metric
 from spanrun.errors import InvalidInputError
 
-__all__ = ["check_max_points", "downsample"]
+__all__ = ["MAX_BUCKETS", "check_max_points", "downsample"]
+
+#: Intervals at most, whatever ``max_points`` says (keeps the arithmetic within 64 bits).
+MAX_BUCKETS = 2**31
 
 
 def check_max_points(max_points: int | None) -> None:
@@ -29,7 +32,7 @@ def downsample(history: Sequence[Metric], max_points: int | None) -> list[Metric
     total = len(history)
     if max_points is None or total <= max_points:
         return list(history)
-    buckets = max(1, max_points // 2)
+    buckets = max(1, min(max_points // 2, MAX_BUCKETS))
     steps = [m.step for m in history]
     times = [m.timestamp for m in history]
     s0, s1, t0, t1 = min(steps), max(steps), min(times), max(times)

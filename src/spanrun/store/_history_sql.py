@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from spanrun.core.entities import Metric
 from spanrun.store import _models as m
+from spanrun.store._downsample import MAX_BUCKETS
 from spanrun.store._llm_calls import call_column
 
 __all__ = [
@@ -143,7 +144,7 @@ def sampled_queries(
 ) -> list[sa.CompoundSelect[Any]]:
     """Statements giving :func:`full_query`'s columns for the lowest and highest point of each
     interval of each of ``long_series``."""
-    buckets = max(1, max_points // 2)
+    buckets = max(1, min(max_points // 2, MAX_BUCKETS))
     statements = []
     for start in range(0, len(long_series), _SERIES_PER_STATEMENT):
         parts: list[sa.Select[Any]] = []

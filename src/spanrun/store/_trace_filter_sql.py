@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from spanrun.core.text import bad_character
 from spanrun.errors import InvalidInputError
 from spanrun.store import _models as m
 from spanrun.store.base import TraceFilter
@@ -26,6 +27,8 @@ def filter_traces(stmt: sa.Select[Any], found: TraceFilter) -> sa.Select[Any]:
             )
         stmt = stmt.where(t.status == found.status)
     if found.name:
+        if bad_character(found.name) is not None:
+            raise InvalidInputError("A trace name filter cannot hold NUL or lone surrogates")
         # A substring whatever it holds: % and _ are escaped, not wildcards.
         stmt = stmt.where(sa.func.lower(t.name).contains(found.name.lower(), autoescape=True))
     duration = t.end_time_ns - t.start_time_ns

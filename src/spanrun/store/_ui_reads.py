@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from spanrun.core.entities import Metric, ViewType
-from spanrun.errors import InvalidInputError
+from spanrun.core.text import bad_character
+from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import _models as m
 from spanrun.store._common import experiment_key
 from spanrun.store._db import Database
@@ -43,6 +44,13 @@ def _strings(what: str, values: Sequence[str], limit: int) -> list[str]:
     if len(unique) > limit:
         raise InvalidInputError(f"At most {limit} {what} at once, got {len(unique)}")
     return unique
+
+
+def _storable_runs(run_ids: Sequence[str]) -> None:
+    """No stored run has an id with a NUL or a lone surrogate (PostgreSQL would refuse it)."""
+    for run_id in run_ids:
+        if bad_character(run_id) is not None:
+            raise NotFoundError(f"Run {run_id!r} not found")
 
 
 class UiReadMethods:
@@ -81,6 +89,9 @@ class UiReadMethods:
         self, run_id: str, key: str, max_points: int | None = None
     ) -> list[Metric]:
         check_max_points(max_points)
+        _storable_runs([run_id])
+        if bad_character(key) is not None:  # no stored key holds one
+            return []
 
         def history(conn: sa.Connection) -> list[Metric]:
             self._run_row(conn, run_id)
@@ -95,6 +106,8 @@ class UiReadMethods:
         check_max_points(max_points)
         run_ids = _strings("run_ids", run_ids, MAX_HISTORY_RUNS)
         keys = _strings("keys", keys, MAX_HISTORY_KEYS)
+        _storable_runs(run_ids)
+        keys = [k for k in keys if bad_character(k) is None]  # no stored key holds one
         if not run_ids or not keys:
             return []
         known_stmt = sa.select(m.runs.c.run_id).where(m.runs.c.run_id.in_(run_ids))
