@@ -139,16 +139,59 @@ def _bucket(series: Series, buckets: int, step: Any, timestamp: Any, dialect: st
     return sa.cast(scaled, sa.BigInteger) if dialect == "sqlite" else sa.func.floor(scaled)
 
 
+# SQLite, a history bucketed by step: each interval is a range of the metrics index, and its
+# lowest and highest point are found by two small ordered lookups in that range (NaN, a NULL
+# value, last). This reads each point twice but sorts nothing big: about half the time of a
+# GROUP BY per extreme over 100,000 points, which sorts them all.
+_STEP_RANGES_SQL = """
+WITH RECURSIVE b(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM b WHERE i < :last),
+r(lo, hi) AS (SELECT :s0 + (i * :w + :n - 1) / :n, :s0 + ((i + 1) * :w + :n - 1) / :n FROM b),
+picks(id) AS (
+  SELECT (SELECT id FROM metrics WHERE run_id = :run AND "key" = :key AND step >= r.lo
+          AND step < r.hi ORDER BY value IS NULL, value, step, timestamp, id LIMIT 1) FROM r
+  UNION
+  SELECT (SELECT id FROM metrics WHERE run_id = :run AND "key" = :key AND step >= r.lo
+          AND step < r.hi ORDER BY value IS NULL, value DESC, step, timestamp, id LIMIT 1)
+  FROM r
+)
+SELECT run_id, "key", value, is_nan, timestamp, step, 0 AS source, id
+FROM metrics WHERE id IN (SELECT id FROM picks)
+"""
+
+
+def _step_ranges(series: Series, buckets: int) -> sa.TextClause | None:
+    """:data:`_STEP_RANGES_SQL` for ``series`` when it applies (SQLite, a plain metric bucketed
+    by step, bounds within 64 bits), else None."""
+    width = series.s1 - series.s0 + 1
+    if (
+        call_column(series.key) is not None
+        or width < min(series.total, buckets)
+        or width * (buckets + 1) > _INT64_MAX
+        or abs(series.s0) + width > _INT64_MAX // 2
+    ):
+        return None
+    return sa.text(_STEP_RANGES_SQL).bindparams(
+        last=buckets - 1, s0=series.s0, w=width, n=buckets, run=series.run_id, key=series.key
+    )
+
+
 def sampled_queries(
     long_series: Sequence[Series], max_points: int, dialect: str
-) -> list[sa.CompoundSelect[Any]]:
+) -> list[sa.CompoundSelect[Any] | sa.TextClause]:
     """Statements giving :func:`full_query`'s columns for the lowest and highest point of each
     interval of each of ``long_series``."""
     buckets = max(1, min(max_points // 2, MAX_BUCKETS))
-    statements = []
-    for start in range(0, len(long_series), _SERIES_PER_STATEMENT):
+    statements: list[sa.CompoundSelect[Any] | sa.TextClause] = []
+    grouped = []
+    for series in long_series:
+        ranged = _step_ranges(series, buckets) if dialect == "sqlite" else None
+        if ranged is None:
+            grouped.append(series)
+        else:
+            statements.append(ranged)
+    for start in range(0, len(grouped), _SERIES_PER_STATEMENT):
         parts: list[sa.Select[Any]] = []
-        for series in long_series[start : start + _SERIES_PER_STATEMENT]:
+        for series in grouped[start : start + _SERIES_PER_STATEMENT]:
             points = _points([series.run_id], [series.key]).subquery()
             p = points.c
             bucket = _bucket(series, buckets, p.step, p.timestamp, dialect).label("bucket")
