@@ -64,7 +64,6 @@ def _mlflow_python() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-@contextlib.contextmanager
 def _spanrun_path() -> str:
     """Where the server's spanrun comes from: PYTHONPATH when given (ab.py's sides), else this
     checkout's sources."""
@@ -82,6 +81,7 @@ def _spanrun_file() -> str:
     ).stdout.strip()
 
 
+@contextlib.contextmanager
 def _server(kind: str, tmp: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
     db = f"sqlite:///{tmp / f'{kind}.db'}"
