@@ -77,9 +77,9 @@ _counts = _CountCache()
 
 
 def run_count(store: Store, request: Request) -> Response:
-    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (counting stops
-    at ``cap``, then ``capped`` is true) and the newest one's start time. Fetched after the
-    page is shown, since counting reads every matching run through the store interface."""
+    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (shown as at
+    least ``cap`` above it, then ``capped`` is true) and the newest one's start time (the
+    store's ``count_runs``: one query). Fetched after the page is shown."""
     experiment_id = request.query_params.get("experiment_id")
     if not experiment_id:
         raise InvalidInputError("Give an 'experiment_id'")
