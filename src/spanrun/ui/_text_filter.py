@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import regex
-
 from spanrun.errors import InvalidInputError
 
 __all__ = ["MAX_PATTERN_CHARS", "REGEX_BUDGET_S", "BoundedPattern", "PatternTimeoutError"]
@@ -27,6 +25,8 @@ class BoundedPattern:
     def __init__(self, text: str, is_regex: bool, budget_s: float = REGEX_BUDGET_S) -> None:
         if len(text) > MAX_PATTERN_CHARS:
             raise InvalidInputError(f"The filter is longer than {MAX_PATTERN_CHARS} characters")
+        import regex  # here: a server that never filters predictions does not load it (~4 MB)
+
         try:
             self._pattern = regex.compile(
                 text if is_regex else regex.escape(text), regex.IGNORECASE | regex.VERSION0
