@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import socket
@@ -63,6 +64,23 @@ def _mlflow_python() -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def _spanrun_path() -> str:
+    """Where the server's spanrun comes from: PYTHONPATH when given (ab.py's sides), else this
+    checkout's sources."""
+    return os.environ.get("PYTHONPATH") or str(ROOT / "src")
+
+
+def _spanrun_file() -> str:
+    """``spanrun.__file__`` as the server process imports it (ab.py checks it)."""
+    return subprocess.run(
+        [sys.executable, "-c", "import spanrun; print(spanrun.__file__)"],
+        env={**os.environ, "PYTHONPATH": _spanrun_path()},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @contextlib.contextmanager
 def _server(kind: str, tmp: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
@@ -80,7 +98,7 @@ def _server(kind: str, tmp: Path, workers: int) -> Iterator[tuple[str, subproces
             "--artifacts-destination", artifacts, "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers),
         ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")} if kind == "spanrun" else None
+    env = {**os.environ, "PYTHONPATH": _spanrun_path()} if kind == "spanrun" else None
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -276,18 +294,19 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     workers = args.mlflow_workers if kind == "mlflow" else args.workers
     out: dict[str, float] = {}
     with _server(kind, tmp, workers) as (url, proc):
-        print(f"  {kind}: log_metric ...", flush=True)
-        out["log_metric req/s"] = log_metric_rate(url, args.requests)
-        print(f"  {kind}: log_batch ...", flush=True)
-        out["log_batch values/s"] = log_batch_rate(url, args.batches)
-        print(f"  {kind}: 8 clients ...", flush=True)
-        out["8 clients log_metric req/s"] = concurrent_log_metric_rate(url, args.requests // 8)
+        if not args.only_search:
+            print(f"  {kind}: log_metric ...", flush=True)
+            out["log_metric req/s"] = log_metric_rate(url, args.requests)
+            print(f"  {kind}: log_batch ...", flush=True)
+            out["log_batch values/s"] = log_batch_rate(url, args.batches)
+            print(f"  {kind}: 8 clients ...", flush=True)
+            out["8 clients log_metric req/s"] = concurrent_log_metric_rate(url, args.requests // 8)
         print(f"  {kind}: {args.search_runs} runs for search ...", flush=True)
         experiment_id = fill_runs(url, args.search_runs)
         p50, p90 = search_latency_ms(url, experiment_id)
         out["search_runs p50 ms"] = p50
         out["search_runs p90 ms"] = p90
-        if kind == "spanrun":
+        if kind == "spanrun" and not args.only_search:
             print(f"  {kind}: OTLP ...", flush=True)
             out["OTLP LLM spans/s into runs"] = otlp_rate(url, args.otlp_spans)
         out["server RSS MB"] = _rss_mb(proc.pid)
@@ -313,6 +332,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="spanrun server workers")
     parser.add_argument("--mlflow-workers", type=int, default=1)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--only-search", action="store_true", help="measure search_runs only (and RSS)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of spanrun's figures (ab.py)"
+    )
     args = parser.parse_args()
     kinds = ["spanrun"] if args.skip_mlflow else ["spanrun", "mlflow"]
     results: dict[str, dict[str, float]] = {}
@@ -330,6 +355,16 @@ def main() -> None:
         ratio = theirs / value if lower_is_better else value / theirs
         print(f"{key:32} {value:12.1f} {theirs:12.1f} {ratio:7.1f}x")
     print("(ratio: how many times better spanrun is; >1 is better)")
+    if args.json:
+        figures = {
+            key: {
+                "value": value,
+                "unit": key.rsplit(" ", 1)[-1],
+                "better": "lower" if key.endswith((" ms", " MB")) else "higher",
+            }
+            for key, value in results["spanrun"].items()
+        }
+        print(json.dumps({"spanrun": _spanrun_file(), "figures": figures}))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -32,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+# This checkout's sources unless PYTHONPATH gives others (ab.py's OLD side), then its tests.
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT / "src"))
+sys.path.append(str(ROOT))
 
 from tests.ui._server import serve  # noqa: E402
 
@@ -217,6 +221,14 @@ def main() -> None:
     parser.add_argument("--db", help="keep the store in this SQLite file (reused when it exists)")
     parser.add_argument("--skip-mlflow", action="store_true", help="time spanrun's UI only")
     parser.add_argument("--mlflow-python", help="the python of a venv with mlflow 3 installed")
+    parser.add_argument(
+        "--db-copy-of",
+        help="time a fresh copy of this store (made by --db), e.g. one per side of an ab.py "
+        "A/B (a newer schema migrates its copy, before the timing)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -228,6 +240,9 @@ def main() -> None:
     ).stdout.split()[-1]
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(args.db).resolve() if args.db else Path(tmp) / "ui.db"
+        if args.db_copy_of:
+            db = Path(tmp) / "copy.db"
+            shutil.copyfile(args.db_copy_of, db)
         uri = f"sqlite:///{db}"
         if db.exists():
             data = existing(uri)
@@ -280,6 +295,14 @@ def main() -> None:
             other = f"{theirs[label]:8.3f}" if label in theirs else f"{'-':>8}"
             flag = "ok" if seconds <= TARGET_S else "SLOW"
             print(f"{label:34} {seconds:8.3f} {other}  {flag}")
+        if args.json:
+            import spanrun
+
+            figures = {
+                label: {"value": seconds, "unit": "s", "better": "lower"}
+                for label, seconds in ours.items()
+            }
+            print(json.dumps({"spanrun": spanrun.__file__, "figures": figures}))
 
 
 if __name__ == "__main__":

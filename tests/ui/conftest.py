@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from spanrun.testing.postgres import PostgresNotAvailableError, postgres_server
 from tests.ui._server import serve
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +36,12 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The ids of what ``_seed.py`` logged into a fresh SQLite store (``uri`` added)."""
-    folder = tmp_path_factory.mktemp("ui-store")
-    uri = f"sqlite:///{folder / 'ui.db'}"
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database under the UI: SQLite unless a test parametrizes it (``indirect=True``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def _seed(uri: str, folder: Path) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     for name in ("SPANRUN_TRACKING_URI", "SPANRUN_EXPERIMENT_ID", "SPANRUN_RUN_ID"):
         env.pop(name, None)
@@ -55,6 +58,23 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ids: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     ids["uri"] = uri
     return ids
+
+
+@pytest.fixture(scope="session")
+def seeded(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The ids of what ``_seed.py`` logged into a fresh store on ``backend`` (``uri`` added):
+    a SQLite file, or a database of the session's PostgreSQL server."""
+    folder = tmp_path_factory.mktemp(f"ui-store-{backend}")
+    if backend == "sqlite":
+        yield _seed(f"sqlite:///{folder / 'ui.db'}", folder)
+        return
+    try:
+        with postgres_server("ui") as uri:
+            yield _seed(uri, folder)
+    except PostgresNotAvailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")

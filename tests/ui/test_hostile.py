@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
+import pytest
 
 from tests.ui._seed import HOSTILE, HOSTILE_NAME
 
@@ -38,6 +39,7 @@ def _assert_inert(page: Any, path: str, texts: list[str]) -> None:
     assert page.problems.all() == [], path
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_hostile_names_params_tags_and_descriptions(page: Any, seeded: dict[str, Any]) -> None:
     experiment = seeded["hostile_experiment"]
     _assert_inert(page, "/", [HOSTILE_NAME])

@@ -81,6 +81,7 @@ def _names(page: Any) -> list[str]:
     return page.locator("#runs tbody .run-link").all_inner_texts()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_filter_box_applies_the_search_grammar(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/experiments/{seeded['runs_experiment']}")
     page.fill("#filter", "params.model = 'm1' AND metrics.accuracy >= 0.5")
@@ -103,6 +104,7 @@ def test_bad_filter_shows_the_parser_message(page: Any, seeded: dict[str, Any]) 
     assert page.problems.all() == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_sort_by_clicking_a_column(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/experiments/{seeded['runs_experiment']}?n=100")
     page.click("#runs thead a[data-column='metric:accuracy']")
@@ -142,6 +144,7 @@ def test_paging_forward_and_back(page: Any, seeded: dict[str, Any]) -> None:
     assert page.locator("#prev-page").count() == 0
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_column_chooser_adds_and_removes_columns(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/experiments/{seeded['runs_experiment']}")
     page.click("#column-chooser summary")
@@ -180,6 +183,7 @@ def _chart_has_pixels(page: Any, selector: str) -> bool:
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_run_page_draws_a_downsampled_metric_chart(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/runs/{seeded['artifacts_run']}")
     body = page.locator("figure.chart[data-key=value] .chart-body")
@@ -251,6 +255,7 @@ def test_artifact_paths_outside_the_run_are_refused(
         assert "root:x:0:0" not in response.text
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/experiments/{seeded['autolog_experiment']}")
     for run_id in seeded["prediction_runs"]:
@@ -280,6 +285,7 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
     assert page.problems.all() == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_predictions_side_by_side(page: Any, seeded: dict[str, Any]) -> None:
     a, b = seeded["prediction_runs"]
     page.goto(f"/experiments/{seeded['autolog_experiment']}")
@@ -311,6 +317,7 @@ def test_predictions_side_by_side(page: Any, seeded: dict[str, Any]) -> None:
     assert page.problems.all() == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 def test_trace_list_filters_and_trace_view(page: Any, seeded: dict[str, Any]) -> None:
     page.goto(f"/traces?experiment_id={seeded['autolog_experiment']}")
     assert page.locator("#traces tbody tr").count() == 8

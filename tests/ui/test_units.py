@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from typing import Any
 
 import httpx
 import pytest
 
 from spanrun.core.entities import Metric, Run, RunData, RunInfo
+from spanrun.store._downsample import downsample
 from spanrun.ui._compare_pages import PredictionTable, diff_rows, group_predictions
-from spanrun.ui._queries import downsample, order_clause, quoted_key
+from spanrun.ui._queries import order_clause, quoted_key
 from spanrun.ui._render import script_json
 from spanrun.ui._runs_pages import group_nested
 
@@ -109,3 +111,19 @@ def test_bad_requests_get_an_error_page_not_a_500(
     assert response.status_code == status, response.text[:300]
     assert "Traceback" not in response.text
     assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_a_backtracking_regex_is_stopped_within_its_budget() -> None:
+    from spanrun.errors import InvalidInputError
+    from spanrun.ui._text_filter import BoundedPattern, PatternTimeoutError
+
+    hostile = BoundedPattern(r"(x+x+)+y", is_regex=True, budget_s=0.3)
+    table = PredictionTable(["inputs", "outputs"], [{"inputs": "q", "outputs": "x" * 5000}])
+    started = time.monotonic()
+    with pytest.raises(PatternTimeoutError):
+        group_predictions([table], "inputs", "outputs", hostile)
+    assert time.monotonic() - started < 2.0
+    assert BoundedPattern("A.B", is_regex=False).search("xa.bx")  # a substring, any case
+    assert not BoundedPattern("A.B", is_regex=False).search("axb")
+    with pytest.raises(InvalidInputError, match="Invalid regular expression"):
+        BoundedPattern("(", is_regex=True)

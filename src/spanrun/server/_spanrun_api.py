@@ -8,7 +8,8 @@ traces, for spanrun's REST store and web UI. Same error body as MLflow's endpoin
   ``{"skipped": {run_id: reason}}``
 - ``GET  traces/get?trace_id=`` -> ``{"trace": {"info": TRACE_INFO, "spans": [...]}}``
 - ``POST traces/search`` ``{"experiment_ids", "run_id", "max_results", "order_by",
-  "page_token"}`` -> ``{"traces": [...], "next_page_token"?}``
+  "page_token"}`` and the filter fields of ``_ui_queries.trace_filter`` ->
+  ``{"traces": [...], "next_page_token"?}``
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from spanrun.server._context import ServerContext
 from spanrun.server._experiments import max_results
 from spanrun.server._params import Params, checked_text, to_float, to_int
 from spanrun.server._routing import Handler
+from spanrun.server._ui_queries import UI_QUERY_ROUTES, trace_filter
 from spanrun.server._wire import hex_id, span_from_json, trace_info_json, trace_json
 
 __all__ = ["OTLP_TRACES_PATH", "SPANRUN_PREFIX", "SPANRUN_ROUTES"]
@@ -134,6 +136,7 @@ def _search_traces(ctx: ServerContext, params: Params) -> dict[str, Any]:
         max_results=max_results(params, 100),
         order_by=params.string_list("order_by") or None,
         page_token=params.optional_string("page_token") or None,
+        trace_filter=trace_filter(params),
     )
     body: dict[str, Any] = {"traces": [trace_info_json(t) for t in found]}
     if found.token:
@@ -147,4 +150,5 @@ SPANRUN_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/runs/log-export-batch", ("POST",), _log_export_batch),
     ("/traces/get", ("GET",), _get_trace),
     ("/traces/search", ("GET", "POST"), _search_traces),
+    *UI_QUERY_ROUTES,
 ]

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, RunWriter, Store
+from spanrun.store.base import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    MetricHistory,
+    RunKeys,
+    RunWriter,
+    Store,
+    TraceFilter,
+)
 
 if TYPE_CHECKING:
     from spanrun.store._registry import clear_store_cache, get_export_store, get_store
@@ -33,9 +41,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
+    "MetricHistory",
+    "RunKeys",
     "RunWriter",
     "SqlAlchemyStore",
     "Store",
+    "TraceFilter",
     "clear_store_cache",
     "get_export_store",
     "get_store",

@@ -141,6 +141,8 @@ llm_calls = sa.Table(
 # One row per (run, key): the value with the greatest (step, timestamp), kept up to date on insert.
 # Deliberately no (key, value) index: the value changes on nearly every log_metric, and keeping
 # such an index current cost ~40% of a log_metric call; filters find rows by (run_id, key).
+# (key, run_id) is indexed: it changes only on a run's first value of a key, and it lets an
+# experiment's distinct keys be found by walking the keys (migration 0005).
 latest_metrics = sa.Table(
     "latest_metrics",
     metadata,
@@ -150,6 +152,7 @@ latest_metrics = sa.Table(
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("is_nan", sa.Boolean, nullable=False),
+    sa.Index("ix_latest_metrics_key", "key", "run_id"),
     # Small rows always reached by (run_id, key): on SQLite one b-tree lookup instead of two.
     sqlite_with_rowid=False,
 )

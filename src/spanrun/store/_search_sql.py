@@ -26,6 +26,7 @@ __all__ = [
     "encode_page_token",
     "lifecycle_condition",
     "opaque",
+    "run_count_query",
     "run_search_query",
 ]
 
@@ -163,24 +164,13 @@ def opaque(conditions: Sequence[sa.ColumnElement[bool]]) -> sa.ColumnElement[boo
 _KEYED_TABLES = {"metric": m.latest_metrics, "param": m.params, "tag": m.tags}
 
 
-def run_search_query(
+def _filtered(
     experiment_ids: Sequence[int],
     comparisons: Sequence[Comparison],
     view_type: ViewType,
-    order_keys: Sequence[OrderKey],
-    offset: int,
-    limit: int,
     dialect: str,
-) -> sa.Select[Any]:
-    """SELECT of the matching runs' rows, ordered and paged.
-
-    The first ``JOINED_CLAUSES`` metric/param/tag clauses are each an inner join on that key
-    (runs lacking the key never match): the planners order those joins best, so the usual
-    filters of a few clauses run as fast as can be. Further clauses are each an
-    ``run_id IN (subquery)``, together in one :func:`opaque` term: any number of clauses stays
-    within SQLite's 64-table join limit and PostgreSQL's planner does not have to order them.
-    Each order_by key is an outer join, with runs lacking it sorted last.
-    """
+) -> tuple[Any, list[sa.ColumnElement[bool]]]:
+    """The FROM (runs and the filter's joins) and WHERE terms of a run search."""
     runs = m.runs
     from_: Any = runs
     conditions: list[sa.ColumnElement[bool]] = [runs.c.experiment_id.in_(list(experiment_ids))]
@@ -214,6 +204,40 @@ def run_search_query(
         subqueries.append(runs.c.run_id.in_(matching))
     if subqueries:
         conditions.append(opaque(subqueries))
+    return from_, conditions
+
+
+def run_count_query(
+    experiment_ids: Sequence[int],
+    comparisons: Sequence[Comparison],
+    view_type: ViewType,
+    dialect: str,
+) -> sa.Select[Any]:
+    """``COUNT(*)`` of the runs :func:`run_search_query` finds (all pages)."""
+    from_, conditions = _filtered(experiment_ids, comparisons, view_type, dialect)
+    return sa.select(sa.func.count()).select_from(from_).where(*all_of(conditions))
+
+
+def run_search_query(
+    experiment_ids: Sequence[int],
+    comparisons: Sequence[Comparison],
+    view_type: ViewType,
+    order_keys: Sequence[OrderKey],
+    offset: int,
+    limit: int,
+    dialect: str,
+) -> sa.Select[Any]:
+    """SELECT of the matching runs' rows, ordered and paged.
+
+    The first ``JOINED_CLAUSES`` metric/param/tag clauses are each an inner join on that key
+    (runs lacking the key never match): the planners order those joins best, so the usual
+    filters of a few clauses run as fast as can be. Further clauses are each an
+    ``run_id IN (subquery)``, together in one :func:`opaque` term: any number of clauses stays
+    within SQLite's 64-table join limit and PostgreSQL's planner does not have to order them.
+    Each order_by key is an outer join, with runs lacking it sorted last.
+    """
+    runs = m.runs
+    from_, conditions = _filtered(experiment_ids, comparisons, view_type, dialect)
     order: list[Any] = []
     for i, key in enumerate(order_keys):
         if key.kind == "attribute":

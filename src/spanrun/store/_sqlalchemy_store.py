@@ -48,7 +48,6 @@ from spanrun.store._common import (
 from spanrun.store._db import Database
 from spanrun.store._experiments import ExperimentMethods
 from spanrun.store._inputs import active_run_experiment, read_inputs, write_inputs
-from spanrun.store._llm_calls import call_column
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
 from spanrun.store._run_writer import SqlRunWriter
@@ -59,7 +58,9 @@ from spanrun.store._search_sql import (
     encode_page_token,
     run_search_query,
 )
-from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store
+from spanrun.store._trace_filter_sql import filter_traces
+from spanrun.store._ui_reads import UiReadMethods
+from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, Store, TraceFilter
 from spanrun.store.sqlite._engine import seed_planner_stats
 
 __all__ = ["SqlAlchemyStore"]
@@ -69,7 +70,7 @@ def _metric_value(value: float | None, is_nan: bool) -> float:
     return math.nan if is_nan or value is None else float(value)
 
 
-class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
+class SqlAlchemyStore(UiReadMethods, ExperimentMethods, SqlRunWriter, Store):
     """Tracking store on a SQL database (``sqlite:///...`` or ``postgresql+psycopg://...``).
 
     Creating one checks the schema version with one query and migrates only a new or older
@@ -349,34 +350,6 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
 
         self._db.write_raw(delete)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        mc = m.metrics.c
-
-        query: sa.Select[Any] | sa.CompoundSelect[Any] = sa.select(
-            mc.value, mc.is_nan, mc.timestamp, mc.step, sa.literal(0).label("source"), mc.id
-        ).where(mc.run_id == run_id, mc.key == key)
-        column = call_column(key)
-        if column is not None:  # an LLM call metric: also the calls' values (_calls.py)
-            cc = m.llm_calls.c
-            value = cc[column]
-            query = sa.union_all(
-                query,
-                sa.select(value, sa.false(), cc.timestamp, cc.step, sa.literal(1), cc.id).where(
-                    cc.run_id == run_id, value.is_not(None)
-                ),
-            )
-        ordered = query.order_by(sa.text("step, timestamp, source, id"))
-
-        def history(conn: sa.Connection) -> list[Metric]:
-            self._run_row(conn, run_id)
-            rows = conn.execute(ordered)
-            return [
-                Metric(key=key, value=_metric_value(v, nan), timestamp=ts, step=step)
-                for v, nan, ts, step, _, _ in rows
-            ]
-
-        return self._db.read(history)
-
     def search_runs(
         self,
         experiment_ids: Sequence[str],
@@ -427,10 +400,13 @@ class SqlAlchemyStore(ExperimentMethods, SqlRunWriter, Store):
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        trace_filter: TraceFilter | None = None,
     ) -> PagedList[TraceInfo]:
         check_max_results(max_results)
         offset = decode_page_token(page_token)
         stmt = _traces.search_query(experiment_ids, run_id, order_by, offset, max_results + 1)
+        if trace_filter is not None:
+            stmt = filter_traces(stmt, trace_filter)
 
         def search(conn: sa.Connection) -> PagedList[TraceInfo]:
             infos = [_traces.trace_info(row) for row in conn.execute(stmt)]

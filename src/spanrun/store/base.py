@@ -31,9 +31,19 @@ from spanrun.core.entities import (
 )
 from spanrun.core.text import storable_text
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
+from spanrun.store._downsample import check_max_points, downsample
 from spanrun.store._llm_calls import calls_as_metrics, checked_calls, unpack_run_batch
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "RunWriter", "Store"]
+__all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "DEFAULT_EXPERIMENT_NAME",
+    "MetricHistory",
+    "RunBatch",
+    "RunKeys",
+    "RunWriter",
+    "Store",
+    "TraceFilter",
+]
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -51,6 +61,56 @@ RunBatch = (
         Sequence[tuple[Any, ...]],
     ]
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricHistory:
+    """One run's history of one metric as read for a chart: ``points`` in history order
+    (down-sampled when asked), ``total`` the number of points the full history holds."""
+
+    run_id: str
+    key: str
+    points: list[Metric]
+    total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunKeys:
+    """The distinct param, metric and tag keys of some runs, each sorted."""
+
+    params: list[str]
+    metrics: list[str]
+    tags: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceFilter:
+    """What ``search_traces`` keeps besides experiment and run (all given ones must hold).
+
+    ``status``: ``OK``/``ERROR``/``UNSET``; ``name``: a case-insensitive substring of the
+    trace's name; ``min_duration_ms``/``max_duration_ms``: bounds of its latency;
+    ``start_from_ms``/``start_to_ms``: its start time in [from, to) (ms since the epoch).
+    """
+
+    status: str | None = None
+    name: str | None = None
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+    start_from_ms: int | None = None
+    start_to_ms: int | None = None
+
+    def matches(self, info: TraceInfo) -> bool:
+        """Whether ``info`` passes (for stores that filter in Python)."""
+        duration_ms = (info.end_time_ns - info.start_time_ns) / 1e6
+        start_ms = info.start_time_ns // 1_000_000
+        return not (
+            (self.status and info.status != self.status)
+            or (self.name and self.name.lower() not in (info.name or "").lower())
+            or (self.min_duration_ms is not None and duration_ms < self.min_duration_ms)
+            or (self.max_duration_ms is not None and duration_ms > self.max_duration_ms)
+            or (self.start_from_ms is not None and start_ms < self.start_from_ms)
+            or (self.start_to_ms is not None and start_ms >= self.start_to_ms)
+        )
 
 
 class RunWriter(abc.ABC):
@@ -189,8 +249,70 @@ class Store(RunWriter):
         experiment and (name, digest); a dataset the run already has keeps its first tags."""
 
     @abc.abstractmethod
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        """Ordered by (step, timestamp, insertion)."""
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[Metric]:
+        """Ordered by (step, timestamp, insertion).
+
+        ``max_points`` (at least 2) down-samples a longer history keeping its shape: its step
+        range (time range when it has too few distinct steps) is cut into ``max_points // 2``
+        equal intervals, each giving its lowest and highest point (at most ``max_points``).
+        """
+
+    # -- reads for the UI: stores answer them in one query, these defaults use the above -----
+    def get_metric_histories(
+        self, run_ids: Sequence[str], keys: Sequence[str], max_points: int | None = None
+    ) -> list[MetricHistory]:
+        """The histories of ``keys`` in each of ``run_ids`` (down-sampled as in
+        ``get_metric_history``), in the order of the runs then keys; a run without a key
+        gives no history, an unknown run raises NotFoundError."""
+        check_max_points(max_points)
+        out = []
+        for run_id in dict.fromkeys(run_ids):
+            for key in dict.fromkeys(keys):
+                history = self.get_metric_history(run_id, key)
+                if history:
+                    out.append(
+                        MetricHistory(run_id, key, downsample(history, max_points), len(history))
+                    )
+        return out
+
+    def count_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        """How many runs ``search_runs`` would find. This default pages through them."""
+        count = 0
+        token: str | None = None
+        while True:
+            page = self.search_runs(experiment_ids, filter_string, run_view_type, 5000, None, token)
+            count += len(page)
+            token = page.token
+            if token is None:
+                return count
+
+    def distinct_keys(
+        self,
+        experiment_ids: Sequence[str],
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> RunKeys:
+        """Every param, metric and tag key of the experiments' runs. This default reads every
+        run through ``search_runs``."""
+        params: set[str] = set()
+        metrics: set[str] = set()
+        tags: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self.search_runs(experiment_ids, "", run_view_type, 5000, None, token)
+            for run in page:
+                params.update(run.data.params)
+                metrics.update(run.data.metrics)
+                tags.update(run.data.tags)
+            token = page.token
+            if token is None:
+                return RunKeys(sorted(params), sorted(metrics), sorted(tags))
 
     @abc.abstractmethod
     def search_runs(
@@ -222,7 +344,9 @@ class Store(RunWriter):
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> PagedList[TraceInfo]: ...
+        trace_filter: TraceFilter | None = None,
+    ) -> PagedList[TraceInfo]:
+        """Traces of the experiments or the run, newest first, kept by ``trace_filter``."""
 
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()

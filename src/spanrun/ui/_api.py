@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import Store
 from spanrun.ui._http import int_param
-from spanrun.ui._queries import COUNT_CAP, RunCount, count_runs, downsample
+from spanrun.ui._queries import COUNT_CAP, RunCount, count_runs
 from spanrun.ui._render import SECURITY_HEADERS
 
 __all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history", "run_count"]
@@ -35,20 +35,17 @@ def metric_history(store: Store, request: Request) -> Response:
     if len(run_ids) > MAX_COMPARED_RUNS:
         raise InvalidInputError(f"At most {MAX_COMPARED_RUNS} runs at once")
     points = int_param(request, "points", 1000, 2, MAX_CHART_POINTS)
-    series = []
-    for run_id in dict.fromkeys(run_ids):
-        # The page knows the runs' names: one query per run here (an unknown run is a 404).
-        history = store.get_metric_history(run_id, key)
-        shown = downsample(history, points)
-        series.append(
-            {
-                "run_id": run_id,
-                "total": len(history),
-                "step": [m.step for m in shown],
-                "time": [m.timestamp / 1000 for m in shown],
-                "value": [_finite(m.value) for m in shown],
-            }
-        )
+    # One query for all the runs, down-sampled in the database (an unknown run is a 404).
+    series = [
+        {
+            "run_id": history.run_id,
+            "total": history.total,
+            "step": [m.step for m in history.points],
+            "time": [m.timestamp / 1000 for m in history.points],
+            "value": [_finite(m.value) for m in history.points],
+        }
+        for history in store.get_metric_histories(run_ids, [key], points)
+    ]
     return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
 
 
@@ -80,9 +77,9 @@ _counts = _CountCache()
 
 
 def run_count(store: Store, request: Request) -> Response:
-    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (counting stops
-    at ``cap``, then ``capped`` is true) and the newest one's start time. Fetched after the
-    page is shown, since counting reads every matching run through the store interface."""
+    """``?experiment_id=<id>&filter=<search>&cap=<n>``: how many runs match (shown as at
+    least ``cap`` above it, then ``capped`` is true) and the newest one's start time (the
+    store's ``count_runs``: one query). Fetched after the page is shown."""
     experiment_id = request.query_params.get("experiment_id")
     if not experiment_id:
         raise InvalidInputError("Give an 'experiment_id'")

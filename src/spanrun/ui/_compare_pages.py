@@ -6,10 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,8 +21,15 @@ from spanrun.store import Store
 from spanrun.ui._artifact_pages import table_of
 from spanrun.ui._http import int_param
 from spanrun.ui._render import page
+from spanrun.ui._text_filter import BoundedPattern, PatternTimeoutError
 
-__all__ = ["compare_page", "diff_rows", "group_predictions", "predictions_page"]
+__all__ = [
+    "TextMatcher",
+    "compare_page",
+    "diff_rows",
+    "group_predictions",
+    "predictions_page",
+]
 
 MAX_RUNS = 100
 PREDICTIONS_BYTES = 20 * 1024 * 1024
@@ -155,8 +161,14 @@ class PredictionGroup:
     differs: bool
 
 
+class TextMatcher(Protocol):
+    """What filters predictions: a compiled ``re`` pattern or a ``BoundedPattern``."""
+
+    def search(self, text: str) -> object: ...
+
+
 def group_predictions(
-    tables: Sequence[PredictionTable], group_by: str, output: str, pattern: re.Pattern[str] | None
+    tables: Sequence[PredictionTable], group_by: str, output: str, pattern: TextMatcher | None
 ) -> list[PredictionGroup]:
     """Rows of every run grouped by their ``group_by`` value, in first-seen order."""
     order: dict[str, list[list[dict[str, str]]]] = {}
@@ -189,16 +201,20 @@ def predictions_page(store: Store, request: Request) -> Response:
     output = q.get("output") or ("outputs" if "outputs" in columns or not columns else columns[-1])
     text = q.get("q", "")
     regex = q.get("regex") == "1"
-    pattern: re.Pattern[str] | None = None
+    pattern: BoundedPattern | None = None
     error = ""
     if text:
         try:
-            pattern = re.compile(text if regex else re.escape(text), re.IGNORECASE)
-        except re.error as exc:
-            error = f"Invalid regular expression: {exc}"
+            pattern = BoundedPattern(text, regex)
+        except InvalidInputError as exc:
+            error = exc.message
     limit = int_param(request, "limit", MAX_GROUPS, 1, 5000)
     only_diff = q.get("diff") == "1"
-    groups = group_predictions(tables, group_by, output, pattern)
+    try:
+        groups = group_predictions(tables, group_by, output, pattern)
+    except PatternTimeoutError as exc:  # shown unfiltered, with the reason
+        error = exc.message
+        groups = group_predictions(tables, group_by, output, None)
     if only_diff:
         groups = [g for g in groups if g.differs]
     details = [c for c in DETAIL_COLUMNS if c in columns]

@@ -8,26 +8,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from spanrun.core.entities import SpanRecord, TraceInfo
+from spanrun.core.entities import SpanRecord
 from spanrun.errors import InvalidInputError, NotFoundError
-from spanrun.store import Store
+from spanrun.store import Store, TraceFilter
 from spanrun.ui._http import int_param
 from spanrun.ui._render import page
 
 __all__ = ["span_json", "trace_page", "traces_page"]
 
 PAGE_SIZE = 100
-#: Traces read at most to fill one filtered page.
+#: How far a listing pages (traces skipped at most).
 MAX_SCANNED = 10_000
 STATUSES = ("", "OK", "ERROR")
-
-
-def _matches(trace: TraceInfo, status: str, name: str, min_ms: int) -> bool:
-    if status and trace.status != status:
-        return False
-    if name and name.lower() not in (trace.name or "").lower():
-        return False
-    return (trace.end_time_ns - trace.start_time_ns) / 1e6 >= min_ms
 
 
 def traces_page(store: Store, request: Request) -> Response:
@@ -45,28 +37,17 @@ def traces_page(store: Store, request: Request) -> Response:
     offset = int_param(request, "offset", 0, 0, MAX_SCANNED)
     experiment = store.get_experiment(experiment_id) if experiment_id else None
     run = store.get_run(run_id) if run_id else None
-    # The store filters by experiment/run only: the other filters scan its pages (bounded).
-    shown: list[TraceInfo] = []
-    matched = scanned = 0
-    token: str | None = None
-    more = False
-    while scanned < MAX_SCANNED:
-        batch = store.search_traces(
-            [experiment_id] if experiment_id else None, run_id, 1000, None, token
-        )
-        scanned += len(batch)
-        for trace in batch:
-            if not _matches(trace, status, name, min_ms):
-                continue
-            matched += 1
-            if matched > offset + PAGE_SIZE:
-                more = True
-                break
-            if matched > offset:
-                shown.append(trace)
-        token = batch.token
-        if more or token is None:
-            break
+    # Filtered in the store's query; a page is the slice after ``offset`` (bounded).
+    found = store.search_traces(
+        [experiment_id] if experiment_id else None,
+        run_id,
+        offset + PAGE_SIZE + 1,
+        None,
+        None,
+        TraceFilter(status=status or None, name=name or None, min_duration_ms=min_ms or None),
+    )
+    shown = list(found[offset : offset + PAGE_SIZE])
+    more = len(found) > offset + PAGE_SIZE
     state = {
         "experiment_id": experiment_id,
         "run_id": run_id,
@@ -82,7 +63,7 @@ def traces_page(store: Store, request: Request) -> Response:
         traces=shown,
         state=state,
         offset=offset,
-        more=more or (token is not None and scanned >= MAX_SCANNED),
+        more=more,
         page_size=PAGE_SIZE,
         show_run=True,
     )

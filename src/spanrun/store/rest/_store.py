@@ -25,9 +25,11 @@ from spanrun.core.entities import (
 from spanrun.core.text import bad_character, describe_bad_character
 from spanrun.errors import InvalidFilterError, InvalidInputError, NotFoundError
 from spanrun.store._common import run_info_values
+from spanrun.store._downsample import check_max_points, downsample
 from spanrun.store._search_filter import Entity, parse_filter, parse_order_by
 from spanrun.store.rest._base import ARTIFACTS_ENDPOINT, MLFLOW
 from spanrun.store.rest._traces import TraceMethods
+from spanrun.store.rest._ui_reads import UiReadMethods
 from spanrun.store.rest._wire import (
     dataset_input_to_json,
     experiment_from_json,
@@ -49,7 +51,7 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
 
 
-class RestStore(TraceMethods):
+class RestStore(UiReadMethods, TraceMethods):
     """Tracking data on a server at ``tracking_uri`` (``http(s)://host:port[/prefix]``): a
     ``spanrun server`` or a stock ``mlflow server``.
 
@@ -293,7 +295,14 @@ class RestStore(TraceMethods):
     def delete_tag(self, run_id: str, key: str) -> None:
         self._http.call("POST", f"{MLFLOW}/runs/delete-tag", body={"run_id": run_id, "key": key})
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> list[Metric]:
+        if max_points is not None:
+            check_max_points(max_points)
+            if self.server_kind() == "spanrun":  # down-sampled by the server's database
+                sampled = self.get_metric_histories([run_id], [key], max_points)
+                return sampled[0].points if sampled else []
         found: list[Metric] = []
         params: dict[str, Any] = {"run_id": run_id, "metric_key": key}
         while True:
@@ -304,7 +313,7 @@ class RestStore(TraceMethods):
                 break
             params["page_token"] = token
         found.sort(key=lambda m: (m.step, m.timestamp))  # stable: the server's order in a tie
-        return found
+        return downsample(found, max_points)
 
     def search_runs(
         self,

@@ -20,9 +20,10 @@ import orjson
 from spanrun.core.entities import PagedList, SpanRecord, Trace, TraceInfo
 from spanrun.errors import InvalidInputError, NotFoundError, StoreError
 from spanrun.store._llm_calls import checked_calls, unpack_run_batch
-from spanrun.store.base import RunBatch, Store
+from spanrun.store.base import RunBatch, Store, TraceFilter
 from spanrun.store.rest import _otlp_json
 from spanrun.store.rest._base import SPANRUN, RestBase
+from spanrun.store.rest._ui_reads import trace_filter_json
 from spanrun.store.rest._wire import (
     float_to_json,
     span_from_json,
@@ -134,6 +135,7 @@ class TraceMethods(RestBase):
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
+        trace_filter: TraceFilter | None = None,
     ) -> PagedList[TraceInfo]:
         if self.server_kind() != "spanrun":
             self._warn_spans_once("search_traces finds nothing")
@@ -144,6 +146,7 @@ class TraceMethods(RestBase):
             "max_results": max_results,
             "order_by": list(order_by) if order_by else None,
             "page_token": page_token,
+            **trace_filter_json(trace_filter),
         }
         answer = self._search(f"{SPANRUN}/traces/search", body)
         return PagedList(

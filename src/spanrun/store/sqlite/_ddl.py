@@ -17,7 +17,7 @@ __all__ = [
 ]
 
 # The Alembic head revision this code expects; opening a store migrates when the database is behind.
-SCHEMA_VERSION = "0004"
+SCHEMA_VERSION = "0005"
 
 #: Every table and index of the current schema on SQLite, then the Alembic version table (as
 #: ``_migrate._create_fresh`` creates it), one statement per item.
@@ -96,6 +96,7 @@ SQLITE_DDL: tuple[str, ...] = (
 	PRIMARY KEY (run_id, "key"),
 	FOREIGN KEY(run_id) REFERENCES runs (run_id)
 ) WITHOUT ROWID""",
+    'CREATE INDEX ix_latest_metrics_key ON latest_metrics ("key", run_id)',
     """CREATE TABLE llm_calls (
 	id INTEGER NOT NULL,
 	run_id VARCHAR(32) NOT NULL,
@@ -218,6 +219,7 @@ PLANNER_STATS: tuple[tuple[str, str, str], ...] = (
     ("tags", "sqlite_autoindex_tags_1", "50000 5 1"),
     ("tags", "ix_tags_key_value", "50000 5000 50 1"),
     ("latest_metrics", "latest_metrics", "50000 5 1"),  # WITHOUT ROWID: the table is its key
+    ("latest_metrics", "ix_latest_metrics_key", "50000 5000 1"),
     ("metrics", "ix_metrics_run_key_step", "500000 50 10 2 1"),
     ("llm_calls", "ix_llm_calls_run_step", "100000 100 1"),
 )
