@@ -37,6 +37,7 @@ from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
 from spanrun.exporters._runs import (
+    RUN_MODE_NAMES,
     UNKNOWN,
     RunResolver,
     SpanSource,
@@ -52,7 +53,7 @@ __all__ = ["RUN_MODES", "RunExporter", "RunMode", "program_name"]
 _log = logging.getLogger(__name__)
 
 RunMode = Literal["session", "trace", "none"]
-RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
+RUN_MODES: tuple[str, ...] = RUN_MODE_NAMES
 # The mapping loop hands the GIL over this often: a user thread whose HTTP read just returned,
 # or the writer thread back from an SQLite step, would otherwise wait up to the 5 ms switch
 # interval behind it. sleep(0) (~80 us: timer slack) gives the waiting thread time to take the
@@ -167,6 +168,10 @@ class RunExporter(SpanExporter):
     @run_mode.setter
     def run_mode(self, value: RunMode) -> None:
         self._runs.run_mode = value
+
+    def current_store(self) -> RunWriter:
+        """The store the next batch goes to (resolved now: the tracking URI may change)."""
+        return self._get_store()
 
     @property
     def max_attempts(self) -> int:

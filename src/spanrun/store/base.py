@@ -32,10 +32,19 @@ from spanrun.core.text import storable_text
 from spanrun.errors import InvalidParamChangeError, InvalidStateError, NotFoundError
 from spanrun.store._llm_calls import calls_as_metrics, checked_calls, unpack_run_batch
 
-__all__ = ["DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "RunBatch", "RunWriter", "Store"]
+__all__ = [
+    "DEFAULT_EXPERIMENT_ID",
+    "DEFAULT_EXPERIMENT_NAME",
+    "RUN_KEY_TAG",
+    "RunBatch",
+    "RunWriter",
+    "Store",
+]
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
+#: The system tag of a run made by ``RunWriter.create_keyed_run``: its key.
+RUN_KEY_TAG = "spanrun.run_key"
 
 #: What an export batch writes to one run: metrics as (key, value, timestamp_ms, step) tuples,
 #: params and tags as {key: value}, and optionally LLM calls as ``(step, timestamp_ms, *values)``
@@ -66,6 +75,23 @@ class RunWriter(abc.ABC):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run: ...
+
+    def create_keyed_run(
+        self,
+        key: str,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """The RUNNING, active run of ``experiment_id`` tagged ``RUN_KEY_TAG=key``, else a new
+        run (``create_run``) with that tag. SQL stores look and create in one transaction, under
+        a lock on the key, so callers racing from several processes (the workers of one
+        server) get one run. This default only creates."""
+        return self.create_run(
+            experiment_id, user_id, start_time, [*tags, RunTag(RUN_KEY_TAG, key)], run_name
+        )
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
