@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -105,9 +106,9 @@ def client(server_pid: int, n: int) -> None:
 def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
-    from tests.server.conftest import free_port
-
-    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     process = subprocess.Popen(
         [
