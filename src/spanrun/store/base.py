@@ -182,6 +182,11 @@ class Store(RunWriter):
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None: ...
 
     @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove the tag ``key``: NotFoundError when the experiment or the tag does not
+        exist, InvalidStateError for a deleted experiment (as MLflow)."""
+
+    @abc.abstractmethod
     def delete_run(self, run_id: str) -> None: ...
 
     @abc.abstractmethod
