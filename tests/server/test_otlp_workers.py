@@ -1,6 +1,6 @@
 """OTLP into ``spanrun server --workers 2`` (SQLite and PostgreSQL): one session run per sender
-(``service.name`` + ``service.instance.id``), whichever worker receives its batches, and every
-call, prediction row and trace arrives."""
+(``service.name`` + ``service.instance.id``), whichever worker receives its batches; every
+call, prediction row and trace arrives, and the calls are numbered once across the workers."""
 
 from __future__ import annotations
 
@@ -89,6 +89,12 @@ def test_one_session_run_per_sender_across_two_workers(
     for run in runs:
         run_id = run.info.run_id
         assert len(store.get_metric_history(run_id, "llm.input_tokens")) == per_sender
+        # Each worker numbered the calls it mapped; the store renumbered them after the calls
+        # the other worker had stored: one sequence, running totals over both.
+        calls = sorted((m.step, m.value) for m in store.get_metric_history(run_id, "llm.calls"))
+        assert calls == [(i, i + 1.0) for i in range(per_sender)]
+        assert run.data.metrics["llm.calls"] == per_sender
+        assert run.data.metrics["llm.cumulative_input_tokens"] == 12 * per_sender
         data = get_artifact_repository(run.info.artifact_uri).read_bytes("llm_predictions.csv")
         rows = pd.read_csv(io.BytesIO(data), dtype=str)
         assert len(rows) == per_sender
