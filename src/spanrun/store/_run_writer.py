@@ -267,6 +267,27 @@ class SqlRunWriter(RunWriter):
 
         return self.database.write_raw(update)
 
+    def stored_span_ids(self, trace_ids: Sequence[str]) -> dict[str, set[str]]:
+        """As ``Store.stored_span_ids``: one query per 500 traces."""
+        wanted = list(dict.fromkeys(t for t in trace_ids if isinstance(t, str)))
+        found: dict[str, set[str]] = {}
+
+        def read(cursor: Any) -> None:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                args: list[Any]
+                if self.dialect == "postgresql":
+                    where, args = "trace_id = ANY(%s)", [chunk]
+                else:
+                    where, args = f"trace_id IN ({', '.join('?' * len(chunk))})", list(chunk)
+                cursor.execute(f"SELECT trace_id, span_id FROM spans WHERE {where}", args)
+                for trace_id, span_id in cursor.fetchall():
+                    found.setdefault(trace_id, set()).add(span_id)
+
+        if wanted:
+            self.database.read_raw(read)
+        return found
+
     # -- export batches ----------------------------------------------------------------------
     def log_export_batch(
         self, runs: Mapping[str, RunBatch], spans: Sequence[SpanRecord] = ()

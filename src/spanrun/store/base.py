@@ -239,6 +239,19 @@ class Store(RunWriter):
     @abc.abstractmethod
     def get_trace(self, trace_id: str) -> Trace: ...
 
+    def stored_span_ids(self, trace_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The span ids stored for each of ``trace_ids`` (hex), in as few round trips as the
+        store can; traces without spans are left out. This default reads each trace."""
+        found: dict[str, set[str]] = {}
+        for trace_id in dict.fromkeys(trace_ids):
+            try:
+                spans = self.get_trace(trace_id).spans
+            except NotFoundError:
+                continue
+            if spans:
+                found[trace_id] = {s.span_id for s in spans}
+        return found
+
     @abc.abstractmethod
     def search_traces(
         self,

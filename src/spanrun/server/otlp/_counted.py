@@ -23,7 +23,6 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from spanrun.errors import NotFoundError
 from spanrun.exporters import llm_operation
 from spanrun.store import Store
 
@@ -86,8 +85,8 @@ class CountedCalls:
                 plan.append((span, key))
                 if key not in known and key not in in_flight and (span.end_time or 0) <= horizon:
                     to_check.add(key[0])
-        # Outside the lock (store round trips); only this thread puts spans in flight.
-        stored = {(t, s) for t in to_check for s in self._stored_span_ids(t)}
+        # Outside the lock (one store round trip); only this thread puts spans in flight.
+        stored = self._stored(to_check)
         keep: list[ReadableSpan] = []
         waits_for: set[Ticket] = set()
         with self._lock:
@@ -123,9 +122,9 @@ class CountedCalls:
         if len(committed) > self._max:
             committed.popitem(last=False)
 
-    def _stored_span_ids(self, trace_id: int) -> set[int]:
-        try:
-            trace = self._store.get_trace(format(trace_id, "032x"))
-        except NotFoundError:
+    def _stored(self, trace_ids: set[int]) -> set[SpanKey]:
+        """The (trace_id, span_id) stored for ``trace_ids``, asked in one bulk read."""
+        if not trace_ids:
             return set()
-        return {int(s.span_id, 16) for s in trace.spans}
+        found = self._store.stored_span_ids([format(t, "032x") for t in trace_ids])
+        return {(int(t, 16), int(s, 16)) for t, spans in found.items() for s in spans}
