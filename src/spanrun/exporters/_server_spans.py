@@ -3,9 +3,9 @@
 With the tracking URI on a ``spanrun server`` and the ``otlp`` transport, each
 batch is one OTLP/HTTP protobuf request to the server's ``/v1/traces``; the server's own
 ``RunExporter`` maps it (runs, metrics, prediction rows, traces) and answers once it is stored.
-Anywhere else (a local store, a stock MLflow server, the ``rest`` transport, or without the
-``otlp`` extra's encoder) the batch is mapped here by the wrapped ``RunExporter``, and a
-spanrun server gets it as one REST export batch.
+Anywhere else (a local store, a stock MLflow server, the ``rest`` transport) the batch is
+mapped here by the wrapped ``RunExporter``, and a spanrun server gets it as one REST export
+batch. The OTLP bytes are written by ``_otlp_encode`` (no extra needed).
 
 The default is ``rest``: measured with ``benchmarks/autolog_server.py`` (10,000 LLM spans,
 2 CPUs), ``rest`` cost the client 160 us of CPU per call against 232 us for ``otlp`` (the
@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
@@ -42,6 +42,7 @@ from spanrun.core.entities import RunStatus
 from spanrun.core.process import PROCESS_TAG, current_process_tag
 from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID
 from spanrun.errors import InvalidInputError
+from spanrun.exporters._otlp_encode import encode_request
 from spanrun.exporters._run_exporter import RunExporter
 from spanrun.exporters._runs import current_experiment_id, session_run_key
 from spanrun.store.base import RUN_KEY_TAG
@@ -90,14 +91,6 @@ def transport_setting(value: str | None = None) -> Transport:
     return chosen  # type: ignore[return-value]  # checked above
 
 
-def _encoder() -> Callable[[Sequence[ReadableSpan]], Any] | None:
-    try:
-        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    except ImportError:
-        return None
-    return encode_spans
-
-
 class ServerSpanExporter(SpanExporter):
     """Sends each batch to a spanrun server as OTLP, or maps it here (see the module doc).
 
@@ -141,21 +134,13 @@ class ServerSpanExporter(SpanExporter):
         try:
             store = self.mapper.current_store()
             sink = self._sink(store)
-            encode = _encoder() if sink is not None else None
         except Exception:
-            sink = encode = None
-        if sink is None or encode is None:
-            if sink is not None:
-                self._warn_once(
-                    "encoder",
-                    "spanrun: sending spans to the spanrun server as OTLP needs "
-                    "opentelemetry-exporter-otlp (pip install 'spanrun[otlp]'); they are "
-                    "mapped in this process instead",
-                )
+            sink = None
+        if sink is None:
             return self.mapper.export(spans)
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
-            body = self._encode(encode, spans, store)
+            body = self._encode(spans, store)
             sink.send_otlp_traces(body)
             self._requests += 1
             return SpanExportResult.SUCCESS
@@ -170,38 +155,24 @@ class ServerSpanExporter(SpanExporter):
         finally:
             detach(token)
 
-    def _encode(
-        self,
-        encode: Callable[[Sequence[ReadableSpan]], Any],
-        spans: Sequence[ReadableSpan],
-        store: Any,
-    ) -> bytes:
+    def _encode(self, spans: Sequence[ReadableSpan], store: Any) -> bytes:
         """The OTLP request, each resource with this process's attributes added."""
-        from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-
-        request = encode(spans)
         experiment_id = current_experiment_id()
-        process = current_process_tag()
         run_mode = self.mapper.run_mode
         added = {
-            PROCESS_TAG: process,
+            PROCESS_TAG: current_process_tag(),
             SPANRUN_EXPERIMENT_ID: experiment_id,
             RUN_MODE_ATTRIBUTE: run_mode,
         }
-        for resource_spans in request.resource_spans:
-            attributes = resource_spans.resource.attributes
-            present = {kv.key: kv.value.string_value for kv in attributes}
-            attributes.extend(
-                KeyValue(key=key, value=AnyValue(string_value=value))
-                for key, value in added.items()
-                if key not in present
-            )
-            if run_mode == "session":
-                service = present.get("service.name") or "unknown_service"
-                with self._lock:
-                    self._server_sessions.add((store, experiment_id, service))
-        body: bytes = request.SerializeToString()
-        return body
+        if run_mode == "session":
+            services = {
+                str((span.resource.attributes if span.resource else {}).get("service.name") or "")
+                or "unknown_service"
+                for span in spans
+            }
+            with self._lock:
+                self._server_sessions.update((store, experiment_id, name) for name in services)
+        return encode_request(spans, added)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """OTLP batches are stored when ``export`` returns; the mapper's are flushed here."""
