@@ -16,6 +16,7 @@ succeeds only if that earlier write does (else its sender retries, and the span 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from spanrun.store import Store
 __all__ = ["CountedCalls", "Ticket"]
 
 SpanKey = tuple[int, int]  # (trace_id, span_id)
+_NO_HORIZON = 2**64  # beyond any span's end time
 
 
 class Ticket:
@@ -58,8 +60,12 @@ class CountedCalls:
         self._store = store
         self._max = max_remembered
         started = time.time_ns() if started_ns is None else started_ns
-        # Spans that ended after this could not have reached a previous process.
-        self._horizon_ns = started + int(clock_skew_s * 1e9)
+        # Spans that ended after this could not have reached a previous process. Infinite:
+        # other processes take this sender's spans too (the workers of one server), so any
+        # span this one did not commit may be in the store.
+        self._horizon_ns = (
+            _NO_HORIZON if math.isinf(clock_skew_s) else started + int(clock_skew_s * 1e9)
+        )
         self._lock = threading.Lock()
         self._committed: OrderedDict[SpanKey, None] = OrderedDict()
         self._in_flight: dict[SpanKey, Ticket] = {}
