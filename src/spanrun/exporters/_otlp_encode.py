@@ -74,14 +74,34 @@ def _any_value(value: Any) -> bytes:
     return _field(b"\x0a", _text(str(value)))
 
 
+_KEYS: dict[str, bytes] = {}  # attribute key -> its encoded KeyValue.key field (keys repeat)
+_MAX_KEYS = 4096
+
+
 def _key_values(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
-    """Repeated ``KeyValue`` fields under ``tag``: key = 1, value = 2."""
+    """Repeated ``KeyValue`` fields under ``tag``: key = 1, value = 2 (inlined for strings:
+    this runs for every attribute of every span)."""
     if not attributes:
         return b""
-    return b"".join(
-        _field(tag, _field(b"\x0a", _text(key)) + _field(b"\x12", _any_value(value)))
-        for key, value in attributes.items()
-    )
+    keys, small, varint = _KEYS, _SMALL, _varint
+    out = []
+    for key, value in attributes.items():
+        encoded_key = keys.get(key)
+        if encoded_key is None:
+            encoded_key = _field(b"\x0a", _text(key))
+            if len(keys) < _MAX_KEYS:
+                keys[key] = encoded_key
+        if value.__class__ is str:
+            text = value.encode("utf-8", "surrogatepass")
+            size = len(text)
+            any_value = b"\x0a" + (small[size] if size < 128 else varint(size)) + text
+        else:
+            any_value = _any_value(value)
+        size = len(any_value)
+        pair = encoded_key + b"\x12" + (small[size] if size < 128 else varint(size)) + any_value
+        size = len(pair)
+        out.append(tag + (small[size] if size < 128 else varint(size)) + pair)
+    return b"".join(out)
 
 
 def _span(span: ReadableSpan) -> bytes:
