@@ -70,6 +70,8 @@ def _run_child(
         "SPANRUN_EXPERIMENT_NAME": experiment,
         "SPANRUN_AUTOLOG_TRANSPORT": mode,
         "SPANRUN_RAISE_INTERNAL_ERRORS": "1",
+        "LOGNAME": "alice",  # the client's user; the server's is another
+        "USER": "alice",
         "OPENAI_TEST_URL": openai_server.base_url,
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])]),
     }
@@ -123,6 +125,7 @@ def test_autolog_through_a_server_puts_calls_in_the_right_runs(
     assert len(sessions) == 2 and len(runs) == 4
     for run in [*inside.values(), *sessions]:
         assert run.info.status == "FINISHED"
+        assert run.info.user_id == "alice"
         assert run.data.params["llm.model"] == "gpt-4o-mini"
         assert run.data.params["llm.temperature"] == "0.5"
     for run_id, run in inside.items():

@@ -36,6 +36,7 @@ __all__ = [
     "SpanSource",
     "Unknown",
     "current_experiment_id",
+    "current_user",
     "program_name",
 ]
 
@@ -69,6 +70,7 @@ class SpanOrigin:
         run_mode: the sender's run mode, when it chose one (else the exporter's).
         process: the sender's ``spanrun.process`` tag, put on the runs made for it (a run of
             a process found gone is ended as KILLED), else this process's.
+        user: the sender's user, the runs' user id (else this process's).
     """
 
     name: str
@@ -76,6 +78,7 @@ class SpanOrigin:
     instance: str | None = None
     run_mode: str | None = None
     process: str | None = None
+    user: str | None = None
 
 
 #: Where an un-stamped span comes from: ``(span, its attributes) -> SpanOrigin`` (or a tuple
@@ -110,6 +113,11 @@ def program_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     stem = Path(argv0).stem if argv0 not in ("", "-c", "-") else ""
     return stem or "python"
+
+
+def current_user() -> str:
+    """This process's user name (the user id of the runs it makes)."""
+    return _user()
 
 
 def _user() -> str:
@@ -331,16 +339,17 @@ class RunResolver:
             RunTag(PROCESS_TAG, process),  # ended as KILLED once it is gone
             *extra,
         ]
+        user = (origin.user if origin is not None else None) or _user()
         if origin is not None and mode == "session":
             key = session_run_key(experiment_id, name, origin.instance)
             ok, run = self._retry.run(
                 f"find or create the {mode} run",
-                lambda: store.create_keyed_run(key, experiment_id, _user(), start_ms, tags, name),
+                lambda: store.create_keyed_run(key, experiment_id, user, start_ms, tags, name),
             )
         else:
             ok, run = self._retry.run(
                 f"create the {mode} run",
-                lambda: store.create_run(experiment_id, _user(), start_ms, tags, name),
+                lambda: store.create_run(experiment_id, user, start_ms, tags, name),
             )
         if not ok or run is None:
             return None

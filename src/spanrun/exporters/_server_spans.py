@@ -20,7 +20,8 @@ What the server needs to map the spans as this process would is sent along:
   active run): calls inside ``start_run`` go to that run;
 - resource attributes: ``spanrun.process`` (this process: the server keeps one session run per
   sender process, whichever of its workers receives the batch), ``spanrun.experiment_id`` (the
-  current experiment, for spans outside a run) and ``spanrun.run_mode``.
+  current experiment, for spans outside a run), ``spanrun.run_mode`` and ``spanrun.user`` (the
+  user id of the runs made for it).
 
 At exit (:meth:`finish_open_runs`) the session runs the server made for this process are ended
 FINISHED through the REST API, as a local session run is.
@@ -44,7 +45,7 @@ from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID
 from spanrun.errors import InvalidInputError
 from spanrun.exporters._otlp_encode import encode_request
 from spanrun.exporters._run_exporter import RunExporter
-from spanrun.exporters._runs import current_experiment_id, session_run_key
+from spanrun.exporters._runs import current_experiment_id, current_user, session_run_key
 from spanrun.store.base import RUN_KEY_TAG
 
 __all__ = [
@@ -65,7 +66,8 @@ TRANSPORTS: tuple[str, ...] = ("otlp", "rest")
 #: The environment variable choosing the transport (``autolog(server_transport=...)`` wins).
 TRANSPORT_ENV = "SPANRUN_AUTOLOG_TRANSPORT"
 DEFAULT_TRANSPORT: Transport = "rest"  # measured: see the module doc
-RUN_MODE_ATTRIBUTE = "spanrun.run_mode"  # as spanrun.server.otlp reads it
+RUN_MODE_ATTRIBUTE = "spanrun.run_mode"  # as spanrun.server.otlp reads them
+USER_ATTRIBUTE = "spanrun.user"
 
 
 @runtime_checkable
@@ -109,6 +111,7 @@ class ServerSpanExporter(SpanExporter):
         self._warned: set[str] = set()
         self._dropped = 0
         self._requests = 0
+        self._user = current_user()
 
     @property
     def dropped_spans(self) -> int:
@@ -163,6 +166,7 @@ class ServerSpanExporter(SpanExporter):
             PROCESS_TAG: current_process_tag(),
             SPANRUN_EXPERIMENT_ID: experiment_id,
             RUN_MODE_ATTRIBUTE: run_mode,
+            USER_ATTRIBUTE: self._user,
         }
         if run_mode == "session":
             services = {

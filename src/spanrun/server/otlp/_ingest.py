@@ -268,6 +268,7 @@ class Ingest:
 #: Resource attributes autolog adds when it sends spans to a spanrun server (see
 #: ``spanrun.exporters.ServerSpanExporter``): its run mode, and its current experiment's id.
 RUN_MODE_ATTRIBUTE = "spanrun.run_mode"
+USER_ATTRIBUTE = "spanrun.user"
 SERVICE_INSTANCE_ID = "service.instance.id"
 
 
@@ -285,7 +286,8 @@ def sender_origin(
     - instance, which keys the sender's session run: its ``spanrun.process`` (autolog: one
       session run per process), else ``service.instance.id``, else none (one session run per
       service name and experiment, whichever worker of the server receives the spans);
-    - run mode: the resource's ``spanrun.run_mode`` (autolog's), else the server's.
+    - run mode: the resource's ``spanrun.run_mode`` (autolog's), else the server's;
+    - user (of the runs made for it): the resource's ``spanrun.user``, else the server's.
     """
     named = attributes.get(EXPERIMENT_NAME_ATTRIBUTE)
     by_id = attributes.get(SPANRUN_EXPERIMENT_ID)
@@ -300,10 +302,12 @@ def sender_origin(
     process = attributes.get(PROCESS_TAG)
     instance = process if process not in (None, "") else attributes.get(SERVICE_INSTANCE_ID)
     run_mode = attributes.get(RUN_MODE_ATTRIBUTE)
+    user = attributes.get(USER_ATTRIBUTE)
     return SpanOrigin(
         service,
         experiment,
         str(instance) if instance not in (None, "") else None,
         str(run_mode) if run_mode not in (None, "") else None,
         str(process)[:500] if process not in (None, "") else None,
+        str(user)[:256] if user not in (None, "") else None,
     )
