@@ -744,8 +744,10 @@ def _rebased_calls(
     for run_id, row in first.items():
         have = stored.get(run_id, {})
         counted = row[_CALLS_AT]
-        if counted is None or float(have.get("llm.calls") or 0) == counted - 1:
-            continue  # the store holds what the exporter counted
+        if counted is None or row[1] != counted - 1:
+            continue  # not numbered by an exporter (step = calls before it): left as given
+        if float(have.get("llm.calls") or 0) <= counted - 1:
+            continue  # no calls added by another writer since the exporter counted
         deltas = []
         for (at, per_call), key in zip(_TOTALS, _TOTAL_KEYS, strict=True):
             own = 1 if per_call is None else (row[per_call] or 0)
