@@ -10,8 +10,8 @@ What ``autolog()`` sets up, once per process however often it is called:
   OpenTelemetry (one global per process): spanrun says so in a warning;
 - one span processor holding: the run-stamping processor, a bounded batch processor feeding
   :class:`~spanrun.exporters.RunExporter` (through ``ServerSpanExporter``: with the tracking
-  URI on a ``spanrun server`` and ``server_transport="otlp"`` each batch goes there as one
-  OTLP request, mapped by the server), and, when asked, the official OTLP exporter;
+  URI on a ``spanrun server`` each batch goes there as one OTLP request, mapped by the server;
+  ``server_transport="rest"`` maps here), and, when asked, the official OTLP exporter;
 - the instrumentors of every supported library that is installed (``openai``, ``langchain``);
   they patch the library now or when it is imported later;
 - a flush hook that ``end_run()`` calls, and an exit hook that flushes spans (bounded time),
@@ -185,7 +185,7 @@ class _Autolog:
             server_transport: with the tracking URI on a ``spanrun server``: ``"otlp"`` sends
                 each batch of spans as one OTLP request and the server maps it into runs;
                 ``"rest"`` maps here and sends REST export batches. Default:
-                ``SPANRUN_AUTOLOG_TRANSPORT``, else ``"rest"`` (cheaper for the program, see
+                ``SPANRUN_AUTOLOG_TRANSPORT``, else ``"otlp"`` (less CPU in the program, see
                 ``benchmarks/autolog_server.py``). Other stores (local, a stock
                 MLflow server) always map here.
 

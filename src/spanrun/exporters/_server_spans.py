@@ -1,18 +1,19 @@
 """``ServerSpanExporter``: autolog's exporter, which lets a spanrun server map the spans.
 
-With the tracking URI on a ``spanrun server`` and the ``otlp`` transport, each
+With the tracking URI on a ``spanrun server`` and the ``otlp`` transport (the default), each
 batch is one OTLP/HTTP protobuf request to the server's ``/v1/traces``; the server's own
 ``RunExporter`` maps it (runs, metrics, prediction rows, traces) and answers once it is stored.
 Anywhere else (a local store, a stock MLflow server, the ``rest`` transport) the batch is
 mapped here by the wrapped ``RunExporter``, and a spanrun server gets it as one REST export
 batch. The OTLP bytes are written by ``_otlp_encode`` (no extra needed).
 
-The default is ``rest``: measured with ``benchmarks/autolog_server.py`` (10,000 LLM spans,
-2 CPUs), ``rest`` cost the client 160 us of CPU per call against 232 us for ``otlp`` (the
-official OTLP encoder alone takes ~160 us per span, more than mapping it here), the server
-221 us against 390 us, and stored 1,780 spans/s end to end against 1,180 (an OTLP batch is
-answered once stored, while the exporter's writer thread overlaps REST batches with mapping).
-Both send about one request per batch.
+The default is ``otlp``, as measured with ``benchmarks/autolog_server.py`` (10,000 LLM spans,
+2 loaded CPUs, medians of 4 rounds, three runs): the client's CPU per call 158-180 us against
+175-197 us for ``rest`` (the span is encoded, ~40 us, instead of mapped here), the server's
+224-256 us against 239-278 us, end to end 860-1,750 spans/s against 1,170-1,730 (each OTLP
+batch waits for the server's commit, REST batches overlap with the next mapping: ``rest`` was
+ahead under load), one request per batch against 0.8 (REST merges batches waiting for the
+writer).
 
 What the server needs to map the spans as this process would is sent along:
 
@@ -65,7 +66,7 @@ Transport = Literal["otlp", "rest"]
 TRANSPORTS: tuple[str, ...] = ("otlp", "rest")
 #: The environment variable choosing the transport (``autolog(server_transport=...)`` wins).
 TRANSPORT_ENV = "SPANRUN_AUTOLOG_TRANSPORT"
-DEFAULT_TRANSPORT: Transport = "rest"  # measured: see the module doc
+DEFAULT_TRANSPORT: Transport = "otlp"  # measured: see the module doc
 RUN_MODE_ATTRIBUTE = "spanrun.run_mode"  # as spanrun.server.otlp reads them
 USER_ATTRIBUTE = "spanrun.user"
 
@@ -85,7 +86,7 @@ class OtlpRunSink(Protocol):
 
 
 def transport_setting(value: str | None = None) -> Transport:
-    """``value``, else ``SPANRUN_AUTOLOG_TRANSPORT``, else ``"rest"``; checked."""
+    """``value``, else ``SPANRUN_AUTOLOG_TRANSPORT``, else ``"otlp"``; checked."""
     chosen = (value or os.environ.get(TRANSPORT_ENV, "") or DEFAULT_TRANSPORT).strip().lower()
     if chosen not in TRANSPORTS:
         where = "server_transport" if value else TRANSPORT_ENV
