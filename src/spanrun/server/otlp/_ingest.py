@@ -121,8 +121,13 @@ class Ingest:
         # exported.
         self._origins: dict[int, SpanOrigin] = {}
         self._warned: set[str] = set()
+        # No GIL hand-overs while mapping: this thread's batch is what the others wait for.
         self.exporter = RunExporter(
-            store, run_mode=run_mode, prices=prices, span_source=self._source
+            store,
+            run_mode=run_mode,
+            prices=prices,
+            span_source=self._source,
+            yield_every_s=None,
         )
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
