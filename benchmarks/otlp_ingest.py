@@ -1,6 +1,7 @@
 """How many LLM spans/s the OTLP receiver ingests into runs, through ``POST /v1/traces``.
 
-    python benchmarks/otlp_ingest.py [--spans 50000] [--batch 512] [--senders 4]
+    python benchmarks/otlp_ingest.py [--spans 50000] [--batch 512] [--senders 4] [--workers N]
+                                     [--json]
 
 A receiver (``spanrun.server.otlp.OtlpReceiver`` in a Starlette app under uvicorn, one worker)
 runs in its own process on a fresh SQLite store. LLM spans like autolog's (GenAI semconv
@@ -12,6 +13,9 @@ retried after its Retry-After). A 200 means the spans are committed: runs, 8 met
 
 Printed: LLM spans/s from the first request to the last 200 (wall clock), the server's CPU
 seconds (user + system) and spans per server CPU-second, and the 503 answers met.
+``--workers N`` (N > 1) runs ``spanrun server --workers N`` instead (every worker's CPU is
+counted; a sender's session run is shared by the workers). ``--json`` ends with the JSON line
+``benchmarks/ab.py`` reads (spans/s, server CPU per span).
 ``--old`` also sends spans that ended before the receiver started: each trace of those is
 looked up in the store (a retry from before a restart could be in it), the slow path.
 """
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def serve(store_uri: str, port: int, options: str) -> None:
+def serve(store_uri: str, port: int, options: str, report: str) -> None:
     """The receiver app under uvicorn (the benchmark's server process)."""
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
@@ -43,7 +47,10 @@ def serve(store_uri: str, port: int, options: str) -> None:
     import uvicorn
     from starlette.applications import Starlette
 
+    import spanrun
     from spanrun.server.otlp import OtlpReceiver
+
+    Path(report).write_text(spanrun.__file__ or "")  # for ab.py: which sources served
 
     receiver = OtlpReceiver(store_uri, **json.loads(options))
 
@@ -92,8 +99,25 @@ def make_bodies(n: int, batch: int, service: str) -> list[bytes]:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    """CPU seconds of ``pid`` and its children (the workers of ``spanrun server``)."""
+    total = 0.0
+    for one in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return [c for child in found for c in (child, *_children(child))]
 
 
 def send_all(url: str, bodies: list[bytes], senders: int) -> tuple[float, int]:
@@ -138,12 +162,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(store_uri: str, options: dict[str, object]) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    store_uri: str, options: dict[str, object], workers: int = 1, report: str = os.devnull
+) -> tuple[subprocess.Popen[bytes], str]:
+    from benchmarks._env import child_pythonpath
+
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", store_uri, str(port), json.dumps(options)], env=env
-    )
+    # The caller's PYTHONPATH first: ab.py points it at the revision under test.
+    env = {**os.environ, "PYTHONPATH": child_pythonpath(ROOT / "src", ROOT)}
+    if workers > 1:
+        artifacts = store_uri.removeprefix("sqlite:///") + "-artifacts"
+        command = [
+            sys.executable, "-c", "from spanrun.cli import main; main()", "server",
+            "--backend-store-uri", store_uri, "--artifacts-destination", artifacts,
+            "--port", str(port), "--workers", str(workers),
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable,
+            __file__,
+            "--serve",
+            store_uri,
+            str(port),
+            json.dumps(options),
+            report,
+        ]
+    process = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}/v1/traces"
     for _ in range(600):
         try:
@@ -155,13 +199,18 @@ def start_server(store_uri: str, options: dict[str, object]) -> tuple[subprocess
     raise SystemExit("the receiver did not start")
 
 
-def measure(n: int, batch: int, senders: int, old: bool) -> None:
+def measure(
+    n: int, batch: int, senders: int, old: bool, workers: int = 1
+) -> dict[str, float | str]:
     with tempfile.TemporaryDirectory() as tmp:
         store_uri = f"sqlite:///{tmp}/bench.db"
+        report = f"{tmp}/served-by"
         bodies = make_bodies(n, batch, "bench") if old else []
         # clock_skew_s=0: spans made after the start are never looked up (the steady state of
-        # a server up for more than the default 5 s).
-        process, url = start_server(store_uri, {"clock_skew_s": 0.0})
+        # a server up for more than the default 5 s). spanrun server (workers) keeps its 5 s.
+        process, url = start_server(store_uri, {"clock_skew_s": 0.0}, workers, report)
+        if workers > 1:
+            time.sleep(6)
         try:
             if not old:
                 time.sleep(0.2)
@@ -176,32 +225,56 @@ def measure(n: int, batch: int, senders: int, old: bool) -> None:
 
         store = get_store(store_uri)
         (run,) = store.search_runs(["0"])
-        calls = int(run.data.metrics["llm.calls"])
+        # Every call is one llm_calls row (llm.calls, a per-worker running count, is exact
+        # with one worker only).
+        calls = len(store.get_metric_history(run.info.run_id, "llm.input_tokens"))
+        if workers == 1:
+            calls = min(calls, int(run.data.metrics["llm.calls"]))
         assert calls == n, f"{calls} calls counted, {n} sent"
         label = "ended before the start (store lookups)" if old else "fresh spans"
         print(
             f"{label}: {n} LLM spans in {seconds:.2f} s = {n / seconds:,.0f} spans/s; "
-            f"server CPU {cpu:.2f} s = {n / cpu:,.0f} spans per CPU-second; "
-            f"{unavailable} answers 503 (retried)"
+            f"server CPU {cpu:.2f} s = {n / cpu:,.0f} spans per CPU-second "
+            f"({cpu / n * 1e6:.0f} us per span); {unavailable} answers 503 (retried)"
         )
+        served_by = Path(report).read_text() if workers == 1 else ""
+        return {"spans_per_s": n / seconds, "cpu_us": cpu / n * 1e6, "served_by": served_by}
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--old", type=int, default=0, help="also send this many old spans")
+    parser.add_argument("--workers", type=int, default=1, help="spanrun server --workers N")
+    parser.add_argument("--json", action="store_true", help="end with ab.py's JSON line")
     args = parser.parse_args()
     print(
-        f"OTLP/HTTP ingest, {os.cpu_count()} CPUs, batches of {args.batch}, {args.senders} senders"
+        f"OTLP/HTTP ingest, {os.cpu_count()} CPUs, batches of {args.batch}, {args.senders} "
+        f"senders, {args.workers} worker(s)"
     )
-    measure(args.spans, args.batch, args.senders, old=False)
+    fresh = measure(args.spans, args.batch, args.senders, old=False, workers=args.workers)
+    figures = {
+        "fresh spans/s": {"value": fresh["spans_per_s"], "unit": "spans/s", "better": "higher"},
+        "fresh CPU per span": {"value": fresh["cpu_us"], "unit": "us", "better": "lower"},
+    }
     if args.old:
-        measure(args.old, args.batch, args.senders, old=True)
+        old = measure(args.old, args.batch, args.senders, old=True, workers=args.workers)
+        figures["old spans/s"] = {
+            "value": old["spans_per_s"],
+            "unit": "spans/s",
+            "better": "higher",
+        }
+        figures["old CPU per span"] = {"value": old["cpu_us"], "unit": "us", "better": "lower"}
+    if args.json:
+        import spanrun
+
+        workers = [str(fresh["served_by"])] if fresh["served_by"] else []
+        print(json.dumps({"spanrun": spanrun.__file__, "workers": workers, "figures": figures}))
 
 
 if __name__ == "__main__":

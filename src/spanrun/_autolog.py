@@ -9,7 +9,9 @@ What ``autolog()`` sets up, once per process however often it is called:
   name defaults to the program name). A provider the user sets later is refused by
   OpenTelemetry (one global per process): spanrun says so in a warning;
 - one span processor holding: the run-stamping processor, a bounded batch processor feeding
-  :class:`~spanrun.exporters.RunExporter`, and, when asked, the official OTLP exporter;
+  :class:`~spanrun.exporters.RunExporter` (through ``ServerSpanExporter``: with the tracking
+  URI on a ``spanrun server`` each batch goes there as one OTLP request, mapped by the server;
+  ``server_transport="rest"`` maps here), and, when asked, the official OTLP exporter;
 - the instrumentors of every supported library that is installed (``openai``, ``langchain``);
   they patch the library now or when it is imported later;
 - a flush hook that ``end_run()`` calls, and an exit hook that flushes spans (bounded time),
@@ -54,7 +56,9 @@ from spanrun.exporters import (
     RunExporter,
     RunMode,
     RunStampingProcessor,
+    ServerSpanExporter,
     program_name,
+    transport_setting,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +130,7 @@ class _Autolog:
         self.provider: TracerProvider | None = None
         self.processor = _SpanrunProcessor()
         self.exporter: RunExporter | None = None
+        self.sender: ServerSpanExporter | None = None
         self.batch: BoundedBatchSpanProcessor | None = None
         self.otlp: SpanProcessor | None = None
         self._otlp_key: tuple[str | None, str, tuple[tuple[str, str], ...]] | None = None
@@ -152,6 +157,7 @@ class _Autolog:
         silent: bool = False,
         max_queue_size: int = 2_048,
         libraries: Sequence[str] | None = None,
+        server_transport: str | None = None,
     ) -> None:
         """Autolog LLM calls into runs: every supported library, now or when imported later.
 
@@ -176,9 +182,16 @@ class _Autolog:
             max_queue_size: spans held for the store at most; beyond it the oldest are dropped
                 and counted (a warning says so).
             libraries: restrict to these libraries (``"openai"``, ``"langchain"``).
+            server_transport: with the tracking URI on a ``spanrun server``: ``"otlp"`` sends
+                each batch of spans as one OTLP request and the server maps it into runs;
+                ``"rest"`` maps here and sends REST export batches. Default:
+                ``SPANRUN_AUTOLOG_TRANSPORT``, else ``"otlp"`` (less CPU in the program, see
+                ``benchmarks/autolog_server.py``). Other stores (local, a stock
+                MLflow server) always map here.
 
         Raises:
-            InvalidInputError: an unknown run mode, library, protocol or a bad price table.
+            InvalidInputError: an unknown run mode, library, protocol, transport or a bad price
+                table.
             MissingDependencyError: ``otlp_endpoint`` given without the ``otlp`` extra.
         """
         names = tuple(libraries) if libraries is not None else tuple(LIBRARIES)
@@ -194,7 +207,10 @@ class _Autolog:
             if run_mode not in RUN_MODES:
                 raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
             price_table = PriceTable.load(prices)
+            transport = transport_setting(server_transport)
             self._setup_pipeline(tracer_provider, run_mode, price_table, max_queue_size, silent)
+            assert self.sender is not None
+            self.sender.transport = transport
             self._setup_otlp(otlp_endpoint, otlp_protocol, otlp_headers, silent)
             for name in names:
                 self._instrument(name, log_content, silent)
@@ -254,9 +270,10 @@ class _Autolog:
             provider.add_span_processor(self.processor)
             self.provider = provider
             self._created_provider = created
-        if self.exporter is None:
+        if self.exporter is None or self.sender is None:
             self.exporter = RunExporter(run_mode=run_mode, prices=prices)
-            self.batch = BoundedBatchSpanProcessor(self.exporter, max_queue_size=max_queue_size)
+            self.sender = ServerSpanExporter(self.exporter)
+            self.batch = BoundedBatchSpanProcessor(self.sender, max_queue_size=max_queue_size)
         else:
             # Reconfigure in place (idempotent autolog, new settings win).
             self._flush_store()
@@ -450,8 +467,8 @@ class _Autolog:
         self._flush_store()
 
     def _finish_runs(self) -> None:
-        if self.exporter is not None:
-            self.exporter.finish_open_runs()
+        if self.sender is not None:
+            self.sender.finish_open_runs()
 
     def _at_exit(self) -> None:
         """Store what is queued and end the session run, within a bounded time.

@@ -177,6 +177,9 @@ def server(
     traces at /v1/traces)."""
     os.environ.pop(ENV_OTLP_GRPC_PORT, None)
     os.environ.pop(ENV_OTLP_GRPC_HOST, None)
+    # The OTLP receiver of each worker checks retried spans against the store when it has
+    # sibling workers (spanrun.server.otlp.receiver_from_environment).
+    os.environ["SPANRUN_SERVER_WORKERS"] = str(workers)
     if otlp_grpc_port is not None:
         os.environ[ENV_OTLP_GRPC_PORT] = str(otlp_grpc_port)
         os.environ[ENV_OTLP_GRPC_HOST] = host

@@ -15,7 +15,14 @@ from spanrun.exporters._batch import BoundedBatchSpanProcessor
 from spanrun.exporters._llm_call_reader import llm_operation
 from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._run_exporter import RUN_MODES, RunExporter, RunMode, program_name
-from spanrun.exporters._runs import SpanSource
+from spanrun.exporters._runs import SpanOrigin, SpanSource, session_run_key
+from spanrun.exporters._server_spans import (
+    TRANSPORT_ENV,
+    TRANSPORTS,
+    ServerSpanExporter,
+    Transport,
+    transport_setting,
+)
 from spanrun.exporters._stamping import (
     JUDGE_ATTRIBUTE,
     JUDGE_CONTEXT_KEY,
@@ -26,13 +33,20 @@ __all__ = [
     "JUDGE_ATTRIBUTE",
     "JUDGE_CONTEXT_KEY",
     "RUN_MODES",
+    "TRANSPORTS",
+    "TRANSPORT_ENV",
     "BoundedBatchSpanProcessor",
     "PriceTable",
     "PricesArg",
     "RunExporter",
     "RunMode",
     "RunStampingProcessor",
+    "ServerSpanExporter",
+    "SpanOrigin",
     "SpanSource",
+    "Transport",
     "llm_operation",
     "program_name",
+    "session_run_key",
+    "transport_setting",
 ]

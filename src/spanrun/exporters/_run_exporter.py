@@ -37,6 +37,7 @@ from spanrun.exporters._prices import PricesArg, PriceTable
 from spanrun.exporters._retry import RetryPolicy
 from spanrun.exporters._run_ledger import InnermostTracker, RunLedger, RunWrites
 from spanrun.exporters._runs import (
+    RUN_MODE_NAMES,
     UNKNOWN,
     RunResolver,
     SpanSource,
@@ -53,7 +54,7 @@ __all__ = ["RUN_MODES", "RunExporter", "RunMode", "program_name"]
 _log = logging.getLogger(__name__)
 
 RunMode = Literal["session", "trace", "none"]
-RUN_MODES: tuple[str, ...] = ("session", "trace", "none")
+RUN_MODES: tuple[str, ...] = RUN_MODE_NAMES
 # The mapping loop hands the GIL over this often: a user thread whose HTTP read just returned,
 # or the writer thread back from an SQLite step, would otherwise wait up to the 5 ms switch
 # interval behind it. sleep(0) (~80 us: timer slack) gives the waiting thread time to take the
@@ -117,6 +118,9 @@ class RunExporter(SpanExporter):
         span_source: names the session run of un-stamped spans and chooses the experiment of
             the runs (and run-less traces) made for them (see ``SpanSource``); by default one
             session run per process, named after the program, in the current experiment.
+        yield_every_s: while mapping a batch, hand the GIL to other threads this often (the
+            user's program: see ``_YIELD_EVERY_S``); None: never (a server's ingest thread,
+            whose only other threads are its writer and its event loop).
     """
 
     def __init__(
@@ -128,6 +132,7 @@ class RunExporter(SpanExporter):
         max_attempts: int = 4,
         retry_delay_s: float = 0.1,
         span_source: SpanSource | None = None,
+        yield_every_s: float | None = _YIELD_EVERY_S,
     ) -> None:
         if run_mode not in RUN_MODES:
             raise InvalidInputError(f"run_mode must be one of {RUN_MODES}, got {run_mode!r}")
@@ -138,6 +143,7 @@ class RunExporter(SpanExporter):
         else:
             self._get_store = store
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable.load(prices)
+        self._yield_every_s = yield_every_s
         self._lock = threading.RLock()  # mapping; overlaps with the previous batch's write
         self._shutdown = False
         self._drops = Drops()
@@ -169,6 +175,10 @@ class RunExporter(SpanExporter):
     @run_mode.setter
     def run_mode(self, value: RunMode) -> None:
         self._runs.run_mode = value
+
+    def current_store(self) -> RunWriter:
+        """The store the next batch goes to (resolved now: the tracking URI may change)."""
+        return self._get_store()
 
     @property
     def max_attempts(self) -> int:
@@ -345,11 +355,12 @@ class RunExporter(SpanExporter):
         )
         error = StatusCode.ERROR
         perf_counter = time.perf_counter
-        next_yield = 0.0
+        yield_every = self._yield_every_s
+        next_yield = 0.0 if yield_every is not None else float("inf")
         for index, span in enumerate(spans):
             if not index & 7 and perf_counter() >= next_yield:
                 time.sleep(0)  # hand the GIL over (see _YIELD_EVERY_S)
-                next_yield = perf_counter() + _YIELD_EVERY_S
+                next_yield = perf_counter() + yield_every  # type: ignore[operator]
             try:
                 fields = read_span(span)  # every field read below, in one call
                 context, parent, _, _, start, end, status_code, description, _, events, attrs = (

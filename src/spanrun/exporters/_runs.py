@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 import getpass
+import hashlib
 import logging
 import os
 import re
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,9 +32,11 @@ from spanrun.store.base import DEFAULT_EXPERIMENT_ID, RunWriter
 __all__ = [
     "UNKNOWN",
     "RunResolver",
+    "SpanOrigin",
     "SpanSource",
     "Unknown",
     "current_experiment_id",
+    "current_user",
     "program_name",
 ]
 
@@ -48,12 +52,50 @@ class Unknown(enum.Enum):
 
 
 UNKNOWN: Final = Unknown.UNKNOWN
+RUN_MODE_NAMES = ("session", "trace", "none")  # RunExporter's RUN_MODES (kept here: no cycle)
 
-#: Where an un-stamped span comes from: ``(span, its attributes) -> (session run name,
-#: experiment id or None)``. One session run is made per (store, name, experiment); runs made
-#: for the span (session or trace) and a trace without a run go to that experiment (None: the
-#: current one). ``spanrun server`` names the session run after the sender's ``service.name``.
-SpanSource = Callable[[ReadableSpan, Mapping[str, Any]], tuple[str, "str | None"]]
+
+@dataclass(frozen=True)
+class SpanOrigin:
+    """Where an un-stamped span comes from (what a :data:`SpanSource` answers).
+
+    Attributes:
+        name: the session run's name (``spanrun server``: the sender's ``service.name``).
+        experiment_id: where runs made for the span (and a trace without a run) go; None: the
+            current experiment.
+        instance: which sender of that name (a process, ``service.instance.id``); each
+            instance gets a session run of its own. The session run is found or made under a
+            key of (experiment, name, instance) with ``RunWriter.create_keyed_run``, so the
+            processes of one server (``--workers``) share it.
+        run_mode: the sender's run mode, when it chose one (else the exporter's).
+        process: the sender's ``spanrun.process`` tag, put on the runs made for it (a run of
+            a process found gone is ended as KILLED), else this process's.
+        user: the sender's user, the runs' user id (else this process's).
+    """
+
+    name: str
+    experiment_id: str | None = None
+    instance: str | None = None
+    run_mode: str | None = None
+    process: str | None = None
+    user: str | None = None
+
+
+#: Where an un-stamped span comes from: ``(span, its attributes) -> SpanOrigin`` (or a tuple
+#: ``(session run name, experiment id or None)``). One session run is made per (store, name,
+#: experiment, instance).
+SpanSource = Callable[[ReadableSpan, Mapping[str, Any]], "SpanOrigin | tuple[str, str | None]"]
+
+
+def session_run_key(experiment_id: str, name: str, instance: str | None) -> str:
+    """The ``RunWriter.create_keyed_run`` key of a sender's session run (a digest: names and
+    instances may be long)."""
+    text = "\0".join((experiment_id, name, instance or ""))
+    return "session:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def _origin(answer: SpanOrigin | tuple[str, str | None]) -> SpanOrigin:
+    return answer if isinstance(answer, SpanOrigin) else SpanOrigin(*answer)
 
 
 def current_experiment_id() -> str:
@@ -71,6 +113,11 @@ def program_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     stem = Path(argv0).stem if argv0 not in ("", "-c", "-") else ""
     return stem or "python"
+
+
+def current_user() -> str:
+    """This process's user name (the user id of the runs it makes)."""
+    return _user()
 
 
 def _user() -> str:
@@ -107,9 +154,11 @@ class RunResolver:
         self.ledgers: OrderedDict[str, RunLedger | Unknown] = OrderedDict()
         self.trace_runs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         # Session runs per store (the tracking URI may change), source and process: (store,
-        # name, experiment_id; both None without a source) -> (pid, run_id, experiment_id).
-        # Open trace runs: run_id -> (trace_id, store).
-        self.sessions: dict[tuple[RunWriter, str | None, str | None], tuple[int, str, str]] = {}
+        # name, experiment_id, instance; all None without a source) -> (pid, run_id,
+        # experiment_id). Open trace runs: run_id -> (trace_id, store).
+        self.sessions: dict[
+            tuple[RunWriter, str | None, str | None, str | None], tuple[int, str, str]
+        ] = {}
         self.open_trace_runs: dict[str, tuple[str, RunWriter]] = {}
 
     def after_fork_in_child(self) -> None:
@@ -125,7 +174,7 @@ class RunResolver:
 
     def session_run_id(self, store: RunWriter) -> str | None:
         """This process's session run on ``store`` (None until created)."""
-        session = self.sessions.get((store, None, None))
+        session = self.sessions.get((store, None, None, None))
         return session[1] if session is not None and session[0] == os.getpid() else None
 
     def session_runs(self) -> dict[tuple[str, str], str]:
@@ -133,7 +182,7 @@ class RunResolver:
         pid = os.getpid()
         return {
             (name, s[2]): s[1]
-            for (_, name, _), s in self.sessions.items()
+            for (_, name, _, _), s in self.sessions.items()
             if name is not None and s[0] == pid
         }
 
@@ -181,20 +230,32 @@ class RunResolver:
         root_names: dict[str, str],
     ) -> tuple[str, str] | None:
         """The run ``run_mode`` gives a span that names no (known) run."""
-        source, experiment_id = (None, None) if self.source is None else self.source(span, attrs)
-        if self.run_mode == "session":
-            key = (store, source, experiment_id)
+        origin = None if self.source is None else _origin(self.source(span, attrs))
+        source = experiment_id = instance = None
+        run_mode = self.run_mode
+        if origin is not None:
+            source, experiment_id, instance = origin.name, origin.experiment_id, origin.instance
+            if origin.run_mode in RUN_MODE_NAMES:
+                run_mode = origin.run_mode
+        if run_mode == "session":
+            key = (store, source, experiment_id, instance)
             session = self.sessions.get(key)
             if session is None or session[0] != os.getpid():
                 start_ms = (span.start_time or 0) // 1_000_000
                 created = self.create_run(
-                    store, source or program_name(), start_ms, "session", (), experiment_id
+                    store,
+                    source or program_name(),
+                    start_ms,
+                    "session",
+                    (),
+                    experiment_id,
+                    origin=origin,
                 )
                 if created is None:
                     return None
                 self.sessions[key] = session = (os.getpid(), *created)
             return session[1], session[2]
-        if self.run_mode == "trace":
+        if run_mode == "trace":
             start_ms = (span.start_time or 0) // 1_000_000
             name = root_names.get(trace_id) or span.name
             created = self.create_run(
@@ -204,6 +265,7 @@ class RunResolver:
                 "trace",
                 [RunTag("spanrun.trace_id", trace_id)],
                 experiment_id,
+                origin=origin,
             )
             if created is None:
                 return None
@@ -246,7 +308,9 @@ class RunResolver:
 
     def experiment_without_run(self, span: ReadableSpan, attrs: Mapping[str, Any]) -> str:
         """The experiment of a trace stored without a run: its source's, else the current."""
-        experiment_id = self.source(span, attrs)[1] if self.source is not None else None
+        experiment_id = (
+            _origin(self.source(span, attrs)).experiment_id if self.source is not None else None
+        )
         return experiment_id or current_experiment_id()
 
     def create_run(
@@ -257,22 +321,36 @@ class RunResolver:
         mode: str,
         extra: Sequence[RunTag] = (),
         experiment_id: str | None = None,
+        origin: SpanOrigin | None = None,
     ) -> tuple[str, str] | None:
         """A new run in ``experiment_id`` (default: the current experiment); (run_id,
-        experiment_id), None when failed."""
+        experiment_id), None when failed. A session run made for an ``origin`` (a server's
+        sender) is found or made under its key, so that the server's workers share it."""
         experiment_id = experiment_id or current_experiment_id()
         name = storable_text(name)  # a root span's name, from the user's program
+        process = (origin.process if origin is not None else None) or current_process_tag()
+        source_name = sys.argv[0] if sys.argv else ""
+        if origin is not None and origin.process:
+            source_name = origin.name  # the sender's program, not the server's
         tags = [
             RunTag(RUN_NAME_TAG, name),
             RunTag(RUN_MODE_TAG, mode),
-            RunTag(SOURCE_NAME_TAG, sys.argv[0] if sys.argv else ""),
-            RunTag(PROCESS_TAG, current_process_tag()),  # ended as KILLED once it is gone
+            RunTag(SOURCE_NAME_TAG, source_name),
+            RunTag(PROCESS_TAG, process),  # ended as KILLED once it is gone
             *extra,
         ]
-        ok, run = self._retry.run(
-            f"create the {mode} run",
-            lambda: store.create_run(experiment_id, _user(), start_ms, tags, name),
-        )
+        user = (origin.user if origin is not None else None) or _user()
+        if origin is not None and mode == "session":
+            key = session_run_key(experiment_id, name, origin.instance)
+            ok, run = self._retry.run(
+                f"find or create the {mode} run",
+                lambda: store.create_keyed_run(key, experiment_id, user, start_ms, tags, name),
+            )
+        else:
+            ok, run = self._retry.run(
+                f"create the {mode} run",
+                lambda: store.create_run(experiment_id, user, start_ms, tags, name),
+            )
         if not ok or run is None:
             return None
         self.ledgers[run.info.run_id] = RunLedger.from_run(run, store)

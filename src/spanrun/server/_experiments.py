@@ -104,6 +104,11 @@ def _set_tag(ctx: ServerContext, params: Params) -> dict[str, Any]:
     return {}
 
 
+def _delete_tag(ctx: ServerContext, params: Params) -> dict[str, Any]:
+    ctx.client.delete_experiment_tag(params.required("experiment_id"), params.required("key"))
+    return {}
+
+
 EXPERIMENT_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/experiments/create", ("POST",), _create),
     ("/experiments/get", ("GET",), _get),
@@ -114,4 +119,5 @@ EXPERIMENT_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
     ("/experiments/restore", ("POST",), _restore),
     ("/experiments/update", ("POST",), _update),
     ("/experiments/set-experiment-tag", ("POST",), _set_tag),
+    ("/experiments/delete-experiment-tag", ("POST",), _delete_tag),
 ]

@@ -334,3 +334,19 @@ class ExperimentMethods:
             )
 
         self._db.write(set_tag)
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        def delete_tag(conn: sa.Connection) -> None:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != ACTIVE:
+                raise InvalidStateError(
+                    f"Cannot delete a tag of deleted experiment {experiment_id!r}"
+                )
+            tags = m.experiment_tags
+            deleted = conn.execute(
+                sa.delete(tags).where(tags.c.experiment_id == row.experiment_id, tags.c.key == key)
+            )
+            if deleted.rowcount == 0:
+                raise NotFoundError(f"No tag {key!r} on experiment {experiment_id!r}")
+
+        self._db.write(delete_tag)

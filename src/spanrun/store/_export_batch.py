@@ -10,7 +10,12 @@ one transaction of prebuilt positional statements run on the DBAPI cursor:
   (step, timestamp), kept only when it is not older than the stored one, written by the same
   ``MetricWriter`` as ``log_batch`` (multi-row inserts on SQLite);
 - LLM calls as one ``llm_calls`` row each (``_llm_calls.py``), and their latest values upserted
-  into ``latest_metrics`` after the history rows (the newer by (step, timestamp) wins);
+  into ``latest_metrics`` after the history rows (the newer by (step, timestamp) wins). The
+  calls are numbered by the exporter that mapped them, from what it knew of the run; when the
+  run's stored ``llm.calls`` says another writer added calls meanwhile (the workers of one
+  server receiving one sender's spans, two processes logging into one run), the batch's calls
+  are renumbered after the stored ones and its running totals rebased on the stored totals
+  (``_rebased_calls``; on PostgreSQL under a lock of the run's row);
 - params with ``ON CONFLICT DO NOTHING`` (the first value wins; never an error), tags upserted;
 - spans upserted (idempotent per (trace_id, span_id)); a trace seen for the first time gets its
   row computed from the batch's spans, a trace that already has a row is recomputed from all of
@@ -36,6 +41,7 @@ from spanrun.errors import InvalidInputError
 from spanrun.store._common import ACTIVE, checked_id, checked_key, chunks
 from spanrun.store._llm_calls import (
     CALL_COLUMNS,
+    CALL_METRICS,
     calls_by_run,
     checked_calls,
     latest_of_calls,
@@ -656,6 +662,8 @@ def write_prepared_batch(
                 tags = [r for r in tags if r[0] not in skipped]
                 calls = [r for r in calls if r[0] not in skipped]
                 latest = {r: rows for r, rows in latest.items() if r not in skipped}
+        if calls:
+            calls, latest = _rebased_calls(cursor, stmts, calls, latest)
         if metrics:
             live = (
                 {r: rows for r, rows in metrics.items() if r not in skipped} if skipped else metrics
@@ -677,6 +685,93 @@ def write_prepared_batch(
     if not (param_rows or tag_rows or span_rows or runs):
         return {}
     return db.write_raw(write, retry_integrity=True)
+
+
+# Column positions in an ``llm_calls`` row (run_id, step, timestamp, *CALL_METRICS values), and
+# each running total with the per-call value it sums (None: it counts calls).
+_CALL_VALUES = 3
+_CALLS_AT = _CALL_VALUES + CALL_METRICS.index("llm.calls")
+_TOTALS = [
+    (
+        _CALL_VALUES + CALL_METRICS.index(total),
+        None if per_call is None else _CALL_VALUES + CALL_METRICS.index(per_call),
+    )
+    for total, per_call in (
+        ("llm.calls", None),
+        ("llm.cumulative_input_tokens", "llm.input_tokens"),
+        ("llm.cumulative_output_tokens", "llm.output_tokens"),
+        ("llm.cumulative_tokens", "llm.total_tokens"),
+        ("llm.cumulative_cost_usd", "llm.cost_usd"),
+    )
+]
+_TOTAL_KEYS = [CALL_METRICS[at - _CALL_VALUES] for at, _ in _TOTALS]
+
+
+def _rebased_calls(
+    cursor: Any,
+    stmts: BulkStatements,
+    calls: list[tuple[Any, ...]],
+    latest: dict[str, list[MetricRow]],
+) -> tuple[list[tuple[Any, ...]], dict[str, list[MetricRow]]]:
+    """``calls`` renumbered after the calls stored meanwhile by another writer (see the module
+    doc); the common case (the store holds exactly the calls the exporter counted) reads one
+    ``latest_metrics`` row per run and changes nothing."""
+    first: dict[str, tuple[Any, ...]] = {}
+    for row in calls:
+        known = first.get(row[0])
+        if known is None or row[1] < known[1]:
+            first[row[0]] = row
+    run_ids = sorted(first)
+    p = "%s" if stmts.postgres else "?"
+    if stmts.postgres:  # no other transaction adds calls to these runs until this one ends
+        for chunk in chunks(run_ids):
+            where, args = stmts.in_clause("run_id", chunk)
+            cursor.execute(
+                f"SELECT run_id FROM runs WHERE {where} ORDER BY run_id FOR UPDATE", args
+            )
+            cursor.fetchall()
+    keys = ", ".join([p] * len(_TOTAL_KEYS))
+    stored: dict[str, dict[str, float]] = {}
+    for chunk in chunks(run_ids):
+        where, args = stmts.in_clause("run_id", chunk)
+        cursor.execute(
+            f'SELECT run_id, "key", value FROM latest_metrics WHERE {where} AND "key" IN ({keys})',
+            [*args, *_TOTAL_KEYS],
+        )
+        for run_id, key, value in cursor.fetchall():
+            stored.setdefault(run_id, {})[key] = value
+    shifts: dict[str, list[float]] = {}
+    for run_id, row in first.items():
+        have = stored.get(run_id, {})
+        counted = row[_CALLS_AT]
+        if counted is None or row[1] != counted - 1:
+            continue  # not numbered by an exporter (step = calls before it): left as given
+        if float(have.get("llm.calls") or 0) <= counted - 1:
+            continue  # no calls added by another writer since the exporter counted
+        deltas = []
+        for (at, per_call), key in zip(_TOTALS, _TOTAL_KEYS, strict=True):
+            own = 1 if per_call is None else (row[per_call] or 0)
+            before = (row[at] or 0) - own  # this total before the batch, as the exporter saw it
+            deltas.append(float(have.get(key) or 0) - before)
+        shifts[run_id] = deltas
+    if not shifts:
+        return calls, latest
+    rebased: list[tuple[Any, ...]] = []
+    for row in calls:
+        shift = shifts.get(row[0])
+        if shift is None:
+            rebased.append(row)
+            continue
+        values = list(row)
+        values[1] = row[1] + int(shift[0])  # the step: the call's index in the run
+        for (at, _), delta in zip(_TOTALS, shift, strict=True):
+            if values[at] is not None:
+                values[at] = values[at] + (int(delta) if at == _CALLS_AT else delta)
+        rebased.append(tuple(values))
+    new_latest = dict(latest)
+    for run_id in shifts:
+        new_latest[run_id] = latest_of_calls([r[1:] for r in rebased if r[0] == run_id])
+    return rebased, new_latest
 
 
 def write_export_batch(

@@ -13,6 +13,7 @@ SQLAlchemy reads and search.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -27,7 +28,7 @@ from spanrun.store._export_batch import (
     prepare_export_batch,
     write_prepared_batch,
 )
-from spanrun.store.base import RunBatch, RunWriter
+from spanrun.store.base import RUN_KEY_TAG, RunBatch, RunWriter
 
 __all__ = ["SqlRunWriter", "Transactions", "raise_unless_active"]
 
@@ -110,6 +111,11 @@ class SqlRunWriter(RunWriter):
         self._sql_params = f'SELECT "key", value FROM params WHERE run_id = {p}'
         self._sql_tags = f'SELECT "key", value FROM tags WHERE run_id = {p}'
         self._sql_latest = f'SELECT "key", value, is_nan FROM latest_metrics WHERE run_id = {p}'
+        self._sql_keyed_run = (
+            'SELECT r.run_id FROM runs r JOIN tags t ON t.run_id = r.run_id WHERE t."key" = '
+            f"{p} AND t.value = {p} AND r.experiment_id = {p} AND r.status = 'RUNNING' AND "
+            "r.lifecycle_stage = 'active' ORDER BY r.start_time, r.run_id LIMIT 1"
+        )
         self._p = p
         self._bulk: BulkStatements | None = None
 
@@ -126,6 +132,52 @@ class SqlRunWriter(RunWriter):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run:
+        return self.database.write_raw(
+            self._run_creator(experiment_id, user_id, start_time, tags, run_name)
+        )
+
+    def create_keyed_run(
+        self,
+        key: str,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """As ``RunWriter.create_keyed_run``: looked up and created in one write transaction.
+
+        SQLite writers hold the file's write lock from the transaction's start (``BEGIN
+        IMMEDIATE``); on PostgreSQL a transaction-scoped advisory lock on the key serializes
+        the callers (no unique index needed, so the schema is unchanged)."""
+        create = self._run_creator(
+            experiment_id, user_id, start_time, [*tags, RunTag(RUN_KEY_TAG, key)], run_name
+        )
+        experiment = experiment_key(experiment_id)
+
+        def get_or_create(cursor: Any) -> Run:
+            if self.dialect == "postgresql":
+                digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s)",
+                    (int.from_bytes(digest, "big", signed=True),),
+                )
+            cursor.execute(self._sql_keyed_run, (RUN_KEY_TAG, key, experiment))
+            found = cursor.fetchone()
+            if found is None:
+                return create(cursor)
+            return self._read_run(cursor, found[0])
+
+        return self.database.write_raw(get_or_create)
+
+    def _run_creator(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Callable[[Any], Run]:
         run_id, name, start_time, tag_map = new_run_fields(run_name, user_id, start_time, tags)
         key = experiment_key(experiment_id)
 
@@ -162,27 +214,27 @@ class SqlRunWriter(RunWriter):
                 )
             return Run(info=info, data=RunData(tags=dict(tag_map)))
 
-        return self.database.write_raw(create)
+        return create
 
     def get_run(self, run_id: str) -> Run:
-        def get(cursor: Any) -> Run:
-            cursor.execute(self._sql_run, (run_id,))
-            row = cursor.fetchone()
-            if row is None:
-                raise NotFoundError(f"Run {run_id!r} not found")
-            args = (run_id,)
-            cursor.execute(self._sql_params, args)
-            params = dict(cursor.fetchall())
-            cursor.execute(self._sql_tags, args)
-            tags = dict(cursor.fetchall())
-            cursor.execute(self._sql_latest, args)
-            metrics = {
-                key: math.nan if is_nan or value is None else float(value)
-                for key, value, is_nan in cursor.fetchall()
-            }
-            return Run(info=_run_info(row), data=RunData(metrics=metrics, params=params, tags=tags))
+        return self.database.read_raw(functools.partial(self._read_run, run_id=run_id))
 
-        return self.database.read_raw(get)
+    def _read_run(self, cursor: Any, run_id: str) -> Run:
+        cursor.execute(self._sql_run, (run_id,))
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError(f"Run {run_id!r} not found")
+        args = (run_id,)
+        cursor.execute(self._sql_params, args)
+        params = dict(cursor.fetchall())
+        cursor.execute(self._sql_tags, args)
+        tags = dict(cursor.fetchall())
+        cursor.execute(self._sql_latest, args)
+        metrics = {
+            key: math.nan if is_nan or value is None else float(value)
+            for key, value, is_nan in cursor.fetchall()
+        }
+        return Run(info=_run_info(row), data=RunData(metrics=metrics, params=params, tags=tags))
 
     def check_active(self, cursor: Any, run_id: str) -> None:
         """Raise unless ``run_id`` is an active run (inside a write transaction)."""
@@ -214,6 +266,27 @@ class SqlRunWriter(RunWriter):
             return _run_info(cursor.fetchone())
 
         return self.database.write_raw(update)
+
+    def stored_span_ids(self, trace_ids: Sequence[str]) -> dict[str, set[str]]:
+        """As ``Store.stored_span_ids``: one query per 500 traces."""
+        wanted = list(dict.fromkeys(t for t in trace_ids if isinstance(t, str)))
+        found: dict[str, set[str]] = {}
+
+        def read(cursor: Any) -> None:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                args: list[Any]
+                if self.dialect == "postgresql":
+                    where, args = "trace_id = ANY(%s)", [chunk]
+                else:
+                    where, args = f"trace_id IN ({', '.join('?' * len(chunk))})", list(chunk)
+                cursor.execute(f"SELECT trace_id, span_id FROM spans WHERE {where}", args)
+                for trace_id, span_id in cursor.fetchall():
+                    found.setdefault(trace_id, set()).add(span_id)
+
+        if wanted:
+            self.database.read_raw(read)
+        return found
 
     # -- export batches ----------------------------------------------------------------------
     def log_export_batch(

@@ -37,6 +37,7 @@ from spanrun.store._llm_calls import calls_as_metrics, checked_calls, unpack_run
 __all__ = [
     "DEFAULT_EXPERIMENT_ID",
     "DEFAULT_EXPERIMENT_NAME",
+    "RUN_KEY_TAG",
     "MetricHistory",
     "RunBatch",
     "RunKeys",
@@ -47,6 +48,8 @@ __all__ = [
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
+#: The system tag of a run made by ``RunWriter.create_keyed_run``: its key.
+RUN_KEY_TAG = "spanrun.run_key"
 
 #: What an export batch writes to one run: metrics as (key, value, timestamp_ms, step) tuples,
 #: params and tags as {key: value}, and optionally LLM calls as ``(step, timestamp_ms, *values)``
@@ -127,6 +130,23 @@ class RunWriter(abc.ABC):
         tags: Sequence[RunTag],
         run_name: str | None,
     ) -> Run: ...
+
+    def create_keyed_run(
+        self,
+        key: str,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[RunTag],
+        run_name: str | None,
+    ) -> Run:
+        """The RUNNING, active run of ``experiment_id`` tagged ``RUN_KEY_TAG=key``, else a new
+        run (``create_run``) with that tag. SQL stores look and create in one transaction, under
+        a lock on the key, so callers racing from several processes (the workers of one
+        server) get one run. This default only creates."""
+        return self.create_run(
+            experiment_id, user_id, start_time, [*tags, RunTag(RUN_KEY_TAG, key)], run_name
+        )
 
     @abc.abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -215,6 +235,11 @@ class Store(RunWriter):
 
     @abc.abstractmethod
     def set_experiment_tag(self, experiment_id: str, tag: RunTag) -> None: ...
+
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove the tag ``key``: NotFoundError when the experiment or the tag does not
+        exist, InvalidStateError for a deleted experiment (as MLflow)."""
 
     @abc.abstractmethod
     def delete_run(self, run_id: str) -> None: ...
@@ -335,6 +360,19 @@ class Store(RunWriter):
 
     @abc.abstractmethod
     def get_trace(self, trace_id: str) -> Trace: ...
+
+    def stored_span_ids(self, trace_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The span ids stored for each of ``trace_ids`` (hex), in as few round trips as the
+        store can; traces without spans are left out. This default reads each trace."""
+        found: dict[str, set[str]] = {}
+        for trace_id in dict.fromkeys(trace_ids):
+            try:
+                spans = self.get_trace(trace_id).spans
+            except NotFoundError:
+                continue
+            if spans:
+                found[trace_id] = {s.span_id for s in spans}
+        return found
 
     @abc.abstractmethod
     def search_traces(

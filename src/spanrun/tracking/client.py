@@ -202,6 +202,10 @@ class SpanrunClient:
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         self.store.set_experiment_tag(_id("experiment_id", experiment_id), check.tag(key, value))
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove an experiment's tag (NotFoundError when it has none of that name)."""
+        self.store.delete_experiment_tag(_id("experiment_id", experiment_id), check.key("Tag", key))
+
     # -- runs --------------------------------------------------------------------------------
     def create_run(
         self,

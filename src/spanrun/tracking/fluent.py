@@ -37,7 +37,12 @@ from spanrun.core.notices import notice
 from spanrun.core.process import PROCESS_TAG, current_process_tag
 from spanrun.core.settings import env_setting, env_setting_group
 from spanrun.core.vocabulary import NOTE_TAG, PARENT_RUN_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG
-from spanrun.errors import InvalidInputError, InvalidStateError, UnsupportedError
+from spanrun.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    InvalidStateError,
+    UnsupportedError,
+)
 from spanrun.tracking import _async_logging, _hooks, _uri
 from spanrun.tracking import _validation as check
 from spanrun.tracking._async_logging import RunOperations
@@ -139,8 +144,14 @@ class FluentTracker:
             assert experiment_name is not None
             found = client.get_experiment_by_name(experiment_name)
             if found is None:
-                new_id = client.create_experiment(experiment_name)
-                found = client.get_experiment(new_id)
+                try:
+                    found = client.get_experiment(client.create_experiment(experiment_name))
+                except AlreadyExistsError:
+                    # Created meanwhile by another thread (autolog's exporter resolving the
+                    # experiment of SPANRUN_EXPERIMENT_NAME) or process: use that one.
+                    found = client.get_experiment_by_name(experiment_name)
+                    if found is None:
+                        raise
             experiment = found
         if experiment.lifecycle_stage == LifecycleStage.DELETED:
             raise InvalidStateError(

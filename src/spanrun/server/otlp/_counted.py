@@ -16,6 +16,7 @@ succeeds only if that earlier write does (else its sender retries, and the span 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -23,13 +24,13 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from spanrun.errors import NotFoundError
 from spanrun.exporters import llm_operation
 from spanrun.store import Store
 
 __all__ = ["CountedCalls", "Ticket"]
 
 SpanKey = tuple[int, int]  # (trace_id, span_id)
+_NO_HORIZON = 2**64  # beyond any span's end time
 
 
 class Ticket:
@@ -59,8 +60,12 @@ class CountedCalls:
         self._store = store
         self._max = max_remembered
         started = time.time_ns() if started_ns is None else started_ns
-        # Spans that ended after this could not have reached a previous process.
-        self._horizon_ns = started + int(clock_skew_s * 1e9)
+        # Spans that ended after this could not have reached a previous process. Infinite:
+        # other processes take this sender's spans too (the workers of one server), so any
+        # span this one did not commit may be in the store.
+        self._horizon_ns = (
+            _NO_HORIZON if math.isinf(clock_skew_s) else started + int(clock_skew_s * 1e9)
+        )
         self._lock = threading.Lock()
         self._committed: OrderedDict[SpanKey, None] = OrderedDict()
         self._in_flight: dict[SpanKey, Ticket] = {}
@@ -86,8 +91,8 @@ class CountedCalls:
                 plan.append((span, key))
                 if key not in known and key not in in_flight and (span.end_time or 0) <= horizon:
                     to_check.add(key[0])
-        # Outside the lock (store round trips); only this thread puts spans in flight.
-        stored = {(t, s) for t in to_check for s in self._stored_span_ids(t)}
+        # Outside the lock (one store round trip); only this thread puts spans in flight.
+        stored = self._stored(to_check)
         keep: list[ReadableSpan] = []
         waits_for: set[Ticket] = set()
         with self._lock:
@@ -123,9 +128,9 @@ class CountedCalls:
         if len(committed) > self._max:
             committed.popitem(last=False)
 
-    def _stored_span_ids(self, trace_id: int) -> set[int]:
-        try:
-            trace = self._store.get_trace(format(trace_id, "032x"))
-        except NotFoundError:
+    def _stored(self, trace_ids: set[int]) -> set[SpanKey]:
+        """The (trace_id, span_id) stored for ``trace_ids``, asked in one bulk read."""
+        if not trace_ids:
             return set()
-        return {int(s.span_id, 16) for s in trace.spans}
+        found = self._store.stored_span_ids([format(t, "032x") for t in trace_ids])
+        return {(int(t, 16), int(s, 16)) for t, spans in found.items() for s in spans}

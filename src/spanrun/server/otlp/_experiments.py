@@ -45,6 +45,29 @@ class ExperimentChooser:
                 self._ids.popitem(last=False)
         return found
 
+    def existing_id(self, experiment_id: str) -> str:
+        """``experiment_id`` when it names an active experiment (never created); raises
+        ``InvalidInputError`` otherwise."""
+        cache_key = "\0id:" + experiment_id  # apart from names
+        with self._lock:
+            known = self._ids.get(cache_key)
+        if known is not None:
+            return known
+        try:
+            experiment = self._store.get_experiment(experiment_id)
+        except NotFoundError:
+            raise InvalidInputError(f"no experiment with id {experiment_id[:80]!r}") from None
+        if experiment.lifecycle_stage == LifecycleStage.DELETED.value:
+            raise InvalidInputError(
+                f"experiment {experiment.name!r} ({experiment.experiment_id}) is deleted; "
+                "restore it or choose another"
+            )
+        with self._lock:
+            self._ids[cache_key] = experiment.experiment_id
+            if len(self._ids) > _MAX_CACHED:
+                self._ids.popitem(last=False)
+        return experiment.experiment_id
+
     def _resolve(self, name_or_id: str) -> str:
         text = name_or_id.strip()
         if not text or len(text) > _MAX_NAME:

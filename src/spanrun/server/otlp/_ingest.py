@@ -15,6 +15,7 @@ the store failed to write fails with :class:`StoreUnavailable` (503: the sender 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import deque
@@ -26,15 +27,24 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 
+from spanrun.core.process import PROCESS_TAG
+from spanrun.core.semconv import SPANRUN_EXPERIMENT_ID
 from spanrun.errors import InvalidInputError
-from spanrun.exporters import PricesArg, PriceTable, RunExporter, RunMode
+from spanrun.exporters import PricesArg, PriceTable, RunExporter, RunMode, SpanOrigin
 from spanrun.server.otlp._counted import CountedCalls, Ticket
 from spanrun.server.otlp._decode import OtlpRequestError
 from spanrun.server.otlp._experiments import EXPERIMENT_NAME_ATTRIBUTE, ExperimentChooser
 from spanrun.server.otlp._spans import UNKNOWN_SERVICE, Converted, to_readable_spans
 from spanrun.store import Store
 
-__all__ = ["Ingest", "IngestResult", "StoreUnavailable", "span_count"]
+__all__ = [
+    "RUN_MODE_ATTRIBUTE",
+    "Ingest",
+    "IngestResult",
+    "StoreUnavailable",
+    "sender_origin",
+    "span_count",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -107,11 +117,17 @@ class Ingest:
         self._max_group = max_group_spans
         self._experiments = ExperimentChooser(store)
         self._counted = CountedCalls(store, clock_skew_s=clock_skew_s)
-        # id(resource) -> (service name, experiment id) of the group being exported.
-        self._origins: dict[int, tuple[str, str | None]] = {}
+        # id(resource) -> where the spans of that resource come from, for the group being
+        # exported.
+        self._origins: dict[int, SpanOrigin] = {}
         self._warned: set[str] = set()
+        # No GIL hand-overs while mapping: this thread's batch is what the others wait for.
         self.exporter = RunExporter(
-            store, run_mode=run_mode, prices=prices, span_source=self._source
+            store,
+            run_mode=run_mode,
+            prices=prices,
+            span_source=self._source,
+            yield_every_s=None,
         )
         self._cond = threading.Condition()
         self._queue: deque[_Item] = deque()
@@ -229,18 +245,17 @@ class Ingest:
             self._origins.clear()
 
     def _choose_experiments(self, item: _Item, converted: Converted) -> None:
-        """The experiment of each resource's spans: its ``spanrun.experiment_name``
-        attribute, else the request's header, else None (the server's current one)."""
+        """Where each resource's spans come from (see ``sender_origin``)."""
         for origin in converted.origins:
-            named = origin.resource.attributes.get(EXPERIMENT_NAME_ATTRIBUTE)
-            chosen = str(named) if named not in (None, "") else item.experiment
-            experiment = self._experiments.experiment_id(chosen) if chosen else None
-            self._origins[id(origin.resource)] = (origin.service_name, experiment)
+            self._origins[id(origin.resource)] = sender_origin(
+                origin.service_name, origin.resource.attributes, item.experiment, self._experiments
+            )
 
-    def _source(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> tuple[str, str | None]:
-        """``RunExporter``'s span source: the sender's service and experiment; a span's own
-        ``spanrun.experiment_name`` attribute wins."""
-        service, experiment = self._origins.get(id(span.resource), (UNKNOWN_SERVICE, None))
+    def _source(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> SpanOrigin:
+        """``RunExporter``'s span source: the sender (see ``sender_origin``); a span's own
+        ``spanrun.experiment_name`` attribute chooses its experiment."""
+        origin = self._origins.get(id(span.resource)) or SpanOrigin(UNKNOWN_SERVICE)
+        experiment = origin.experiment_id
         named = attributes.get(EXPERIMENT_NAME_ATTRIBUTE)
         if named not in (None, ""):
             try:
@@ -250,4 +265,54 @@ class Ingest:
                 if key not in self._warned and len(self._warned) < 1_000:
                     self._warned.add(key)
                     _log.warning("spanrun: spans name experiment %r: %s; not used", key, exc)
-        return service, experiment
+            else:
+                return dataclasses.replace(origin, experiment_id=experiment)
+        return origin
+
+
+#: Resource attributes autolog adds when it sends spans to a spanrun server (see
+#: ``spanrun.exporters.ServerSpanExporter``): its run mode, and its current experiment's id.
+RUN_MODE_ATTRIBUTE = "spanrun.run_mode"
+USER_ATTRIBUTE = "spanrun.user"
+SERVICE_INSTANCE_ID = "service.instance.id"
+
+
+def sender_origin(
+    service: str,
+    attributes: Mapping[str, Any],
+    header_experiment: str | None,
+    experiments: ExperimentChooser,
+) -> SpanOrigin:
+    """Where a resource's spans come from.
+
+    - experiment: the resource's ``spanrun.experiment_name``, else its ``spanrun.experiment_id``
+      (autolog's current experiment), else the request's header, else None (the server's
+      Default experiment);
+    - instance, which keys the sender's session run: its ``spanrun.process`` (autolog: one
+      session run per process), else ``service.instance.id``, else none (one session run per
+      service name and experiment, whichever worker of the server receives the spans);
+    - run mode: the resource's ``spanrun.run_mode`` (autolog's), else the server's;
+    - user (of the runs made for it): the resource's ``spanrun.user``, else the server's.
+    """
+    named = attributes.get(EXPERIMENT_NAME_ATTRIBUTE)
+    by_id = attributes.get(SPANRUN_EXPERIMENT_ID)
+    if named not in (None, ""):
+        experiment: str | None = experiments.experiment_id(str(named))
+    elif by_id not in (None, ""):
+        experiment = experiments.existing_id(str(by_id))
+    elif header_experiment:
+        experiment = experiments.experiment_id(header_experiment)
+    else:
+        experiment = None
+    process = attributes.get(PROCESS_TAG)
+    instance = process if process not in (None, "") else attributes.get(SERVICE_INSTANCE_ID)
+    run_mode = attributes.get(RUN_MODE_ATTRIBUTE)
+    user = attributes.get(USER_ATTRIBUTE)
+    return SpanOrigin(
+        service,
+        experiment,
+        str(instance) if instance not in (None, "") else None,
+        str(run_mode) if run_mode not in (None, "") else None,
+        str(process)[:500] if process not in (None, "") else None,
+        str(user)[:256] if user not in (None, "") else None,
+    )

@@ -45,7 +45,8 @@ class OtlpReceiver:
         prices: model prices for ``llm.cost_usd``.
         clock_skew_s: how far a sender's clock may be ahead of the server's (see
             ``CountedCalls``: retried spans ending before the server started plus this are
-            checked against the store).
+            checked against the store; ``inf``: every span, for servers with several
+            processes).
         retry_after_s: the ``Retry-After`` of a 503.
         grpc_port: also serve OTLP/gRPC on this port (None: off, the default; 0: any free
             port), started and stopped with the receiver (see ``start_grpc_receiver``).
@@ -139,6 +140,7 @@ ENV_VARIABLES = {
     "run_mode": "SPANRUN_SERVER_OTLP_RUN_MODE",  # session (default), trace or none
     "auth_token": "SPANRUN_SERVER_TOKEN",
     "max_body_bytes": "SPANRUN_SERVER_MAX_BODY_BYTES",
+    "workers": "SPANRUN_SERVER_WORKERS",  # set by `spanrun server --workers N`
 }
 
 
@@ -154,6 +156,7 @@ def receiver_from_environment(store: Store) -> OtlpReceiver:
             f"{ENV_VARIABLES['run_mode']} must be one of {RUN_MODES}, got {run_mode!r}"
         )
     try:
+        workers = int(env["workers"]) if env["workers"] else 1
         grpc_port = int(env["grpc_port"]) if env["grpc_port"] else None
         max_body = int(env["max_body_bytes"]) if env["max_body_bytes"] else DEFAULT_MAX_BODY_BYTES
     except ValueError as exc:
@@ -166,4 +169,7 @@ def receiver_from_environment(store: Store) -> OtlpReceiver:
         grpc_host=env["grpc_host"] or "127.0.0.1",
         auth_token=env["auth_token"] or None,
         grpc_reuse_port=True,
+        # Several workers: a sender's retry may reach another worker than the one that
+        # committed the spans, so every LLM span not committed here is checked in the store.
+        clock_skew_s=float("inf") if workers > 1 else 5.0,
     )

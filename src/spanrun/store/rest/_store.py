@@ -195,6 +195,13 @@ class RestStore(UiReadMethods, TraceMethods):
             body={"experiment_id": experiment_id, "key": tag.key, "value": str(tag.value)},
         )
 
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._http.call(
+            "POST",
+            f"{MLFLOW}/experiments/delete-experiment-tag",
+            body={"experiment_id": experiment_id, "key": key},
+        )
+
     # -- runs ------------------------------------------------------------------------------
     def create_run(
         self,

@@ -66,6 +66,25 @@ class TraceMethods(RestBase):
             return
         self._log_spans_to_mlflow(spans)
 
+    # -- OTLP to a spanrun server (autolog's default there) ----------------------------------
+    def maps_otlp_spans(self) -> bool:
+        """True when the server maps OTLP spans into runs itself (a spanrun server)."""
+        return self.server_kind() == "spanrun"
+
+    def send_otlp_traces(self, body: bytes) -> None:
+        """POST an OTLP/HTTP protobuf request to the spanrun server's ``/v1/traces``.
+
+        The server answers once the spans are stored (mapped into runs by its own
+        ``RunExporter``); connection errors, 429 and 503 are retried as every request is.
+        Raises the server's refusal as a ``spanrun.errors`` exception.
+        """
+        self._http.request(
+            "POST",
+            _otlp_json.OTLP_TRACES_PATH,
+            content=body,
+            headers={"Content-Type": "application/x-protobuf"},
+        )
+
     def _post_spans(self, chunks: Sequence[list[bytes]]) -> None:
         for chunk in chunks:
             content = b'{"spans":[' + b",".join(chunk) + b"]}"
