@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["Judge", "parse_model_uri"]
 
 _log = logging.getLogger(__name__)
-_tracer = trace.get_tracer("spanrun.evaluation.genai")
 _SUPPORTED = ("openai",)
 _TIMEOUT_S = 120.0
 _CHAT_PATH = "/chat/completions"
@@ -186,7 +185,9 @@ class Judge:
     def _traced_call(
         self, client: openai.OpenAI, prompt: str, attributes: dict[str, str | int]
     ) -> tuple[float | None, str | None]:
-        with _tracer.start_as_current_span(
+        # The global provider of now, not of import time (it may be replaced, e.g. in tests).
+        tracer = trace.get_tracer("spanrun.evaluation.genai")
+        with tracer.start_as_current_span(
             f"judge {self.metric_name}", attributes=attributes
         ) as span:
             try:
