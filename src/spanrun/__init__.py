@@ -76,6 +76,7 @@ __all__ = [
     "autolog",
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",
@@ -163,6 +164,7 @@ search_runs = _tracker.search_runs
 search_traces = _tracker.search_traces
 set_experiment = _tracker.set_experiment
 set_experiment_tag = _tracker.set_experiment_tag
+delete_experiment_tag = _tracker.delete_experiment_tag
 set_experiment_tags = _tracker.set_experiment_tags
 set_tag = _tracker.set_tag
 set_tags = _tracker.set_tags

@@ -35,7 +35,6 @@ MLFLOW_ONLY: dict[str, str] = {
     "create_external_model": _LOGGED_MODELS,
     "create_workspace": _WORKSPACES,
     "delete_assessment": _ASSESSMENTS,
-    "delete_experiment_tag": "not available yet; set the tag to an empty value instead",
     "delete_logged_model_tag": _LOGGED_MODELS,
     "delete_prompt_alias": _PROMPTS,
     "delete_trace_tag": "not available yet",

@@ -24,3 +24,15 @@ def test_delete_experiment_tag(client: spanrun.SpanrunClient) -> None:
         client.delete_experiment_tag(experiment_id, "team")
     client.restore_experiment(experiment_id)
     assert client.get_experiment(experiment_id).tags == {"team": "nlp"}
+
+
+def test_fluent_delete_experiment_tag_acts_on_the_active_experiment(
+    client: spanrun.SpanrunClient,
+) -> None:
+    spanrun.set_experiment("fluent-tagged")
+    spanrun.set_experiment_tags({"team": "nlp", "stage": "dev"})
+    spanrun.delete_experiment_tag("stage")
+    experiment = spanrun.get_experiment_by_name("fluent-tagged")
+    assert experiment is not None and experiment.tags == {"team": "nlp"}
+    with pytest.raises(NotFoundError):
+        spanrun.delete_experiment_tag("stage")

@@ -39,6 +39,7 @@ EXPECTED_ALL = [
     "autolog",
     "create_experiment",
     "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",

@@ -226,6 +226,10 @@ class FluentTracker:
         for key, value in tags.items():
             self.set_experiment_tag(key, value)
 
+    def delete_experiment_tag(self, key: str) -> None:
+        """Delete a tag of the active experiment (NotFoundError when it has none by that key)."""
+        self.client().delete_experiment_tag(self._active_experiment_id(), key)
+
     # -- runs --------------------------------------------------------------------------------
     def start_run(
         self,
