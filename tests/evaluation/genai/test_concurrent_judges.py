@@ -3,6 +3,8 @@ the judge calls in flight (the local server records the most it handled at once)
 
 from __future__ import annotations
 
+import _thread
+import threading
 import time
 
 import pandas as pd
@@ -130,3 +132,18 @@ def test_the_server_delay_option_slows_every_answer():
     assert elapsed >= 0.3
     with pytest.raises(ValueError, match="delay"):
         OpenAIServer(delay=-1)
+
+
+def test_ctrl_c_stops_the_judge_calls_not_started(judge):
+    metrics = [answer_correctness(extra_headers=SLOW), answer_similarity(extra_headers=SLOW)]
+    timer = threading.Timer(0.6, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _evaluate(metrics, {"max_in_flight": 2})  # 24 calls of 0.2 s, 2 at a time: 2.4 s
+    finally:
+        timer.cancel()
+    elapsed = time.monotonic() - started
+    assert judge.received < 2 * ROWS  # the calls not started were not sent
+    assert elapsed < 2 * ROWS * 0.2 / 2
