@@ -258,15 +258,36 @@ def _settle(
     running.clear()
 
 
+def _start_judges(
+    pool: ThreadPoolExecutor,
+    pending: list[tuple[int, EvaluationMetric]],
+    src: ScoringData,
+    values: dict[str, MetricValue],
+) -> dict[int, Future[Any]]:
+    """Start, before the metrics computed in this thread, the judge metrics that have all their
+    arguments now: their calls are in flight while the others compute. (A judge metric given
+    its arguments now gets the same ones later: values only grow, and it ignores ``metrics``.)"""
+    started: dict[int, Future[Any]] = {}
+    for index, metric in pending:
+        if not _runs_alongside(metric):
+            continue
+        scheduled = [m.name for _, m in pending if m is not metric]
+        kwargs, missing = _arguments(metric, src, values, scheduled)
+        if kwargs is not None and not missing:
+            task = contextvars.copy_context().run
+            started[index] = pool.submit(task, _call, metric, kwargs)
+    return started
+
+
 def score(
     metrics: Sequence[EvaluationMetric], src: ScoringData, builtin_count: int = 0
 ) -> dict[str, MetricValue]:
     """Compute ``metrics`` in an order that gives each the metrics it uses; a metric that raises
     or returns something malformed is left out (logged), the others are kept.
 
-    Judge metrics run in threads, at the same time as each other and as the metrics after them;
-    a metric that uses other metrics (``metrics`` or a metric's name) first waits for the ones
-    running. The values come out in the order of a one-at-a-time computation.
+    Judge metrics run in threads, at the same time as each other and as the other metrics (they
+    start first); a metric that uses other metrics (``metrics`` or a metric's name) first waits
+    for the ones running. The values come out in the order of a one-at-a-time computation.
     """
     values: dict[str, MetricValue] = {}
     rows = len(src.data)
@@ -278,8 +299,13 @@ def score(
                 progressed = False
                 later = []
                 running: list[tuple[int, EvaluationMetric, Future[Any]]] = []
+                started = _start_judges(pool, pending, src, values)
                 for index, metric in pending:
                     alongside = _runs_alongside(metric)
+                    if index in started:
+                        progressed = True
+                        running.append((index, metric, started[index]))
+                        continue
                     if not alongside:
                         # It may use the metrics running: their values come first.
                         _settle(running, values, rows, builtin_count)

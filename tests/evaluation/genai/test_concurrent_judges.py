@@ -147,3 +147,23 @@ def test_ctrl_c_stops_the_judge_calls_not_started(judge):
     elapsed = time.monotonic() - started
     assert judge.received < 2 * ROWS  # the calls not started were not sent
     assert elapsed < 2 * ROWS * 0.2 / 2
+
+
+def test_judge_calls_are_in_flight_while_the_other_metrics_compute(judge):
+    seen: dict[str, int] = {}
+
+    def slow_builtin_like(predictions):
+        time.sleep(0.5)
+        seen["judge_calls"] = judge.received  # the judges started before this metric
+        return MetricValue(aggregate_results={"value": 1.0})
+
+    result = _evaluate(
+        [
+            make_metric(eval_fn=slow_builtin_like, greater_is_better=True, name="slow"),
+            answer_correctness(extra_headers=SLOW),
+        ],
+        {"max_in_flight": 4},
+    )
+    assert seen["judge_calls"] > 0
+    assert next(iter(result.metrics)) == "slow/value"  # values still in the metrics' order
+    assert result.metrics["answer_correctness/v1/mean"] == pytest.approx(3.0)
