@@ -27,6 +27,12 @@ from spanrun.evaluation._evaluate import (
     EvaluationResult,
     evaluate,
 )
+from spanrun.evaluation._judge_limit import (
+    DEFAULT_MAX_IN_FLIGHT,
+    MAX_IN_FLIGHT_ENV,
+    JudgeLimit,
+    current_judge_limit,
+)
 from spanrun.evaluation._metric import (
     EvaluationMetric,
     MetricValue,
@@ -38,17 +44,21 @@ from spanrun.evaluation._openai_spec import ModelInfo, log_openai_model, read_sp
 from spanrun.evaluation._rows import RowsInterrupted
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "EVAL_TABLE",
+    "MAX_IN_FLIGHT_ENV",
     "MODEL_TYPES",
     "EvaluationArtifact",
     "EvaluationMetric",
     "EvaluationResult",
+    "JudgeLimit",
     "MetricValue",
     "ModelInfo",
     "OpenAIModel",
     "RowsInterrupted",
     "ari_grade_level",
     "builtin_metrics",
+    "current_judge_limit",
     "evaluate",
     "exact_match",
     "flesch_kincaid_grade_level",

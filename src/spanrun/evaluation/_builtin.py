@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from spanrun.errors import InvalidInputError
-from spanrun.evaluation._cmudict import offline_cmudict
+from spanrun.evaluation._cmudict import fast_textstat_syllables, offline_cmudict
 from spanrun.evaluation._metric import (
     EvaluationMetric,
     MetricValue,
@@ -83,6 +83,7 @@ def _flesch_kincaid_eval_fn(predictions: Any, targets: Any = None, metrics: Any 
     textstat = _textstat("flesch_kincaid_grade_level") if texts is not None else None
     if texts is None or textstat is None:
         return None
+    fast_textstat_syllables()  # the same syllable counts, without building NLTK's dictionary
     scores = [float(textstat.flesch_kincaid_grade(t)) for t in texts]
     return MetricValue(scores=list(scores), aggregate_results=standard_aggregations(scores))
 

@@ -13,6 +13,7 @@ import pandas as pd
 from spanrun.errors import InvalidInputError
 from spanrun.evaluation._builtin import builtin_metrics
 from spanrun.evaluation._data import as_table, column_of, one_row, split_outputs
+from spanrun.evaluation._judge_limit import judge_limit, max_in_flight
 from spanrun.evaluation._metric import EvaluationMetric, MetricValue, standard_aggregations
 from spanrun.evaluation._models import Predictor, resolve_model
 from spanrun.evaluation._results import (
@@ -83,6 +84,7 @@ def _check_options(
     col_mapping = config.get("col_mapping", {})
     if not isinstance(col_mapping, Mapping):
         raise InvalidInputError("evaluator_config['col_mapping'] must be a dict")
+    max_in_flight(config)  # a bad bound is an error before any model call
     extra = list(extra_metrics or [])
     bad = [m for m in extra if not isinstance(m, EvaluationMetric)]
     if bad:
@@ -208,7 +210,8 @@ def _run(
     y_pred, other, _ = split_outputs(outputs, src.predictions_name, rows)
     src.predictions, src.other_outputs = y_pred, other
 
-    values = score(metrics, src, builtin_count) if rows else {}
+    with judge_limit(max_in_flight(src.config)):
+        values = score(metrics, src, builtin_count) if rows else {}
     if latencies is not None:
         # MLflow's MetricValue gives numeric scores the standard aggregations.
         values["latency"] = MetricValue(

@@ -12,16 +12,19 @@ parameter has a default.
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import numbers
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from spanrun.errors import InvalidInputError
+from spanrun.evaluation._judge_limit import current_judge_limit
 from spanrun.evaluation._metric import EvaluationMetric, MetricValue, standard_aggregations
 
 __all__ = ["ScoringData", "check_metric_inputs", "metric_key", "score"]
@@ -206,45 +209,135 @@ def _checked(metric: EvaluationMetric, value: Any, rows: int, builtin: bool) -> 
     return MetricValue(scores, justifications, aggregates)
 
 
+def _runs_alongside(metric: EvaluationMetric) -> bool:
+    """Judge metrics (``make_genai_metric*``) wait on the network and ignore their ``metrics``
+    argument: they run at the same time as the metrics around them."""
+    return metric.genai_metric_args is not None
+
+
+def _call(metric: EvaluationMetric, kwargs: dict[str, Any]) -> tuple[Any, Exception | None]:
+    try:
+        return metric.eval_fn(**kwargs), None
+    except Exception as exc:  # reported by _keep, in the metrics' order
+        return None, exc
+
+
+def _keep(
+    values: dict[str, MetricValue],
+    metric: EvaluationMetric,
+    outcome: tuple[Any, Exception | None],
+    rows: int,
+    builtin: bool,
+) -> None:
+    result, exc = outcome
+    if exc is not None:
+        _log.warning(
+            "Metric %r failed and is left out (the other metrics are logged): %s: %s",
+            metric.name,
+            type(exc).__name__,
+            exc,
+            exc_info=(type(exc), exc, exc.__traceback__)
+            if _log.isEnabledFor(logging.DEBUG)
+            else None,
+        )
+        return
+    checked = _checked(metric, result, rows, builtin=builtin)
+    if checked is not None:
+        values[metric_key(metric)] = checked
+
+
+def _settle(
+    running: list[tuple[int, EvaluationMetric, Future[Any]]],
+    values: dict[str, MetricValue],
+    rows: int,
+    builtin_count: int,
+) -> None:
+    """Wait for the running metrics and keep their values, in their order."""
+    for index, metric, future in running:
+        _keep(values, metric, future.result(), rows, index < builtin_count)
+    running.clear()
+
+
+def _start_judges(
+    pool: ThreadPoolExecutor,
+    pending: list[tuple[int, EvaluationMetric]],
+    src: ScoringData,
+    values: dict[str, MetricValue],
+) -> dict[int, Future[Any]]:
+    """Start, before the metrics computed in this thread, the judge metrics that have all their
+    arguments now: their calls are in flight while the others compute. (A judge metric given
+    its arguments now gets the same ones later: values only grow, and it ignores ``metrics``.)"""
+    started: dict[int, Future[Any]] = {}
+    for index, metric in pending:
+        if not _runs_alongside(metric):
+            continue
+        scheduled = [m.name for _, m in pending if m is not metric]
+        kwargs, missing = _arguments(metric, src, values, scheduled)
+        if kwargs is not None and not missing:
+            task = contextvars.copy_context().run
+            started[index] = pool.submit(task, _call, metric, kwargs)
+    return started
+
+
 def score(
     metrics: Sequence[EvaluationMetric], src: ScoringData, builtin_count: int = 0
 ) -> dict[str, MetricValue]:
     """Compute ``metrics`` in an order that gives each the metrics it uses; a metric that raises
-    or returns something malformed is left out (logged), the others are kept."""
+    or returns something malformed is left out (logged), the others are kept.
+
+    Judge metrics run in threads, at the same time as each other and as the other metrics (they
+    start first); a metric that uses other metrics (``metrics`` or a metric's name) first waits
+    for the ones running. The values come out in the order of a one-at-a-time computation.
+    """
     values: dict[str, MetricValue] = {}
     rows = len(src.data)
     pending = list(enumerate(metrics))
-    while pending:
-        progressed = False
-        later = []
-        for index, metric in pending:
-            scheduled = [m.name for _, m in pending if m is not metric]
-            kwargs, missing = _arguments(metric, src, values, scheduled)
-            if missing:
-                _log.warning("Did not log metric %r: no value for %s", metric.name, missing)
-                progressed = True
-                continue
-            if kwargs is None:
-                later.append((index, metric))
-                continue
-            progressed = True
-            try:
-                result = metric.eval_fn(**kwargs)
-            except Exception as exc:
-                _log.warning(
-                    "Metric %r failed and is left out (the other metrics are logged): %s: %s",
-                    metric.name,
-                    type(exc).__name__,
-                    exc,
-                    exc_info=_log.isEnabledFor(logging.DEBUG),
-                )
-                continue
-            checked = _checked(metric, result, rows, builtin=index < builtin_count)
-            if checked is not None:
-                values[metric_key(metric)] = checked
-        if not progressed:
-            names = [m.name for _, m in later]
-            _log.warning("Did not log metrics %s: they depend on each other in a cycle", names)
-            break
-        pending = later
+    limit = current_judge_limit()
+    with ThreadPoolExecutor(thread_name_prefix="spanrun-metric") as pool:
+        try:
+            while pending:
+                progressed = False
+                later = []
+                running: list[tuple[int, EvaluationMetric, Future[Any]]] = []
+                started = _start_judges(pool, pending, src, values)
+                for index, metric in pending:
+                    alongside = _runs_alongside(metric)
+                    if index in started:
+                        progressed = True
+                        running.append((index, metric, started[index]))
+                        continue
+                    if not alongside:
+                        # It may use the metrics running: their values come first.
+                        _settle(running, values, rows, builtin_count)
+                    scheduled = [m.name for _, m in pending if m is not metric]
+                    kwargs, missing = _arguments(metric, src, values, scheduled)
+                    if kwargs is None and running:
+                        # It waits on a metric being computed.
+                        _settle(running, values, rows, builtin_count)
+                        kwargs, missing = _arguments(metric, src, values, scheduled)
+                    if missing:
+                        _log.warning("Did not log metric %r: no value for %s", metric.name, missing)
+                        progressed = True
+                        continue
+                    if kwargs is None:
+                        later.append((index, metric))
+                        continue
+                    progressed = True
+                    if alongside:
+                        task = contextvars.copy_context().run
+                        running.append((index, metric, pool.submit(task, _call, metric, kwargs)))
+                    else:
+                        _keep(values, metric, _call(metric, kwargs), rows, index < builtin_count)
+                _settle(running, values, rows, builtin_count)
+                if not progressed:
+                    names = [m.name for _, m in later]
+                    _log.warning(
+                        "Did not log metrics %s: they depend on each other in a cycle", names
+                    )
+                    break
+                pending = later
+        except BaseException:
+            if limit is not None:
+                limit.cancel()  # Ctrl-C: the judge calls not started are not sent
+            raise
     return values

@@ -20,7 +20,9 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 
 ==========================  ====================================================================
 ``error=429``               answer that HTTP status with OpenAI's error JSON
-``delay=0.5``               sleep before answering (client timeouts)
+``delay=0.5``               sleep before answering (client timeouts; overrides the server's
+                            ``delay``: ``OpenAIServer(delay=0.5)`` / ``--delay-ms 500``, the
+                            latency of every request, as a real endpoint's)
 ``chunk_delay=0.1``         sleep between stream chunks (slow streams)
 ``chunks=100``              split the streamed text into exactly that many content chunks
 ``break_after=3``           drop the connection after that many stream chunks
@@ -184,8 +186,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, fake.error_json(400), {"x-should-retry": "false"})
             return
-        if d.delay:
-            time.sleep(d.delay)
+        delay = d.delay or self.server.delay
+        if delay:
+            time.sleep(delay)
         no_retry = {} if d.retry else {"x-should-retry": "false"}
         if "retry_after_ms" in d.extra:
             no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
@@ -232,8 +235,9 @@ class _HTTPServer(ThreadingHTTPServer):
     # The default listen backlog (5) refuses bursts of simultaneous connections (ReadError).
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], keep: int) -> None:
+    def __init__(self, address: tuple[str, int], keep: int, delay: float) -> None:
         super().__init__(address, _Handler)
+        self.delay = delay
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -265,9 +269,15 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class OpenAIServer:
-    """A local OpenAI-compatible server on ``host:port`` (port 0 picks a free one)."""
+    """A local OpenAI-compatible server on ``host:port`` (port 0 picks a free one); ``delay``
+    (seconds) is slept before every answer, a real endpoint's latency."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, keep_requests: int = 100) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, keep_requests: int = 100, delay: float = 0.0
+    ) -> None:
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0, got {delay!r}")
+        self._delay = delay
         self._host = host
         self._port = port
         self._keep = keep_requests
@@ -316,7 +326,7 @@ class OpenAIServer:
 
     def start(self) -> OpenAIServer:
         if self._httpd is None:
-            self._httpd = _HTTPServer((self._host, self._port), self._keep)
+            self._httpd = _HTTPServer((self._host, self._port), self._keep, self._delay)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": 0.1},
@@ -351,8 +361,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local OpenAI-compatible server for testing.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--delay-ms", type=float, default=0.0, help="latency of every answer (milliseconds)"
+    )
     args = parser.parse_args(argv)
-    server = OpenAIServer(args.host, args.port).start()
+    if args.delay_ms < 0:
+        parser.error("--delay-ms must be >= 0")
+    server = OpenAIServer(args.host, args.port, delay=args.delay_ms / 1000).start()
     print(f"OpenAI-compatible server on {server.base_url} (Ctrl+C to stop)", flush=True)
     try:
         while True:

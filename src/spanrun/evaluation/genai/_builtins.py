@@ -29,7 +29,7 @@ def _builtin(
     parameters: dict[str, Any] | None,
     extra_headers: dict[str, str] | None,
     proxy_url: str | None,
-    max_workers: int,
+    max_workers: int | None,
 ) -> EvaluationMetric:
     version = metric_version or "v1"
     if version != "v1":
@@ -62,7 +62,7 @@ def answer_similarity(
     parameters: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
-    max_workers: int = 10,
+    max_workers: int | None = None,
 ) -> EvaluationMetric:
     """How semantically similar the output is to the ``targets`` (needs ``targets``)."""
     return _builtin(
@@ -86,7 +86,7 @@ def answer_correctness(
     parameters: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
-    max_workers: int = 10,
+    max_workers: int | None = None,
 ) -> EvaluationMetric:
     """How accurate the output is against the ``targets``, given the input (needs ``targets``)."""
     return _builtin(
@@ -110,7 +110,7 @@ def faithfulness(
     parameters: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
-    max_workers: int = 10,
+    max_workers: int | None = None,
 ) -> EvaluationMetric:
     """How much of the output the ``context`` column supports (needs ``context``)."""
     return _builtin(
@@ -134,7 +134,7 @@ def answer_relevance(
     parameters: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
-    max_workers: int = 10,
+    max_workers: int | None = None,
 ) -> EvaluationMetric:
     """How directly and completely the output answers the input."""
     return _builtin(
@@ -158,7 +158,7 @@ def relevance(
     parameters: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
-    max_workers: int = 10,
+    max_workers: int | None = None,
 ) -> EvaluationMetric:
     """How well the output answers the input using the ``context`` column (needs ``context``)."""
     return _builtin(

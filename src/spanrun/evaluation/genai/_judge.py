@@ -3,11 +3,14 @@
 Model URIs are ``openai:/<model>``; the endpoint and key come from ``OPENAI_BASE_URL`` (or
 MLflow's ``OPENAI_API_BASE``) and ``OPENAI_API_KEY``, read when a metric runs, or from
 ``proxy_url`` (MLflow's: the full chat completions URL, or a base URL). Rows are graded
-concurrently by at most ``max_workers`` threads; 429s, 5xx and connection errors are retried
-with exponential backoff by the ``openai`` client itself (``max_retries``; a ``Retry-After``
-header is honoured). Each call runs in a ``judge <metric>`` span, with ``JUDGE_CONTEXT_KEY`` set:
-under autolog the LLM call below it is an ordinary autologged call of the active run (its
-tokens and cost count) that adds no row to ``llm_predictions.csv``.
+concurrently: inside ``evaluate`` every call takes a slot of the evaluation-wide
+:class:`~spanrun.evaluation.JudgeLimit` (shared by the metrics, which run at the same time), and
+``max_workers``, when given, caps one metric further; outside ``evaluate`` a metric runs
+``max_workers`` calls at once (MLflow's 10 when not given). 429s, 5xx and connection errors
+are retried with exponential backoff by the ``openai`` client itself (``max_retries``; a
+``Retry-After`` header is honoured). Each call runs in a ``judge <metric>`` span, with
+``JUDGE_CONTEXT_KEY`` set: under autolog the LLM call below it is an ordinary autologged call
+of the active run (its tokens and cost count) that adds no row to ``llm_predictions.csv``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from spanrun.errors import InvalidInputError, MissingDependencyError
+from spanrun.evaluation import JudgeLimit, current_judge_limit
 from spanrun.evaluation.genai._parse import parse_verdict
 from spanrun.exporters import JUDGE_ATTRIBUTE, JUDGE_CONTEXT_KEY
 
@@ -36,6 +40,8 @@ _log = logging.getLogger(__name__)
 _SUPPORTED = ("openai",)
 _TIMEOUT_S = 120.0
 _CHAT_PATH = "/chat/completions"
+#: A metric's concurrent judge calls outside ``evaluate`` (MLflow's ``max_workers`` default).
+_STANDALONE_WORKERS = 10
 
 
 def parse_model_uri(uri: str) -> tuple[str, str]:
@@ -83,11 +89,13 @@ class Judge:
         parameters: Mapping[str, Any],
         extra_headers: Mapping[str, str] | None,
         proxy_url: str | None,
-        max_workers: int,
+        max_workers: int | None,
         max_retries: int,
     ) -> None:
         _, self.model = parse_model_uri(model_uri)
-        if not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1:
+        if max_workers is not None and (
+            not isinstance(max_workers, int) or isinstance(max_workers, bool) or max_workers < 1
+        ):
             raise InvalidInputError(f"max_workers must be a positive integer, got {max_workers!r}")
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
@@ -125,14 +133,21 @@ class Judge:
             return scores, justifications
         client = self._client()
         fatal = _configuration_errors()
+        limit = current_judge_limit()
+        if limit is None:
+            workers = self.max_workers or _STANDALONE_WORKERS
+        else:
+            workers = min(self.max_workers or limit.size, limit.size)
         try:
-            workers = min(self.max_workers, len(prompts))
+            workers = min(workers, len(prompts))
             with ThreadPoolExecutor(workers, thread_name_prefix="spanrun-judge") as pool:
                 # Each row runs in a copy of the caller's context: the active run and the
                 # current span reach the worker threads, so the calls land in the caller's run.
                 stop = threading.Event()  # set on a refused request: no row is sent after it
                 futures = [
-                    pool.submit(contextvars.copy_context().run, self._grade_one, client, i, p, stop)
+                    pool.submit(
+                        contextvars.copy_context().run, self._grade_one, client, i, p, stop, limit
+                    )
                     for i, p in enumerate(prompts)
                 ]
                 try:
@@ -163,6 +178,21 @@ class Judge:
         return scores, justifications
 
     def _grade_one(
+        self,
+        client: openai.OpenAI,
+        row: int,
+        prompt: str,
+        stop: threading.Event,
+        limit: JudgeLimit | None,
+    ) -> tuple[float | None, str | None]:
+        if limit is None:
+            return self._grade_now(client, row, prompt, stop)
+        with limit.slot():
+            if limit.cancelled:
+                return None, "Not graded: the evaluation was interrupted"
+            return self._grade_now(client, row, prompt, stop)
+
+    def _grade_now(
         self, client: openai.OpenAI, row: int, prompt: str, stop: threading.Event
     ) -> tuple[float | None, str | None]:
         if stop.is_set():

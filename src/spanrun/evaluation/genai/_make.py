@@ -161,7 +161,7 @@ def make_genai_metric(
     parameters: dict[str, Any] | None = None,
     aggregations: list[str] | None = None,
     greater_is_better: bool = True,
-    max_workers: int = 10,
+    max_workers: int | None = None,
     metric_metadata: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
@@ -175,7 +175,9 @@ def make_genai_metric(
     ``include_input=False``), output and ``grading_context_columns`` (columns of the data, or
     ``targets``), and answers a 1-5 ``score`` with a ``justification``. ``parameters`` are the
     judge's request parameters (default: temperature 0, max_tokens 200, top_p 1);
-    ``max_workers`` bounds the concurrent judge calls; ``max_retries`` (spanrun's) is how often
+    ``max_workers``, when given, caps this metric's concurrent judge calls (inside ``evaluate``
+    the evaluation-wide ``max_in_flight`` bounds all judge calls; outside, 10 at once when not
+    given); ``max_retries`` (spanrun's) is how often
     a 429, 5xx or connection error is retried, with exponential backoff. A row the judge could
     not grade gets no score and the reason as its justification.
     """
@@ -259,7 +261,7 @@ def make_genai_metric_from_prompt(
     parameters: dict[str, Any] | None = None,
     aggregations: list[str] | None = None,
     greater_is_better: bool = True,
-    max_workers: int = 10,
+    max_workers: int | None = None,
     metric_metadata: dict[str, Any] | None = None,
     extra_headers: dict[str, str] | None = None,
     proxy_url: str | None = None,
