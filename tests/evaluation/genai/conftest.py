@@ -37,9 +37,13 @@ def store(tracking_uri: str) -> Store:
 
 
 @pytest.fixture
-def autolog() -> Iterator[_Autolog]:
-    """``spanrun.autolog``'s own state (the judge's spans go to the global tracer provider,
-    which is autolog's), disabled after the test."""
-    state = _autolog._state
+def autolog(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Autolog]:
+    """``spanrun.autolog`` on a new state, disabled after the test. New, because the judge's
+    spans go to the global tracer provider: a state an earlier test used keeps its provider,
+    which the test isolation has since removed from OpenTelemetry's global."""
+    state = _Autolog()
+    for name in ("autolog", "flush", "get_run_exporter", "tracer_provider"):
+        monkeypatch.setattr(_autolog, name, getattr(state, name))
+    monkeypatch.setattr(_autolog, "_state", state)
     yield state
     state.autolog(disable=True)
