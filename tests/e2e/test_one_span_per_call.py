@@ -77,6 +77,26 @@ def test_autolog_and_openai_v2_give_one_span_per_call(
             assert attrs["gen_ai.response.time_to_first_chunk"] >= 0
 
 
+@pytest.mark.parametrize("order", ["spanrun-first", "otel-first"])
+@pytest.mark.parametrize("mode", ["sync", "stream"])
+def test_one_span_per_call_with_openai_v2_on_latest_experimental_conventions(
+    tmp_path: Path, openai_server: OpenAIServer, order: str, mode: str
+) -> None:
+    """openai-v2's other path (OTel util-genai) starts its span bare and names it as spanrun
+    does: that span is the call's one span too."""
+    env = _env(tmp_path, openai_server, OTEL_SEMCONV_STABILITY_OPT_IN="gen_ai_latest_experimental")
+    done = subprocess.run(
+        [sys.executable, str(_APP), order, mode],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    _check(tmp_path, done.stdout, _CALLS)
+
+
 _ZERO_CODE_APP = textwrap.dedent(
     """
     import openai

@@ -73,20 +73,28 @@ def is_suppressed() -> bool:
     return bool(_get_value(_SUPPRESS_KEY))
 
 
-def open_genai_span(operation: str, providers: frozenset[str]) -> Span | None:
-    """The current span when it is another instrumentation's still-open GenAI span of the same
-    ``operation`` whose provider (``gen_ai.provider.name``, else ``gen_ai.system``) is one of
-    ``providers`` or unset: the call's span already, to record into (:meth:`Telemetry.adopt`).
+def open_genai_span(operation: str, providers: frozenset[str], name: str) -> Span | None:
+    """The current span when it is another instrumentation's still-open GenAI span of this
+    call: the call's span already, to record into (:meth:`Telemetry.adopt`).
 
-    Cheap on the usual path (no current span, or a span of another kind): one context lookup
-    and one attribute read.
+    That is a span of the same ``operation`` whose provider (``gen_ai.provider.name``, else
+    ``gen_ai.system``) is one of ``providers`` or unset; or, as OTel util-genai starts its spans
+    bare (attributes come at the end), a CLIENT span without an operation named ``name``, the
+    name the conventions give this call. Cheap on the usual path (no current span, or a span of
+    another kind): one context lookup and one or two attribute reads.
     """
     span = _get_current_span()
     attrs = getattr(span, "attributes", None)  # an SDK span's; None on non-recording spans
-    if not attrs or attrs.get(sc.GEN_AI_OPERATION_NAME) != operation:
+    if attrs is None:
         return None
-    provider = attrs.get(sc.GEN_AI_PROVIDER_NAME) or attrs.get(sc.GEN_AI_SYSTEM)
-    if provider is not None and provider not in providers:
+    found = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    if found is not None:
+        if found != operation:
+            return None
+        provider = attrs.get(sc.GEN_AI_PROVIDER_NAME) or attrs.get(sc.GEN_AI_SYSTEM)
+        if provider is not None and provider not in providers:
+            return None
+    elif getattr(span, "name", None) != name or getattr(span, "kind", None) is not LLM_SPAN_KIND:
         return None
     scope = getattr(span, "instrumentation_scope", None)
     if scope is not None and scope.name.startswith(_OUR_SCOPE):

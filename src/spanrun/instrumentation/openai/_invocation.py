@@ -126,7 +126,6 @@ def start(
     whichever instrumentation was enabled first.
     """
     try:
-        host = open_genai_span(op.name, _OPENAI_PROVIDERS)
         client = getattr(instance, "_client", None)
         model = kwargs.get("model")
         if not isinstance(model, str):
@@ -141,6 +140,7 @@ def start(
         except Exception:  # a span without request details beats no span
             report_internal_error("reading an OpenAI request")
         name = llm_span_name(op.name, model)
+        host = open_genai_span(op.name, _OPENAI_PROVIDERS, name)
     except Exception:
         report_internal_error("starting an OpenAI span")
         return None
