@@ -234,7 +234,7 @@ class Invocation:
         self.ended = False
         self.token: Any = None
         # Another instrumentation's span (Telemetry.adopt): we record into it while it is
-        # open, never end it, and leave the exception event to its owner.
+        # open and never end it.
         self.adopted = False
 
     # ------------------------------------------------------------------ context
@@ -317,8 +317,7 @@ class Invocation:
                 if description is None:
                     description = str(exc) or kind
                 span.set_status(Status(_ERROR, description))
-                if not self.adopted:
-                    span.record_exception(exc, escaped=escaped)
+                span.record_exception(exc, escaped=escaped)  # openai-v2 records none
         except Exception:
             _report("recording an error on a span")
         self.end()
