@@ -148,3 +148,28 @@ def test_uninstrumenting_the_other_one_leaves_spanrun_alone(
     assert span.instrumentation_scope.name == _SPANRUN_SCOPE
     ours.uninstrument()
     assert not isinstance(_COMPLETIONS.__dict__["create"], wrapt.FunctionWrapper)
+
+
+@pytest.mark.parametrize(
+    "outer",
+    [
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"},
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai"},
+    ],
+)
+def test_a_genai_span_of_another_call_is_a_parent_not_the_calls_span(
+    outer: dict[str, str],
+    instrumented: OpenAIInstrumentor,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+    client: openai.OpenAI,
+) -> None:
+    """Only a span of the same operation and provider is taken as the call's own (a guard:
+    an agent's span, or another provider's, still gets the call's span as a child)."""
+    tracer = provider.get_tracer("user")
+    with tracer.start_as_current_span("chat gpt-4o-mini", attributes=outer):
+        _chat(client)
+    inner, parent = exporter.get_finished_spans()
+    assert inner.instrumentation_scope is not None
+    assert inner.instrumentation_scope.name == _SPANRUN_SCOPE
+    assert inner.parent is not None and inner.parent.span_id == parent.context.span_id
