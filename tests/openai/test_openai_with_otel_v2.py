@@ -23,12 +23,23 @@ _SPANRUN_SCOPE = "spanrun.instrumentation.openai"
 _COMPLETIONS = openai.resources.chat.completions.Completions
 
 
+def _forget_semconv_choice() -> None:
+    # OTel reads OTEL_SEMCONV_STABILITY_OPT_IN once per process, at the first instrument();
+    # forgetting it keeps these tests from fixing it for later tests (tests/server/otlp sets
+    # the variable for openai-v2's other path).
+    from opentelemetry.instrumentation import _semconv
+
+    _semconv._OpenTelemetrySemanticConventionStability._initialized = False
+
+
 @pytest.fixture
 def otel(provider: TracerProvider) -> Iterator[object]:
+    _forget_semconv_choice()
     inst = otel_v2.OpenAIInstrumentor()
     yield inst
     if inst.is_instrumented_by_opentelemetry:
         inst.uninstrument()
+    _forget_semconv_choice()
 
 
 @pytest.fixture
