@@ -84,7 +84,9 @@ def open_genai_span(operation: str, providers: frozenset[str], name: str) -> Spa
     another kind): one context lookup and one or two attribute reads.
     """
     span = _get_current_span()
-    attrs = getattr(span, "attributes", None)  # an SDK span's; None on non-recording spans
+    if not span.is_recording():  # none (the usual case; cheaper than a missing attribute), or
+        return None  # ended: its owner is done with it
+    attrs = getattr(span, "attributes", None)  # an SDK span's
     if attrs is None:
         return None
     found = attrs.get(sc.GEN_AI_OPERATION_NAME)
@@ -99,8 +101,6 @@ def open_genai_span(operation: str, providers: frozenset[str], name: str) -> Spa
     scope = getattr(span, "instrumentation_scope", None)
     if scope is not None and scope.name.startswith(_OUR_SCOPE):
         return None  # ours (LangChain's model span around an OpenAI call): a real child
-    if not span.is_recording():  # ended: its owner is done with it
-        return None
     return span
 
 
