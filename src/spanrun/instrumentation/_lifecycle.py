@@ -9,6 +9,9 @@ attributes; this module owns what they have in common:
   ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``); translators read ``capture``;
 - :func:`is_suppressed`: OTel's suppress-instrumentation key, checked by the instrumentor
   before any work (a suppressed call gets no span);
+- :func:`open_genai_span` and :meth:`Telemetry.adopt`: when another instrumentation of the same
+  library (OTel's openai-v2, ...) already started the call's GenAI span, the instrumentor
+  records into that span instead of starting a second one (one span, one counted call);
 - :func:`llm_attributes` and :func:`llm_span_name`: the GenAI request attributes every LLM
   span starts with and its name, ``{gen_ai.operation.name} {model}``; LLM spans are CLIENT;
 - :meth:`Telemetry.start` and :class:`Invocation`: record response, usage and content
@@ -43,6 +46,7 @@ __all__ = [
     "is_suppressed",
     "llm_attributes",
     "llm_span_name",
+    "open_genai_span",
 ]
 
 logger = logging.getLogger("spanrun.instrumentation")
@@ -56,6 +60,8 @@ _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
 _ERROR = StatusCode.ERROR
+_get_current_span = trace.get_current_span
+_OUR_SCOPE = "spanrun."
 
 
 def _report(what: str) -> None:
@@ -65,6 +71,37 @@ def _report(what: str) -> None:
 def is_suppressed() -> bool:
     """True when OTel's suppress-instrumentation key is set in the current context."""
     return bool(_get_value(_SUPPRESS_KEY))
+
+
+def open_genai_span(operation: str, providers: frozenset[str], name: str) -> Span | None:
+    """The current span when it is another instrumentation's still-open GenAI span of this
+    call: the call's span already, to record into (:meth:`Telemetry.adopt`).
+
+    That is a span of the same ``operation`` whose provider (``gen_ai.provider.name``, else
+    ``gen_ai.system``) is one of ``providers`` or unset; or, as OTel util-genai starts its spans
+    bare (attributes come at the end), a CLIENT span without an operation named ``name``, the
+    name the conventions give this call. Cheap on the usual path (no current span, or a span of
+    another kind): one context lookup and one or two attribute reads.
+    """
+    span = _get_current_span()
+    if not span.is_recording():  # none (the usual case; cheaper than a missing attribute), or
+        return None  # ended: its owner is done with it
+    attrs = getattr(span, "attributes", None)  # an SDK span's
+    if attrs is None:
+        return None
+    found = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    if found is not None:
+        if found != operation:
+            return None
+        provider = attrs.get(sc.GEN_AI_PROVIDER_NAME) or attrs.get(sc.GEN_AI_SYSTEM)
+        if provider is not None and provider not in providers:
+            return None
+    elif getattr(span, "name", None) != name or getattr(span, "kind", None) is not LLM_SPAN_KIND:
+        return None
+    scope = getattr(span, "instrumentation_scope", None)
+    if scope is not None and scope.name.startswith(_OUR_SCOPE):
+        return None  # ours (LangChain's model span around an OpenAI call): a real child
+    return span
 
 
 def llm_attributes(operation: str, provider: str | None, model: str | None) -> dict[str, Any]:
@@ -136,6 +173,28 @@ class Telemetry:
             return None
         return (invocation or Invocation)(span, self.capture, started)
 
+    def adopt(
+        self,
+        span: Span,
+        attributes: dict[str, Any],
+        invocation: type[Invocation] | None = None,
+    ) -> Invocation | None:
+        """Record into ``span``, another instrumentation's open span of this same call (see
+        :func:`open_genai_span`), instead of starting one: ``attributes`` and the run stamp
+        are set on it now, results later; its owner ends it. ``None`` when that failed."""
+        try:
+            started = _perf()
+            run = _run_stamp(None)  # the span is current: its own stamp, else the active run
+            if run is not None:
+                attributes = {**attributes, **run}
+            span.set_attributes(attributes)
+        except Exception:
+            _report("recording into another instrumentation's span")
+            return None
+        inv = (invocation or Invocation)(span, self.capture, started)
+        inv.adopted = True
+        return inv
+
 
 def _run_stamp(context: otel_context.Context | None) -> dict[str, Any] | None:
     """The run a new span belongs to, as ``RunStampingProcessor`` decides it (the parent's
@@ -165,7 +224,7 @@ class Invocation:
     ``first_chunk`` are ``time.perf_counter()`` readings.
     """
 
-    __slots__ = ("capture", "ended", "first_chunk", "span", "started", "token")
+    __slots__ = ("adopted", "capture", "ended", "first_chunk", "span", "started", "token")
 
     def __init__(self, span: Span, capture: bool, started: float) -> None:
         self.span = span
@@ -174,6 +233,9 @@ class Invocation:
         self.first_chunk: float | None = None
         self.ended = False
         self.token: Any = None
+        # Another instrumentation's span (Telemetry.adopt): we record into it while it is
+        # open and never end it.
+        self.adopted = False
 
     # ------------------------------------------------------------------ context
 
@@ -216,6 +278,8 @@ class Invocation:
         span as failed (status ERROR)."""
         try:
             span = self.span
+            if self.adopted and not span.is_recording():
+                return  # its owner ended it first (closed their stream wrapper)
             if sc.ERROR_TYPE in attributes:
                 span.set_status(Status(_ERROR))
             span.set_attributes(attributes)
@@ -253,7 +317,7 @@ class Invocation:
                 if description is None:
                     description = str(exc) or kind
                 span.set_status(Status(_ERROR, description))
-                span.record_exception(exc, escaped=escaped)
+                span.record_exception(exc, escaped=escaped)  # openai-v2 records none
         except Exception:
             _report("recording an error on a span")
         self.end()
@@ -262,6 +326,8 @@ class Invocation:
         if self.ended:
             return
         self.ended = True
+        if self.adopted:
+            return
         try:
             self.span.end()
         except Exception:

@@ -5,7 +5,9 @@
   ``SPANRUN_RAISE_INTERNAL_ERRORS``), logged under ``spanrun.instrumentation``.
 - :class:`Patcher`: wraps and unwraps methods on classes from one table of targets, importing
   nothing eagerly (modules not imported yet are wrapped when imported); each (class, method)
-  is wrapped at most once.
+  is wrapped at most once. A method another library already wrapped with wrapt (OTel's
+  instrumentors) gets our wrapper *beneath* theirs, so theirs stays the outer one whichever was
+  enabled first (an instrumentor then records into their open span: one span per call).
 """
 
 from __future__ import annotations
@@ -102,8 +104,11 @@ class Patcher:
             if target.method not in cls.__dict__ or (cls, target.method) in done:
                 skipped.append(f"{target.module}.{target.cls}.{target.method}")
                 continue
-            original = cls.__dict__[target.method]
-            wrapt.wrap_function_wrapper(cls, target.method, target.make_wrapper())
+            current = cls.__dict__[target.method]
+            original = _insert_beneath(current, target.make_wrapper())
+            if original is None:
+                original = current
+                wrapt.wrap_function_wrapper(cls, target.method, target.make_wrapper())
             self._installed.append((cls, target.method, original))
             done.add((cls, target.method))
         return skipped
@@ -116,6 +121,25 @@ class Patcher:
                 cls, name, original = self._installed.pop()
                 with internal_errors(f"unwrapping {cls.__name__}.{name}"):
                     _unwrap(cls, name, original)
+
+
+def _insert_beneath(current: Any, wrapper: Callable[..., Any]) -> Any:
+    """Put ``wrapper`` directly around the plain function under a chain of wrapt wrappers;
+    return that function, or ``None`` when ``current`` is not wrapped (wrap it as usual).
+
+    ``_unwrap`` removes it later from wherever it sits, as for a wrapper added on top of ours.
+    """
+    if not isinstance(current, wrapt.FunctionWrapper):
+        return None
+    holder = current
+    while isinstance(holder.__wrapped__, wrapt.FunctionWrapper):
+        holder = holder.__wrapped__
+    original = holder.__wrapped__
+    try:
+        holder.__wrapped__ = wrapt.FunctionWrapper(original, wrapper)
+    except (AttributeError, TypeError):
+        return None
+    return original
 
 
 def _unwrap(cls: type, name: str, original: Any) -> None:

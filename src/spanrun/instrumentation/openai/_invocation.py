@@ -16,6 +16,7 @@ from spanrun.instrumentation._lifecycle import (
     Telemetry,
     llm_attributes,
     llm_span_name,
+    open_genai_span,
 )
 from spanrun.instrumentation._wrapping import report_internal_error
 from spanrun.instrumentation.openai._operations import Operation
@@ -23,6 +24,8 @@ from spanrun.instrumentation.openai._operations import Operation
 __all__ = ["OpenAIInvocation", "start"]
 
 _AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+# Provider names other OpenAI instrumentations give their spans (semconv, older semconv).
+_OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "az.ai.openai"})
 _provider_cache: dict[type, str] = {}
 
 
@@ -116,7 +119,12 @@ class OpenAIInvocation(Invocation):
 def start(
     telemetry: Telemetry, op: Operation, instance: Any, kwargs: dict[str, Any]
 ) -> OpenAIInvocation | None:
-    """Start the span of a call and make it current; ``None`` when anything goes wrong."""
+    """Start the span of a call and make it current; ``None`` when anything goes wrong.
+
+    When another OpenAI instrumentation (OTel's openai-v2, ...) already has this call's GenAI
+    span open around us, record into that one instead: one span and one counted call per call,
+    whichever instrumentation was enabled first.
+    """
     try:
         client = getattr(instance, "_client", None)
         model = kwargs.get("model")
@@ -132,15 +140,19 @@ def start(
         except Exception:  # a span without request details beats no span
             report_internal_error("reading an OpenAI request")
         name = llm_span_name(op.name, model)
+        host = open_genai_span(op.name, _OPENAI_PROVIDERS, name)
     except Exception:
         report_internal_error("starting an OpenAI span")
         return None
-    inv = telemetry.start(name, LLM_SPAN_KIND, attrs, invocation=OpenAIInvocation)
+    if host is not None:
+        inv = telemetry.adopt(host, attrs, invocation=OpenAIInvocation)
+    else:
+        inv = telemetry.start(name, LLM_SPAN_KIND, attrs, invocation=OpenAIInvocation)
     if inv is None:
         return None
     call: OpenAIInvocation = inv  # type: ignore[assignment]  # made as invocation= says
     call.op = op
-    if not call.make_current():
+    if host is None and not call.make_current():
         call.end()
         return None
     return call
