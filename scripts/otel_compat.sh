@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 VENV=.venv-otel-oldest
 OTEL_VERSION=1.27.0
 STAMP="$VENV/.otel-compat-stamp"
-WANT="opentelemetry-sdk==$OTEL_VERSION v2"
+WANT="opentelemetry-sdk==$OTEL_VERSION v3"
 
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   PYTHON=${PYTHON:-python3}
@@ -18,7 +18,10 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; 
   # spanrun's runtime dependencies (pyproject.toml; psycopg for the PostgreSQL cases) with the
   # OTel pins and the test tools, then spanrun itself without dependencies: nothing upgrades
   # the SDK.
+  # (the OTLP encoder of that release too: tests/exporters/test_otlp_encode.py checks spanrun's
+  # OTLP bytes against it)
   "${PIP[@]}" "opentelemetry-api==$OTEL_VERSION" "opentelemetry-sdk==$OTEL_VERSION" \
+    "opentelemetry-proto==$OTEL_VERSION" "opentelemetry-exporter-otlp-proto-common==$OTEL_VERSION" \
     "sqlalchemy>=2.0" "alembic>=1.12" "click>=8.1" "pandas>=2.0" "pyyaml>=6.0" \
     "wrapt>=1.16" "orjson>=3.9" "psycopg[binary]>=3.1" \
     "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2.2" "hypothesis>=6"
