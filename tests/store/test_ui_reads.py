@@ -1,5 +1,5 @@
-"""The UI's store reads on SQLite and PostgreSQL: down-sampled and bulk metric histories,
-run counts, distinct keys, trace filters (each one SQL query)."""
+"""The UI's store reads on SQLite and PostgreSQL: runs by id, down-sampled and bulk metric
+histories, run counts, distinct keys, trace filters (each one SQL query)."""
 
 from __future__ import annotations
 
@@ -203,3 +203,31 @@ def test_ids_and_keys_no_store_holds_are_typed_answers(store: SqlAlchemyStore) -
     assert len(store.get_metric_history(run_id, "m", max_points=2**62)) == 10
     with pytest.raises(InvalidInputError):
         store.search_traces(["0"], trace_filter=TraceFilter(name="a\x00"))
+
+
+def test_get_runs_gives_many_runs_in_the_order_asked(store: SqlAlchemyStore) -> None:
+    ids = []
+    for i in range(3):
+        run_id = _run(store, name=f"r{i}")
+        store.log_batch(
+            run_id,
+            metrics=[Metric("loss", float(i), 1, 0), Metric("inf", math.inf, 1, 0)],
+            params=[Param("lr", str(i)), Param(f"only{i}", "x")],
+            tags=[RunTag("team", "red")],
+        )
+        ids.append(run_id)
+    store.delete_run(ids[1])  # deleted runs are found, as get_run finds them
+    found = store.get_runs([ids[2], ids[0], ids[2], ids[1]])
+    assert found == [store.get_run(r) for r in (ids[2], ids[0], ids[1])]
+    assert found[0].data.params == {"lr": "2", "only2": "x"}
+    assert found[2].info.lifecycle_stage == "deleted"
+    assert found[1].data.metrics == {"loss": 0.0, "inf": math.inf}
+    assert store.get_runs([]) == []
+    with pytest.raises(NotFoundError, match=r"f{32}"):
+        store.get_runs([ids[0], "f" * 32])
+    with pytest.raises(NotFoundError):
+        store.get_runs([ids[0], "r\x00"])
+    with pytest.raises(InvalidInputError):
+        store.get_runs([f"r{i}" for i in range(1001)])
+    with pytest.raises(InvalidInputError):
+        store.get_runs(ids[0])
