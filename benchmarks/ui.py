@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # This checkout's sources unless PYTHONPATH gives others (ab.py's OLD side), then its tests.
 if not os.environ.get("PYTHONPATH"):
     sys.path.insert(0, str(ROOT / "src"))
-sys.path.append(str(ROOT))
+# Before site-packages: some installed distributions ship a top-level ``tests`` package.
+sys.path.insert(0, str(ROOT))
 
 from tests.ui._server import serve  # noqa: E402
 
@@ -118,6 +119,45 @@ def measure(page: Any, url: str, ready: str, repeat: int, scroll_to: str | None)
         page.wait_for_selector(ready, state="attached", timeout=60_000)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def breakdown(page: Any, url: str, ready: str, scroll_to: str | None) -> None:
+    """Where one load of ``url`` spends its time: DOMContentLoaded, ``ready``, and each
+    request's server wait, download and size (printed to stderr)."""
+    requests: list[Any] = []
+
+    def finished(request: Any) -> None:
+        requests.append(request)
+
+    page.on("requestfinished", finished)
+    page.goto("about:blank")
+    requests.clear()
+    started = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    if scroll_to:
+        page.locator(scroll_to).scroll_into_view_if_needed(timeout=60_000)
+    page.wait_for_selector(ready, state="attached", timeout=60_000)
+    elapsed = time.perf_counter() - started
+    page.remove_listener("requestfinished", finished)
+    nav = page.evaluate(
+        "() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd]; }"
+    )
+    print(
+        f"  {url[:70]}: ready {elapsed * 1000:.0f} ms; document first byte {nav[0]:.0f} ms, "
+        f"last byte {nav[1]:.0f} ms, DOMContentLoaded {nav[2]:.0f} ms",
+        file=sys.stderr,
+    )
+    for request in requests:
+        timing = request.timing
+        size = request.sizes()["responseBodySize"]
+        wait = timing["responseStart"] - timing["requestStart"]
+        download = timing["responseEnd"] - timing["responseStart"]
+        print(
+            f"    {request.url.split('/', 3)[-1][:60]:60} server {wait:6.0f} ms "
+            f"download {download:5.0f} ms {size / 1024:8.1f} KB",
+            file=sys.stderr,
+        )
 
 
 def _free_port() -> int:
@@ -229,6 +269,11 @@ def main() -> None:
     parser.add_argument(
         "--json", action="store_true", help="end with one JSON line of the figures (ab.py)"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also print, per page, the server time, download and size of each request",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -278,6 +323,9 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
             page = browser.new_page(base_url=base, viewport={"width": 1400, "height": 900})
             measure(page, "/", "#experiments", 1, None)  # warm up
+            if args.breakdown:
+                for _label, url, ready, *scroll in cases:
+                    breakdown(page, url, ready, scroll[0] if scroll else None)
             ours = {
                 label: measure(page, url, ready, args.repeat, scroll[0] if scroll else None)
                 for label, url, ready, *scroll in cases
