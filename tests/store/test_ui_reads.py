@@ -41,6 +41,19 @@ def test_downsampled_history_keeps_every_spike_and_matches_python(
     assert store.get_metric_history(run_id, "loss", max_points=5000) == full
 
 
+def test_ties_and_nan_intervals_pick_the_points_python_picks(store: SqlAlchemyStore) -> None:
+    run_id = _run(store)
+    # Repeated lowest and highest values in every interval (the first of each is kept), and
+    # intervals holding only NaNs (their first point is kept).
+    values = [math.nan if 30 <= i < 90 else float(i % 3) for i in range(300)]
+    _log(store, run_id, [Metric("t", v, 1000 + i, i) for i, v in enumerate(values)])
+    full = store.get_metric_history(run_id, "t")
+    sampled = store.get_metric_history(run_id, "t", max_points=20)
+    expected = downsample(full, 20)
+    assert [(m.step, m.timestamp) for m in sampled] == [(m.step, m.timestamp) for m in expected]
+    assert any(math.isnan(m.value) for m in sampled)
+
+
 def test_history_logged_at_one_step_is_sampled_by_time(store: SqlAlchemyStore) -> None:
     run_id = _run(store)
     _log(store, run_id, [Metric("m", float(i % 7), 1000 + i, 0) for i in range(1000)])

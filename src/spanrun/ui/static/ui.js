@@ -130,7 +130,7 @@
     return chart;
   }
 
-  // Charts of the same runs load together: KEYS_PER_REQUEST keys per request.
+  // Charts of the same runs, loaded with one request.
   async function loadCharts(figures, mode) {
     const bodies = figures.map((figure) => figure.querySelector(".chart-body"));
     const points = Math.min(2000, Math.max(200, bodies[0].clientWidth * 2));
@@ -147,14 +147,17 @@
     }
   }
 
-  function loadChartGroups(figures) {
+  // ``perRequest`` keys per request: a run's page asks for the charts in view together; the
+  // compare page one key at a time, so a 100,000-point history in one run does not hold back
+  // the other charts.
+  function loadChartGroups(figures, perRequest) {
     const groups = new Map();
     for (const figure of figures) {
       if (!groups.has(figure.dataset.runs)) groups.set(figure.dataset.runs, []);
       groups.get(figure.dataset.runs).push(figure);
     }
     for (const group of groups.values()) {
-      for (let i = 0; i < group.length; i += KEYS_PER_REQUEST) loadCharts(group.slice(i, i + KEYS_PER_REQUEST), xAxisMode());
+      for (let i = 0; i < group.length; i += perRequest) loadCharts(group.slice(i, i + perRequest), xAxisMode());
     }
   }
 
@@ -163,7 +166,7 @@
     const observer = new IntersectionObserver((entries) => {
       const seen = entries.filter((entry) => entry.isIntersecting).map((entry) => entry.target);
       for (const figure of seen) observer.unobserve(figure);
-      if (seen.length) loadChartGroups(seen);
+      if (seen.length) loadChartGroups(seen, KEYS_PER_REQUEST);
     }, { rootMargin: "200px" });
     for (const figure of figures) observer.observe(figure);
   }
@@ -196,7 +199,7 @@
         holder.appendChild(figure);
         figures.push(figure);
       }
-      if (figures.length) loadChartGroups(figures);
+      if (figures.length) loadChartGroups(figures, 1);
     };
     chartKeys.addEventListener("change", render);
     render();
