@@ -292,7 +292,8 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
         "auto-a",
         "auto-b",
     ]
-    assert page.get_attribute("#parallel", "data-drawn") == "1"
+    page.locator("#parallel").scroll_into_view_if_needed()  # drawn when seen
+    page.wait_for_selector("#parallel[data-drawn='1']")
     assert _chart_has_pixels(page, "#parallel")
     assert page.locator("#pc-legend li").count() == 2
     page.select_option("#scatter-x", "metric:llm.cumulative_output_tokens")

@@ -278,6 +278,18 @@
     return axesData;
   }
 
+  // Plots below the fold are drawn when they come near the viewport: on the compare page this
+  // keeps their work out of the way of the first paint and of the charts.
+  function whenNear(node, draw) {
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        observer.disconnect();
+        draw();
+      }
+    }, { rootMargin: "200px" });
+    observer.observe(node);
+  }
+
   // -- parallel coordinates (canvas) -----------------------------------------------------
   const parallel = document.getElementById("parallel");
   if (parallel) {
@@ -341,7 +353,7 @@
       parallel.dataset.drawn = "1";
     };
     axesSelect.addEventListener("change", draw);
-    draw();
+    whenNear(parallel, draw);
   }
 
   // -- scatter of any two params or metrics (numeric values only) ---------------------------
@@ -402,7 +414,7 @@
     });
     xSelect.addEventListener("change", draw);
     ySelect.addEventListener("change", draw);
-    draw();
+    whenNear(scatter, draw);
   }
 
   // -- trace view -------------------------------------------------------------------------
