@@ -101,8 +101,12 @@ class UiReadMethods:
         extents = [Series(*row) for row in conn.execute(series_query(run_ids, keys))]
         totals = {(s.run_id, s.key): s.total for s in extents}
         short = [(s.run_id, s.key) for s in extents if s.total <= max_points]
+        # Only the short histories' runs and keys: with a long history's key in the IN list,
+        # the index range would take in its 100,000 rows, only for the pair filter to drop them.
+        short_runs = list(dict.fromkeys(r for r, _ in short))
+        short_keys = list(dict.fromkeys(k for _, k in short))
         found = (
-            rows_by(conn.execute(full_query(run_ids, keys, short)), totals, ordered=True)
+            rows_by(conn.execute(full_query(short_runs, short_keys, short)), totals, ordered=True)
             if short
             else {}
         )
