@@ -100,6 +100,8 @@ def test_group_predictions_by_input_with_filter() -> None:
         ("/experiments/1?n=abc", 400),
         ("/experiments/1?sort=attr:password", 400),
         ("/ui-api/metric-history?key=m", 400),
+        ("/ui-api/metric-history?run=r&" + "&".join(f"key=k{i}" for i in range(51)), 400),
+        ("/ui-api/metric-history?run=0123456789abcdef0123456789abcdef&key=m", 404),
         ("/ui-api/run-count", 400),
         ("/runs/x/artifact", 404),
     ],
