@@ -14,7 +14,7 @@ import pytest
 
 from spanrun.core.entities import Metric, Run, RunData, RunInfo
 from spanrun.store._downsample import downsample
-from spanrun.ui._compare_pages import PredictionTable, diff_rows, group_predictions
+from spanrun.ui._compare_pages import PredictionTable, diff_rows, diff_table, group_predictions
 from spanrun.ui._queries import order_clause, quoted_key
 from spanrun.ui._render import script_json
 from spanrun.ui._runs_pages import group_nested
@@ -72,6 +72,17 @@ def test_diff_rows_marks_keys_whose_values_differ() -> None:
     by_key = {r.key: r for r in rows}
     assert by_key["lr"].differs and by_key["lr"].values == ["0.1", "0.2", None]
     assert not by_key["m"].differs
+
+
+def test_diff_table_sends_cell_texts_column_wise() -> None:
+    rows = diff_rows([{"a": 0.5, "b": math.inf}, {"a": 2.0, "b": math.nan}, {"b": -math.inf}])
+    table = diff_table(rows)
+    assert table == {
+        "keys": ["a", "b"],
+        "differs": [True, True],
+        "cells": [["0.5", "2", None], ["inf", "NaN", "-inf"]],
+    }
+    assert json.loads(str(script_json(table))) == table  # no NaN or Infinity in the JSON
 
 
 def test_group_predictions_by_input_with_filter() -> None:
