@@ -1,5 +1,5 @@
-"""The UI's store reads on SQLite and PostgreSQL: down-sampled and bulk metric histories,
-run counts, distinct keys, trace filters (each one SQL query)."""
+"""The UI's store reads on SQLite and PostgreSQL: runs by id, down-sampled and bulk metric
+histories, run counts, distinct keys, trace filters (each one SQL query)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,19 @@ def test_downsampled_history_keeps_every_spike_and_matches_python(
     assert {50.0, -50.0} <= {m.value for m in sampled}
     assert sampled == downsample(full, 200)  # the REST store's Python fallback agrees
     assert store.get_metric_history(run_id, "loss", max_points=5000) == full
+
+
+def test_ties_and_nan_intervals_pick_the_points_python_picks(store: SqlAlchemyStore) -> None:
+    run_id = _run(store)
+    # Repeated lowest and highest values in every interval (the first of each is kept), and
+    # intervals holding only NaNs (their first point is kept).
+    values = [math.nan if 30 <= i < 90 else float(i % 3) for i in range(300)]
+    _log(store, run_id, [Metric("t", v, 1000 + i, i) for i, v in enumerate(values)])
+    full = store.get_metric_history(run_id, "t")
+    sampled = store.get_metric_history(run_id, "t", max_points=20)
+    expected = downsample(full, 20)
+    assert [(m.step, m.timestamp) for m in sampled] == [(m.step, m.timestamp) for m in expected]
+    assert any(math.isnan(m.value) for m in sampled)
 
 
 def test_history_logged_at_one_step_is_sampled_by_time(store: SqlAlchemyStore) -> None:
@@ -203,3 +216,31 @@ def test_ids_and_keys_no_store_holds_are_typed_answers(store: SqlAlchemyStore) -
     assert len(store.get_metric_history(run_id, "m", max_points=2**62)) == 10
     with pytest.raises(InvalidInputError):
         store.search_traces(["0"], trace_filter=TraceFilter(name="a\x00"))
+
+
+def test_get_runs_gives_many_runs_in_the_order_asked(store: SqlAlchemyStore) -> None:
+    ids = []
+    for i in range(3):
+        run_id = _run(store, name=f"r{i}")
+        store.log_batch(
+            run_id,
+            metrics=[Metric("loss", float(i), 1, 0), Metric("inf", math.inf, 1, 0)],
+            params=[Param("lr", str(i)), Param(f"only{i}", "x")],
+            tags=[RunTag("team", "red")],
+        )
+        ids.append(run_id)
+    store.delete_run(ids[1])  # deleted runs are found, as get_run finds them
+    found = store.get_runs([ids[2], ids[0], ids[2], ids[1]])
+    assert found == [store.get_run(r) for r in (ids[2], ids[0], ids[1])]
+    assert found[0].data.params == {"lr": "2", "only2": "x"}
+    assert found[2].info.lifecycle_stage == "deleted"
+    assert found[1].data.metrics == {"loss": 0.0, "inf": math.inf}
+    assert store.get_runs([]) == []
+    with pytest.raises(NotFoundError, match=r"f{32}"):
+        store.get_runs([ids[0], "f" * 32])
+    with pytest.raises(NotFoundError):
+        store.get_runs([ids[0], "r\x00"])
+    with pytest.raises(InvalidInputError):
+        store.get_runs([f"r{i}" for i in range(1001)])
+    with pytest.raises(InvalidInputError):
+        store.get_runs(ids[0])

@@ -62,6 +62,8 @@ def test_a_spanrun_server_answers_each_read_in_one_request(server_uri: str) -> N
     found = store.get_metric_histories(runs, ["loss"], 40)
     assert [(h.run_id, h.total) for h in found] == [(r, 500) for r in runs]
     assert found[0].points == sampled
+    assert store.get_runs([runs[2], runs[0]]) == [store.get_run(runs[2]), store.get_run(runs[0])]
+    assert store.get_runs([runs[1]])[0].data.params == {"lr": "1", "only1": "x"}
     assert store.count_runs([experiment]) == 3
     assert store.count_runs([experiment], "params.lr = '1'") == 1
     keys = store.distinct_keys([experiment])
@@ -71,6 +73,8 @@ def test_a_spanrun_server_answers_each_read_in_one_request(server_uri: str) -> N
         store.count_runs([experiment], "params.lr =")
     with pytest.raises(NotFoundError):
         store.get_metric_histories([runs[0], "f" * 32], ["loss"])
+    with pytest.raises(NotFoundError):
+        store.get_runs([runs[0], "f" * 32])
     with pytest.raises(InvalidInputError):
         store.get_metric_history(runs[0], "loss", max_points=1)
 
@@ -107,6 +111,8 @@ def test_trace_filters_go_to_the_server(server_uri: str) -> None:
         ("metrics/get-histories", {"run_ids": "notalist", "keys": ["x"]}),
         ("metrics/get-histories", {"run_ids": ["a"], "keys": ["x"], "max_points": "many"}),
         ("metrics/get-histories", {"run_ids": ["a"] * 2000, "keys": ["x"], "max_points": 0}),
+        ("runs/get-many", {"run_ids": "notalist"}),
+        ("runs/get-many", {"run_ids": [f"r{i}" for i in range(1001)]}),
         ("runs/count", {"experiment_ids": ["0"], "filter": "metrics.x >"}),
         ("runs/count", {"experiment_ids": 5}),
         ("runs/distinct-keys", {"experiment_ids": ["0"], "run_view_type": "SOME"}),
@@ -130,5 +136,6 @@ def test_a_stock_mlflow_server_gets_the_same_answers(mlflow_server_uri: str) -> 
     assert [(h.run_id, h.total, len(h.points) <= 40) for h in found] == [
         (r, 500, True) for r in runs
     ]
+    assert store.get_runs([runs[1], runs[0]]) == [store.get_run(runs[1]), store.get_run(runs[0])]
     assert store.count_runs([experiment], "params.lr = '2'") == 1
     assert store.distinct_keys([experiment]).params == ["lr", "only0", "only1", "only2"]

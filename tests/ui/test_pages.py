@@ -193,9 +193,15 @@ def test_run_page_draws_a_downsampled_metric_chart(page: Any, seeded: dict[str, 
     history = httpx.get(
         f"{page.context.pages[0].url.split('/runs/')[0]}/ui-api/metric-history",
         params={"run": seeded["artifacts_run"], "key": "value", "points": 500},
-    ).json()["series"][0]
+    ).json()["charts"][0]["series"][0]
     assert len(history["value"]) <= 500 and history["total"] == 20_000
     assert max(v for v in history["value"] if v is not None) > 5  # the spike survives
+    both = httpx.get(
+        f"{page.context.pages[0].url.split('/runs/')[0]}/ui-api/metric-history",
+        params={"run": seeded["artifacts_run"], "key": ["absent", "value"], "points": 500},
+    ).json()["charts"]
+    assert [(c["key"], len(c["series"])) for c in both] == [("absent", 0), ("value", 1)]
+    assert both[1]["series"][0] == history  # several charts, one request
     page.select_option("select.x-axis", "time")
     assert _chart_has_pixels(page, "figure.chart[data-key=value] canvas")
     assert page.problems.all() == []
@@ -260,6 +266,11 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
     page.goto(f"/experiments/{seeded['autolog_experiment']}")
     for run_id in seeded["prediction_runs"]:
         page.check(f"#runs tr[data-run-id='{run_id}'] input[name=run]")
+    histories: list[str] = []
+    page.on(
+        "request",
+        lambda r: histories.append(r.url) if "/ui-api/metric-history" in r.url else None,
+    )
     page.click("#compare-button")
     page.wait_for_url(re.compile("/compare"))
     model = page.locator("#param-diff tr", has_text="llm.model")
@@ -273,7 +284,16 @@ def test_compare_highlights_differences_and_draws(page: Any, seeded: dict[str, A
     assert _chart_has_pixels(page, "#charts .chart-body[data-drawn='1'] canvas")
     legend = page.locator("#charts figure").first.locator(".u-legend").inner_text()
     assert "auto-a" in legend and "auto-b" in legend
-    assert page.get_attribute("#parallel", "data-drawn") == "1"
+    charts = page.locator("#charts figure").count()
+    assert charts == min(4, page.locator("#metric-diff tbody tr").count())
+    # A request per chart (all the runs in each), each drawn as it comes.
+    assert len(histories) == charts and all(url.count("key=") == 1 for url in histories)
+    assert sorted(page.locator("#param-diff thead .run-link").all_inner_texts()) == [
+        "auto-a",
+        "auto-b",
+    ]
+    page.locator("#parallel").scroll_into_view_if_needed()  # drawn when seen
+    page.wait_for_selector("#parallel[data-drawn='1']")
     assert _chart_has_pixels(page, "#parallel")
     assert page.locator("#pc-legend li").count() == 2
     page.select_option("#scatter-x", "metric:llm.cumulative_output_tokens")

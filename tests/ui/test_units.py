@@ -14,7 +14,7 @@ import pytest
 
 from spanrun.core.entities import Metric, Run, RunData, RunInfo
 from spanrun.store._downsample import downsample
-from spanrun.ui._compare_pages import PredictionTable, diff_rows, group_predictions
+from spanrun.ui._compare_pages import PredictionTable, diff_rows, diff_table, group_predictions
 from spanrun.ui._queries import order_clause, quoted_key
 from spanrun.ui._render import script_json
 from spanrun.ui._runs_pages import group_nested
@@ -74,6 +74,17 @@ def test_diff_rows_marks_keys_whose_values_differ() -> None:
     assert not by_key["m"].differs
 
 
+def test_diff_table_sends_cell_texts_column_wise() -> None:
+    rows = diff_rows([{"a": 0.5, "b": math.inf}, {"a": 2.0, "b": math.nan}, {"b": -math.inf}])
+    table = diff_table(rows)
+    assert table == {
+        "keys": ["a", "b"],
+        "differs": [True, True],
+        "cells": [["0.5", "2", None], ["inf", "NaN", "-inf"]],
+    }
+    assert json.loads(str(script_json(table))) == table  # no NaN or Infinity in the JSON
+
+
 def test_group_predictions_by_input_with_filter() -> None:
     a = PredictionTable(["inputs", "outputs"], [{"inputs": "q1", "outputs": "x"}])
     b = PredictionTable(
@@ -100,6 +111,8 @@ def test_group_predictions_by_input_with_filter() -> None:
         ("/experiments/1?n=abc", 400),
         ("/experiments/1?sort=attr:password", 400),
         ("/ui-api/metric-history?key=m", 400),
+        ("/ui-api/metric-history?run=r&" + "&".join(f"key=k{i}" for i in range(51)), 400),
+        ("/ui-api/metric-history?run=0123456789abcdef0123456789abcdef&key=m", 404),
         ("/ui-api/run-count", 400),
         ("/runs/x/artifact", 404),
     ],

@@ -1,5 +1,8 @@
 """spanrun's endpoints for the reads a UI needs, each one store query (``/api/2.0/spanrun/...``):
 
+- ``POST runs/get-many`` ``{"run_ids"}`` -> ``{"runs": [RUN, ...]}`` (in the order asked, a
+  repeated id once; an unknown run is a 404)
+
 - ``POST metrics/get-histories`` ``{"run_ids", "keys", "max_points"?}`` ->
   ``{"histories": [{"run_id", "key", "total", "metrics": [METRIC, ...]}]}`` (down-sampled
   in the database when ``max_points`` is given; an unknown run is a 404)
@@ -18,7 +21,7 @@ from spanrun.server._context import ServerContext
 from spanrun.server._experiments import view_type
 from spanrun.server._params import Params, to_float
 from spanrun.server._routing import Handler
-from spanrun.server._wire import metric_json
+from spanrun.server._wire import metric_json, run_json
 from spanrun.store import TraceFilter
 
 __all__ = ["UI_QUERY_ROUTES", "trace_filter"]
@@ -26,6 +29,11 @@ __all__ = ["UI_QUERY_ROUTES", "trace_filter"]
 
 def _strings(params: Params, name: str) -> list[str]:
     return params.string_list(name) or []
+
+
+def _get_many(ctx: ServerContext, params: Params) -> dict[str, Any]:
+    runs = ctx.store.get_runs(_strings(params, "run_ids"))
+    return {"runs": [run_json(run, ctx.client_uri) for run in runs]}
 
 
 def _histories(ctx: ServerContext, params: Params) -> dict[str, Any]:
@@ -83,6 +91,7 @@ def trace_filter(params: Params) -> TraceFilter | None:
 
 
 UI_QUERY_ROUTES: list[tuple[str, tuple[str, ...], Handler]] = [
+    ("/runs/get-many", ("POST",), _get_many),
     ("/metrics/get-histories", ("POST",), _histories),
     ("/runs/count", ("POST",), _count),
     ("/runs/distinct-keys", ("POST",), _distinct_keys),

@@ -1,5 +1,6 @@
-"""The reads the web UI needs, each one SQL query: metric histories of many runs and keys
-(down-sampled in the database), run counts and an experiment's distinct keys."""
+"""The reads the web UI needs, each one SQL query (per table): runs by id, metric histories of
+many runs and keys (down-sampled in the database), run counts and an experiment's distinct
+keys."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spanrun.core.entities import Metric, ViewType
+from spanrun.core.entities import Metric, Run, ViewType
 from spanrun.core.text import bad_character
 from spanrun.errors import InvalidInputError, NotFoundError
 from spanrun.store import _models as m
-from spanrun.store._common import experiment_key
+from spanrun.store._common import chunks, experiment_key
 from spanrun.store._db import Database
 from spanrun.store._downsample import check_max_points
 from spanrun.store._history_sql import (
@@ -28,7 +29,10 @@ from spanrun.store._search_filter import parse_filter
 from spanrun.store._search_sql import lifecycle_condition, run_count_query
 from spanrun.store.base import MetricHistory, RunKeys
 
-__all__ = ["UiReadMethods"]
+__all__ = ["MAX_RUNS_AT_ONCE", "UiReadMethods"]
+
+#: Runs one ``get_runs`` call may ask for.
+MAX_RUNS_AT_ONCE = 1000
 
 
 def _experiment_keys(experiment_ids: Sequence[str]) -> list[int]:
@@ -62,6 +66,29 @@ class UiReadMethods:
     def _run_row(self, conn: sa.Connection, run_id: str) -> sa.Row[Any]:
         raise NotImplementedError  # SqlAlchemyStore's
 
+    def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
+        raise NotImplementedError  # SqlAlchemyStore's
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        run_ids = _strings("run_ids", run_ids, MAX_RUNS_AT_ONCE)
+        _storable_runs(run_ids)
+        if not run_ids:
+            return []
+
+        def read(conn: sa.Connection) -> list[Run]:
+            rows = {
+                row.run_id: row
+                for chunk in chunks(run_ids)
+                for row in conn.execute(sa.select(m.runs).where(m.runs.c.run_id.in_(chunk)))
+            }
+            missing = next((r for r in run_ids if r not in rows), None)
+            if missing is not None:
+                raise NotFoundError(f"Run {missing!r} not found")
+            # Params, tags, latest metrics and inputs: one query per table for all the runs.
+            return self._load_runs(conn, [rows[r] for r in run_ids])
+
+        return self._db.read(read)
+
     def _histories(
         self,
         conn: sa.Connection,
@@ -74,8 +101,12 @@ class UiReadMethods:
         extents = [Series(*row) for row in conn.execute(series_query(run_ids, keys))]
         totals = {(s.run_id, s.key): s.total for s in extents}
         short = [(s.run_id, s.key) for s in extents if s.total <= max_points]
+        # Only the short histories' runs and keys: with a long history's key in the IN list,
+        # the index range would take in its 100,000 rows, only for the pair filter to drop them.
+        short_runs = list(dict.fromkeys(r for r, _ in short))
+        short_keys = list(dict.fromkeys(k for _, k in short))
         found = (
-            rows_by(conn.execute(full_query(run_ids, keys, short)), totals, ordered=True)
+            rows_by(conn.execute(full_query(short_runs, short_keys, short)), totals, ordered=True)
             if short
             else {}
         )

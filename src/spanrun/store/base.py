@@ -285,6 +285,11 @@ class Store(RunWriter):
         """
 
     # -- reads for the UI: stores answer them in one query, these defaults use the above -----
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """The runs of ``run_ids`` in that order (a repeated id once), as ``get_run`` gives
+        them; an unknown run raises NotFoundError. This default calls ``get_run`` for each."""
+        return [self.get_run(run_id) for run_id in dict.fromkeys(run_ids)]
+
     def get_metric_histories(
         self, run_ids: Sequence[str], keys: Sequence[str], max_points: int | None = None
     ) -> list[MetricHistory]:

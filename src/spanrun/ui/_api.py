@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,9 +16,16 @@ from spanrun.ui._http import int_param
 from spanrun.ui._queries import COUNT_CAP, RunCount, count_runs
 from spanrun.ui._render import SECURITY_HEADERS
 
-__all__ = ["MAX_CHART_POINTS", "MAX_COMPARED_RUNS", "metric_history", "run_count"]
+__all__ = [
+    "MAX_CHART_KEYS",
+    "MAX_CHART_POINTS",
+    "MAX_COMPARED_RUNS",
+    "metric_history",
+    "run_count",
+]
 
 MAX_CHART_POINTS = 2000
+MAX_CHART_KEYS = 50
 MAX_COMPARED_RUNS = 100
 
 
@@ -26,27 +34,33 @@ def _finite(value: float) -> float | None:
 
 
 def metric_history(store: Store, request: Request) -> Response:
-    """``?run=<id>&run=...&key=<metric>&points=<n>``: each run's history of one metric,
-    down-sampled to at most ``points`` points (min and max of each bucket kept)."""
+    """``?run=<id>&run=...&key=<metric>&key=...&points=<n>``: each run's history of each metric,
+    down-sampled to at most ``points`` points (min and max of each bucket kept), as
+    ``{"charts": [{"key", "series": [{"run_id", "total", "step", "time", "value"}]}]}`` in
+    the order of the keys. One request (one store read) draws every chart in view."""
     run_ids = request.query_params.getlist("run")
-    key = request.query_params.get("key")
-    if not run_ids or key is None:
+    keys = list(dict.fromkeys(request.query_params.getlist("key")))
+    if not run_ids or not keys:
         raise InvalidInputError("Give at least one 'run' and a metric 'key'")
     if len(run_ids) > MAX_COMPARED_RUNS:
         raise InvalidInputError(f"At most {MAX_COMPARED_RUNS} runs at once")
+    if len(keys) > MAX_CHART_KEYS:
+        raise InvalidInputError(f"At most {MAX_CHART_KEYS} metric keys at once")
     points = int_param(request, "points", 1000, 2, MAX_CHART_POINTS)
-    # One query for all the runs, down-sampled in the database (an unknown run is a 404).
-    series = [
-        {
-            "run_id": history.run_id,
-            "total": history.total,
-            "step": [m.step for m in history.points],
-            "time": [m.timestamp / 1000 for m in history.points],
-            "value": [_finite(m.value) for m in history.points],
-        }
-        for history in store.get_metric_histories(run_ids, [key], points)
-    ]
-    return JSONResponse({"key": key, "series": series}, headers=SECURITY_HEADERS)
+    # One query for all the runs and keys, down-sampled in the database (an unknown run: 404).
+    series: dict[str, list[dict[str, Any]]] = {key: [] for key in keys}
+    for history in store.get_metric_histories(run_ids, keys, points):
+        series[history.key].append(
+            {
+                "run_id": history.run_id,
+                "total": history.total,
+                "step": [m.step for m in history.points],
+                "time": [m.timestamp / 1000 for m in history.points],
+                "value": [_finite(m.value) for m in history.points],
+            }
+        )
+    charts = [{"key": key, "series": found} for key, found in series.items()]
+    return JSONResponse({"charts": charts}, headers=SECURITY_HEADERS)
 
 
 class _CountCache:

@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-__all__ = ["CSP", "SECURITY_HEADERS", "page", "script_json"]
+__all__ = ["CSP", "SECURITY_HEADERS", "number_text", "page", "script_json"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -71,7 +71,8 @@ def _duration(ms: float | None) -> str:
     return f"{minutes // 60}h {minutes % 60}m"
 
 
-def _number(value: Any) -> str:
+def number_text(value: Any) -> str:
+    """A number as the pages show it: integers whole, others to 6 significant digits."""
     if isinstance(value, float):
         if value != value:  # NaN
             return "NaN"
@@ -106,7 +107,7 @@ _env = jinja2.Environment(
 _env.filters["script_json"] = script_json
 _env.filters["time"] = _time
 _env.filters["duration"] = _duration
-_env.filters["number"] = _number
+_env.filters["number"] = number_text
 _env.globals["query"] = _query
 
 

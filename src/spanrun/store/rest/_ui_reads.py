@@ -1,13 +1,14 @@
 """The UI's reads over HTTP: one request each to a spanrun server's endpoints
-(``/api/2.0/spanrun/metrics/get-histories``, ``runs/count``, ``runs/distinct-keys``); against a
+(``/api/2.0/spanrun/runs/get-many``, ``metrics/get-histories``, ``runs/count``,
+``runs/distinct-keys``); against a
 stock MLflow server, ``Store``'s defaults built from MLflow's routes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from spanrun.core.entities import ViewType
+from spanrun.core.entities import Run, ViewType
 from spanrun.errors import StoreError
 from spanrun.store.base import MetricHistory, RunKeys, TraceFilter
 from spanrun.store.rest._base import SPANRUN, RestBase
@@ -40,6 +41,19 @@ def _strings(answer: dict[str, Any], name: str) -> list[str]:
 
 class UiReadMethods(RestBase):
     """Mixed into ``RestStore``."""
+
+    def _run(self, item: Mapping[str, Any]) -> Run:
+        raise NotImplementedError  # RestStore's
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        if self.server_kind() != "spanrun":
+            return super().get_runs(run_ids)
+        body = {"run_ids": list(run_ids)}
+        answer = self._http.call("POST", f"{SPANRUN}/runs/get-many", body=body)
+        runs = answer.get("runs") or []
+        if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+            raise StoreError("The tracking server sent a malformed run list")
+        return [self._run(r) for r in runs]
 
     def get_metric_histories(
         self, run_ids: Sequence[str], keys: Sequence[str], max_points: int | None = None

@@ -83,30 +83,31 @@
     cell.addEventListener("click", () => cell.classList.toggle("open"));
   }
 
-  // -- compare: only differences ---------------------------------------------------------
-  const onlyDiff = document.getElementById("only-diff");
-  if (onlyDiff) {
-    onlyDiff.addEventListener("change", () => {
-      for (const row of document.querySelectorAll("table.diff tr.same")) row.hidden = onlyDiff.checked;
-    });
-  }
-
   // -- metric charts (uPlot) -------------------------------------------------------------
   function xAxisMode() {
     const select = document.querySelector("select.x-axis");
     return select ? select.value : "step";
   }
 
-  async function fetchHistory(key, runs, points) {
-    const params = [["key", key], ["points", String(points)]];
+  // One request for every chart that needs drawing (same runs): GET /ui-api/metric-history
+  // answers {"charts": [{"key", "series"}]}.
+  const KEYS_PER_REQUEST = 20;
+
+  async function fetchHistories(keys, runs, points) {
+    const params = [["points", String(points)]];
+    for (const key of keys) params.push(["key", key]);
     for (const run of runs) params.push(["run", run]);
     const response = await fetch("/ui-api/metric-history?" + query(params), { credentials: "same-origin" });
     if (!response.ok) throw new Error("HTTP " + response.status);
-    return response.json();
+    return (await response.json()).charts;
   }
 
   function drawChart(body, data, mode) {
     body.textContent = "";
+    if (!data.series.length) {
+      body.textContent = "No points.";
+      return null;
+    }
     const width = Math.max(280, body.clientWidth || 420);
     const xs = data.series.map((s) => [s[mode], s.value]);
     const aligned = xs.length === 1 ? xs[0] : uPlot.join(xs);
@@ -129,27 +130,43 @@
     return chart;
   }
 
-  async function loadChart(figure, mode) {
-    const body = figure.querySelector(".chart-body");
-    const runs = figure.dataset.runs.split(",");
-    body.textContent = "loading…";
+  // Charts of the same runs, loaded with one request.
+  async function loadCharts(figures, mode) {
+    const bodies = figures.map((figure) => figure.querySelector(".chart-body"));
+    const points = Math.min(2000, Math.max(200, bodies[0].clientWidth * 2));
+    for (const body of bodies) body.textContent = "loading…";
     try {
-      const data = await fetchHistory(figure.dataset.key, runs, Math.min(2000, Math.max(200, body.clientWidth * 2)));
-      figure._data = data;
-      drawChart(body, data, mode);
+      const charts = await fetchHistories(figures.map((f) => f.dataset.key), figures[0].dataset.runs.split(","), points);
+      const byKey = new Map(charts.map((chart) => [chart.key, chart]));
+      figures.forEach((figure, i) => {
+        figure._data = byKey.get(figure.dataset.key) || { key: figure.dataset.key, series: [] };
+        drawChart(bodies[i], figure._data, mode);
+      });
     } catch (error) {
-      body.textContent = "Could not load the history: " + error.message;
+      for (const body of bodies) body.textContent = "Could not load the history: " + error.message;
     }
   }
 
+  // ``perRequest`` keys per request: a run's page asks for the charts in view together; the
+  // compare page one key at a time, so a 100,000-point history in one run does not hold back
+  // the other charts.
+  function loadChartGroups(figures, perRequest) {
+    const groups = new Map();
+    for (const figure of figures) {
+      if (!groups.has(figure.dataset.runs)) groups.set(figure.dataset.runs, []);
+      groups.get(figure.dataset.runs).push(figure);
+    }
+    for (const group of groups.values()) {
+      for (let i = 0; i < group.length; i += perRequest) loadCharts(group.slice(i, i + perRequest), xAxisMode());
+    }
+  }
+
+  // A run's page may hold many charts: each loads when it comes near the viewport.
   function observeCharts(figures) {
     const observer = new IntersectionObserver((entries) => {
-      for (const entry of entries) {
-        if (entry.isIntersecting) {
-          observer.unobserve(entry.target);
-          loadChart(entry.target, xAxisMode());
-        }
-      }
+      const seen = entries.filter((entry) => entry.isIntersecting).map((entry) => entry.target);
+      for (const figure of seen) observer.unobserve(figure);
+      if (seen.length) loadChartGroups(seen, KEYS_PER_REQUEST);
     }, { rootMargin: "200px" });
     for (const figure of figures) observer.observe(figure);
   }
@@ -162,11 +179,11 @@
       }
     });
   }
-  const runCharts = document.querySelectorAll("#charts figure.chart");
-  if (runCharts.length) observeCharts(runCharts);
-
-  // compare page: one overlaid chart per chosen metric
   const chartKeys = document.getElementById("chart-keys");
+  const runCharts = document.querySelectorAll("#charts figure.chart");
+  if (runCharts.length && !chartKeys) observeCharts(runCharts);
+
+  // compare page: one overlaid chart per chosen metric, asked for before the tables are built
   if (chartKeys) {
     const runs = pageData().runs;
     const holder = document.getElementById("charts");
@@ -182,16 +199,101 @@
         holder.appendChild(figure);
         figures.push(figure);
       }
-      observeCharts(figures);
+      if (figures.length) loadChartGroups(figures, 1);
     };
     chartKeys.addEventListener("change", render);
     render();
   }
 
+  // -- compare: the param and metric tables, built from page-data --------------------------
+  function buildDiffTable(table, data) {
+    const rows = data[table.dataset.table];
+    const numeric = table.dataset.table === "metrics";
+    const head = el("tr");
+    head.appendChild(el("th", null, "Key"));
+    for (const id of data.runs) {
+      const th = el("th");
+      const link = el("a", "run-link", data.names[id]);
+      link.href = "/runs/" + encodeURIComponent(id);
+      th.appendChild(link);
+      head.appendChild(th);
+    }
+    table.tHead.appendChild(head);
+    const body = document.createDocumentFragment();
+    rows.keys.forEach((key, r) => {
+      const tr = el("tr", rows.differs[r] ? "differs" : "same");
+      tr.appendChild(el("th", null, key));
+      for (const text of rows.cells[r]) {
+        const td = el("td", numeric ? "num" : "value");
+        if (text === null) td.appendChild(el("span", "missing", "–"));
+        else td.textContent = text;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    });
+    if (!rows.keys.length) {
+      const tr = el("tr");
+      const td = el("td", "empty", "None.");
+      td.colSpan = data.runs.length + 1;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    table.tBodies[0].appendChild(body);
+  }
+
+  const diffTables = document.querySelectorAll("table.diff[data-table]");
+  for (const table of diffTables) buildDiffTable(table, pageData());
+
+  // -- compare: only differences ---------------------------------------------------------
+  const onlyDiff = document.getElementById("only-diff");
+  if (onlyDiff) {
+    const apply = () => {
+      for (const row of document.querySelectorAll("table.diff tr.same")) row.hidden = onlyDiff.checked;
+    };
+    onlyDiff.addEventListener("change", apply);
+    apply();  // a box the browser restored checked
+  }
+
+  // -- compare: every param and metric of each run, for the plots below ---------------------
+  // Params as text; metrics as numbers (NaN and infinities left out, as missing).
+  function compareAxes() {
+    const data = pageData();
+    const runs = data.runs.map((id) => ({ id: id, name: data.names[id], values: {} }));
+    for (const [kind, numeric] of [["params", false], ["metrics", true]]) {
+      const rows = data[kind];
+      const prefix = kind === "params" ? "param:" : "metric:";
+      rows.keys.forEach((key, r) => {
+        rows.cells[r].forEach((text, i) => {
+          if (text === null) return;
+          const value = numeric ? Number(text) : text;
+          if (!numeric || Number.isFinite(value)) runs[i].values[prefix + key] = value;
+        });
+      });
+    }
+    return { runs: runs };
+  }
+  let axesData = null;
+  function compareData() {
+    if (axesData === null) axesData = compareAxes();
+    return axesData;
+  }
+
+  // Plots below the fold are drawn when they come near the viewport: on the compare page this
+  // keeps their work out of the way of the first paint and of the charts.
+  function whenNear(node, draw) {
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        observer.disconnect();
+        draw();
+      }
+    }, { rootMargin: "200px" });
+    observer.observe(node);
+  }
+
   // -- parallel coordinates (canvas) -----------------------------------------------------
   const parallel = document.getElementById("parallel");
   if (parallel) {
-    const data = pageData().axes;
+    const data = compareData();
     const axesSelect = document.getElementById("pc-axes");
     const legend = document.getElementById("pc-legend");
     const draw = () => {
@@ -251,13 +353,13 @@
       parallel.dataset.drawn = "1";
     };
     axesSelect.addEventListener("change", draw);
-    draw();
+    whenNear(parallel, draw);
   }
 
   // -- scatter of any two params or metrics (numeric values only) ---------------------------
   const scatter = document.getElementById("scatter");
   if (scatter) {
-    const data = pageData().axes;
+    const data = compareData();
     const xSelect = document.getElementById("scatter-x");
     const ySelect = document.getElementById("scatter-y");
     const hover = document.getElementById("scatter-hover");
@@ -312,7 +414,7 @@
     });
     xSelect.addEventListener("change", draw);
     ySelect.addEventListener("change", draw);
-    draw();
+    whenNear(scatter, draw);
   }
 
   // -- trace view -------------------------------------------------------------------------
