@@ -143,6 +143,10 @@ def test_common_shapes():
     assert capture((1,), {"a": 2}) == {"args": [1], "a": 2}  # does not bind
     assert _Arguments(len)(("x",), {}) == "x"  # a builtin's signature
 
+    def both_dropped(self: Any, cls: Any, x: int = 0) -> None: ...
+
+    assert _Arguments(both_dropped)((1, "s"), {}) == {}
+
 
 class Color(enum.IntEnum):
     RED = 1

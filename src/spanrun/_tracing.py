@@ -45,7 +45,7 @@ SPAN_TYPE = "spanrun.span_type"
 TRACE_TAG_PREFIX = "spanrun.trace.tag."
 _MIME_SUFFIX = ".mime_type"
 
-_last_trace_id: list[str] = []  # of the last root span ended here ([] before any)
+_last_trace_id: list[int] = []  # of the last root span ended here ([] before any)
 _roots: dict[int, Span] = {}  # trace id -> its open root span started here
 
 
@@ -146,7 +146,10 @@ def _set_value(span: Span, key: str, mime_key: str, value: Any) -> None:
 
 def _set_output(span: Span, value: Any) -> None:
     try:
-        _set_value(span, OUTPUT_VALUE, _OUTPUT_MIME, value)
+        if isinstance(value, str):  # _set_value inlined: this is on every traced call
+            span.set_attribute(OUTPUT_VALUE, value)
+        else:
+            span.set_attributes({OUTPUT_VALUE: _json(value), _OUTPUT_MIME: _JSON_MIME})
     except Exception:
         internal_errors.report("recording a manual span")
 
@@ -242,7 +245,7 @@ def _close(span: Span, root: bool) -> None:
         trace_id = span.get_span_context().trace_id
         if _roots.get(trace_id) is span:  # dict reads and writes are atomic: no lock needed
             _roots.pop(trace_id, None)
-            _last_trace_id[:] = [format(trace_id, "032x")]
+            _last_trace_id[:] = [trace_id]  # formatted when asked for, not per span
 
 
 _BY_POSITION = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -260,7 +263,7 @@ class _Arguments:
     several microseconds; anything else (``*args``, ``**kwargs``, errors) goes through it.
     """
 
-    __slots__ = ("by_keyword", "dropped", "positional", "signature")
+    __slots__ = ("by_keyword", "dropped", "lone", "positional", "signature", "skip")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         try:
@@ -278,8 +281,16 @@ class _Arguments:
         #: the parameters an argument can fill by keyword, in the signature's order
         self.by_keyword = tuple(p.name for p in params if p.kind in _BY_KEYWORD)
         self.dropped = tuple(p.name for p in params if p.name in ("self", "cls"))
+        # The commonest call, one argument (after ``self``/``cls``) given by position: the
+        # parameter it fills, when there is one and it is recorded.
+        self.skip = 1 if positional and positional[0] in self.dropped else 0
+        lone = positional[self.skip] if len(positional) > self.skip else None
+        self.lone = lone if lone not in self.dropped else None
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.lone is not None and not kwargs and len(args) == self.skip + 1:
+            only = args[self.skip]
+            return only if isinstance(only, str) else {self.lone: only}
         if self.signature is None:
             return {"args": list(args), **kwargs}
         positional = self.positional
@@ -460,7 +471,7 @@ def _current(span: Span) -> contextlib.AbstractContextManager[Span]:
 def get_last_active_trace_id() -> str | None:
     """The id (32 hex digits) of the last trace whose root span, started with
     :func:`trace` or :func:`start_span` in this process, has ended; None before any."""
-    return _last_trace_id[0] if _last_trace_id else None
+    return format(_last_trace_id[0], "032x") if _last_trace_id else None
 
 
 def get_current_active_span() -> LiveSpan | None:
