@@ -186,7 +186,7 @@ class _InSpan:
 
     __slots__ = ("live", "root", "token")
 
-    def __init__(self, span: Span, root: bool) -> None:
+    def __init__(self, span: Span, root: int) -> None:
         self.live = LiveSpan(span)
         self.root = root
         self.token: object = None
@@ -225,27 +225,27 @@ def _given_attributes(span_type: str, attributes: Mapping[str, Any] | None) -> d
     return given
 
 
-def _open(name: str, attributes: Mapping[str, Any]) -> tuple[Span, bool]:
-    """Start a span, child of the current one; also say whether it is a root span of this
-    process (when it ends, its trace is the last active one)."""
+def _open(name: str, attributes: Mapping[str, Any]) -> tuple[Span, int]:
+    """Start a span, child of the current one; also its trace id when it is a root span of this
+    process (when it ends, its trace is the last active one), else 0."""
     span = _tracer().start_span(name, attributes=attributes)
     parent: Any = getattr(span, "parent", _NOT_SDK)
-    root = parent is None or (parent is not _NOT_SDK and parent.is_remote)
-    if root:
-        _roots[span.get_span_context().trace_id] = span
-    return span, root
+    if parent is None or (parent is not _NOT_SDK and parent.is_remote):
+        root: int = span.get_span_context().trace_id
+        _roots[root] = span
+        return span, root
+    return span, 0
 
 
 _NOT_SDK = object()  # what a span without the SDK's ``parent`` has there
 
 
-def _close(span: Span, root: bool) -> None:
+def _close(span: Span, root: int) -> None:
+    """End a span; ``root``: its trace id if it is a root span of this process, else 0."""
     span.end()
-    if root:
-        trace_id = span.get_span_context().trace_id
-        if _roots.get(trace_id) is span:  # dict reads and writes are atomic: no lock needed
-            _roots.pop(trace_id, None)
-            _last_trace_id[:] = [trace_id]  # formatted when asked for, not per span
+    if root and _roots.get(root) is span:  # dict reads and writes are atomic: no lock needed
+        _roots.pop(root, None)
+        _last_trace_id[:] = [root]  # formatted when asked for, not per span
 
 
 _BY_POSITION = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -348,7 +348,7 @@ def trace(
         given = _given_attributes(span_type, attributes)
         arguments = _Arguments(fn)
 
-        def opened(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Span, bool]:
+        def opened(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Span, int]:
             # The input goes in with the span's start attributes: one attribute mapping, no
             # set_attributes call (and its lock) per span.
             start = given.copy()
