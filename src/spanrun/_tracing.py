@@ -90,13 +90,6 @@ def _json(value: Any) -> str:
         return repr(value)
 
 
-def _value_attributes(key: str, value: Any) -> dict[str, str]:
-    text = _json(value)
-    if isinstance(value, str):
-        return {key: text}
-    return {key: text, key.replace(".value", _MIME_SUFFIX): _JSON_MIME}
-
-
 class LiveSpan:
     """A span being recorded (what :func:`start_span` yields): MLflow's ``LiveSpan`` methods over
     an OpenTelemetry span (``.otel_span``)."""
