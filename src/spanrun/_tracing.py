@@ -45,7 +45,7 @@ SPAN_TYPE = "spanrun.span_type"
 TRACE_TAG_PREFIX = "spanrun.trace.tag."
 _MIME_SUFFIX = ".mime_type"
 
-_last_trace_id: list[str] = []  # of the last root span ended here ([] before any)
+_last_trace_id: list[int] = []  # of the last root span ended here ([] before any)
 _roots: dict[int, Span] = {}  # trace id -> its open root span started here
 
 
@@ -64,20 +64,30 @@ def _tracer() -> otel_trace.Tracer:
     return tracer
 
 
+# One encoder for every call: ``json.dumps(value, default=repr, ensure_ascii=False)`` builds a
+# new JSONEncoder each time, which is most of what serialising a small value costs.
+_ENCODER = json.JSONEncoder(default=repr, ensure_ascii=False)
+_JSON_MIME = "application/json"
+
+
 def _json(value: Any) -> str:
+    """``value`` as JSON, as ``json.dumps(value, default=repr, ensure_ascii=False)`` gives it (a
+    string as itself; ``repr`` where JSON fails, e.g. circular structures)."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:
+        return int.__repr__(value)  # what JSON writes for an int, without the encoder's setup
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
     if isinstance(value, str):
         return value
     try:
-        return json.dumps(value, default=repr, ensure_ascii=False)
-    except (TypeError, ValueError):  # circular structures
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):  # circular structures, keys JSON cannot take
         return repr(value)
-
-
-def _value_attributes(key: str, value: Any) -> dict[str, str]:
-    text = _json(value)
-    if isinstance(value, str):
-        return {key: text}
-    return {key: text, key.replace(".value", _MIME_SUFFIX): "application/json"}
 
 
 class LiveSpan:
@@ -96,10 +106,10 @@ class LiveSpan:
         return format(self.otel_span.get_span_context().span_id, "016x")
 
     def set_inputs(self, inputs: Any) -> None:
-        self.otel_span.set_attributes(_value_attributes(INPUT_VALUE, inputs))
+        _set_value(self.otel_span, INPUT_VALUE, _INPUT_MIME, inputs)
 
     def set_outputs(self, outputs: Any) -> None:
-        self.otel_span.set_attributes(_value_attributes(OUTPUT_VALUE, outputs))
+        _set_value(self.otel_span, OUTPUT_VALUE, _OUTPUT_MIME, outputs)
 
     def set_attribute(self, key: str, value: Any) -> None:
         self.otel_span.set_attribute(key, _otel_value(value))
@@ -114,6 +124,27 @@ class LiveSpan:
 
     def record_exception(self, exc: BaseException) -> None:
         _fail(self.otel_span, exc)
+
+
+_INPUT_MIME = INPUT_VALUE.replace(".value", _MIME_SUFFIX)
+_OUTPUT_MIME = OUTPUT_VALUE.replace(".value", _MIME_SUFFIX)
+
+
+def _set_value(span: Span, key: str, mime_key: str, value: Any) -> None:
+    if isinstance(value, str):
+        span.set_attribute(key, value)  # one attribute: no mapping to build and walk
+    else:
+        span.set_attributes({key: _json(value), mime_key: _JSON_MIME})
+
+
+def _set_output(span: Span, value: Any) -> None:
+    try:
+        if isinstance(value, str):  # _set_value inlined: this is on every traced call
+            span.set_attribute(OUTPUT_VALUE, value)
+        else:
+            span.set_attributes({OUTPUT_VALUE: _json(value), _OUTPUT_MIME: _JSON_MIME})
+    except Exception:
+        internal_errors.report("recording a manual span")
 
 
 def _otel_value(value: Any) -> Any:
@@ -132,15 +163,25 @@ def _fail(span: Span, exc: BaseException) -> None:
     span.record_exception(exc)
 
 
+def _record_failure(span: Span, exc: BaseException) -> None:
+    """Record the exception leaving a span's block (not a generator closed early)."""
+    if not isinstance(exc, GeneratorExit):
+        try:
+            _fail(span, exc)
+        except Exception:
+            internal_errors.report("recording a manual span")
+
+
 class _InSpan:
     """Makes a span current for a block, records the block's exception (re-raised unchanged)
     and ends the span. A class, not a generator context manager: it is the whole cost of a
     manual span above the SDK's."""
 
-    __slots__ = ("live", "token")
+    __slots__ = ("live", "root", "token")
 
-    def __init__(self, live: LiveSpan) -> None:
-        self.live = live
+    def __init__(self, span: Span, root: int) -> None:
+        self.live = LiveSpan(span)
+        self.root = root
         self.token: object = None
 
     def __enter__(self) -> LiveSpan:
@@ -149,10 +190,10 @@ class _InSpan:
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         span = self.live.otel_span
-        if exc is not None and not isinstance(exc, GeneratorExit):
-            _safely(_fail, span, exc)
+        if exc is not None:
+            _record_failure(span, exc)
         otel_context.detach(self.token)  # type: ignore[arg-type]
-        _end(span)
+        _close(span, self.root)
 
 
 def start_span(
@@ -163,56 +204,113 @@ def start_span(
 
     The block's exception is recorded on the span and propagates unchanged.
     """
-    return _InSpan(LiveSpan(_start(name, span_type, attributes)))
+    return _InSpan(*_open(str(name), _given_attributes(span_type, attributes)))
 
 
-def _start(name: str, span_type: str, attributes: Mapping[str, Any] | None) -> Span:
+def _given_attributes(span_type: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A new span's attributes: its type and the caller's, as OpenTelemetry takes them."""
     given: dict[str, Any] = {SPAN_TYPE: str(span_type)}
     if attributes:
         try:
             given.update({str(k): _otel_value(v) for k, v in attributes.items()})
         except Exception:
             internal_errors.report("reading a manual span's attributes")
-    span = _tracer().start_span(str(name), attributes=given)
+    return given
+
+
+def _open(name: str, attributes: Mapping[str, Any]) -> tuple[Span, int]:
+    """Start a span, child of the current one; also its trace id when it is a root span of this
+    process (when it ends, its trace is the last active one), else 0."""
+    span = _tracer().start_span(name, attributes=attributes)
     parent: Any = getattr(span, "parent", _NOT_SDK)
     if parent is None or (parent is not _NOT_SDK and parent.is_remote):
-        _roots[span.get_span_context().trace_id] = span  # a root span of this process
-    return span
+        root: int = span.get_span_context().trace_id
+        _roots[root] = span
+        return span, root
+    return span, 0
 
 
 _NOT_SDK = object()  # what a span without the SDK's ``parent`` has there
 
 
-def _end(span: Span) -> None:
+def _close(span: Span, root: int) -> None:
+    """End a span; ``root``: its trace id if it is a root span of this process, else 0."""
     span.end()
-    trace_id = span.get_span_context().trace_id
-    if _roots.get(trace_id) is span:  # dict reads and writes are atomic: no lock needed
-        _roots.pop(trace_id, None)
-        _last_trace_id[:] = [format(trace_id, "032x")]
+    if root and _roots.get(root) is span:  # dict reads and writes are atomic: no lock needed
+        _roots.pop(root, None)
+        _last_trace_id[:] = [root]  # formatted when asked for, not per span
 
 
-def _safely(fn: Callable[..., Any], *args: Any) -> None:
-    try:
-        fn(*args)
-    except Exception:
-        internal_errors.report("recording a manual span")
+_BY_POSITION = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_BY_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
-def _inputs(signature: inspect.Signature | None, args: Any, kwargs: Any) -> Any:
-    if signature is None:
-        return {"args": list(args), **kwargs}
-    try:
-        bound = signature.bind_partial(*args, **kwargs)
-    except TypeError:
-        return {"args": list(args), **kwargs}
-    values = dict(bound.arguments)
-    values.pop("self", None)
-    values.pop("cls", None)
-    if len(values) == 1:
-        (only,) = values.values()
-        if isinstance(only, str):
-            return only  # a question, a prompt: the prediction row's input as it is
-    return values
+class _Arguments:
+    """A call's arguments as the span's input, as MLflow records them: ``{name: value}`` for the
+    arguments passed (in the signature's order, defaults left out, ``self``/``cls`` dropped),
+    ``{"args": [...], **kwargs}`` when they do not bind; a lone string argument as itself (a
+    question, a prompt: the prediction row's input as it is).
+
+    The signature is read once, at decoration. A call whose arguments go to named parameters
+    (the usual case) is read without ``Signature.bind_partial``, which costs a traced call
+    several microseconds; anything else (``*args``, ``**kwargs``, errors) goes through it.
+    """
+
+    __slots__ = ("by_keyword", "dropped", "lone", "positional", "signature", "skip")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            self.signature = None
+        params = list(self.signature.parameters.values()) if self.signature else []
+        positional: list[str] = []
+        for param in params:
+            if param.kind not in _BY_POSITION:
+                break
+            positional.append(param.name)
+        #: the leading parameters an argument can fill by position, in order
+        self.positional = tuple(positional)
+        #: the parameters an argument can fill by keyword, in the signature's order
+        self.by_keyword = tuple(p.name for p in params if p.kind in _BY_KEYWORD)
+        self.dropped = tuple(p.name for p in params if p.name in ("self", "cls"))
+        # The commonest call, one argument (after ``self``/``cls``) given by position: the
+        # parameter it fills, when there is one and it is recorded.
+        self.skip = 1 if positional and positional[0] in self.dropped else 0
+        lone = positional[self.skip] if len(positional) > self.skip else None
+        self.lone = lone if lone not in self.dropped else None
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.lone is not None and not kwargs and len(args) == self.skip + 1:
+            only = args[self.skip]
+            return only if isinstance(only, str) else {self.lone: only}
+        if self.signature is None:
+            return {"args": list(args), **kwargs}
+        positional = self.positional
+        if len(args) <= len(positional) and (not kwargs or self._named(len(args), kwargs)):
+            values = dict(zip(positional, args, strict=False))  # args fill a prefix
+            if kwargs:
+                for name in self.by_keyword:  # the signature's order, as bind_partial's
+                    if name in kwargs:
+                        values[name] = kwargs[name]
+        else:
+            try:
+                bound = self.signature.bind_partial(*args, **kwargs)
+            except TypeError:
+                return {"args": list(args), **kwargs}
+            values = dict(bound.arguments)
+        for name in self.dropped:
+            values.pop(name, None)
+        if len(values) == 1:
+            (only,) = values.values()
+            if isinstance(only, str):
+                return only
+        return values
+
+    def _named(self, n_args: int, kwargs: dict[str, Any]) -> bool:
+        """Every keyword argument names a parameter that no positional argument filled."""
+        by_keyword, filled = self.by_keyword, self.positional[:n_args]
+        return all(k in by_keyword and k not in filled for k in kwargs)
 
 
 @overload
@@ -235,19 +333,28 @@ def trace(
     """Trace a function (sync, async, generator or async generator) as a span: its arguments,
     its result (for generators, the list of items yielded) and its exception (re-raised
     unchanged). ``@spanrun.trace`` or ``@spanrun.trace(name=..., span_type=...,
-    attributes=...)``, as MLflow's ``@mlflow.trace``."""
+    attributes=...)``, as MLflow's ``@mlflow.trace``; ``attributes`` are read once, here."""
 
     def decorate(fn: F) -> F:
         span_name = str(name or getattr(fn, "__qualname__", None) or "span")
-        try:
-            signature: inspect.Signature | None = inspect.signature(fn)
-        except (TypeError, ValueError):
-            signature = None
+        # Everything that does not depend on the call is worked out once, here.
+        given = _given_attributes(span_type, attributes)
+        arguments = _Arguments(fn)
 
-        def opened(args: Any, kwargs: Any) -> LiveSpan:
-            live = LiveSpan(_start(span_name, span_type, attributes))
-            _safely(live.set_inputs, _inputs(signature, args, kwargs))
-            return live
+        def opened(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Span, int]:
+            # The input goes in with the span's start attributes: one attribute mapping, no
+            # set_attributes call (and its lock) per span.
+            start = given.copy()
+            try:
+                inputs = arguments(args, kwargs)
+                if isinstance(inputs, str):
+                    start[INPUT_VALUE] = inputs
+                else:
+                    start[INPUT_VALUE] = _json(inputs)
+                    start[_INPUT_MIME] = _JSON_MIME
+            except Exception:
+                internal_errors.report("recording a manual span")
+            return _open(span_name, start)
 
         # Generators: the span is current only while the generator's own code runs, never
         # while the consumer holds an item (their context is not ours to change).
@@ -255,8 +362,8 @@ def trace(
 
             @functools.wraps(fn)
             async def traced_agen(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                live = opened(args, kwargs)
-                span, items = live.otel_span, []
+                span, root = opened(args, kwargs)
+                items = []
                 inner: Any = None
                 try:
                     with _current(span):
@@ -269,15 +376,14 @@ def trace(
                                 break
                         items.append(item)
                         yield item
-                    _safely(live.set_outputs, items)
+                    _set_output(span, items)
                 except BaseException as exc:
-                    if not isinstance(exc, GeneratorExit):
-                        _safely(_fail, span, exc)
+                    _record_failure(span, exc)
                     raise
                 finally:
                     if inner is not None:
                         await inner.aclose()
-                    _end(span)
+                    _close(span, root)
 
             return traced_agen  # type: ignore[return-value]
 
@@ -285,8 +391,8 @@ def trace(
 
             @functools.wraps(fn)
             def traced_gen(*args: Any, **kwargs: Any) -> Iterator[Any]:
-                live = opened(args, kwargs)
-                span, items = live.otel_span, []
+                span, root = opened(args, kwargs)
+                items = []
                 inner: Any = None
                 try:
                     with _current(span):
@@ -299,37 +405,52 @@ def trace(
                                 break
                         items.append(item)
                         yield item
-                    _safely(live.set_outputs, items)
+                    _set_output(span, items)
                 except BaseException as exc:
-                    if not isinstance(exc, GeneratorExit):  # the consumer stopped early
-                        _safely(_fail, span, exc)
+                    _record_failure(span, exc)  # not when the consumer stopped early
                     raise
                 finally:
                     if inner is not None:
                         inner.close()
-                    _end(span)
+                    _close(span, root)
 
             return traced_gen  # type: ignore[return-value]
 
+        # Plain functions and coroutines: the span is current for the whole call. Inlined rather
+        # than `with _InSpan(...)`: no context-manager object per call.
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def traced_async(*args: Any, **kwargs: Any) -> Any:
-                live = opened(args, kwargs)
-                with _InSpan(live):
+                span, root = opened(args, kwargs)
+                token = otel_context.attach(otel_trace.set_span_in_context(span))
+                try:
                     result = await fn(*args, **kwargs)
-                    _safely(live.set_outputs, result)
+                    _set_output(span, result)
                     return result
+                except BaseException as exc:
+                    _record_failure(span, exc)
+                    raise
+                finally:
+                    otel_context.detach(token)
+                    _close(span, root)
 
             return traced_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def traced(*args: Any, **kwargs: Any) -> Any:
-            live = opened(args, kwargs)
-            with _InSpan(live):
+            span, root = opened(args, kwargs)
+            token = otel_context.attach(otel_trace.set_span_in_context(span))
+            try:
                 result = fn(*args, **kwargs)
-                _safely(live.set_outputs, result)
+                _set_output(span, result)
                 return result
+            except BaseException as exc:
+                _record_failure(span, exc)
+                raise
+            finally:
+                otel_context.detach(token)
+                _close(span, root)
 
         return traced  # type: ignore[return-value]
 
@@ -343,7 +464,7 @@ def _current(span: Span) -> contextlib.AbstractContextManager[Span]:
 def get_last_active_trace_id() -> str | None:
     """The id (32 hex digits) of the last trace whose root span, started with
     :func:`trace` or :func:`start_span` in this process, has ended; None before any."""
-    return _last_trace_id[0] if _last_trace_id else None
+    return format(_last_trace_id[0], "032x") if _last_trace_id else None
 
 
 def get_current_active_span() -> LiveSpan | None:

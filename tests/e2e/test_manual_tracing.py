@@ -199,3 +199,105 @@ def test_one_line_says_where_autologged_calls_go(fresh_autolog, client, caplog):
     assert len(lines) == 1
     assert "the session run of this program" in lines[0]
     assert spanrun.get_tracking_uri() in lines[0] and "spanrun ui" in lines[0]
+
+
+def test_traced_calls_record_inputs_outputs_and_errors_as_mlflow_does(fresh_autolog, store):
+    """Each path of the decorator (plain, method, *args/**kwargs, async, generator), what it
+    records in the store, and exceptions recorded on every path."""
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    class Service:
+        @spanrun.trace(name="method")
+        def answer(self, question: str, k: int = 3) -> dict[str, Any]:
+            return {"answer": question.upper(), "k": k}
+
+    @spanrun.trace(name="varargs", span_type="TOOL", attributes={"tool": "t"})
+    def varargs(a: int, *rest: int, flag: bool = False, **extra: Any) -> None:
+        return None
+
+    @spanrun.trace(name="opaque")
+    def opaque(obj: Any, n: float) -> Any:
+        return obj
+
+    @spanrun.trace(name="async_fails")
+    async def async_fails(x: int) -> None:
+        await asyncio.sleep(0)
+        raise KeyError(x)
+
+    @spanrun.trace(name="gen_fails")
+    def gen_fails(n: int) -> Iterator[int]:
+        yield n
+        raise ValueError("midway")
+
+    with spanrun.start_run() as run:
+        assert Service().answer("hi") == {"answer": "HI", "k": 3}
+        assert Service().answer("hi", k=5)["k"] == 5
+        varargs(1, 2, 3, flag=True, z="zz")
+        obj = Opaque()
+        assert opaque(obj, n=0.5) is obj
+        with pytest.raises(KeyError):
+            asyncio.run(async_fails(7))
+        gen = gen_fails(4)
+        assert next(gen) == 4
+        with pytest.raises(ValueError, match="midway"):
+            next(gen)
+    assert fresh_autolog.flush()
+    spans: dict[str, list[Any]] = {}
+    for info in store.search_traces(run_id=run.info.run_id):
+        for span in store.get_trace(info.trace_id).spans:
+            spans.setdefault(span.name, []).append(span.attributes)
+    first, second = sorted(spans["method"], key=lambda a: a["input.value"])
+    assert first["input.value"] == "hi" and "input.mime_type" not in first  # self left out
+    assert json.loads(first["output.value"]) == {"answer": "HI", "k": 3}
+    assert first["output.mime_type"] == "application/json"
+    assert second["input.value"] == '{"question": "hi", "k": 5}'
+    (va,) = spans["varargs"]
+    assert va["input.value"] == '{"a": 1, "rest": [2, 3], "flag": true, "extra": {"z": "zz"}}'
+    assert va["input.mime_type"] == "application/json"
+    assert va["output.value"] == "null"
+    assert va["spanrun.span_type"] == "TOOL" and va["tool"] == "t"
+    (op,) = spans["opaque"]
+    assert op["input.value"] == '{"obj": "<opaque>", "n": 0.5}'
+    assert op["output.value"] == '"<opaque>"'
+    (af,) = spans["async_fails"]
+    assert af["error.type"] == "KeyError" and "output.value" not in af
+    (gf,) = spans["gen_fails"]
+    assert gf["error.type"] == "ValueError" and gf["input.value"] == '{"n": 4}'
+    errors = {
+        s.name: (s.status_code, [e.name for e in s.events])
+        for info in store.search_traces(run_id=run.info.run_id)
+        for s in store.get_trace(info.trace_id).spans
+        if s.name in ("async_fails", "gen_fails")
+    }
+    assert errors == {
+        "async_fails": ("ERROR", ["exception"]),
+        "gen_fails": ("ERROR", ["exception"]),
+    }
+
+
+def test_start_span_values_and_nesting_under_a_traced_function(fresh_autolog, store):
+    @spanrun.trace
+    def outer(question: str) -> str:
+        with spanrun.start_span("inner", attributes={"n": 1, "tags": ["a", "b"]}) as span:
+            span.set_inputs(["x", 1])
+            span.set_outputs("plain")
+        return question
+
+    with spanrun.start_run():
+        outer("q")
+    trace_id = spanrun.get_last_active_trace_id()
+    assert fresh_autolog.flush()
+    spans = _spans(store, trace_id)
+    inner = spans["inner"]
+    root = next(s for n, s in spans.items() if n.endswith("outer"))
+    assert inner.parent_span_id == root.span_id and root.parent_span_id is None
+    assert inner.attributes["input.value"] == '["x", 1]'
+    assert inner.attributes["input.mime_type"] == "application/json"
+    assert (
+        inner.attributes["output.value"] == "plain" and "output.mime_type" not in inner.attributes
+    )
+    assert inner.attributes["n"] == 1 and list(inner.attributes["tags"]) == ["a", "b"]
+    assert root.attributes["input.value"] == "q" and root.attributes["output.value"] == "q"
