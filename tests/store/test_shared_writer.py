@@ -100,3 +100,13 @@ def test_writes_of_other_processes_wait_on_the_file_lock(tmp_path):
     with open(lock_file) as f:  # nobody holds it now
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     assert get_store(f"sqlite:///{path}").get_metric_history(run.info.run_id, "m")[0].value == 1.0
+
+
+def test_the_write_connection_has_a_larger_page_cache(tmp_path):
+    from spanrun.store.sqlite import _write_connection
+
+    store = get_export_store(f"sqlite:///{tmp_path / 'cache.db'}")
+    store.create_run("0", "u", 1, [], "r")
+    writer = store.database._writer  # type: ignore[attr-defined]
+    size = writer.run(lambda cursor: cursor.execute("PRAGMA cache_size").fetchone()[0])
+    assert size == -_write_connection._WRITE_CACHE_KIB < -2000  # SQLite's default: -2000
