@@ -49,3 +49,64 @@ def test_closing_one_store_keeps_the_other_writing(tmp_path):
     second.update_run_info(run.info.run_id, status="FINISHED", end_time=2)
     assert second.get_run(run.info.run_id).info.status == "FINISHED"
     second.close()
+
+
+def test_writes_of_other_processes_wait_on_the_file_lock(tmp_path):
+    """Another process holding ``<file>-writelock`` keeps this process's write waiting (on
+    ``flock``, not in SQLite's sleeping busy handler); released, the write goes through at once."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "locked.db"
+    store = get_export_store(f"sqlite:///{path}")
+    run = store.create_run("0", "u", 1, [], "r")
+    lock_file = f"{os.path.realpath(path)}-writelock"
+    assert os.path.exists(lock_file)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+            lock_file,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        done = threading.Event()
+
+        def write() -> None:
+            store.log_export_batch({run.info.run_id: ([("m", 1.0, 1, 0)], {}, {})})
+            done.set()
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        assert not done.wait(0.5), "the write did not wait for the other process's lock"
+        released = time.monotonic()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the holder exits: its lock goes with it
+        assert done.wait(10)
+        assert time.monotonic() - released < 2
+        thread.join()
+    finally:
+        holder.kill()
+        holder.wait()
+    with open(lock_file) as f:  # nobody holds it now
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert get_store(f"sqlite:///{path}").get_metric_history(run.info.run_id, "m")[0].value == 1.0
+
+
+def test_the_write_connection_has_a_larger_page_cache(tmp_path):
+    from spanrun.store.sqlite import _write_connection
+
+    store = get_export_store(f"sqlite:///{tmp_path / 'cache.db'}")
+    store.create_run("0", "u", 1, [], "r")
+    writer = store.database._writer  # type: ignore[attr-defined]
+    size = writer.run(lambda cursor: cursor.execute("PRAGMA cache_size").fetchone()[0])
+    assert size == -_write_connection._WRITE_CACHE_KIB < -2000  # SQLite's default: -2000

@@ -68,6 +68,47 @@ def test_protobuf_answers_are_protobuf_and_partial_success_counts_rejected_spans
     assert answer.json()["partialSuccess"]["rejectedSpans"] == "1"
 
 
+def _with_nested(field: str, raw: bytes) -> bytes:
+    """A protobuf request whose one span (or resource) carries ``raw`` as a nested message."""
+    from spanrun.server.otlp._wire import WireRequest
+
+    request = WireRequest.FromString(
+        as_protobuf(request_json(llm_span_json(T1, "eee19b7ec3c1b174")))
+    )
+    resource_spans = request.resource_spans[0]
+    span = resource_spans.scope_spans[0].spans[0]
+    if field == "resource":
+        resource_spans.resource = raw
+    elif field == "status":
+        span.status = raw
+    else:
+        getattr(span, field).append(raw)
+    return bytes(request.SerializeToString())
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "why"),
+    [
+        ("attributes", b"\xff\x01garbage", "attribute"),
+        ("attributes", b"\x0a\x02\xff\xfe", "attribute"),  # a key that is not UTF-8
+        ("events", b"\x0a\x05ab", "event"),  # truncated
+        ("links", b"\xff\xff", "link"),
+        ("status", b"\x12\x01\xff", "status"),  # a message that is not UTF-8
+        ("resource", b"\x0a\x09\x0a", "resource"),
+    ],
+)
+def test_a_nested_message_that_does_not_decode_is_400(shared_receiver, field, raw, why):
+    """Protobuf bodies are parsed with the spans' nested messages as bytes (``_wire``): a broken
+    one refuses the whole request when the spans are converted, as a broken body does."""
+    answer = httpx.post(
+        shared_receiver.traces_url, content=_with_nested(field, raw), headers=PROTOBUF, timeout=30
+    )
+    assert answer.status_code == 400
+    message = status_pb2.Status.FromString(answer.content)
+    assert message.code == code_pb2.INVALID_ARGUMENT
+    assert why in message.message and "not a valid OTLP message" in message.message
+
+
 @pytest.mark.parametrize(
     ("content", "headers", "status", "why"),
     [

@@ -66,6 +66,70 @@ def test_otlp_spans_become_the_sdk_spans_the_sender_held() -> None:
     assert converted.origins[0].service_name == "json-app"
 
 
+def test_protobuf_bodies_convert_as_the_official_message_does() -> None:
+    """``decode_request`` parses protobuf as ``WireRequest`` (attributes as bytes, decoded once
+    per distinct encoding): the spans equal those of the official message, also the second
+    time (from the decoded-attribute cache)."""
+    from spanrun.server.otlp._decode import decode_request
+    from spanrun.server.otlp._wire import WireRequest
+
+    body = request_json(
+        llm_span_json(T1, "eee19b7ec3c1b174"),
+        llm_span_json(T1, "eee19b7ec3c1b175", parent_span_id="eee19b7ec3c1b174"),
+    )
+    spans_json = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans_json[0]["attributes"] += [
+        {
+            "key": "list",
+            "value": {"arrayValue": {"values": [{"intValue": 1}, {"doubleValue": 2.5}]}},
+        },
+        {"key": "x" * 300, "value": {"stringValue": "long: never cached"}},
+    ]
+    spans_json[1]["links"] = [
+        {
+            "traceId": T1,
+            "spanId": "eee19b7ec3c1b170",
+            "attributes": [{"key": "k", "value": {"stringValue": "v"}}],
+        }
+    ]
+    spans_json[1]["status"] = {"code": 1}
+    raw = as_protobuf(body)
+    wire = decode_request(raw, "protobuf")
+    assert isinstance(wire, WireRequest)
+
+    def seen(converted: Any) -> list[tuple[Any, ...]]:
+        return [
+            (
+                s.name, s.context, s.parent, s.kind, s.start_time, s.end_time,
+                s.status.status_code, dict(s.attributes or {}),
+                [(e.name, e.timestamp, dict(e.attributes or {})) for e in s.events],
+                [(link.context, dict(link.attributes or {})) for link in s.links],
+                dict(s.resource.attributes),
+            )
+            for s in converted.spans
+        ]  # fmt: skip
+
+    official = seen(to_readable_spans(ExportTraceServiceRequest.FromString(raw)))
+    assert seen(to_readable_spans(wire)) == official
+    assert seen(to_readable_spans(decode_request(raw, "protobuf"))) == official
+    first = official[0][7]
+    assert first["list"] == (1, 2.5) and first["x" * 300] == "long: never cached"
+    assert official[1][6] is StatusCode.OK and official[1][9][0][1] == {"k": "v"}
+
+
+def test_the_decoded_attribute_cache_is_bounded() -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    from spanrun.server.otlp import _wire
+
+    encoded = [
+        KeyValue(key=f"k{i}", value=AnyValue(int_value=i)).SerializeToString()
+        for i in range(_wire._MAX_CACHED + 10)
+    ]
+    assert _wire.attribute_pairs(encoded) == {f"k{i}": i for i in range(len(encoded))}
+    assert 0 < len(_wire._decoded) <= _wire._MAX_CACHED
+
+
 @pytest.fixture
 def ingest(store):
     made = Ingest(store, clock_skew_s=0.0)

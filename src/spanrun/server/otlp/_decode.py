@@ -15,8 +15,10 @@ from typing import Any, Literal
 
 import orjson
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from spanrun.server.otlp._wire import WireRequest
 
 __all__ = [
     "Encoding",
@@ -86,17 +88,22 @@ def decompressed(body: bytes, content_encoding: str | None, max_bytes: int) -> b
     return out
 
 
-def decode_request(body: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
-    """Parse an ``ExportTraceServiceRequest``; 400 when the body does not decode."""
-    request = ExportTraceServiceRequest()
+def decode_request(body: bytes, encoding: Encoding) -> Message:
+    """Parse an ``ExportTraceServiceRequest``; 400 when the body does not decode.
+
+    Protobuf bodies are parsed as ``_wire.WireRequest`` (the spans' nested messages are decoded
+    when the spans are converted), JSON ones as the official message.
+    """
     if encoding == "protobuf":
+        wire = WireRequest()
         try:
-            request.ParseFromString(body)
+            wire.ParseFromString(body)
         except (DecodeError, RecursionError) as exc:
             raise OtlpRequestError(
                 400, f"the body is not an OTLP protobuf message: {exc}"
             ) from None
-        return request
+        return wire
+    request = ExportTraceServiceRequest()
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from google.protobuf.message import Message
 from opentelemetry.sdk.trace import ReadableSpan
 
 from spanrun.core.process import PROCESS_TAG
@@ -63,7 +63,7 @@ class IngestResult:
 
 @dataclass
 class _Item:
-    request: ExportTraceServiceRequest
+    request: Message  # ExportTraceServiceRequest or _wire.WireRequest
     span_count: int
     experiment: str | None  # the header's choice (name or id)
     future: Future[IngestResult]
@@ -84,9 +84,10 @@ class _Release:
             ingest._release(self._size)
 
 
-def span_count(request: ExportTraceServiceRequest) -> int:
+def span_count(request: Message) -> int:
     """The number of spans in a request (cheap: no span is converted)."""
-    return sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    resource_spans: Any = request.resource_spans  # type: ignore[attr-defined]
+    return sum(len(ss.spans) for rs in resource_spans for ss in rs.scope_spans)
 
 
 class Ingest:
@@ -138,9 +139,10 @@ class Ingest:
 
     # -- callers (event loop, gRPC threads) ---------------------------------------------------
     def submit(
-        self, request: ExportTraceServiceRequest, experiment: str | None = None
+        self, request: Message, experiment: str | None = None
     ) -> Future[IngestResult] | None:
-        """Queue a request's spans; None when the queue cannot take them now (retry later).
+        """Queue a request's spans (an ``ExportTraceServiceRequest``, or the ``WireRequest``
+        that ``decode_request`` gives); None when the queue cannot take them now (retry later).
 
         A request larger than the whole queue is taken when the queue is empty.
         """

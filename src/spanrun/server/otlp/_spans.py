@@ -6,24 +6,36 @@ its resource (one ``Resource`` per ``ResourceSpans``) and instrumentation scope.
 values become what the OTel API takes: str, bool, int, float, and tuples of them; a key-value
 list (allowed by OTLP, not by the API) becomes its JSON text and bytes their base64 text.
 A span the store could not hold (ids of the wrong size or all zero, times beyond int64) is
-rejected alone and counted, as OTLP's partial success reports it.
+rejected alone and counted, as OTLP's partial success reports it. Requests are read as
+``_wire.WireRequest`` (attributes decoded once per distinct encoding, see ``_wire``); a nested
+message that does not decode refuses the request (``InvalidInputError``: a 400).
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from google.protobuf.message import Message
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope as OtlpScope
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource as OtlpResource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status as OtlpStatus
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from spanrun.errors import InvalidInputError
+from spanrun.server.otlp._wire import (
+    MalformedSpan,
+    attribute_pairs,
+    attribute_value,
+    parse_nested,
+    wire_request,
+)
 
 __all__ = ["SERVICE_NAME", "Converted", "ResourceOrigin", "attribute_value", "to_readable_spans"]
 
@@ -70,33 +82,6 @@ class Converted:
             self.problems.append(why)
 
 
-def attribute_value(value: AnyValue) -> Any:
-    """An OTLP ``AnyValue`` as an OTel API attribute value (None when it holds none)."""
-    kind = value.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        items = [attribute_value(v) for v in value.array_value.values]
-        return tuple(v for v in items if v is not None)
-    if kind == "kvlist_value":
-        return orjson.dumps(_plain(value)).decode()
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode("ascii")
-    return getattr(value, kind)
-
-
-def _plain(value: AnyValue) -> Any:
-    """An ``AnyValue`` as JSON-ready Python (for key-value lists)."""
-    kind = value.WhichOneof("value")
-    if kind == "kvlist_value":
-        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
-    if kind == "array_value":
-        return [_plain(v) for v in value.array_value.values]
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode("ascii")
-    return getattr(value, kind) if kind else None
-
-
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in pairs:
@@ -119,7 +104,7 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
 
 
 def _scope(scope_spans: Any) -> InstrumentationScope:
-    scope = scope_spans.scope
+    scope = parse_nested(OtlpScope, scope_spans.scope, "instrumentation scope")
     return InstrumentationScope(
         scope.name,
         scope.version or None,
@@ -128,12 +113,21 @@ def _scope(scope_spans: Any) -> InstrumentationScope:
     )
 
 
-def to_readable_spans(request: ExportTraceServiceRequest) -> Converted:
-    """Every span of ``request`` as a ``ReadableSpan``; the ones the store can't hold are
-    rejected."""
+def to_readable_spans(request: Message) -> Converted:
+    """Every span of ``request`` (an ``ExportTraceServiceRequest`` or a ``WireRequest``) as a
+    ``ReadableSpan``; the ones the store can't hold are rejected. Raises
+    ``InvalidInputError`` when a nested message does not decode."""
+    try:
+        return _to_readable_spans(wire_request(request))
+    except MalformedSpan as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def _to_readable_spans(request: Any) -> Converted:
     out = Converted()
     for resource_spans in request.resource_spans:
-        attributes = _attributes(resource_spans.resource.attributes)
+        otlp_resource = parse_nested(OtlpResource, resource_spans.resource, "resource")
+        attributes = _attributes(otlp_resource.attributes)
         resource = Resource(attributes, resource_spans.schema_url or None)
         service = attributes.get(SERVICE_NAME)
         out.origins.append(
@@ -146,7 +140,7 @@ def to_readable_spans(request: ExportTraceServiceRequest) -> Converted:
 
 
 def _convert_spans(
-    spans: Sequence[OtlpSpan], resource: Resource, scope: InstrumentationScope, out: Converted
+    spans: Sequence[Any], resource: Resource, scope: InstrumentationScope, out: Converted
 ) -> None:
     append = out.spans.append
     for s in spans:
@@ -173,19 +167,22 @@ def _convert_spans(
             parent: SpanContext | None = SpanContext(trace_id, parent_id, remote)
         else:
             parent = None
-        code = s.status.code
-        if code == 2:
-            status = Status(StatusCode.ERROR, s.status.message or None)
-        else:
-            status = _OK if code == 1 else _UNSET
+        status = _UNSET
+        if s.status:
+            otlp_status = parse_nested(OtlpStatus, s.status, "status")
+            code = otlp_status.code
+            if code == 2:
+                status = Status(StatusCode.ERROR, otlp_status.message or None)
+            elif code == 1:
+                status = _OK
         append(
             ReadableSpan(
                 s.name,
                 SpanContext(trace_id, span_id, False, _FLAGS[flags & 0xFF]),
                 parent,
                 resource,
-                _attributes(s.attributes),
-                [Event(e.name, _attributes(e.attributes), e.time_unix_nano) for e in s.events],
+                attribute_pairs(s.attributes),
+                [_event(e) for e in s.events] if s.events else [],
                 [_link(link) for link in s.links] if s.links else (),
                 _KINDS[s.kind] if 0 <= s.kind < len(_KINDS) else SpanKind.INTERNAL,
                 None,
@@ -197,7 +194,13 @@ def _convert_spans(
         )
 
 
-def _link(link: Any) -> Link:
+def _event(raw: bytes) -> Event:
+    event = parse_nested(OtlpSpan.Event, raw, "event")
+    return Event(event.name, _attributes(event.attributes), event.time_unix_nano)
+
+
+def _link(raw: bytes) -> Link:
+    link = parse_nested(OtlpSpan.Link, raw, "link")
     context = SpanContext(
         int.from_bytes(link.trace_id, "big"),
         int.from_bytes(link.span_id, "big"),
