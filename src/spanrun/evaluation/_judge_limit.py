@@ -59,9 +59,12 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Slot:
-    """A call's hold on the window; ``generation`` tells which window it was sent under."""
+    """A call's hold on the window: which window it was sent under (``generation``, and its
+    size), and the calls in flight when it started, itself included."""
 
     generation: int
+    window: int
+    in_flight: int
 
 
 class JudgeLimit:
@@ -102,7 +105,7 @@ class JudgeLimit:
                     self._in_flight += 1
                     if self._in_flight < int(self._window):
                         self._changed.notify()  # pass on a wake-up a pause may have taken
-                    return Slot(self._generation)
+                    return Slot(self._generation, int(self._window), self._in_flight)
                 else:
                     self._changed.wait()
             return None
@@ -121,9 +124,9 @@ class JudgeLimit:
                     self._threshold = self._window
                     self._generation += 1
                     self.lowest = min(self.lowest, int(self._window))
-            elif outcome is Outcome.OK and 2 * self._in_flight >= self._window:
-                # Only a window in use grows: one kept half empty proves nothing about the
-                # endpoint's capacity.
+            elif outcome is Outcome.OK and 2 * max(slot.in_flight, self._in_flight) >= slot.window:
+                # Only a window in use grows (half full or more when the call started or ended):
+                # one kept half empty proves nothing about the endpoint's capacity.
                 step = 1.0 if self._window < self._threshold else 1.0 / self._window
                 self._window = min(float(self.ceiling), self._window + step)
                 self.highest = max(self.highest, int(self._window))

@@ -35,6 +35,10 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 ``retry``                   let the client retry errors (by default ``x-should-retry: false``)
 ``first=2``                 with ``error=``: only the first 2 requests with this header fail
 ``retry_after_ms=10``       send ``retry-after-ms`` with errors (the client's retry delay)
+``share=0.3``               with ``error=``: only that share of the requests with this header
+                            fail, spread evenly (the 4th, 7th, 10th, ... for 0.3)
+``busy_above=8``            answer 429 at once when more than 8 requests are in flight (this
+                            one included): an endpoint with a concurrency limit
 ``judge=malformed``         a grading prompt gets no verdict (also ``fenced``: JSON in a code
                             fence with text around it; ``lines``: MLflow's two-line format)
 ``score=4``                 a grading prompt gets this score
@@ -46,7 +50,8 @@ the reference words found in the graded output; see ``_judge_answers``).
 
 Requests received are kept (bounded) in :attr:`OpenAIServer.requests` so tests can check what
 the client really sent; :attr:`~OpenAIServer.received` counts them and
-:attr:`~OpenAIServer.max_in_flight` is the most handled at once (client concurrency limits).
+:attr:`~OpenAIServer.max_in_flight` is the most handled at once (client concurrency limits),
+:attr:`~OpenAIServer.statuses` counts the answers by HTTP status.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
         self._answered()
+        self.server.answered(status)
         body = json.dumps(payload).encode()
         head = [
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
@@ -104,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, events: list[tuple[str | None, Any]], d: fake.Directives) -> None:
         """Send SSE ``events`` ((event name, data) pairs) as one chunked response."""
         self._answered()
+        self.server.answered(200)
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
             "Transfer-Encoding: chunked\r\nx-request-id: req_spanrun\r\n\r\n"
@@ -163,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._in_flight = True
-        self.server.enter()
+        self._arrived_with = self.server.enter()
         try:
             self._post()
         finally:
@@ -183,21 +190,31 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             d = fake.parse_directives(header)
             first = int(d.extra["first"]) if "first" in d.extra else None
+            share = float(d.extra["share"]) if "share" in d.extra else None
+            busy_above = int(d.extra["busy_above"]) if "busy_above" in d.extra else None
         except ValueError:
             self._send(400, fake.error_json(400), {"x-should-retry": "false"})
+            return
+        no_retry = {} if d.retry else {"x-should-retry": "false"}
+        if "retry_after_ms" in d.extra:
+            no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
+        if busy_above is not None and self._arrived_with > busy_above:
+            # A concurrency limit answers at once, before any work (as real gateways do).
+            self._send(429, fake.error_json(429), no_retry)
             return
         delay = d.delay or self.server.delay
         if delay:
             time.sleep(delay)
-        no_retry = {} if d.retry else {"x-should-retry": "false"}
-        if "retry_after_ms" in d.extra:
-            no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
         if not isinstance(body, dict):
             self._send(400, fake.error_json(400), no_retry)
             return
         model = str(body.get("model") or "")
-        if d.error is not None and first is not None and self.server.seen(header) > first:
-            d.error = None  # only the first k requests with this header fail
+        if d.error is not None and (first is not None or share is not None):
+            n = self.server.seen(header)
+            if first is not None and n > first:
+                d.error = None  # only the first k requests with this header fail
+            if share is not None and int(n * share) == int((n - 1) * share):
+                d.error = None  # only that share of them fail, spread evenly
         if d.error is not None or "does-not-exist" in model:
             status = d.error if d.error is not None else 404
             self._send(status, fake.error_json(status, model), no_retry)
@@ -244,15 +261,22 @@ class _HTTPServer(ThreadingHTTPServer):
         self.max_in_flight = 0
         self.received = 0
         self.by_header: collections.Counter[str | None] = collections.Counter()
+        self.statuses: collections.Counter[int] = collections.Counter()
 
     def record(self, request: RecordedRequest) -> None:
         self.requests.append(request)
 
-    def enter(self) -> None:
+    def enter(self) -> int:
+        """Count a request in; the requests in flight now, this one included."""
         with self.lock:
             self.received += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self.in_flight
+
+    def answered(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] += 1
 
     def leave(self) -> None:
         with self.lock:
@@ -315,6 +339,14 @@ class OpenAIServer:
         """The most POST requests handled at the same time since :meth:`clear_requests`."""
         return self._httpd.max_in_flight if self._httpd is not None else 0
 
+    @property
+    def statuses(self) -> dict[int, int]:
+        """How many answers of each HTTP status were sent since :meth:`clear_requests`."""
+        if self._httpd is None:
+            return {}
+        with self._httpd.lock:
+            return dict(self._httpd.statuses)
+
     def clear_requests(self) -> None:
         """Forget the recorded requests, counters and ``first=k`` counts."""
         if self._httpd is not None:
@@ -323,6 +355,7 @@ class OpenAIServer:
                 self._httpd.received = 0
                 self._httpd.max_in_flight = 0
                 self._httpd.by_header.clear()
+                self._httpd.statuses.clear()
 
     def start(self) -> OpenAIServer:
         if self._httpd is None:
