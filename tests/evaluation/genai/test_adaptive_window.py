@@ -5,6 +5,7 @@ calls at once than the ceiling."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -90,7 +91,8 @@ def clean_scores(judge_server: OpenAIServer) -> pd.DataFrame:
     return scores
 
 
-def test_the_window_shrinks_to_an_endpoint_concurrency_limit(judge, clean_scores):
+def test_the_window_shrinks_to_an_endpoint_concurrency_limit(judge, clean_scores, caplog):
+    caplog.set_level(logging.INFO, logger="spanrun.evaluation")
     result, seen = _evaluate("busy_above=6; retry; retry_after_ms=20; delay=0.05")
     refused = judge.statuses.get(429, 0)
     assert refused > 0  # the window started above the endpoint's limit (16 > 6)
@@ -101,6 +103,7 @@ def test_the_window_shrinks_to_an_endpoint_concurrency_limit(judge, clean_scores
     assert judge.statuses[200] == 2 * ROWS  # every row graded once, by both metrics
     pd.testing.assert_frame_equal(_scores(result), clean_scores)
     assert result.metrics["answer_correctness/v1/mean"] == pytest.approx(3.0)
+    assert f"refused {refused} calls as overloaded" in caplog.text
 
 
 def test_a_share_of_429s_halves_the_window_and_every_row_is_scored(judge, clean_scores):
