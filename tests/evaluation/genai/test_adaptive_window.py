@@ -23,7 +23,7 @@ from spanrun.evaluation import (
     current_judge_limit,
     make_metric,
 )
-from spanrun.evaluation.genai._retry import backoff, retry_after, should_retry
+from spanrun.evaluation.genai._retry import backoff, retry_after, server_wait, should_retry
 from spanrun.metrics.genai import answer_correctness, answer_similarity
 from spanrun.testing.openai_server import FAKE_HEADER, OpenAIServer
 
@@ -216,6 +216,8 @@ def test_retry_after_headers_are_read_as_the_openai_client_reads_them():
     assert 28 < (retry_after({"retry-after": date}) or 0) <= 30
     assert retry_after({}) is None
     assert backoff(0, {"retry-after-ms": "250"}) == 0.25
+    # A pause of more than a minute is not honoured (nor retried): it would stall every call.
+    assert server_wait({"retry-after": "120"}) is None and server_wait({"retry-after": "0"}) is None
     assert 0.375 <= backoff(0) <= 0.5 and 0.75 <= backoff(1) <= 1.0 and backoff(30) <= 8.0
 
 

@@ -31,7 +31,7 @@ from opentelemetry import trace
 from spanrun.errors import InvalidInputError, MissingDependencyError
 from spanrun.evaluation import JudgeLimit, Outcome, current_judge_limit
 from spanrun.evaluation.genai._parse import parse_verdict
-from spanrun.evaluation.genai._retry import OVERLOADED, backoff, retry_after, should_retry
+from spanrun.evaluation.genai._retry import OVERLOADED, backoff, server_wait, should_retry
 from spanrun.exporters import JUDGE_ATTRIBUTE, JUDGE_CONTEXT_KEY
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ class Judge:
             except openai.APIStatusError as exc:
                 headers = exc.response.headers
                 if exc.status_code in OVERLOADED:
-                    outcome, pause = Outcome.OVERLOADED, retry_after(headers)
+                    outcome, pause = Outcome.OVERLOADED, server_wait(headers)
                 if attempt >= self.max_retries or not should_retry(exc.status_code, headers):
                     raise
                 delay = backoff(attempt, headers)

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Mapping
 
-__all__ = ["OVERLOADED", "backoff", "retry_after", "should_retry"]
+__all__ = ["OVERLOADED", "backoff", "retry_after", "server_wait", "should_retry"]
 
 #: The answers that say "too many calls": the adaptive window halves on them.
 OVERLOADED = frozenset({429, 503})
@@ -54,11 +54,17 @@ def should_retry(status: int, headers: Mapping[str, str]) -> bool:
     return status in _RETRIED or status >= 500
 
 
+def server_wait(headers: Mapping[str, str]) -> float | None:
+    """The server's ``Retry-After`` when it is one to honour (more than 0, at most a minute)."""
+    wait = retry_after(headers)
+    return wait if wait is not None and 0 < wait <= _MAX_RETRY_AFTER_S else None
+
+
 def backoff(attempt: int, headers: Mapping[str, str] | None = None) -> float:
     """Seconds before retry ``attempt + 1``: the server's ``Retry-After`` when sensible, else
     exponential backoff with jitter."""
-    wait = retry_after(headers) if headers is not None else None
-    if wait is not None and 0 < wait <= _MAX_RETRY_AFTER_S:
+    wait = server_wait(headers) if headers is not None else None
+    if wait is not None:
         return wait
     delay = min(_INITIAL_DELAY_S * 2.0 ** min(attempt, 64), _MAX_DELAY_S)
     return delay * (1 - 0.25 * random.random())
