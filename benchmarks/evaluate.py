@@ -1,13 +1,16 @@
 """Evaluation throughput: ``spanrun.evaluate`` against MLflow's ``mlflow.evaluate``.
 
     python benchmarks/evaluate.py [--rows 1000] [--judge-latency-ms 500] [--skip-mlflow]
-                                  [--no-autolog] [--json]
+                                  [--judge-busy-above N] [--no-autolog] [--json]
 
 Two scenarios, each spanrun and MLflow side by side: a judge answering at once (0 ms:
 CPU-bound, the client-side cost per judge call) and a judge answering after
 ``--judge-latency-ms`` (500 ms by default: a real endpoint answers a short grading prompt in
 0.3-3 s, so real evaluations are latency-bound and their throughput is set by how many judge
-calls are in flight). The local server sleeps that long before each answer.
+calls are in flight). The local server sleeps that long before each answer. With
+``--judge-busy-above N``, a third scenario: the same latency, and the server answers 429 at
+once to a call arriving when more than N are in flight (a rate-limited endpoint): spanrun's
+adaptive window must settle under N, every row still scored.
 
 The same question-answering data (``--rows`` rows: question, ground truth, an answer column to
 score) is evaluated by each side in its own process with ``model_type="question-answering"``
@@ -158,9 +161,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_judge(env: dict[str, str], latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+def _start_judge(
+    env: dict[str, str], latency_ms: float, busy_above: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     command = [sys.executable, "-m", "spanrun.testing.openai_server", "--port", str(port)]
+    if busy_above is not None:
+        command += ["--busy-above", str(busy_above)]
     server = subprocess.Popen(
         [*command, "--delay-ms", str(latency_ms)],
         env=env,
@@ -236,9 +243,12 @@ def _run_side(python: str, side: str, args: argparse.Namespace, env: dict[str, s
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _scenario(args: argparse.Namespace, latency_ms: float, base_env: dict[str, str]) -> Any:
-    """Both sides against one judge server answering after ``latency_ms``."""
-    server, base_url = _start_judge(base_env, latency_ms)
+def _scenario(
+    args: argparse.Namespace, latency_ms: float, busy_above: int | None, base_env: dict[str, str]
+) -> Any:
+    """Both sides against one judge server answering after ``latency_ms`` (and 429 to a call
+    arriving with more than ``busy_above`` in flight)."""
+    server, base_url = _start_judge(base_env, latency_ms, busy_above)
     try:
         env = {
             **base_env,
@@ -277,6 +287,12 @@ def main(argv: list[str] | None = None) -> None:
         default=500.0,
         help="the judge's latency in the realistic scenario (0 ms is always measured too)",
     )
+    parser.add_argument(
+        "--judge-busy-above",
+        type=int,
+        help="also measure the realistic scenario against a judge with this concurrency limit "
+        "(429 to a call arriving with more in flight: a rate-limited endpoint)",
+    )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--no-autolog", action="store_true", help="spanrun without autolog")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
@@ -294,18 +310,22 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.judge_latency_ms < 0:
         parser.error("--judge-latency-ms must be >= 0")
+    if args.judge_busy_above is not None and args.judge_busy_above < 1:
+        parser.error("--judge-busy-above must be >= 1")
 
     if not args.skip_mlflow:
         args.mlflow_python = _mlflow_python(args.mlflow_python)  # once for both scenarios
-    latencies = list(dict.fromkeys([0.0, args.judge_latency_ms]))
-    scenarios: dict[float, Any] = {}
+    kinds: list[tuple[float, int | None]] = [(0.0, None), (args.judge_latency_ms, None)]
+    if args.judge_busy_above is not None:
+        kinds.append((args.judge_latency_ms, args.judge_busy_above))
+    scenarios: dict[tuple[float, int | None], Any] = {}
     with tempfile.TemporaryDirectory(prefix="spanrun-bench-eval-") as tmp:
         args.workdir = Path(tmp)
         src = str(ROOT / "src")
         path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         base_env = {**os.environ, "PYTHONPATH": os.pathsep.join(path or [src])}
-        for latency in latencies:
-            scenarios[latency] = _scenario(args, latency, base_env)
+        for latency, busy in dict.fromkeys(kinds):
+            scenarios[latency, busy] = _scenario(args, latency, busy, base_env)
     _report(scenarios, args)
 
 
@@ -316,12 +336,18 @@ _WHY = {
 }
 
 
-def _report(scenarios: dict[float, Any], args: argparse.Namespace) -> None:
+def _report(scenarios: dict[tuple[float, int | None], Any], args: argparse.Namespace) -> None:
     autolog = "off" if args.no_autolog else "on"
     print(f"evaluate, {args.rows} QA rows, 2 judge metrics (local judge server)")
     figures: dict[str, Any] = {}
-    for latency, results in scenarios.items():
-        print(f"judge latency {latency:g} ms ({_WHY[latency == 0]}):")
+    for (latency, busy), results in scenarios.items():
+        if busy is None:
+            print(f"judge latency {latency:g} ms ({_WHY[latency == 0]}):")
+        else:
+            print(
+                f"judge latency {latency:g} ms, at most {busy} calls in flight (429 above: a "
+                "rate-limited endpoint; both sides retry):"
+            )
         for side, r in results.items():
             label = f"spanrun (autolog {autolog})" if side == "spanrun" else "MLflow"
             window = f"; judge window {r['window']}" if r.get("window") else ""
@@ -330,7 +356,7 @@ def _report(scenarios: dict[float, Any], args: argparse.Namespace) -> None:
                 f"({r['seconds']:.2f} s; CPU {1000 * r['cpu_seconds'] / r['rows']:.2f} ms/row; "
                 f"scored {r['scored']}; means {r['means']}{window})"
             )
-        tag = f"{latency:g}ms"
+        tag = f"{latency:g}ms" + (f"_busy{busy}" if busy is not None else "")
         s = results["spanrun"]
         figures[f"spanrun_rows_per_s_{tag}"] = {
             "value": s["rows"] / s["seconds"],

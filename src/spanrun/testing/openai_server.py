@@ -38,7 +38,9 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 ``share=0.3``               with ``error=``: only that share of the requests with this header
                             fail, spread evenly (the 4th, 7th, 10th, ... for 0.3)
 ``busy_above=8``            answer 429 at once when more than 8 requests are in flight (this
-                            one included): an endpoint with a concurrency limit
+                            one included): an endpoint with a concurrency limit (for every
+                            request: ``OpenAIServer(busy_above=8)`` / ``--busy-above 8``, a
+                            429 the client may retry)
 ``judge=malformed``         a grading prompt gets no verdict (also ``fenced``: JSON in a code
                             fence with text around it; ``lines``: MLflow's two-line format)
 ``score=4``                 a grading prompt gets this score
@@ -202,6 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
             # A concurrency limit answers at once, before any work (as real gateways do).
             self._send(429, fake.error_json(429), no_retry)
             return
+        limit = self.server.busy_above
+        if busy_above is None and limit is not None and self._arrived_with > limit:
+            self._send(429, fake.error_json(429), {"x-should-retry": "true"})
+            return
         delay = d.delay or self.server.delay
         if delay:
             time.sleep(delay)
@@ -252,9 +258,12 @@ class _HTTPServer(ThreadingHTTPServer):
     # The default listen backlog (5) refuses bursts of simultaneous connections (ReadError).
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], keep: int, delay: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], keep: int, delay: float, busy_above: int | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.delay = delay
+        self.busy_above = busy_above
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
         self.lock = threading.Lock()
         self.in_flight = 0
@@ -294,14 +303,23 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class OpenAIServer:
     """A local OpenAI-compatible server on ``host:port`` (port 0 picks a free one); ``delay``
-    (seconds) is slept before every answer, a real endpoint's latency."""
+    (seconds) is slept before every answer, a real endpoint's latency; with ``busy_above``, a
+    request arriving when more than that many are in flight gets a (retryable) 429 at once."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, keep_requests: int = 100, delay: float = 0.0
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_requests: int = 100,
+        delay: float = 0.0,
+        busy_above: int | None = None,
     ) -> None:
         if delay < 0:
             raise ValueError(f"delay must be >= 0, got {delay!r}")
+        if busy_above is not None and busy_above < 1:
+            raise ValueError(f"busy_above must be >= 1, got {busy_above!r}")
         self._delay = delay
+        self._busy_above = busy_above
         self._host = host
         self._port = port
         self._keep = keep_requests
@@ -359,7 +377,9 @@ class OpenAIServer:
 
     def start(self) -> OpenAIServer:
         if self._httpd is None:
-            self._httpd = _HTTPServer((self._host, self._port), self._keep, self._delay)
+            self._httpd = _HTTPServer(
+                (self._host, self._port), self._keep, self._delay, self._busy_above
+            )
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": 0.1},
@@ -397,10 +417,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--delay-ms", type=float, default=0.0, help="latency of every answer (milliseconds)"
     )
+    parser.add_argument(
+        "--busy-above",
+        type=int,
+        default=None,
+        help="answer 429 to a request arriving when more than this many are in flight",
+    )
     args = parser.parse_args(argv)
     if args.delay_ms < 0:
         parser.error("--delay-ms must be >= 0")
-    server = OpenAIServer(args.host, args.port, delay=args.delay_ms / 1000).start()
+    if args.busy_above is not None and args.busy_above < 1:
+        parser.error("--busy-above must be >= 1")
+    server = OpenAIServer(
+        args.host, args.port, delay=args.delay_ms / 1000, busy_above=args.busy_above
+    ).start()
     print(f"OpenAI-compatible server on {server.base_url} (Ctrl+C to stop)", flush=True)
     try:
         while True:

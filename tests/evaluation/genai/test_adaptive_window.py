@@ -279,3 +279,20 @@ def test_the_server_refuses_a_share_of_requests_evenly(judge):
             outcomes.append(429)
     client.close()
     assert outcomes == [200, 200, 200, 429, 200, 200, 200, 429]
+
+
+def test_a_server_wide_concurrency_limit_is_found_too(monkeypatch, clean_scores):
+    # The limit of every request (as a real endpoint's, no directive), retryable 429s without
+    # Retry-After: the judge backs off exponentially and the window settles under the limit.
+    with OpenAIServer(busy_above=8, delay=0.05) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-judge-test")
+        result, seen = _evaluate("", {"max_in_flight": 32})
+        statuses, most = server.statuses, server.max_in_flight
+    assert statuses[200] == 2 * ROWS
+    assert 0 < seen["overloads"] == statuses[429]
+    assert seen["lowest"] <= 8
+    assert most <= 32
+    pd.testing.assert_frame_equal(_scores(result), clean_scores)
+    with pytest.raises(ValueError, match="busy_above"):
+        OpenAIServer(busy_above=0)
