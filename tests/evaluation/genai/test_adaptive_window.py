@@ -296,3 +296,29 @@ def test_a_server_wide_concurrency_limit_is_found_too(monkeypatch, clean_scores)
     pd.testing.assert_frame_equal(_scores(result), clean_scores)
     with pytest.raises(ValueError, match="busy_above"):
         OpenAIServer(busy_above=0)
+
+
+def test_a_judge_span_times_the_grading_not_the_wait_for_a_slot(judge, autolog, store):
+    # Two metrics, two threads each, one window of 2: rows wait in line for a slot.
+    slow = {FAKE_HEADER: "delay=0.2"}
+    rows = 4
+    data = _data().head(rows)
+    autolog.autolog()
+    with spanrun.start_run() as run:
+        spanrun.evaluate(
+            data=data,
+            predictions="answer",
+            targets="truth",
+            extra_metrics=[
+                answer_correctness(extra_headers=slow),
+                answer_similarity(extra_headers=slow),
+            ],
+            evaluator_config={"max_in_flight": 2},
+        )
+    autolog.flush()
+    traces = [store.get_trace(t.trace_id) for t in store.search_traces(run_id=run.info.run_id)]
+    spans = [s for t in traces for s in t.spans if s.name.startswith("judge ")]
+    assert len(spans) == 2 * rows
+    seconds = [(s.end_time_ns - s.start_time_ns) / 1e9 for s in spans]
+    assert judge.max_in_flight == 2
+    assert all(0.2 <= s < 0.35 for s in seconds), seconds  # 8 calls of 0.2 s, 2 at a time

@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from spanrun.errors import InvalidInputError, MissingDependencyError
-from spanrun.evaluation import JudgeLimit, Outcome, current_judge_limit
+from spanrun.evaluation import JudgeLimit, Outcome, Slot, current_judge_limit
 from spanrun.evaluation.genai._parse import parse_verdict
 from spanrun.evaluation.genai._retry import OVERLOADED, backoff, server_wait, should_retry
 from spanrun.exporters import JUDGE_ATTRIBUTE, JUDGE_CONTEXT_KEY
@@ -193,10 +193,12 @@ class Judge:
         stop: threading.Event,
         limit: JudgeLimit,
     ) -> tuple[float | None, str | None]:
-        if limit.cancelled:
-            return None, _INTERRUPTED
         if stop.is_set():
             return None, _REFUSED
+        # The first slot before the span: a row's span times its grading, not its wait in line.
+        slot = limit.acquire()
+        if slot is None:
+            return None, _INTERRUPTED
         attributes: dict[str, str | int] = {
             JUDGE_ATTRIBUTE: self.metric_name,
             "spanrun.judge.row": row,
@@ -205,7 +207,7 @@ class Judge:
         # JUDGE_CONTEXT_KEY); the judge span itself comes from the global provider.
         token = otel_context.attach(otel_context.set_value(JUDGE_CONTEXT_KEY, self.metric_name))
         try:
-            return self._traced_call(client, prompt, attributes, stop, limit)
+            return self._traced_call(client, prompt, attributes, stop, limit, slot)
         except _configuration_errors():
             stop.set()
             raise
@@ -219,6 +221,7 @@ class Judge:
         attributes: dict[str, str | int],
         stop: threading.Event,
         limit: JudgeLimit,
+        slot: Slot,
     ) -> tuple[float | None, str | None]:
         # The global provider of now, not of import time (it may be replaced, e.g. in tests).
         tracer = trace.get_tracer("spanrun.evaluation.genai")
@@ -226,7 +229,7 @@ class Judge:
             f"judge {self.metric_name}", attributes=attributes
         ) as span:
             try:
-                reply = self._request(client, prompt, stop, limit)
+                reply = self._request(client, prompt, stop, limit, slot)
             except _NotSent as exc:
                 return None, str(exc)
             except _configuration_errors():
@@ -246,16 +249,24 @@ class Judge:
             return score, justification
 
     def _request(
-        self, client: openai.OpenAI, prompt: str, stop: threading.Event, limit: JudgeLimit
+        self,
+        client: openai.OpenAI,
+        prompt: str,
+        stop: threading.Event,
+        limit: JudgeLimit,
+        first: Slot,
     ) -> Any:
-        """The chat completion of ``prompt``: each attempt in a slot of ``limit``, which sees
-        how it ended; 429s, 5xx and connection errors retried up to ``max_retries`` times."""
+        """The chat completion of ``prompt``: each attempt in a slot of ``limit`` (the first in
+        ``first``), which sees how it ended; 429s, 5xx and connection errors retried up to
+        ``max_retries`` times."""
         import openai
 
+        slot: Slot | None = first
         for attempt in itertools.count():
-            slot = limit.acquire()
             if slot is None:
-                raise _NotSent(_INTERRUPTED)
+                slot = limit.acquire()
+                if slot is None:
+                    raise _NotSent(_INTERRUPTED)
             outcome, pause = Outcome.FAILED, None
             try:
                 if stop.is_set():
@@ -280,6 +291,7 @@ class Judge:
                 delay = backoff(attempt)
             finally:
                 limit.release(slot, outcome, pause)
+                slot = None
             _log.debug("spanrun: judge %r retries in %.2f s", self.metric_name, delay)
             if limit.sleep(delay):
                 raise _NotSent(_INTERRUPTED)
