@@ -1,13 +1,16 @@
 """Evaluation throughput: ``spanrun.evaluate`` against MLflow's ``mlflow.evaluate``.
 
     python benchmarks/evaluate.py [--rows 1000] [--judge-latency-ms 500] [--skip-mlflow]
-                                  [--no-autolog] [--json]
+                                  [--judge-busy-above N] [--no-autolog] [--json]
 
 Two scenarios, each spanrun and MLflow side by side: a judge answering at once (0 ms:
 CPU-bound, the client-side cost per judge call) and a judge answering after
 ``--judge-latency-ms`` (500 ms by default: a real endpoint answers a short grading prompt in
 0.3-3 s, so real evaluations are latency-bound and their throughput is set by how many judge
-calls are in flight). The local server sleeps that long before each answer.
+calls are in flight). The local server sleeps that long before each answer. With
+``--judge-busy-above N``, a third scenario: the same latency, and the server answers 429 at
+once to a call arriving when more than N are in flight (a rate-limited endpoint): spanrun's
+adaptive window must settle under N, every row still scored.
 
 The same question-answering data (``--rows`` rows: question, ground truth, an answer column to
 score) is evaluated by each side in its own process with ``model_type="question-answering"``
@@ -15,8 +18,9 @@ and two LLM-judge metrics (``answer_correctness``, ``answer_similarity``), the j
 spanrun's local OpenAI-compatible server, started here in a process of its own (both sides
 reach it through ``OPENAI_BASE_URL``; each side with its defaults: MLflow 10 concurrent judge
 calls per metric, metrics one after another; spanrun its metrics at the same time under one
-bound of 50 calls in flight). Measured per side: the wall time of the ``evaluate`` call only
-(imports and setup excluded), as rows/s, and the CPU time of the evaluating process per row.
+adaptive window of judge calls in flight, from 16 up to its default ceiling of 128). Measured
+per side: the wall time of the ``evaluate`` call only (imports and setup excluded), as rows/s,
+and the CPU time of the evaluating process per row; for spanrun also the judge window reached.
 
 Fairness notes:
 
@@ -32,10 +36,10 @@ Fairness notes:
 - Each side's judge means are printed: the same judge verdicts on the same rows must give
   the same means (a check that both really graded every row).
 
-Measured: see the README's "LLM judges" section. Before the evaluation-wide bound (both sides
-10 calls in flight; 2 shared cores, load 5-8): 38-49 rows/s against MLflow's 39-50 at 0 ms.
-The 0 ms scenario stays about even: both sides are bound by the client's CPU per judge call
-(``openai`` client 3.2-4.3 ms, MLflow's ``requests`` 2.4 ms, the local server 0.7 ms).
+Measured: see the README's "LLM judges" section. The 0 ms scenario stays about even: both
+sides are bound by the client's CPU per judge call (``openai`` client 2.5-3.5 ms, its autolog
+about 1.5 ms more, MLflow's ``requests`` 2.4 ms, the local server 0.7 ms). At 500 ms spanrun
+is bound by the same CPU (one Python process: one core), MLflow by its 10 calls in flight.
 """
 
 from __future__ import annotations
@@ -99,6 +103,9 @@ def _worker(side: str, rows: int, workdir: Path, autolog: bool) -> dict[str, Any
     mlflow.set_tracking_uri(f"sqlite:///{workdir / f'{side}.db'}")
     data = pd.DataFrame(dataset(rows))
     metrics = [answer_correctness(model=JUDGE), answer_similarity(model=JUDGE)]
+    window: dict[str, int] = {}
+    if side == "spanrun":
+        metrics.append(_window_probe(window))
     with mlflow.start_run():
         cpu, wall = time.process_time(), time.perf_counter()
         result = mlflow.evaluate(
@@ -127,7 +134,22 @@ def _worker(side: str, rows: int, workdir: Path, autolog: bool) -> dict[str, Any
         "metrics": sorted(result.metrics),
         "columns": [str(c) for c in table.columns],
         "module": getattr(mlflow, "__file__", ""),
+        "window": window,
     }
+
+
+def _window_probe(seen: dict[str, int]) -> Any:
+    """A metric run after the judge metrics (it uses their values) that reads what the
+    evaluation's adaptive judge window went through; it computes nothing else."""
+    from spanrun.evaluation import MetricValue, current_judge_limit, make_metric
+
+    def judge_window(metrics: dict[str, Any]) -> Any:
+        limit = current_judge_limit()
+        if limit is not None:
+            seen.update(highest=limit.highest, lowest=limit.lowest, overloads=limit.overloads)
+        return MetricValue(aggregate_results={})
+
+    return make_metric(eval_fn=judge_window, greater_is_better=True, name="judge_window")
 
 
 # ------------------------------------------------------------------------------- driver
@@ -139,9 +161,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_judge(env: dict[str, str], latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
+def _start_judge(
+    env: dict[str, str], latency_ms: float, busy_above: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     command = [sys.executable, "-m", "spanrun.testing.openai_server", "--port", str(port)]
+    if busy_above is not None:
+        command += ["--busy-above", str(busy_above)]
     server = subprocess.Popen(
         [*command, "--delay-ms", str(latency_ms)],
         env=env,
@@ -217,9 +243,12 @@ def _run_side(python: str, side: str, args: argparse.Namespace, env: dict[str, s
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _scenario(args: argparse.Namespace, latency_ms: float, base_env: dict[str, str]) -> Any:
-    """Both sides against one judge server answering after ``latency_ms``."""
-    server, base_url = _start_judge(base_env, latency_ms)
+def _scenario(
+    args: argparse.Namespace, latency_ms: float, busy_above: int | None, base_env: dict[str, str]
+) -> Any:
+    """Both sides against one judge server answering after ``latency_ms`` (and 429 to a call
+    arriving with more than ``busy_above`` in flight)."""
+    server, base_url = _start_judge(base_env, latency_ms, busy_above)
     try:
         env = {
             **base_env,
@@ -258,6 +287,12 @@ def main(argv: list[str] | None = None) -> None:
         default=500.0,
         help="the judge's latency in the realistic scenario (0 ms is always measured too)",
     )
+    parser.add_argument(
+        "--judge-busy-above",
+        type=int,
+        help="also measure the realistic scenario against a judge with this concurrency limit "
+        "(429 to a call arriving with more in flight: a rate-limited endpoint)",
+    )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--no-autolog", action="store_true", help="spanrun without autolog")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
@@ -275,18 +310,22 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.judge_latency_ms < 0:
         parser.error("--judge-latency-ms must be >= 0")
+    if args.judge_busy_above is not None and args.judge_busy_above < 1:
+        parser.error("--judge-busy-above must be >= 1")
 
     if not args.skip_mlflow:
         args.mlflow_python = _mlflow_python(args.mlflow_python)  # once for both scenarios
-    latencies = list(dict.fromkeys([0.0, args.judge_latency_ms]))
-    scenarios: dict[float, Any] = {}
+    kinds: list[tuple[float, int | None]] = [(0.0, None), (args.judge_latency_ms, None)]
+    if args.judge_busy_above is not None:
+        kinds.append((args.judge_latency_ms, args.judge_busy_above))
+    scenarios: dict[tuple[float, int | None], Any] = {}
     with tempfile.TemporaryDirectory(prefix="spanrun-bench-eval-") as tmp:
         args.workdir = Path(tmp)
         src = str(ROOT / "src")
         path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         base_env = {**os.environ, "PYTHONPATH": os.pathsep.join(path or [src])}
-        for latency in latencies:
-            scenarios[latency] = _scenario(args, latency, base_env)
+        for latency, busy in dict.fromkeys(kinds):
+            scenarios[latency, busy] = _scenario(args, latency, busy, base_env)
     _report(scenarios, args)
 
 
@@ -297,20 +336,27 @@ _WHY = {
 }
 
 
-def _report(scenarios: dict[float, Any], args: argparse.Namespace) -> None:
+def _report(scenarios: dict[tuple[float, int | None], Any], args: argparse.Namespace) -> None:
     autolog = "off" if args.no_autolog else "on"
     print(f"evaluate, {args.rows} QA rows, 2 judge metrics (local judge server)")
     figures: dict[str, Any] = {}
-    for latency, results in scenarios.items():
-        print(f"judge latency {latency:g} ms ({_WHY[latency == 0]}):")
+    for (latency, busy), results in scenarios.items():
+        if busy is None:
+            print(f"judge latency {latency:g} ms ({_WHY[latency == 0]}):")
+        else:
+            print(
+                f"judge latency {latency:g} ms, at most {busy} calls in flight (429 above: a "
+                "rate-limited endpoint; both sides retry):"
+            )
         for side, r in results.items():
             label = f"spanrun (autolog {autolog})" if side == "spanrun" else "MLflow"
+            window = f"; judge window {r['window']}" if r.get("window") else ""
             print(
                 f"  {label:<20} {r['rows'] / r['seconds']:8.1f} rows/s  "
                 f"({r['seconds']:.2f} s; CPU {1000 * r['cpu_seconds'] / r['rows']:.2f} ms/row; "
-                f"scored {r['scored']}; means {r['means']})"
+                f"scored {r['scored']}; means {r['means']}{window})"
             )
-        tag = f"{latency:g}ms"
+        tag = f"{latency:g}ms" + (f"_busy{busy}" if busy is not None else "")
         s = results["spanrun"]
         figures[f"spanrun_rows_per_s_{tag}"] = {
             "value": s["rows"] / s["seconds"],

@@ -29,8 +29,11 @@ from spanrun.evaluation._evaluate import (
 )
 from spanrun.evaluation._judge_limit import (
     DEFAULT_MAX_IN_FLIGHT,
+    INITIAL_IN_FLIGHT,
     MAX_IN_FLIGHT_ENV,
     JudgeLimit,
+    Outcome,
+    Slot,
     current_judge_limit,
 )
 from spanrun.evaluation._metric import (
@@ -46,6 +49,7 @@ from spanrun.evaluation._rows import RowsInterrupted
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
     "EVAL_TABLE",
+    "INITIAL_IN_FLIGHT",
     "MAX_IN_FLIGHT_ENV",
     "MODEL_TYPES",
     "EvaluationArtifact",
@@ -55,7 +59,9 @@ __all__ = [
     "MetricValue",
     "ModelInfo",
     "OpenAIModel",
+    "Outcome",
     "RowsInterrupted",
+    "Slot",
     "ari_grade_level",
     "builtin_metrics",
     "current_judge_limit",

@@ -210,8 +210,16 @@ def _run(
     y_pred, other, _ = split_outputs(outputs, src.predictions_name, rows)
     src.predictions, src.other_outputs = y_pred, other
 
-    with judge_limit(max_in_flight(src.config)):
+    with judge_limit(max_in_flight(src.config)) as limit:
         values = score(metrics, src, builtin_count) if rows else {}
+    if limit.overloads:
+        _log.info(
+            "spanrun.evaluate: the judge endpoint refused %d calls as overloaded (429/503); "
+            "judge calls in flight went down to %d (ceiling %d)",
+            limit.overloads,
+            limit.lowest,
+            limit.ceiling,
+        )
     if latencies is not None:
         # MLflow's MetricValue gives numeric scores the standard aggregations.
         values["latency"] = MetricValue(

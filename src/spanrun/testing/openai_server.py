@@ -35,6 +35,12 @@ Behaviour switches go in the ``x-spanrun-fake`` request header, ``;``-separated:
 ``retry``                   let the client retry errors (by default ``x-should-retry: false``)
 ``first=2``                 with ``error=``: only the first 2 requests with this header fail
 ``retry_after_ms=10``       send ``retry-after-ms`` with errors (the client's retry delay)
+``share=0.3``               with ``error=``: only that share of the requests with this header
+                            fail, spread evenly (the 4th, 7th, 10th, ... for 0.3)
+``busy_above=8``            answer 429 at once when more than 8 requests are in flight (this
+                            one included): an endpoint with a concurrency limit (for every
+                            request: ``OpenAIServer(busy_above=8)`` / ``--busy-above 8``, a
+                            429 the client may retry)
 ``judge=malformed``         a grading prompt gets no verdict (also ``fenced``: JSON in a code
                             fence with text around it; ``lines``: MLflow's two-line format)
 ``score=4``                 a grading prompt gets this score
@@ -46,7 +52,8 @@ the reference words found in the graded output; see ``_judge_answers``).
 
 Requests received are kept (bounded) in :attr:`OpenAIServer.requests` so tests can check what
 the client really sent; :attr:`~OpenAIServer.received` counts them and
-:attr:`~OpenAIServer.max_in_flight` is the most handled at once (client concurrency limits).
+:attr:`~OpenAIServer.max_in_flight` is the most handled at once (client concurrency limits),
+:attr:`~OpenAIServer.statuses` counts the answers by HTTP status.
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
         self._answered()
+        self.server.answered(status)
         body = json.dumps(payload).encode()
         head = [
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
@@ -104,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, events: list[tuple[str | None, Any]], d: fake.Directives) -> None:
         """Send SSE ``events`` ((event name, data) pairs) as one chunked response."""
         self._answered()
+        self.server.answered(200)
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
             "Transfer-Encoding: chunked\r\nx-request-id: req_spanrun\r\n\r\n"
@@ -163,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._in_flight = True
-        self.server.enter()
+        self._arrived_with = self.server.enter()
         try:
             self._post()
         finally:
@@ -183,21 +192,35 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             d = fake.parse_directives(header)
             first = int(d.extra["first"]) if "first" in d.extra else None
+            share = float(d.extra["share"]) if "share" in d.extra else None
+            busy_above = int(d.extra["busy_above"]) if "busy_above" in d.extra else None
         except ValueError:
             self._send(400, fake.error_json(400), {"x-should-retry": "false"})
+            return
+        no_retry = {} if d.retry else {"x-should-retry": "false"}
+        if "retry_after_ms" in d.extra:
+            no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
+        if busy_above is not None and self._arrived_with > busy_above:
+            # A concurrency limit answers at once, before any work (as real gateways do).
+            self._send(429, fake.error_json(429), no_retry)
+            return
+        limit = self.server.busy_above
+        if busy_above is None and limit is not None and self._arrived_with > limit:
+            self._send(429, fake.error_json(429), {"x-should-retry": "true"})
             return
         delay = d.delay or self.server.delay
         if delay:
             time.sleep(delay)
-        no_retry = {} if d.retry else {"x-should-retry": "false"}
-        if "retry_after_ms" in d.extra:
-            no_retry["retry-after-ms"] = d.extra["retry_after_ms"]
         if not isinstance(body, dict):
             self._send(400, fake.error_json(400), no_retry)
             return
         model = str(body.get("model") or "")
-        if d.error is not None and first is not None and self.server.seen(header) > first:
-            d.error = None  # only the first k requests with this header fail
+        if d.error is not None and (first is not None or share is not None):
+            n = self.server.seen(header)
+            if first is not None and n > first:
+                d.error = None  # only the first k requests with this header fail
+            if share is not None and int(n * share) == int((n - 1) * share):
+                d.error = None  # only that share of them fail, spread evenly
         if d.error is not None or "does-not-exist" in model:
             status = d.error if d.error is not None else 404
             self._send(status, fake.error_json(status, model), no_retry)
@@ -235,24 +258,34 @@ class _HTTPServer(ThreadingHTTPServer):
     # The default listen backlog (5) refuses bursts of simultaneous connections (ReadError).
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], keep: int, delay: float) -> None:
+    def __init__(
+        self, address: tuple[str, int], keep: int, delay: float, busy_above: int | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.delay = delay
+        self.busy_above = busy_above
         self.requests: collections.deque[RecordedRequest] = collections.deque(maxlen=keep)
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
         self.received = 0
         self.by_header: collections.Counter[str | None] = collections.Counter()
+        self.statuses: collections.Counter[int] = collections.Counter()
 
     def record(self, request: RecordedRequest) -> None:
         self.requests.append(request)
 
-    def enter(self) -> None:
+    def enter(self) -> int:
+        """Count a request in; the requests in flight now, this one included."""
         with self.lock:
             self.received += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self.in_flight
+
+    def answered(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] += 1
 
     def leave(self) -> None:
         with self.lock:
@@ -270,14 +303,23 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class OpenAIServer:
     """A local OpenAI-compatible server on ``host:port`` (port 0 picks a free one); ``delay``
-    (seconds) is slept before every answer, a real endpoint's latency."""
+    (seconds) is slept before every answer, a real endpoint's latency; with ``busy_above``, a
+    request arriving when more than that many are in flight gets a (retryable) 429 at once."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, keep_requests: int = 100, delay: float = 0.0
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_requests: int = 100,
+        delay: float = 0.0,
+        busy_above: int | None = None,
     ) -> None:
         if delay < 0:
             raise ValueError(f"delay must be >= 0, got {delay!r}")
+        if busy_above is not None and busy_above < 1:
+            raise ValueError(f"busy_above must be >= 1, got {busy_above!r}")
         self._delay = delay
+        self._busy_above = busy_above
         self._host = host
         self._port = port
         self._keep = keep_requests
@@ -315,6 +357,14 @@ class OpenAIServer:
         """The most POST requests handled at the same time since :meth:`clear_requests`."""
         return self._httpd.max_in_flight if self._httpd is not None else 0
 
+    @property
+    def statuses(self) -> dict[int, int]:
+        """How many answers of each HTTP status were sent since :meth:`clear_requests`."""
+        if self._httpd is None:
+            return {}
+        with self._httpd.lock:
+            return dict(self._httpd.statuses)
+
     def clear_requests(self) -> None:
         """Forget the recorded requests, counters and ``first=k`` counts."""
         if self._httpd is not None:
@@ -323,10 +373,13 @@ class OpenAIServer:
                 self._httpd.received = 0
                 self._httpd.max_in_flight = 0
                 self._httpd.by_header.clear()
+                self._httpd.statuses.clear()
 
     def start(self) -> OpenAIServer:
         if self._httpd is None:
-            self._httpd = _HTTPServer((self._host, self._port), self._keep, self._delay)
+            self._httpd = _HTTPServer(
+                (self._host, self._port), self._keep, self._delay, self._busy_above
+            )
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": 0.1},
@@ -364,10 +417,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--delay-ms", type=float, default=0.0, help="latency of every answer (milliseconds)"
     )
+    parser.add_argument(
+        "--busy-above",
+        type=int,
+        default=None,
+        help="answer 429 to a request arriving when more than this many are in flight",
+    )
     args = parser.parse_args(argv)
     if args.delay_ms < 0:
         parser.error("--delay-ms must be >= 0")
-    server = OpenAIServer(args.host, args.port, delay=args.delay_ms / 1000).start()
+    if args.busy_above is not None and args.busy_above < 1:
+        parser.error("--busy-above must be >= 1")
+    server = OpenAIServer(
+        args.host, args.port, delay=args.delay_ms / 1000, busy_above=args.busy_above
+    ).start()
     print(f"OpenAI-compatible server on {server.base_url} (Ctrl+C to stop)", flush=True)
     try:
         while True:

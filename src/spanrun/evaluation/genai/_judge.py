@@ -3,19 +3,21 @@
 Model URIs are ``openai:/<model>``; the endpoint and key come from ``OPENAI_BASE_URL`` (or
 MLflow's ``OPENAI_API_BASE``) and ``OPENAI_API_KEY``, read when a metric runs, or from
 ``proxy_url`` (MLflow's: the full chat completions URL, or a base URL). Rows are graded
-concurrently: inside ``evaluate`` every call takes a slot of the evaluation-wide
+concurrently: inside ``evaluate`` every attempt takes a slot of the evaluation-wide, adaptive
 :class:`~spanrun.evaluation.JudgeLimit` (shared by the metrics, which run at the same time), and
 ``max_workers``, when given, caps one metric further; outside ``evaluate`` a metric runs
-``max_workers`` calls at once (MLflow's 10 when not given). 429s, 5xx and connection errors
-are retried with exponential backoff by the ``openai`` client itself (``max_retries``; a
-``Retry-After`` header is honoured). Each call runs in a ``judge <metric>`` span, with
-``JUDGE_CONTEXT_KEY`` set: under autolog the LLM call below it is an ordinary autologged call
-of the active run (its tokens and cost count) that adds no row to ``llm_predictions.csv``.
+``max_workers`` calls at once (MLflow's 10 when not given). 429s, 5xx and connection errors are
+retried here, with the ``openai`` client's rules (``_retry``), not by the client: so each
+attempt waits for a slot and each 429 or 503 shrinks the window. Each row runs in a
+``judge <metric>`` span, with ``JUDGE_CONTEXT_KEY`` set: under autolog each LLM call below it
+(one per attempt) is an ordinary autologged call of the active run (its tokens and cost count)
+that adds no row to ``llm_predictions.csv``.
 """
 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import os
 import threading
@@ -27,8 +29,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from spanrun.errors import InvalidInputError, MissingDependencyError
-from spanrun.evaluation import JudgeLimit, current_judge_limit
+from spanrun.evaluation import JudgeLimit, Outcome, Slot, current_judge_limit
 from spanrun.evaluation.genai._parse import parse_verdict
+from spanrun.evaluation.genai._retry import OVERLOADED, backoff, server_wait, should_retry
 from spanrun.exporters import JUDGE_ATTRIBUTE, JUDGE_CONTEXT_KEY
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ _TIMEOUT_S = 120.0
 _CHAT_PATH = "/chat/completions"
 #: A metric's concurrent judge calls outside ``evaluate`` (MLflow's ``max_workers`` default).
 _STANDALONE_WORKERS = 10
+_INTERRUPTED = "Not graded: the evaluation was interrupted"
+_REFUSED = "Not graded: the judge refused an earlier request"
 
 
 def parse_model_uri(uri: str) -> tuple[str, str]:
@@ -120,7 +125,7 @@ class Judge:
             )
         return openai.OpenAI(
             base_url=_base_url(self.proxy_url),
-            max_retries=self.max_retries,
+            max_retries=0,  # the judge retries itself: every attempt goes through the window
             timeout=_TIMEOUT_S,
             default_headers=self.extra_headers or None,
         )
@@ -135,9 +140,12 @@ class Judge:
         fatal = _configuration_errors()
         limit = current_judge_limit()
         if limit is None:
+            # Alone, a metric is its own evaluation: MLflow's fixed 10 calls at once, or
+            # max_workers, from the start (the window only shrinks on overload then).
             workers = self.max_workers or _STANDALONE_WORKERS
+            limit = JudgeLimit(workers, initial=workers)
         else:
-            workers = min(self.max_workers or limit.size, limit.size)
+            workers = min(self.max_workers or limit.ceiling, limit.ceiling)
         try:
             workers = min(workers, len(prompts))
             with ThreadPoolExecutor(workers, thread_name_prefix="spanrun-judge") as pool:
@@ -183,20 +191,14 @@ class Judge:
         row: int,
         prompt: str,
         stop: threading.Event,
-        limit: JudgeLimit | None,
-    ) -> tuple[float | None, str | None]:
-        if limit is None:
-            return self._grade_now(client, row, prompt, stop)
-        with limit.slot():
-            if limit.cancelled:
-                return None, "Not graded: the evaluation was interrupted"
-            return self._grade_now(client, row, prompt, stop)
-
-    def _grade_now(
-        self, client: openai.OpenAI, row: int, prompt: str, stop: threading.Event
+        limit: JudgeLimit,
     ) -> tuple[float | None, str | None]:
         if stop.is_set():
-            return None, "Not graded: the judge refused an earlier request"
+            return None, _REFUSED
+        # The first slot before the span: a row's span times its grading, not its wait in line.
+        slot = limit.acquire()
+        if slot is None:
+            return None, _INTERRUPTED
         attributes: dict[str, str | int] = {
             JUDGE_ATTRIBUTE: self.metric_name,
             "spanrun.judge.row": row,
@@ -205,7 +207,7 @@ class Judge:
         # JUDGE_CONTEXT_KEY); the judge span itself comes from the global provider.
         token = otel_context.attach(otel_context.set_value(JUDGE_CONTEXT_KEY, self.metric_name))
         try:
-            return self._traced_call(client, prompt, attributes)
+            return self._traced_call(client, prompt, attributes, stop, limit, slot)
         except _configuration_errors():
             stop.set()
             raise
@@ -213,7 +215,13 @@ class Judge:
             otel_context.detach(token)
 
     def _traced_call(
-        self, client: openai.OpenAI, prompt: str, attributes: dict[str, str | int]
+        self,
+        client: openai.OpenAI,
+        prompt: str,
+        attributes: dict[str, str | int],
+        stop: threading.Event,
+        limit: JudgeLimit,
+        slot: Slot,
     ) -> tuple[float | None, str | None]:
         # The global provider of now, not of import time (it may be replaced, e.g. in tests).
         tracer = trace.get_tracer("spanrun.evaluation.genai")
@@ -221,11 +229,9 @@ class Judge:
             f"judge {self.metric_name}", attributes=attributes
         ) as span:
             try:
-                reply = client.chat.completions.create(
-                    model=self.model,
-                    messages=[{"role": "user", "content": prompt}],
-                    **self.parameters,
-                )
+                reply = self._request(client, prompt, stop, limit, slot)
+            except _NotSent as exc:
+                return None, str(exc)
             except _configuration_errors():
                 raise
             except Exception as exc:  # one row's failure is that row's, not the evaluation's
@@ -241,3 +247,57 @@ class Judge:
             else:
                 span.set_attribute("spanrun.judge.error", justification)
             return score, justification
+
+    def _request(
+        self,
+        client: openai.OpenAI,
+        prompt: str,
+        stop: threading.Event,
+        limit: JudgeLimit,
+        first: Slot,
+    ) -> Any:
+        """The chat completion of ``prompt``: each attempt in a slot of ``limit`` (the first in
+        ``first``), which sees how it ended; 429s, 5xx and connection errors retried up to
+        ``max_retries`` times."""
+        import openai
+
+        slot: Slot | None = first
+        for attempt in itertools.count():
+            if slot is None:
+                slot = limit.acquire()
+                if slot is None:
+                    raise _NotSent(_INTERRUPTED)
+            outcome, pause = Outcome.FAILED, None
+            try:
+                if stop.is_set():
+                    raise _NotSent(_REFUSED)
+                reply = client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    **self.parameters,
+                )
+                outcome = Outcome.OK
+                return reply
+            except openai.APIStatusError as exc:
+                headers = exc.response.headers
+                if exc.status_code in OVERLOADED:
+                    outcome, pause = Outcome.OVERLOADED, server_wait(headers)
+                if attempt >= self.max_retries or not should_retry(exc.status_code, headers):
+                    raise
+                delay = backoff(attempt, headers)
+            except openai.APIConnectionError:  # timeouts included
+                if attempt >= self.max_retries:
+                    raise
+                delay = backoff(attempt)
+            finally:
+                limit.release(slot, outcome, pause)
+                slot = None
+            _log.debug("spanrun: judge %r retries in %.2f s", self.metric_name, delay)
+            if limit.sleep(delay):
+                raise _NotSent(_INTERRUPTED)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _NotSent(Exception):
+    """The call was not sent (the evaluation stopped, or the key was refused): the message is
+    the row's justification."""
