@@ -30,8 +30,9 @@ import orjson
 from spanrun.core.entities import Metric, Param, ViewType
 from spanrun.server._wire import run_json
 from spanrun.store import SqlAlchemyStore
+from spanrun.store._run_load import load_runs
 from spanrun.store._search_filter import parse_filter, parse_order_by
-from spanrun.store._search_sql import run_search_query
+from spanrun.store._search_sql import PAGE_LIMIT, PAGE_OFFSET, run_search_query
 
 FILTER = "metrics.m0 > 0.5 and params.p1 = '3'"
 ORDER_BY = ["metrics.m1 DESC"]
@@ -74,16 +75,18 @@ def profile_search(
     stmt = timed(
         "build the page statement",
         lambda: run_search_query(
-            [int(experiment_id)], comparisons, ViewType.ACTIVE_ONLY, keys, 0, 101, dialect
+            [int(experiment_id)], comparisons, ViewType.ACTIVE_ONLY, keys, dialect
         ),
         rounds,
     )
     with store.engine.connect() as conn:
         rows = timed(
-            "SQL: filter + order + limit (101 rows)", lambda: conn.execute(stmt).all(), rounds
+            "SQL: filter + order + limit (101 rows)",
+            lambda: conn.execute(stmt, {PAGE_OFFSET: 0, PAGE_LIMIT: 101}).all(),
+            rounds,
         )
         if dialect == "sqlite":
-            compiled = stmt.compile(
+            compiled = stmt.params({PAGE_OFFSET: 0, PAGE_LIMIT: 101}).compile(
                 dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}
             )
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
@@ -91,7 +94,7 @@ def profile_search(
                 print(f"      {row[-1]}")
         runs = timed(
             "load the page's runs (params, metrics, tags)",
-            lambda: store._load_runs(conn, rows[:100]),
+            lambda: load_runs(conn, dialect, rows[:100]),
             rounds,
         )
     timed(
