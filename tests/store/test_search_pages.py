@@ -158,3 +158,8 @@ def test_every_run_of_a_big_page_comes_with_its_data(store: SqlAlchemyStore) -> 
         else:
             assert metric == (-math.inf if i == 8 else float(i))
         assert run.data.metrics["n"] == 1.0 and len(run.data.metrics) == 2
+
+
+def test_sqlite_connections_keep_a_search_s_pages_cached(sqlite_store: SqlAlchemyStore) -> None:
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32 * 1024
