@@ -1,9 +1,11 @@
 """spanrun server vs mlflow server, same machine, one run: the REST tracking API under load.
 
     python benchmarks/server.py [--requests 2000] [--batches 50] [--search-runs 10000]
-                                [--mlflow-workers 1] [--skip-mlflow]
+                                [--mlflow-workers 1] [--skip-mlflow] [--only-search]
+                                [--spanrun-store-uri postgresql://...]
 
-Both servers run on a fresh SQLite file, one worker each unless told otherwise (MLflow's best
+Both servers run on a fresh SQLite file (spanrun on ``--spanrun-store-uri`` when given, e.g. an
+empty PostgreSQL database), one worker each unless told otherwise (MLflow's best
 configuration here: its default 4 workers answer a keep-alive client ~7x slower, see
 ../shared/peers.md), started from their own environments: spanrun from this checkout,
 MLflow 3.x from ``.venv-mlflow`` (``scripts/mlflow_env.sh``; never a dependency of spanrun).
@@ -82,9 +84,11 @@ def _spanrun_file() -> str:
 
 
 @contextlib.contextmanager
-def _server(kind: str, tmp: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _server(
+    kind: str, tmp: Path, workers: int, store_uri: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
-    db = f"sqlite:///{tmp / f'{kind}.db'}"
+    db = store_uri or f"sqlite:///{tmp / f'{kind}.db'}"
     artifacts = str(tmp / f"{kind}-artifacts")
     if kind == "spanrun":
         cmd = [
@@ -293,7 +297,8 @@ def search_latency_ms(url: str, experiment_id: str, rounds: int = 30) -> tuple[f
 def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     workers = args.mlflow_workers if kind == "mlflow" else args.workers
     out: dict[str, float] = {}
-    with _server(kind, tmp, workers) as (url, proc):
+    store_uri = args.spanrun_store_uri if kind == "spanrun" else None
+    with _server(kind, tmp, workers, store_uri) as (url, proc):
         if not args.only_search:
             print(f"  {kind}: log_metric ...", flush=True)
             out["log_metric req/s"] = log_metric_rate(url, args.requests)
@@ -332,6 +337,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="spanrun server workers")
     parser.add_argument("--mlflow-workers", type=int, default=1)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--spanrun-store-uri",
+        help="spanrun server's backend store (e.g. postgresql://...); default: a new SQLite file",
+    )
     parser.add_argument(
         "--only-search", action="store_true", help="measure search_runs only (and RSS)"
     )
