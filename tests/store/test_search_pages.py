@@ -162,4 +162,4 @@ def test_every_run_of_a_big_page_comes_with_its_data(store: SqlAlchemyStore) -> 
 
 def test_sqlite_connections_keep_a_search_s_pages_cached(sqlite_store: SqlAlchemyStore) -> None:
     with sqlite_store.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -32 * 1024
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -16 * 1024
