@@ -1,9 +1,11 @@
 """spanrun server vs mlflow server, same machine, one run: the REST tracking API under load.
 
     python benchmarks/server.py [--requests 2000] [--batches 50] [--search-runs 10000]
-                                [--mlflow-workers 1] [--skip-mlflow]
+                                [--mlflow-workers 1] [--skip-mlflow] [--only-search]
+                                [--spanrun-store-uri postgresql://...]
 
-Both servers run on a fresh SQLite file, one worker each unless told otherwise (MLflow's best
+Both servers run on a fresh SQLite file (spanrun on ``--spanrun-store-uri`` when given, e.g. an
+empty PostgreSQL database), one worker each unless told otherwise (MLflow's best
 configuration here: its default 4 workers answer a keep-alive client ~7x slower, see
 ../shared/peers.md), started from their own environments: spanrun from this checkout,
 MLflow 3.x from ``.venv-mlflow`` (``scripts/mlflow_env.sh``; never a dependency of spanrun).
@@ -13,7 +15,8 @@ One client (``httpx``, keep-alive) drives both with the same requests. Printed, 
 - ``log_batch``: metric values/s from one client, 1,000 values per request;
 - 8 concurrent clients: ``log_metric`` requests/s in total (8 threads, one connection each);
 - ``search_runs``: p50 and p90 latency of a filtered, ordered search of 100 runs among
-  ``--search-runs`` runs (each with 5 params and 5 metrics);
+  ``--search-runs`` runs (each with 5 params and 5 metrics; created through spanrun's API, and
+  with the same values straight into MLflow's tables unless ``--mlflow-fill-over-http``);
 - ``OTLP``: LLM spans/s ingested into runs through ``POST /v1/traces`` (spanrun only: MLflow
   stores OTLP spans as traces, not runs);
 - server RSS after the load (all worker processes).
@@ -82,9 +85,11 @@ def _spanrun_file() -> str:
 
 
 @contextlib.contextmanager
-def _server(kind: str, tmp: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _server(
+    kind: str, tmp: Path, workers: int, store_uri: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
-    db = f"sqlite:///{tmp / f'{kind}.db'}"
+    db = store_uri or f"sqlite:///{tmp / f'{kind}.db'}"
     artifacts = str(tmp / f"{kind}-artifacts")
     if kind == "spanrun":
         cmd = [
@@ -238,6 +243,57 @@ def concurrent_log_metric_rate(url: str, n_per_client: int, clients: int = 8) ->
     return clients * n_per_client / (time.perf_counter() - start)
 
 
+def _run_values(count: int) -> Iterator[tuple[list[str], list[float]]]:
+    """Each run's 5 param values and 5 metric values: 8 seeded streams, as 8 clients send."""
+    per = -(-count // 8)
+    for start in range(0, count, per):
+        rng = random.Random(start)
+        for _ in range(start, min(start + per, count)):
+            params = [str(rng.randint(0, 9)) for _ in range(5)]
+            yield params, [rng.random() for _ in range(5)]
+
+
+# Run by MLflow's own python: the runs inserted into its tables through its SQLAlchemy models.
+_MLFLOW_INSERT = """
+import json, sys, time, uuid
+import sqlalchemy as sa
+from mlflow.store.tracking.dbmodels import models as db
+path, experiment_id = sys.argv[1], int(sys.argv[2])
+now = int(time.time() * 1000)
+runs, params, metrics, tags = [], [], [], []
+for i, (p, m) in enumerate(json.load(sys.stdin)):
+    run_id = uuid.uuid4().hex
+    runs.append({"run_uuid": run_id, "name": f"run-{i}", "source_type": "LOCAL",
+                 "source_name": "", "entry_point_name": "", "user_id": "bench",
+                 "status": "RUNNING", "start_time": now + i, "source_version": "",
+                 "lifecycle_stage": "active", "experiment_id": experiment_id,
+                 "artifact_uri": f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts"})
+    params += [{"key": f"p{k}", "value": v, "run_uuid": run_id} for k, v in enumerate(p)]
+    metrics += [{"key": f"m{k}", "value": v, "timestamp": now, "step": 0, "is_nan": False,
+                 "run_uuid": run_id} for k, v in enumerate(m)]
+    tags.append({"key": "mlflow.runName", "value": f"run-{i}", "run_uuid": run_id})
+with sa.create_engine(f"sqlite:///{path}").begin() as conn:
+    for model, rows in [(db.SqlRun, runs), (db.SqlParam, params), (db.SqlMetric, metrics),
+                        (db.SqlLatestMetric, metrics), (db.SqlTag, tags)]:
+        conn.execute(model.__table__.insert(), rows)
+"""
+
+
+def fill_mlflow_runs(url: str, db_path: Path, count: int) -> str:
+    """As :func:`fill_runs` (the same values), inserted into MLflow's SQLite file directly:
+    through its REST API that takes longer than the whole benchmark on a loaded machine."""
+    with httpx.Client(base_url=url) as client:
+        name = f"search-{random.random()}"
+        experiment_id: str = _post(client, "experiments/create", {"name": name})["experiment_id"]
+    subprocess.run(
+        [_mlflow_python(), "-c", _MLFLOW_INSERT, str(db_path), experiment_id],
+        input=json.dumps(list(_run_values(count))),
+        text=True,
+        check=True,
+    )
+    return experiment_id
+
+
 def fill_runs(url: str, count: int) -> str:
     """``count`` runs with 5 params and 5 metrics each in a new experiment; its id."""
     with httpx.Client(base_url=url) as client:
@@ -293,7 +349,8 @@ def search_latency_ms(url: str, experiment_id: str, rounds: int = 30) -> tuple[f
 def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     workers = args.mlflow_workers if kind == "mlflow" else args.workers
     out: dict[str, float] = {}
-    with _server(kind, tmp, workers) as (url, proc):
+    store_uri = args.spanrun_store_uri if kind == "spanrun" else None
+    with _server(kind, tmp, workers, store_uri) as (url, proc):
         if not args.only_search:
             print(f"  {kind}: log_metric ...", flush=True)
             out["log_metric req/s"] = log_metric_rate(url, args.requests)
@@ -302,7 +359,10 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
             print(f"  {kind}: 8 clients ...", flush=True)
             out["8 clients log_metric req/s"] = concurrent_log_metric_rate(url, args.requests // 8)
         print(f"  {kind}: {args.search_runs} runs for search ...", flush=True)
-        experiment_id = fill_runs(url, args.search_runs)
+        if kind == "mlflow" and not args.mlflow_fill_over_http:
+            experiment_id = fill_mlflow_runs(url, tmp / "mlflow.db", args.search_runs)
+        else:
+            experiment_id = fill_runs(url, args.search_runs)
         p50, p90 = search_latency_ms(url, experiment_id)
         out["search_runs p50 ms"] = p50
         out["search_runs p90 ms"] = p90
@@ -332,6 +392,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="spanrun server workers")
     parser.add_argument("--mlflow-workers", type=int, default=1)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--mlflow-fill-over-http",
+        action="store_true",
+        help="create MLflow's search runs through its REST API (slow) instead of its tables",
+    )
+    parser.add_argument(
+        "--spanrun-store-uri",
+        help="spanrun server's backend store (e.g. postgresql://...); default: a new SQLite file",
+    )
     parser.add_argument(
         "--only-search", action="store_true", help="measure search_runs only (and RSS)"
     )

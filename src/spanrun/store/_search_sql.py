@@ -15,10 +15,13 @@ from spanrun.core.entities import LifecycleStage, ViewType
 from spanrun.errors import InvalidFilterError, InvalidInputError
 from spanrun.store import _models as m
 from spanrun.store._inputs import runs_using_datasets
+from spanrun.store._run_load import RUN_COLUMNS
 from spanrun.store._search_filter import Comparison, OrderKey
 
 __all__ = [
     "MAX_RESULTS_LIMIT",
+    "PAGE_LIMIT",
+    "PAGE_OFFSET",
     "all_of",
     "check_max_results",
     "compare",
@@ -218,16 +221,23 @@ def run_count_query(
     return sa.select(sa.func.count()).select_from(from_).where(*all_of(conditions))
 
 
+#: The bound parameters that page :func:`run_search_query`'s statement.
+PAGE_OFFSET = "page_offset"
+PAGE_LIMIT = "page_limit"
+# Statements of at most this many filter values are cached (a UI or client repeats its search
+# page after page); bigger ones are rare and would make the cache heavy.
+_CACHED_VALUES = 64
+
+
 def run_search_query(
     experiment_ids: Sequence[int],
     comparisons: Sequence[Comparison],
     view_type: ViewType,
     order_keys: Sequence[OrderKey],
-    offset: int,
-    limit: int,
     dialect: str,
 ) -> sa.Select[Any]:
-    """SELECT of the matching runs' rows, ordered and paged.
+    """SELECT of the matching runs' :data:`RUN_COLUMNS`, ordered, paged by the bound parameters
+    :data:`PAGE_OFFSET` and :data:`PAGE_LIMIT`.
 
     The first ``JOINED_CLAUSES`` metric/param/tag clauses are each an inner join on that key
     (runs lacking the key never match): the planners order those joins best, so the usual
@@ -235,7 +245,39 @@ def run_search_query(
     ``run_id IN (subquery)``, together in one :func:`opaque` term: any number of clauses stays
     within SQLite's 64-table join limit and PostgreSQL's planner does not have to order them.
     Each order_by key is an outer join, with runs lacking it sorted last.
+
+    The statement depends only on the search, not on the page: the same search is built once
+    (and SQLAlchemy's compiled form and cache key with it), however often it is paged.
     """
+    try:
+        view_type = ViewType(view_type)
+    except ValueError:
+        raise InvalidInputError(f"Invalid view type {view_type!r}") from None
+    ids, clauses, keys = tuple(experiment_ids), tuple(comparisons), tuple(order_keys)
+    values = len(ids) + sum(len(c.value) if isinstance(c.value, tuple) else 1 for c in clauses)
+    if values <= _CACHED_VALUES and len(keys) <= _CACHED_VALUES:
+        return _cached_search_query(ids, clauses, view_type, keys, dialect)
+    return _search_query(ids, clauses, view_type, keys, dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_search_query(
+    experiment_ids: tuple[int, ...],
+    comparisons: tuple[Comparison, ...],
+    view_type: ViewType,
+    order_keys: tuple[OrderKey, ...],
+    dialect: str,
+) -> sa.Select[Any]:
+    return _search_query(experiment_ids, comparisons, view_type, order_keys, dialect)
+
+
+def _search_query(
+    experiment_ids: Sequence[int],
+    comparisons: Sequence[Comparison],
+    view_type: ViewType,
+    order_keys: Sequence[OrderKey],
+    dialect: str,
+) -> sa.Select[Any]:
     runs = m.runs
     from_, conditions = _filtered(experiment_ids, comparisons, view_type, dialect)
     order: list[Any] = []
@@ -255,10 +297,10 @@ def run_search_query(
         order.append((column.asc() if key.ascending else column.desc()).nulls_last())
     order += [runs.c.start_time.desc().nulls_last(), runs.c.run_id]
     return (
-        sa.select(runs)
+        sa.select(*RUN_COLUMNS)
         .select_from(from_)
         .where(*all_of(conditions))
         .order_by(*order)
-        .offset(offset)
-        .limit(limit)
+        .offset(sa.bindparam(PAGE_OFFSET, type_=sa.Integer))
+        .limit(sa.bindparam(PAGE_LIMIT, type_=sa.Integer))
     )

@@ -7,7 +7,6 @@ module adds experiments, deletion, ``log_batch``, history, search and traces."""
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +18,6 @@ from spanrun.core.entities import (
     PagedList,
     Param,
     Run,
-    RunData,
     RunInfo,
     RunTag,
     SpanRecord,
@@ -39,7 +37,6 @@ from spanrun.store._common import (
     ACTIVE,
     DELETED,
     checked_key,
-    chunks,
     experiment_key,
     now_ms,
     reset_in_forked_child,
@@ -50,9 +47,12 @@ from spanrun.store._experiments import ExperimentMethods
 from spanrun.store._inputs import active_run_experiment, read_inputs, write_inputs
 from spanrun.store._metric_writes import MetricRow, MetricWriter, metric_row
 from spanrun.store._migrate import ensure_schema
+from spanrun.store._run_load import load_runs
 from spanrun.store._run_writer import SqlRunWriter
 from spanrun.store._search_filter import parse_filter, parse_order_by
 from spanrun.store._search_sql import (
+    PAGE_LIMIT,
+    PAGE_OFFSET,
     check_max_results,
     decode_page_token,
     encode_page_token,
@@ -64,10 +64,6 @@ from spanrun.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME, S
 from spanrun.store.sqlite._engine import seed_planner_stats
 
 __all__ = ["SqlAlchemyStore"]
-
-
-def _metric_value(value: float | None, is_nan: bool) -> float:
-    return math.nan if is_nan or value is None else float(value)
 
 
 class SqlAlchemyStore(UiReadMethods, ExperimentMethods, SqlRunWriter, Store):
@@ -160,51 +156,6 @@ class SqlAlchemyStore(UiReadMethods, ExperimentMethods, SqlRunWriter, Store):
         self._db.dispose(close=False)
 
     # -- runs (create, get, update: SqlRunWriter's) --------------------------------------
-    def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
-        """Build Run objects for run rows with three batched queries (params, tags, metrics).
-
-        The queries run on the DBAPI cursor of the same transaction: for a page of 1,000 runs
-        this is ~10,000 small rows, and SQLAlchemy Row objects would double the time.
-        """
-        ids = [row.run_id for row in rows]
-        params: dict[str, dict[str, str]] = {i: {} for i in ids}
-        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
-        cursor = conn.connection.cursor()
-        try:
-            for chunk in chunks(ids):
-                where, args = self._in_clause(chunk)
-                cursor.execute(f'SELECT run_id, "key", value FROM params WHERE {where}', args)
-                for run_id, key, value in cursor.fetchall():
-                    params[run_id][key] = value
-                cursor.execute(f'SELECT run_id, "key", value FROM tags WHERE {where}', args)
-                for run_id, key, value in cursor.fetchall():
-                    tags[run_id][key] = value
-                cursor.execute(
-                    f'SELECT run_id, "key", value, is_nan FROM latest_metrics WHERE {where}', args
-                )
-                for run_id, key, value, is_nan in cursor.fetchall():
-                    metrics[run_id][key] = _metric_value(value, is_nan)
-        finally:
-            cursor.close()
-        inputs = read_inputs(conn, ids)
-        return [
-            Run(
-                info=self._run_info(row),
-                data=RunData(
-                    metrics=metrics[row.run_id], params=params[row.run_id], tags=tags[row.run_id]
-                ),
-                **({"inputs": inputs[row.run_id]} if row.run_id in inputs else {}),
-            )
-            for row in rows
-        ]
-
-    def _in_clause(self, ids: Sequence[str]) -> tuple[str, Any]:
-        """``run_id`` matching any of ``ids``, as SQL with placeholders plus its parameters."""
-        if self.dialect == "postgresql":
-            return "run_id = ANY(%s)", [list(ids)]
-        return f"run_id IN ({', '.join('?' * len(ids))})", list(ids)
-
     @staticmethod
     def _run_info(row: sa.Row[Any]) -> RunInfo:
         return RunInfo(
@@ -369,15 +320,15 @@ class SqlAlchemyStore(UiReadMethods, ExperimentMethods, SqlRunWriter, Store):
             parse_filter(filter_string, "run"),
             run_view_type,
             parse_order_by(order_by, "run"),
-            offset,
-            max_results + 1,
             self.dialect,
         )
+        # One more than a page: whether there is a next page, without counting.
+        page = {PAGE_OFFSET: offset, PAGE_LIMIT: max_results + 1}
 
         def search(conn: sa.Connection) -> PagedList[Run]:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, page).all()
             token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-            return PagedList(self._load_runs(conn, rows[:max_results]), token)
+            return PagedList(load_runs(conn, self.dialect, rows[:max_results]), token)
 
         return self._db.read(search)
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from spanrun.store.sqlite._ddl import PLANNER_STATS
 
-__all__ = ["BUSY_TIMEOUT_S", "configure", "connect", "seed_planner_stats"]
+__all__ = ["BUSY_TIMEOUT_S", "CACHE_KIB", "configure", "connect", "seed_planner_stats"]
 
 BUSY_TIMEOUT_S = 60
+CACHE_KIB = 16 * 1024
 
 
 def configure(conn: sqlite3.Connection, *, memory: bool = False) -> None:
@@ -27,6 +28,9 @@ def configure(conn: sqlite3.Connection, *, memory: bool = False) -> None:
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         cur.execute("PRAGMA foreign_keys = ON")
         if not memory:
+            # Up to 16 MiB of pages kept per connection (SQLite's default is 2 MiB): a search
+            # over 10,000 runs touches ~8 MiB, and re-reading it from the OS cost it ~30%.
+            cur.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
     finally:
