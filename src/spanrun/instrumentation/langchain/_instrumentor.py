@@ -40,10 +40,13 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
     if ours is None:
         return
     try:
-        # Leave managers alone that already hold a spanrun handler (the user passed one, or
-        # the manager was copied from one we set up): one span per run, never two.
         handlers, inheritable = instance.handlers, instance.inheritable_handlers
         if handlers or inheritable:
+            # Another tracer's handler that came in by the constructor (OpenInference's
+            # wrapper ran inside ours, or a parent manager was copied): ours replaces it.
+            _drop_other_tracers(instance)
+            # Leave managers alone that already hold a spanrun handler (the user passed one,
+            # or the manager was copied from one we set up): one span per run, never two.
             handler_cls = type(ours)
             for handler in handlers:
                 if isinstance(handler, handler_cls):
@@ -56,15 +59,62 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
         report_internal_error("adding the LangChain handler", logger=logger)
 
 
-def _ours(function: Any) -> bool:
-    # Other tools (OpenInference, ...) wrap the same method with wrapt: recognise our wrapper.
-    return getattr(function, "_self_wrapper", None) is _inject
+def _refuse_other_tracer(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    # OpenInference's wrapper, when outside ours, adds its tracer after our __init__ wrapper
+    # has run: it goes through add_handler, so that is where it is turned away.
+    if _active is not None and _active._handler is not None:
+        handler = args[0] if args else kwargs.get("handler")
+        if _is_other_tracer(handler):
+            _say_other_tracer_left_out()
+            return None
+    return wrapped(*args, **kwargs)
+
+
+# Recognised by module name: openinference is not a dependency and is never imported here.
+_OTHER_TRACER_MODULE = "openinference.instrumentation.langchain"
+_said_left_out = False
+
+
+def _is_other_tracer(handler: object) -> bool:
+    """Whether ``handler`` is OpenInference's LangChain tracer (``OpenInferenceTracer``)."""
+    return type(handler).__module__.startswith(_OTHER_TRACER_MODULE)
+
+
+def _drop_other_tracers(manager: Any) -> None:
+    for handler in (*manager.handlers, *manager.inheritable_handlers):
+        if _is_other_tracer(handler):
+            manager.remove_handler(handler)
+            _say_other_tracer_left_out()
+
+
+def _say_other_tracer_left_out() -> None:
+    global _said_left_out
+    if not _said_left_out:
+        _said_left_out = True
+        logger.warning(
+            "spanrun: OpenInference's LangChain instrumentation is on too; spanrun's handler "
+            "records each LangChain step and OpenInference's tracer is left out, so each step "
+            'gives one span (autolog(libraries=[...]) without "langchain" keeps '
+            "OpenInference's spans instead)"
+        )
+
+
+def _ours(function: Any, wrapper: Any) -> bool:
+    # Other tools (OpenInference, ...) wrap the same methods with wrapt: recognise ours.
+    return getattr(function, "_self_wrapper", None) is wrapper
+
+
+# (method of BaseCallbackManager, our wrapper of it)
+_WRAPPERS = (("__init__", _inject), ("add_handler", _refuse_other_tracer))
 
 
 def _patch(module: ModuleType) -> None:
     manager = module.BaseCallbackManager
-    if not _ours(manager.__dict__.get("__init__")):
-        wrapt.wrap_function_wrapper(manager, "__init__", _inject)
+    for name, wrapper in _WRAPPERS:
+        if not _ours(manager.__dict__.get(name), wrapper):
+            wrapt.wrap_function_wrapper(manager, name, wrapper)
 
 
 def _unpatch() -> None:
@@ -74,10 +124,11 @@ def _unpatch() -> None:
     if module is None:
         return
     manager = module.BaseCallbackManager
-    current = manager.__dict__.get("__init__")
-    # If someone wrapped on top of us we stay in place, inert (_inject sees no instrumentor).
-    if _ours(current):
-        manager.__init__ = current.__wrapped__
+    for name, wrapper in _WRAPPERS:
+        current = manager.__dict__.get(name)
+        # If someone wrapped on top of us we stay in place, inert (no instrumentor active).
+        if _ours(current, wrapper):
+            setattr(manager, name, current.__wrapped__)
 
 
 class LangChainInstrumentor:

@@ -1,0 +1,94 @@
+"""autolog and OpenInference's LangChain instrumentor together: one span per LangChain step and
+one counted call per chat model call, whichever was enabled first (issue 14).
+
+OpenInference is not in the venv (its ``opentelemetry_instrumentor`` entry point would switch on
+in the other zero-code tests): ``scripts/openinference_env.sh`` installs it into a folder that
+only these subprocesses get on ``PYTHONPATH``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spanrun.core.entities import SpanRecord
+from spanrun.store import get_store
+from spanrun.testing.openai_server import OpenAIServer
+
+from ._helpers import predictions
+
+pytest.importorskip("langchain_openai")
+
+_ROOT = Path(__file__).parents[2]
+_APP = Path(__file__).with_name("_two_langchain_tracers.py")
+_CALLS = 2
+
+
+@pytest.fixture(scope="module")
+def openinference_dir() -> str:
+    done = subprocess.run(
+        ["bash", str(_ROOT / "scripts" / "openinference_env.sh")],
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"could not install openinference-instrumentation-langchain: {done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _spans(uri: str, run_id: str) -> list[SpanRecord]:
+    store = get_store(uri)
+    return [
+        s for t in store.search_traces(run_id=run_id) for s in store.get_trace(t.trace_id).spans
+    ]
+
+
+@pytest.mark.parametrize("order", ["spanrun-first", "openinference-first"])
+@pytest.mark.parametrize("mode", ["sync", "stream", "async", "with-openai"])
+def test_autolog_and_openinference_give_one_span_per_step(
+    tmp_path: Path, openai_server: OpenAIServer, openinference_dir: str, order: str, mode: str
+) -> None:
+    uri = f"sqlite:///{tmp_path / 'both.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANRUN_TRACK"))}
+    env.update(
+        SPANRUN_TRACKING_URI=uri,
+        OPENAI_BASE_URL=openai_server.base_url,
+        PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
+    )
+    done = subprocess.run(
+        [sys.executable, str(_APP), order, mode],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("OpenInference's tracer is left out") == 1  # said once
+    run_id = done.stdout.strip().splitlines()[-1]
+    store = get_store(uri)
+    run = store.get_run(run_id)
+    assert run.data.metrics["llm.calls"] == _CALLS
+
+    spans = _spans(uri, run_id)
+    # Every step once: no OpenInference span (neither a second trace nor a nested copy).
+    assert not [s.name for s in spans if "openinference.span.kind" in s.attributes]
+    names = sorted(s.name for s in spans)
+    expected = ["chain RunnableSequence", "prompt ChatPromptTemplate", "parser StrOutputParser"]
+    expected += ["chat gpt-4o-mini"] * (2 if mode == "with-openai" else 1)  # + the OpenAI span
+    assert names == sorted(expected * _CALLS + ["execute_tool add"])
+    assert len(store.search_traces(run_id=run_id)) == _CALLS + 1  # each chain one trace, + tool
+    assert {s.run_id for s in spans} == {run_id}
+
+    rows = predictions(store, run_id)
+    assert [json.loads(x) for x in rows["inputs"]] == [{"topic": f"t{i}"} for i in range(_CALLS)]
+    assert rows["outputs"].tolist() == [f"Echo: Tell me about t{i}" for i in range(_CALLS)]
+    assert all(int(n) > 0 for n in rows["input_tokens"])
+    if mode == "stream":
+        assert run.data.metrics["llm.time_to_first_token_ms"] >= 0
