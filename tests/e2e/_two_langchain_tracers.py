@@ -66,7 +66,18 @@ def main(order: str, mode: str) -> None:
                 text = chain.invoke({"topic": f"t{i}"})
             assert text == f"Echo: Tell me about t{i}", text
         assert add.invoke({"a": 2, "b": 3}) == 5
+    assert _tracers() == ["SpanrunCallbackHandler"]
+    # autolog switched off: OpenInference's tracer is no longer turned away.
+    spanrun.autolog(disable=True)
+    assert _tracers() == ["OpenInferenceTracer"]
     print(run.info.run_id)
+
+
+def _tracers() -> list[str]:
+    """The handlers a new callback manager gets."""
+    from langchain_core.callbacks import CallbackManager
+
+    return [type(h).__name__ for h in CallbackManager(handlers=[]).handlers]
 
 
 if __name__ == "__main__":
