@@ -2,7 +2,8 @@
 
 ``python _two_langchain_tracers.py ORDER MODE``: ORDER ``spanrun-first`` / ``openinference-first``,
 MODE ``sync`` / ``stream`` / ``async`` / ``with-openai`` (sync, autolog of OpenAI too, whose span
-then nests under the chat model's). Inside one run: a prompt | chat model | parser chain
+then nests under the chat model's) / ``openinference-only`` (sync, autolog of no library: spanrun
+maps OpenInference's spans). Inside one run: a prompt | chat model | parser chain
 called ``CALLS`` times, then one tool. Prints the run id. Tracking URI and ``OPENAI_BASE_URL``
 come from the environment; OpenInference comes from a folder on ``PYTHONPATH``.
 """
@@ -48,7 +49,9 @@ async def _async(chain) -> None:  # type: ignore[no-untyped-def]
 
 
 def main(order: str, mode: str) -> None:
-    libraries = ["langchain", "openai"] if mode == "with-openai" else ["langchain"]
+    libraries = {"with-openai": ["langchain", "openai"], "openinference-only": []}.get(
+        mode, ["langchain"]
+    )
     if order == "openinference-first":
         LangChainInstrumentor().instrument()
         spanrun.autolog(libraries=libraries)
@@ -66,6 +69,10 @@ def main(order: str, mode: str) -> None:
                 text = chain.invoke({"topic": f"t{i}"})
             assert text == f"Echo: Tell me about t{i}", text
         assert add.invoke({"a": 2, "b": 3}) == 5
+    if mode == "openinference-only":
+        assert _tracers() == ["OpenInferenceTracer"]
+        print(run.info.run_id)
+        return
     assert _tracers() == ["SpanrunCallbackHandler"]
     # autolog switched off: OpenInference's tracer is no longer turned away.
     spanrun.autolog(disable=True)

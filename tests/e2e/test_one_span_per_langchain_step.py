@@ -42,6 +42,29 @@ def openinference_dir() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+def _run_app(
+    tmp_path: Path, server: OpenAIServer, openinference_dir: str, order: str, mode: str
+) -> tuple[str, str, str]:
+    """Runs the app; returns (store URI, run id, stderr)."""
+    uri = f"sqlite:///{tmp_path / 'both.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANRUN_TRACK"))}
+    env.update(
+        SPANRUN_TRACKING_URI=uri,
+        OPENAI_BASE_URL=server.base_url,
+        PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
+    )
+    done = subprocess.run(
+        [sys.executable, str(_APP), order, mode],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return uri, done.stdout.strip().splitlines()[-1], done.stderr
+
+
 def _spans(uri: str, run_id: str) -> list[SpanRecord]:
     store = get_store(uri)
     return [
@@ -54,23 +77,7 @@ def _spans(uri: str, run_id: str) -> list[SpanRecord]:
 def test_autolog_and_openinference_give_one_span_per_step(
     tmp_path: Path, openai_server: OpenAIServer, openinference_dir: str, order: str, mode: str
 ) -> None:
-    uri = f"sqlite:///{tmp_path / 'both.db'}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANRUN_TRACK"))}
-    env.update(
-        SPANRUN_TRACKING_URI=uri,
-        OPENAI_BASE_URL=openai_server.base_url,
-        PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
-    )
-    done = subprocess.run(
-        [sys.executable, str(_APP), order, mode],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    run_id = done.stdout.strip().splitlines()[-1]
+    uri, run_id, stderr = _run_app(tmp_path, openai_server, openinference_dir, order, mode)
     store = get_store(uri)
     run = store.get_run(run_id)
     assert run.data.metrics["llm.calls"] == _CALLS
@@ -91,4 +98,23 @@ def test_autolog_and_openinference_give_one_span_per_step(
     assert all(int(n) > 0 for n in rows["input_tokens"])
     if mode == "stream":
         assert run.data.metrics["llm.time_to_first_token_ms"] >= 0
-    assert done.stderr.count("OpenInference's tracer is left out") == 1  # said, once
+    assert stderr.count("OpenInference's tracer is left out") == 1  # said, once
+
+
+def test_autolog_of_no_library_maps_openinference_spans_into_the_run(
+    tmp_path: Path, openai_server: OpenAIServer, openinference_dir: str
+) -> None:
+    """What the README offers to keep OpenInference's spans: they make the run's calls."""
+    uri, run_id, stderr = _run_app(
+        tmp_path, openai_server, openinference_dir, "openinference-first", "openinference-only"
+    )
+    run = get_store(uri).get_run(run_id)
+    assert run.data.metrics["llm.calls"] == _CALLS
+    kinds = [s.attributes.get("openinference.span.kind") for s in _spans(uri, run_id)]
+    assert kinds.count("LLM") == _CALLS and kinds.count("TOOL") == 1
+    rows = predictions(get_store(uri), run_id)
+    # OpenInference records a one-string input as the string itself.
+    assert rows["inputs"].tolist() == [f"t{i}" for i in range(_CALLS)]
+    assert rows["outputs"].tolist() == [f"Echo: Tell me about t{i}" for i in range(_CALLS)]
+    assert all(int(n) > 0 for n in rows["input_tokens"])
+    assert "left out" not in stderr

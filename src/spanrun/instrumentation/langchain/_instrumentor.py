@@ -96,8 +96,7 @@ def _say_other_tracer_left_out() -> None:
         logger.warning(
             "spanrun: OpenInference's LangChain instrumentation is on too; spanrun's handler "
             "records each LangChain step and OpenInference's tracer is left out, so each step "
-            'gives one span (autolog(libraries=[...]) without "langchain" keeps '
-            "OpenInference's spans instead)"
+            "gives one span (autolog(libraries=[]) keeps OpenInference's spans instead)"
         )
 
 
@@ -135,7 +134,8 @@ class LangChainInstrumentor:
     """Trace every LangChain run without code changes (langchain-core 0.3 to 1.x).
 
     ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
-    inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it applies when
+    inheritable :class:`SpanrunCallbackHandler` (unless it already has one), and ``add_handler``
+    so OpenInference's LangChain tracer is kept out (one span per step); it applies when
     langchain-core is imported later too, and calling it again only updates the settings.
     ``uninstrument()`` undoes it, and the handler left in live managers stops starting spans.
     """
