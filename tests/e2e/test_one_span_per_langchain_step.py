@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,59 @@ def test_autolog_of_no_library_maps_openinference_spans_into_the_run(
     assert rows["outputs"].tolist() == [f"Echo: Tell me about t{i}" for i in range(_CALLS)]
     assert all(int(n) > 0 for n in rows["input_tokens"])
     assert "left out" not in stderr
+
+
+_ZERO_CODE_APP = """
+import os
+import shutil
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_openai import ChatOpenAI
+import spanrun
+
+llm = ChatOpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key="k", model="gpt-4o-mini")
+chain = ChatPromptTemplate.from_messages([("user", "Tell me about {topic}")]) | llm
+chain = chain | StrOutputParser()
+with spanrun.start_run(run_name="zero-code") as run:
+    for i in range(2):
+        assert chain.invoke({"topic": f"t{i}"}) == f"Echo: Tell me about t{i}"
+print(run.info.run_id)
+"""
+
+
+def test_opentelemetry_instrument_with_both_langchain_instrumentors(
+    tmp_path: Path, openai_server: OpenAIServer, openinference_dir: str
+) -> None:
+    """Zero-code: every installed instrumentor is switched on (spanrun's LangChain and OpenAI
+    ones, OTel's openai-v2, OpenInference's LangChain one); still one span per step."""
+    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+    if launcher is None:
+        pytest.skip("opentelemetry-instrumentation is not installed")
+    (tmp_path / "app.py").write_text(_ZERO_CODE_APP)
+    uri = f"sqlite:///{tmp_path / 'zero.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANRUN_TRACK"))}
+    env.update(
+        SPANRUN_TRACKING_URI=uri,
+        OPENAI_BASE_URL=openai_server.base_url,
+        PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
+        OTEL_TRACES_EXPORTER="spanrun",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+    )
+    done = subprocess.run(
+        [launcher, sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OpenInference's tracer is left out" in done.stderr  # it was really switched on
+    run_id = done.stdout.strip().splitlines()[-1]
+    assert get_store(uri).get_run(run_id).data.metrics["llm.calls"] == _CALLS
+    spans = _spans(uri, run_id)
+    assert not [s.name for s in spans if "openinference.span.kind" in s.attributes]
+    # Per chain: chain, prompt, chat model, the OpenAI call under it, parser.
+    assert len(spans) == 5 * _CALLS
+    assert len(get_store(uri).search_traces(run_id=run_id)) == _CALLS
