@@ -14,6 +14,7 @@ import wrapt
 from opentelemetry.trace import TracerProvider
 
 from spanrun.core.internal_errors import report as report_internal_error
+from spanrun.instrumentation.langchain import _other_tracers as other_tracers
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -31,22 +32,24 @@ _lock = threading.Lock()
 _hook_registered = False
 # The instrumentor whose handler the patched __init__ injects (one at a time, process-wide).
 _active: LangChainInstrumentor | None = None
+# langchain-core's BaseCallbackManager, once patched.
+_manager_class: type[Any] | None = None
 
 
 def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     wrapped(*args, **kwargs)
     owner = _active
     ours = owner._handler if owner is not None else None
-    if ours is None:
+    if ours is None or _manager_class is None:
         return
     try:
+        # OpenInference's LangChain instrumentor is on too: its tracer is left out.
+        if other_tracers.seen_in_init(_manager_class):
+            other_tracers.drop(instance)
+        # Leave managers alone that already hold a spanrun handler (the user passed one, or
+        # the manager was copied from one we set up): one span per run, never two.
         handlers, inheritable = instance.handlers, instance.inheritable_handlers
         if handlers or inheritable:
-            # Another tracer's handler that came in by the constructor (OpenInference's
-            # wrapper ran inside ours, or a parent manager was copied): ours replaces it.
-            _drop_other_tracers(instance)
-            # Leave managers alone that already hold a spanrun handler (the user passed one,
-            # or the manager was copied from one we set up): one span per run, never two.
             handler_cls = type(ours)
             for handler in handlers:
                 if isinstance(handler, handler_cls):
@@ -59,61 +62,17 @@ def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str
         report_internal_error("adding the LangChain handler", logger=logger)
 
 
-def _refuse_other_tracer(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    # OpenInference's wrapper, when outside ours, adds its tracer after our __init__ wrapper
-    # has run: it goes through add_handler, so that is where it is turned away.
-    if _active is not None and _active._handler is not None:
-        handler = args[0] if args else kwargs.get("handler")
-        if _is_other_tracer(handler):
-            _say_other_tracer_left_out()
-            return None
-    return wrapped(*args, **kwargs)
-
-
-# Recognised by module name: openinference is not a dependency and is never imported here.
-_OTHER_TRACER_MODULE = "openinference.instrumentation.langchain"
-_said_left_out = False
-
-
-def _is_other_tracer(handler: object) -> bool:
-    """Whether ``handler`` is OpenInference's LangChain tracer (``OpenInferenceTracer``)."""
-    return type(handler).__module__.startswith(_OTHER_TRACER_MODULE)
-
-
-def _drop_other_tracers(manager: Any) -> None:
-    for handler in (*manager.handlers, *manager.inheritable_handlers):
-        if _is_other_tracer(handler):
-            manager.remove_handler(handler)
-            _say_other_tracer_left_out()
-
-
-def _say_other_tracer_left_out() -> None:
-    global _said_left_out
-    if not _said_left_out:
-        _said_left_out = True
-        logger.warning(
-            "spanrun: OpenInference's LangChain instrumentation is on too; spanrun's handler "
-            "records each LangChain step and OpenInference's tracer is left out, so each step "
-            "gives one span (autolog(libraries=[]) keeps OpenInference's spans instead)"
-        )
-
-
-def _ours(function: Any, wrapper: Any) -> bool:
-    # Other tools (OpenInference, ...) wrap the same methods with wrapt: recognise ours.
-    return getattr(function, "_self_wrapper", None) is wrapper
-
-
-# (method of BaseCallbackManager, our wrapper of it)
-_WRAPPERS = (("__init__", _inject), ("add_handler", _refuse_other_tracer))
+def _ours(function: Any) -> bool:
+    # Other tools (OpenInference, ...) wrap the same method with wrapt: recognise our wrapper.
+    return getattr(function, "_self_wrapper", None) is _inject
 
 
 def _patch(module: ModuleType) -> None:
+    global _manager_class
     manager = module.BaseCallbackManager
-    for name, wrapper in _WRAPPERS:
-        if not _ours(manager.__dict__.get(name), wrapper):
-            wrapt.wrap_function_wrapper(manager, name, wrapper)
+    _manager_class = manager
+    if not _ours(manager.__dict__.get("__init__")):
+        wrapt.wrap_function_wrapper(manager, "__init__", _inject)
 
 
 def _unpatch() -> None:
@@ -123,19 +82,19 @@ def _unpatch() -> None:
     if module is None:
         return
     manager = module.BaseCallbackManager
-    for name, wrapper in _WRAPPERS:
-        current = manager.__dict__.get(name)
-        # If someone wrapped on top of us we stay in place, inert (no instrumentor active).
-        if _ours(current, wrapper):
-            setattr(manager, name, current.__wrapped__)
+    other_tracers.unwatch(manager)
+    current = manager.__dict__.get("__init__")
+    # If someone wrapped on top of us we stay in place, inert (_inject sees no instrumentor).
+    if _ours(current):
+        manager.__init__ = current.__wrapped__
 
 
 class LangChainInstrumentor:
     """Trace every LangChain run without code changes (langchain-core 0.3 to 1.x).
 
     ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
-    inheritable :class:`SpanrunCallbackHandler` (unless it already has one), and ``add_handler``
-    so OpenInference's LangChain tracer is kept out (one span per step); it applies when
+    inheritable :class:`SpanrunCallbackHandler` (unless it already has one; OpenInference's
+    LangChain tracer is kept out, see ``_other_tracers``); it applies when
     langchain-core is imported later too, and calling it again only updates the settings.
     ``uninstrument()`` undoes it, and the handler left in live managers stops starting spans.
     """
