@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Creates .venv-openinference, a plain folder (once, reused): OpenInference's LangChain instrumentor, installed with
-# `pip install --target` so it is NOT in .venv (its opentelemetry_instrumentor entry point would
-# switch on in every zero-code test subprocess). Only tests that put the folder first on
-# PYTHONPATH see it. --no-deps: opentelemetry, wrapt and langchain-core come from the venv, so
-# the folder holds no second copy that would shadow them. Never a dependency of spanrun.
-# Prints the folder. Usage: bash scripts/openinference_env.sh
+# Creates .venv-openinference (once, reused): a plain folder holding OpenInference's LangChain
+# instrumentor, installed with `pip install --target` so it is NOT in .venv (its
+# opentelemetry_instrumentor entry point would switch on in every zero-code test subprocess).
+# Only tests that put the folder first on PYTHONPATH see it. --no-deps: opentelemetry, wrapt and
+# langchain-core come from the venv, so the folder holds no second copy that would shadow them.
+# Never a dependency of spanrun. Prints the folder. Usage: bash scripts/openinference_env.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=.venv-openinference
