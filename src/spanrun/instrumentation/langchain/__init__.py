@@ -30,6 +30,10 @@ between chunks. In async code LangChain ends runs in a copied context, so the ca
 keeps an inert placeholder that stands for the span that was current before (see
 ``_context.py``): later spans still get the right parent.
 
+With OpenInference's LangChain instrumentor also on (it hooks the same ``__init__``), its
+``OpenInferenceTracer`` is kept out of the managers (recognised by module name, never imported)
+so each step gives one span; once spanrun's instrumentation is off it is added again.
+
 Failed runs get status ERROR, ``error.type`` and an exception event; the user's exception is
 unchanged (a stream closed early is not a failure). Tool spans carry no
 ``gen_ai.operation.name``: spanrun counts every span with one as an LLM call.

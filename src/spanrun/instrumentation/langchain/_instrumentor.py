@@ -14,6 +14,7 @@ import wrapt
 from opentelemetry.trace import TracerProvider
 
 from spanrun.core.internal_errors import report as report_internal_error
+from spanrun.instrumentation.langchain import _other_tracers as other_tracers
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -31,15 +32,20 @@ _lock = threading.Lock()
 _hook_registered = False
 # The instrumentor whose handler the patched __init__ injects (one at a time, process-wide).
 _active: LangChainInstrumentor | None = None
+# langchain-core's BaseCallbackManager, once patched.
+_manager_class: type[Any] | None = None
 
 
 def _inject(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     wrapped(*args, **kwargs)
     owner = _active
     ours = owner._handler if owner is not None else None
-    if ours is None:
+    if ours is None or _manager_class is None:
         return
     try:
+        # OpenInference's LangChain instrumentor is on too: its tracer is left out.
+        if other_tracers.seen_in_init(_manager_class):
+            other_tracers.drop(instance)
         # Leave managers alone that already hold a spanrun handler (the user passed one, or
         # the manager was copied from one we set up): one span per run, never two.
         handlers, inheritable = instance.handlers, instance.inheritable_handlers
@@ -62,7 +68,9 @@ def _ours(function: Any) -> bool:
 
 
 def _patch(module: ModuleType) -> None:
+    global _manager_class
     manager = module.BaseCallbackManager
+    _manager_class = manager
     if not _ours(manager.__dict__.get("__init__")):
         wrapt.wrap_function_wrapper(manager, "__init__", _inject)
 
@@ -74,6 +82,7 @@ def _unpatch() -> None:
     if module is None:
         return
     manager = module.BaseCallbackManager
+    other_tracers.unwatch(manager)
     current = manager.__dict__.get("__init__")
     # If someone wrapped on top of us we stay in place, inert (_inject sees no instrumentor).
     if _ours(current):
@@ -84,7 +93,8 @@ class LangChainInstrumentor:
     """Trace every LangChain run without code changes (langchain-core 0.3 to 1.x).
 
     ``instrument()`` wraps ``BaseCallbackManager.__init__`` so each callback manager gets one
-    inheritable :class:`SpanrunCallbackHandler` (unless it already has one); it applies when
+    inheritable :class:`SpanrunCallbackHandler` (unless it already has one; OpenInference's
+    LangChain tracer is kept out, see ``_other_tracers``); it applies when
     langchain-core is imported later too, and calling it again only updates the settings.
     ``uninstrument()`` undoes it, and the handler left in live managers stops starting spans.
     """
