@@ -25,6 +25,7 @@ from spanrun.store._history_sql import (
     sampled_queries,
     series_query,
 )
+from spanrun.store._run_load import RUN_COLUMNS, load_runs
 from spanrun.store._search_filter import parse_filter
 from spanrun.store._search_sql import lifecycle_condition, run_count_query
 from spanrun.store.base import MetricHistory, RunKeys
@@ -66,9 +67,6 @@ class UiReadMethods:
     def _run_row(self, conn: sa.Connection, run_id: str) -> sa.Row[Any]:
         raise NotImplementedError  # SqlAlchemyStore's
 
-    def _load_runs(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Run]:
-        raise NotImplementedError  # SqlAlchemyStore's
-
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         run_ids = _strings("run_ids", run_ids, MAX_RUNS_AT_ONCE)
         _storable_runs(run_ids)
@@ -79,13 +77,13 @@ class UiReadMethods:
             rows = {
                 row.run_id: row
                 for chunk in chunks(run_ids)
-                for row in conn.execute(sa.select(m.runs).where(m.runs.c.run_id.in_(chunk)))
+                for row in conn.execute(sa.select(*RUN_COLUMNS).where(m.runs.c.run_id.in_(chunk)))
             }
             missing = next((r for r in run_ids if r not in rows), None)
             if missing is not None:
                 raise NotFoundError(f"Run {missing!r} not found")
             # Params, tags, latest metrics and inputs: one query per table for all the runs.
-            return self._load_runs(conn, [rows[r] for r in run_ids])
+            return load_runs(conn, self.dialect, [rows[r] for r in run_ids])
 
         return self._db.read(read)
 
