@@ -12,4 +12,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 "$venv/bin/python" -c 'import langchain_core; print("langchain-core", langchain_core.__version__)'
-"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/langchain tests/e2e/test_autolog_langchain.py
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/langchain tests/e2e/test_autolog_langchain.py \
+  tests/e2e/test_one_span_per_langchain_step.py
