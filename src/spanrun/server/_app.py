@@ -21,6 +21,7 @@ from spanrun.server._context import ServerContext
 from spanrun.server._errors import exception_response
 from spanrun.server._experiments import EXPERIMENT_ROUTES
 from spanrun.server._extension import ExtensionFactory, ServerExtension
+from spanrun.server._gc import tune_gc_for_serving
 from spanrun.server._routing import json_routes
 from spanrun.server._run_data import RUN_DATA_ROUTES
 from spanrun.server._runs import RUN_ROUTES
@@ -121,6 +122,8 @@ def create_app(
             for extension in extensions:
                 await extension.startup()
                 started.append(extension)
+            # The app is up: what exists now lives as long as the process (see the function).
+            tune_gc_for_serving()
             yield
         finally:
             for extension in reversed(started):
