@@ -1,4 +1,6 @@
-"""The server process tunes the garbage collector at startup; a receiver told not to, doesn't.
+"""A `spanrun server` worker (and a receiver asked to) tunes the garbage collector once
+started; an app made by ``create_app`` (which may run in a thread of another program) and a
+receiver by default leave it alone.
 
 Each case runs the app's startup in its own Python process (the settings are process-wide:
 they must not leak into the test process), through Starlette's lifespan.
@@ -15,17 +17,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 _SCRIPT = """
-import gc, json, sys
+import gc, json, os, sys
 from starlette.testclient import TestClient
-from spanrun.server import create_app
+from spanrun.server import ENV_ARTIFACTS_DESTINATION, ENV_BACKEND_STORE_URI
+from spanrun.server import app_from_environment, create_app
 from tests.server.otlp._app import make_app
 
 kind, store_uri, artifacts = sys.argv[1:4]
 default = gc.get_threshold()[0]
-if kind == "server":
+if kind == "server":  # what each `spanrun server` worker runs
+    os.environ[ENV_BACKEND_STORE_URI] = store_uri
+    os.environ[ENV_ARTIFACTS_DESTINATION] = artifacts
+    app = app_from_environment()
+elif kind == "create_app":
     app = create_app(store_uri, artifacts)
 else:
-    app = make_app(store_uri, artifact_root=artifacts, tune_gc=kind == "receiver")
+    asked = {"tune_gc": True} if kind == "receiver" else {}
+    app = make_app(store_uri, artifact_root=artifacts, **asked)
 with TestClient(app):
     started = {"threshold": gc.get_threshold()[0], "frozen": gc.get_freeze_count()}
 print(json.dumps({"default": default, **started}))
@@ -46,20 +54,26 @@ def _started(kind: str, tmp_path: Path) -> dict[str, int]:
     return result
 
 
-def test_server_startup_freezes_and_raises_the_young_threshold(tmp_path: Path) -> None:
+def test_server_worker_freezes_and_raises_the_young_threshold(tmp_path: Path) -> None:
     started = _started("server", tmp_path)
     assert started["default"] == 700
     assert started["threshold"] == 10_000
     assert started["frozen"] > 10_000  # the app's modules and objects
 
 
-def test_receiver_startup_tunes_the_gc(tmp_path: Path) -> None:
+def test_receiver_asked_to_tunes_the_gc(tmp_path: Path) -> None:
     started = _started("receiver", tmp_path)
     assert started["threshold"] == 10_000
     assert started["frozen"] > 10_000
 
 
-def test_receiver_with_tune_gc_false_leaves_the_gc_alone(tmp_path: Path) -> None:
+def test_receiver_by_default_leaves_the_gc_alone(tmp_path: Path) -> None:
     started = _started("untuned", tmp_path)
+    assert started["threshold"] == started["default"]
+    assert started["frozen"] == 0
+
+
+def test_create_app_by_default_leaves_the_gc_alone(tmp_path: Path) -> None:
+    started = _started("create_app", tmp_path)
     assert started["threshold"] == started["default"]
     assert started["frozen"] == 0

@@ -55,9 +55,9 @@ class OtlpReceiver:
         auth_token: the bearer token gRPC requests must carry (the HTTP route is checked by
             the server's middleware).
         grpc_reuse_port: let several processes (``--workers``) listen on the gRPC port.
-        tune_gc: at startup, freeze the process's objects and raise the young generation's
-            collection threshold (``spanrun.server`` ``tune_gc_for_serving``; ~10% of the
-            ingest CPU). False when the receiver shares a process with other work.
+        tune_gc: at startup, tune the process's garbage collector for serving
+            (``spanrun.server.tune_gc_for_serving``: ~10% of the ingest CPU); for a process
+            that only serves. ``spanrun server`` does it for the whole app instead.
     """
 
     def __init__(
@@ -75,7 +75,7 @@ class OtlpReceiver:
         grpc_host: str = "127.0.0.1",
         auth_token: str | None = None,
         grpc_reuse_port: bool = False,
-        tune_gc: bool = True,
+        tune_gc: bool = False,
     ) -> None:
         self._store = store
         self._artifact_root = artifact_root
@@ -129,9 +129,7 @@ class OtlpReceiver:
                 port, self, host=host, auth_token=token, reuse_port=reuse_port
             )
         if self._tune_gc:
-            # A receiver serves from a server process (``spanrun server`` or an ASGI app that
-            # mounts it), never from autolog in a user's program.
-            tune_gc_for_serving()
+            tune_gc_for_serving()  # asked for: this process only serves
 
     async def shutdown(self) -> None:
         """Stop gRPC, write what is queued and end the session runs."""
