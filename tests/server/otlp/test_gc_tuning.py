@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from spanrun.server import SERVER_GC_THRESHOLD
+
 ROOT = Path(__file__).resolve().parents[3]
 
 _SCRIPT = """
@@ -57,13 +59,13 @@ def _started(kind: str, tmp_path: Path) -> dict[str, int]:
 def test_server_worker_freezes_and_raises_the_young_threshold(tmp_path: Path) -> None:
     started = _started("server", tmp_path)
     assert started["default"] == 700
-    assert started["threshold"] == 10_000
+    assert started["threshold"] == SERVER_GC_THRESHOLD
     assert started["frozen"] > 10_000  # the app's modules and objects
 
 
 def test_receiver_asked_to_tunes_the_gc(tmp_path: Path) -> None:
     started = _started("receiver", tmp_path)
-    assert started["threshold"] == 10_000
+    assert started["threshold"] == SERVER_GC_THRESHOLD
     assert started["frozen"] > 10_000
 
 
