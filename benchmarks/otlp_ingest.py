@@ -57,6 +57,10 @@ def serve(store_uri: str, port: int, options: str, report: str) -> None:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await receiver.startup()
+        import spanrun.server
+
+        if hasattr(spanrun.server, "tune_gc_for_serving"):  # as `spanrun server` does
+            spanrun.server.tune_gc_for_serving()
         yield
         await receiver.shutdown()
 

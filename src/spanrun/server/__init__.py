@@ -31,6 +31,7 @@ from spanrun.server._app import (
 )
 from spanrun.server._errors import STATUS_BY_CODE
 from spanrun.server._extension import ExtensionFactory, ServerExtension
+from spanrun.server._gc import SERVER_GC_THRESHOLD, tune_gc_for_serving
 from spanrun.server._security import LOOPBACK_HOSTS
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "ENV_MAX_UPLOAD_BYTES",
     "ENV_TOKEN",
     "LOOPBACK_HOSTS",
+    "SERVER_GC_THRESHOLD",
     "STATUS_BY_CODE",
     "ExtensionFactory",
     "ServerExtension",
     "app_from_environment",
     "create_app",
+    "tune_gc_for_serving",
 ]

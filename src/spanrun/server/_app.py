@@ -21,6 +21,7 @@ from spanrun.server._context import ServerContext
 from spanrun.server._errors import exception_response
 from spanrun.server._experiments import EXPERIMENT_ROUTES
 from spanrun.server._extension import ExtensionFactory, ServerExtension
+from spanrun.server._gc import tune_gc_for_serving
 from spanrun.server._routing import json_routes
 from spanrun.server._run_data import RUN_DATA_ROUTES
 from spanrun.server._runs import RUN_ROUTES
@@ -88,6 +89,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     extensions: Sequence[ServerExtension] = (),
+    tune_gc: bool = False,
 ) -> Starlette:
     """The spanrun server as an ASGI app (serve it with uvicorn or any ASGI server).
 
@@ -99,6 +101,9 @@ def create_app(
     answers; default the loopback names, ``["*"]`` for any (put a token on such a server).
     Bodies above ``max_body_bytes`` (artifact uploads: ``max_upload_bytes``) get a 413.
     ``extensions`` add routes behind the same checks, started and stopped with the app.
+    ``tune_gc``: once started, tune the garbage collector for serving
+    (:func:`tune_gc_for_serving`; process-wide: for a process that only serves, as the
+    ``spanrun server`` workers do, not for an app run in a thread of another program).
     """
     uri = backend_store_uri or default_backend_store_uri()
     store = get_store(uri, artifacts_destination)
@@ -121,6 +126,8 @@ def create_app(
             for extension in extensions:
                 await extension.startup()
                 started.append(extension)
+            if tune_gc:  # the app is up: what exists now lives as long as the process
+                tune_gc_for_serving()
             yield
         finally:
             for extension in reversed(started):
@@ -183,4 +190,5 @@ def app_from_environment() -> Starlette:
         max_body_bytes=_env_int(ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
         max_upload_bytes=_env_int(ENV_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_BYTES),
         extensions=extensions,
+        tune_gc=True,  # each uvicorn worker is a process of its own that only serves
     )
