@@ -103,10 +103,10 @@ def test_writes_of_other_processes_wait_on_the_file_lock(tmp_path):
 
 
 def test_the_write_connection_has_a_larger_page_cache(tmp_path):
-    from spanrun.store.sqlite import _write_connection
+    from spanrun.store.sqlite import _connect
 
     store = get_export_store(f"sqlite:///{tmp_path / 'cache.db'}")
     store.create_run("0", "u", 1, [], "r")
     writer = store.database._writer  # type: ignore[attr-defined]
     size = writer.run(lambda cursor: cursor.execute("PRAGMA cache_size").fetchone()[0])
-    assert size == -_write_connection._WRITE_CACHE_KIB < -2000  # SQLite's default: -2000
+    assert size == -_connect.CACHE_KIB < -2000  # SQLite's default: -2000

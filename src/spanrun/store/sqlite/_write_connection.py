@@ -47,11 +47,6 @@ _log = logging.getLogger(__name__)
 _CHECKPOINT_EVERY = 256  # commits of the write connection
 _BACKSTOP_PAGES = 10_000
 _CHECKPOINT_CHANGES = 4096  # rows changed by the write connection's commits
-# The write connection's page cache (KiB; SQLite's default is 2,000): exporter batches insert
-# spans and traces under random ids, dirtying index pages all over their B-trees; with the
-# default cache those pages were read back again and again (OTLP ingest: ~15% of the writer's
-# time). Grows only as pages are used.
-_WRITE_CACHE_KIB = 16_384
 
 # Connections a forked child inherited: kept referenced, never used or closed there (closing a
 # parent's SQLite connection in a child can disturb the parent's locks).
@@ -122,7 +117,10 @@ class WriteConnection:
         conn = self._connect()
         cursor = conn.cursor()
         cursor.execute(f"PRAGMA wal_autocheckpoint = {_BACKSTOP_PAGES}")
-        cursor.execute(f"PRAGMA cache_size = -{_WRITE_CACHE_KIB}")
+        # The page cache comes from configure() (16 MiB, not SQLite's 2 MiB): exporter batches
+        # insert spans and traces under random ids, dirtying index pages all over their
+        # B-trees; with the default cache those pages were read back again and again (OTLP
+        # ingest: ~15% of the writer's time).
         self._conn, self._cursor, self._pid = conn, cursor, os.getpid()
         self._last_total = conn.total_changes
         self._closed = False
