@@ -83,7 +83,9 @@ def ui_url(seeded: dict[str, Any]) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the main
+# thread while it lives, which would break asyncio tests collected after tests/ui.
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
     playwright_sync = pytest.importorskip(
         "playwright.sync_api", reason="Playwright for Python is not installed (the dev extra)"
