@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pytest
 
 from spanrun.artifacts import get_artifact_repository
 from spanrun.store.base import Store
@@ -32,3 +37,30 @@ def predictions(store: Store, run_id: str) -> pd.DataFrame:
 
 def steps(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:
     return [(m.step, m.value) for m in store.get_metric_history(run_id, key)]
+
+
+def run_instrumented(
+    tmp_path: Path, app: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``app`` (source) under ``opentelemetry-instrument`` with spanrun as the traces
+    exporter (zero-code); it must succeed. Skips when opentelemetry-instrumentation is missing."""
+    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
+    if launcher is None:
+        pytest.skip("opentelemetry-instrumentation is not installed")
+    (tmp_path / "app.py").write_text(app)
+    env = {
+        **env,
+        "OTEL_TRACES_EXPORTER": "spanrun",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    done = subprocess.run(
+        [launcher, sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done

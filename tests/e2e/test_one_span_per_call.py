@@ -7,7 +7,6 @@ spanrun's local OpenAI server and reads what reached the SQLite store."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,8 @@ import pytest
 
 from spanrun.store import get_store
 from spanrun.testing.openai_server import OpenAIServer
+
+from ._helpers import run_instrumented
 
 pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 
@@ -124,24 +125,9 @@ _ZERO_CODE_APP = textwrap.dedent(
 def test_opentelemetry_instrument_with_both_openai_instrumentors(
     tmp_path: Path, openai_server: OpenAIServer
 ) -> None:
-    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
-    if launcher is None:
-        pytest.skip("opentelemetry-instrumentation is not installed")
-    (tmp_path / "app.py").write_text(_ZERO_CODE_APP)
     env = _env(
         tmp_path,
         openai_server,
-        OTEL_TRACES_EXPORTER="spanrun",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
     )
-    done = subprocess.run(
-        [launcher, sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_instrumented(tmp_path, _ZERO_CODE_APP, env)
     _check(tmp_path, done.stdout, 4)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from spanrun.core.entities import SpanRecord
 from spanrun.store import get_store
 from spanrun.testing.openai_server import OpenAIServer
 
-from ._helpers import predictions
+from ._helpers import predictions, run_instrumented
 
 pytest.importorskip("langchain_openai")
 
@@ -144,29 +143,14 @@ def test_opentelemetry_instrument_with_both_langchain_instrumentors(
 ) -> None:
     """Zero-code: every installed instrumentor is switched on (spanrun's LangChain and OpenAI
     ones, OTel's openai-v2, OpenInference's LangChain one); still one span per step."""
-    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
-    if launcher is None:
-        pytest.skip("opentelemetry-instrumentation is not installed")
-    (tmp_path / "app.py").write_text(_ZERO_CODE_APP)
     uri = f"sqlite:///{tmp_path / 'zero.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANRUN_TRACK"))}
     env.update(
         SPANRUN_TRACKING_URI=uri,
         OPENAI_BASE_URL=openai_server.base_url,
         PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
-        OTEL_TRACES_EXPORTER="spanrun",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
     )
-    done = subprocess.run(
-        [launcher, sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_instrumented(tmp_path, _ZERO_CODE_APP, env)
     run_id = done.stdout.strip().splitlines()[-1]
     assert get_store(uri).get_run(run_id).data.metrics["llm.calls"] == _CALLS
     # Everything stored, in any run: per chain one trace of chain, prompt, chat model, the

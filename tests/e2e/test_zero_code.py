@@ -6,16 +6,15 @@ RunExporter on a plain BatchSpanProcessor (no autolog, no stamping processor).""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from spanrun.store import get_store
 from spanrun.testing.openai_server import OpenAIServer
+
+from ._helpers import run_instrumented
 
 _APP = textwrap.dedent(
     """
@@ -65,29 +64,14 @@ def _check(tmp_path: Path, stdout: str) -> None:
 def test_opentelemetry_instrument_maps_calls_into_runs(
     tmp_path: Path, openai_server: OpenAIServer
 ) -> None:
-    launcher = shutil.which("opentelemetry-instrument", path=str(Path(sys.executable).parent))
-    if launcher is None:
-        pytest.skip("opentelemetry-instrumentation is not installed")
-    (tmp_path / "app.py").write_text(_APP)
     env = _env(
         tmp_path,
         openai_server,
-        OTEL_TRACES_EXPORTER="spanrun",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
         # The official OpenAI instrumentation is installed in the test environment too: one
         # instrumentation of a library at a time.
         OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai",
     )
-    done = subprocess.run(
-        [launcher, sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_instrumented(tmp_path, _APP, env)
     _check(tmp_path, done.stdout)
 
 
