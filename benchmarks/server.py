@@ -377,6 +377,8 @@ def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
 def otlp_rate(url: str, n: int) -> float:
     """LLM spans/s through ``POST /v1/traces`` (protobuf, 512 per request, 4 senders); a 200
     means the spans are committed into runs (see benchmarks/otlp_ingest.py)."""
+    if str(ROOT) not in sys.path:  # run as a script: the repo root is not on the path
+        sys.path.insert(0, str(ROOT))
     from benchmarks.otlp_ingest import make_bodies, send_all
 
     seconds, _ = send_all(f"{url}/v1/traces", make_bodies(n, 512, "bench"), 4)
