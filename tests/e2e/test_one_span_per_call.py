@@ -17,7 +17,7 @@ import pytest
 from spanrun.store import get_store
 from spanrun.testing.openai_server import OpenAIServer
 
-from ._helpers import run_instrumented
+from ._helpers import run_instrumented, run_program
 
 pytest.importorskip("opentelemetry.instrumentation.openai_v2")
 
@@ -86,15 +86,7 @@ def test_one_span_per_call_with_openai_v2_on_latest_experimental_conventions(
     """openai-v2's other path (OTel util-genai) starts its span bare and names it as spanrun
     does: that span is the call's one span too."""
     env = _env(tmp_path, openai_server, OTEL_SEMCONV_STABILITY_OPT_IN="gen_ai_latest_experimental")
-    done = subprocess.run(
-        [sys.executable, str(_APP), order, mode],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_program([sys.executable, str(_APP), order, mode], tmp_path, env)
     _check(tmp_path, done.stdout, _CALLS)
 
 

@@ -19,7 +19,7 @@ from spanrun.core.entities import SpanRecord
 from spanrun.store import get_store
 from spanrun.testing.openai_server import OpenAIServer
 
-from ._helpers import predictions, run_instrumented
+from ._helpers import predictions, run_instrumented, run_program
 
 pytest.importorskip("langchain_openai")
 
@@ -53,15 +53,7 @@ def _run_app(
         OPENAI_BASE_URL=server.base_url,
         PYTHONPATH=os.pathsep.join(filter(None, [openinference_dir, os.environ.get("PYTHONPATH")])),
     )
-    done = subprocess.run(
-        [sys.executable, str(_APP), order, mode],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_program([sys.executable, str(_APP), order, mode], tmp_path, env)
     return uri, done.stdout.strip().splitlines()[-1], done.stderr
 
 
