@@ -179,6 +179,14 @@ def backend_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return new_postgres_database(request.getfixturevalue("postgres_uri"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_backend_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database for one test, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return new_postgres_database(request.getfixturevalue("postgres_uri"))
+
+
 @pytest.fixture(scope="module")
 def server(backend_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server per module and backend (tests use names of their own)."""

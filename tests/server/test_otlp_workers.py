@@ -8,17 +8,15 @@ import io
 import itertools
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
-import pytest
 
 from spanrun.artifacts import get_artifact_repository
 from spanrun.store import get_store
 from spanrun.store.base import RUN_KEY_TAG
-from tests.server.conftest import ServerProcess, new_postgres_database
+from tests.server.conftest import ServerProcess
 from tests.server.otlp._bodies import llm_span_json, request_json
 
 REQUESTS_PER_SENDER = 12
@@ -44,18 +42,10 @@ def _body(service: str, instance: str | None, sender: int, request: str) -> dict
     return body
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_one_session_run_per_sender_across_two_workers(
-    server_factory: Callable[..., ServerProcess],
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    backend: str,
+    server_factory: Callable[..., ServerProcess], fresh_backend_uri: str
 ) -> None:
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        uri = new_postgres_database(request.getfixturevalue("postgres_uri"))
-    server = server_factory(uri, workers=2)
+    server = server_factory(fresh_backend_uri, workers=2)
     errors: list[str] = []
 
     def send(sender: int, thread: str) -> None:
@@ -80,7 +70,7 @@ def test_one_session_run_per_sender_across_two_workers(
     assert not errors, errors[:3]
     assert server.log().count("Started server process") == 2
 
-    store = get_store(uri, str(server.artifacts_destination))
+    store = get_store(fresh_backend_uri, str(server.artifacts_destination))
     runs = store.search_runs(["0"], max_results=100)
     assert sorted(r.info.run_name for r in runs) == ["nightly-batch", "shop", "shop"]
     assert len({r.data.tags[RUN_KEY_TAG] for r in runs}) == 3

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
-import pytest
 
 from spanrun.store import get_store
-from tests.server.conftest import ServerProcess, new_postgres_database
+from tests.server.conftest import ServerProcess
 
 CLIENTS = 8
 METRICS_PER_CLIENT = 150
 BATCHES_PER_CLIENT = 10
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_workers_concurrent_clients_lose_nothing(
-    server_factory: Callable[..., ServerProcess],
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    backend: str,
+    server_factory: Callable[..., ServerProcess], fresh_backend_uri: str
 ) -> None:
-    if backend == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'shared.db'}"
-    else:
-        uri = new_postgres_database(request.getfixturevalue("postgres_uri"))
-    server = server_factory(uri, workers=2)
+    server = server_factory(fresh_backend_uri, workers=2)
     experiment_id = server.ok("POST", "experiments/create", json={"name": "concurrent"})[
         "experiment_id"
     ]
@@ -80,7 +70,7 @@ def test_two_workers_concurrent_clients_lose_nothing(
     assert not errors, errors[:5]
     assert server.log().count("Started server process") == 2
 
-    store = get_store(uri, str(server.artifacts_destination))
+    store = get_store(fresh_backend_uri, str(server.artifacts_destination))
     assert len(run_ids) == CLIENTS
     for run_id in run_ids:
         run = store.get_run(run_id)
